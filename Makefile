@@ -1,0 +1,43 @@
+# `make run` and `make test` set everything up themselves; running them again is fast.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SYNAPSE_VENV ?= .venv-synapse
+
+.PHONY: run test bench lint demo clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Convener needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+$(SYNAPSE_VENV)/.installed: scripts/install-synapse.sh
+	SYNAPSE_VENV=$(SYNAPSE_VENV) PYTHON=$(PYTHON) bash scripts/install-synapse.sh
+	@touch $@
+
+run: $(VENV)/.installed-run
+	$(BIN)/convener run
+
+demo: $(VENV)/.installed-run
+	$(BIN)/convener demo
+
+test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed
+	SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .ruff_cache *.egg-info

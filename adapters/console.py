@@ -1,0 +1,271 @@
+"""The console: a third platform in a terminal, to try Convener and to script it.
+
+Input lines are `/as <name>`, `/join #<channel>`, `/react <emoji>`, `/reply <text>`,
+`/dm <text>`, `/wait <seconds>`, `/convener <command>` (like Slack's slash command), or
+text posted in the current channel. Bot messages print as blocks starting with
+`[#channel] convener:`, `[#channel thread] convener:` or `[DM @name] convener:`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from bot.types import (
+    ChannelRef,
+    Event,
+    MemberJoined,
+    Message,
+    OutboundFile,
+    ReactionAdded,
+    Sent,
+    SlashCommand,
+    UserRef,
+)
+
+if TYPE_CHECKING:
+    from bot.app import Convener
+
+PLATFORM = "console"
+FIRST_MEMBER = "you"
+HOME = "general"
+MAX_WAIT_SECONDS = 24 * 3600
+_NAME = re.compile(r"^[\w.\-]{1,64}$")
+
+
+def channel(name: str) -> ChannelRef:
+    name = name.lstrip("#")
+    return ChannelRef(PLATFORM, name, f"#{name}")
+
+
+def direct(user: str) -> ChannelRef:
+    return ChannelRef(PLATFORM, f"dm:{user}", f"@{user}", is_direct=True)
+
+
+@dataclass
+class _Posted:
+    message_id: str
+    thread_id: str | None
+
+
+@dataclass
+class ConsoleState:
+    """Who is acting, where, and the last message in each channel."""
+
+    user: str = FIRST_MEMBER
+    where: dict[str, str] = field(default_factory=lambda: {FIRST_MEMBER: HOME})
+    members: dict[str, set[str]] = field(default_factory=lambda: {HOME: {FIRST_MEMBER}})
+    last: dict[str, _Posted] = field(default_factory=dict)
+
+
+class ConsoleAdapter:
+    """Implements `Platform` by printing, and turns input lines into core events."""
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        files_dir: Path | None = None,
+        clock=lambda: datetime.now(UTC),
+    ) -> None:
+        self.out = out or sys.stdout
+        self.files_dir = files_dir or Path.cwd() / "convener-files"
+        self.clock = clock
+        self.bot_user = UserRef(PLATFORM, "convener", "convener", is_bot=True)
+        self.state = ConsoleState()
+        self._ids = itertools.count(1)
+
+    # Platform --------------------------------------------------------------------------
+
+    def _next_id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    def _print(self, header: str, text: str) -> None:
+        self.out.write(f"{header} convener: {text}\n")
+        self.out.flush()
+
+    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+        message_id = self._next_id()
+        if channel.is_direct:
+            header = f"[DM {channel.name or channel.id}]"
+        else:
+            label = channel.name or f"#{channel.id}"
+            header = f"[{label} thread]" if thread_id else f"[{label}]"
+            self.state.last[channel.id] = _Posted(message_id, thread_id)
+        self._print(header, text)
+        return Sent(channel, message_id, text, thread_id)
+
+    async def send_dm(self, user: UserRef, text: str) -> Sent:
+        return await self.send(direct(user.id), text)
+
+    async def send_private(
+        self,
+        user: UserRef,
+        text: str,
+        channel: ChannelRef | None = None,
+        reply_token: str | None = None,
+    ) -> Sent:
+        sent = await self.send_dm(user, text)
+        sent.private_to = user
+        return sent
+
+    async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^\w.\-]", "_", file.filename) or "file"
+        path = self.files_dir / safe
+        stem, suffix, n = path.stem, path.suffix, 1
+        while path.exists():
+            n += 1
+            path = self.files_dir / f"{stem}-{n}{suffix}"
+        path.write_bytes(file.data)
+        if text:
+            await self.send_dm(user, text)
+        ref = direct(user.id)
+        self._print(f"[DM {ref.name}]", f"file {path}")
+        return Sent(ref, self._next_id(), str(path), file=file)
+
+    async def display_name(self, user: UserRef) -> str:
+        return user.name or user.id
+
+    def user_from_mention(self, text: str) -> UserRef | None:
+        name = text.strip().lstrip("@")
+        if text.strip().startswith("@") and _NAME.match(name):
+            return UserRef(PLATFORM, name, name)
+        return None
+
+    # Input -----------------------------------------------------------------------------
+
+    def _user(self, name: str | None = None) -> UserRef:
+        name = name or self.state.user
+        return UserRef(PLATFORM, name, name)
+
+    def _event_id(self) -> str:
+        return f"console-{self.clock().timestamp():.6f}-{next(self._ids)}"
+
+    def here(self) -> ChannelRef:
+        return channel(self.state.where.get(self.state.user, HOME))
+
+    def parse(self, line: str) -> list[Event] | str:
+        """The events one input line stands for, or a note to print when it makes none."""
+        line = line.rstrip("\r\n")
+        now = self.clock()
+        user = self._user()
+        if not line.strip():
+            return []
+        head, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if head == "/as":
+            if not _NAME.match(rest):
+                return "(console) usage: /as <name> (letters, digits, . _ -)"
+            self.state.user = rest
+            if rest in self.state.where:
+                return []
+            self.state.where[rest] = HOME
+            self.state.members.setdefault(HOME, set()).add(rest)
+            return [MemberJoined(self._event_id(), self._user(rest), channel(HOME), now)]
+        if head == "/join":
+            name = rest.lstrip("#")
+            if not _NAME.match(name):
+                return "(console) usage: /join #<channel>"
+            self.state.where[user.id] = name
+            present = self.state.members.setdefault(name, set())
+            if user.id in present:
+                return f"(console) {user.id} is in #{name}"
+            present.add(user.id)
+            return [MemberJoined(self._event_id(), user, channel(name), now)]
+        if head in ("/react", "/reply"):
+            here = self.here()
+            last = self.state.last.get(here.id)
+            if last is None:
+                return f"(console) nothing to {head[1:]} to in {here.name} yet"
+            if head == "/react":
+                emoji = rest.strip(":") or "+1"
+                return [
+                    ReactionAdded(
+                        self._event_id(), user, here, now, last.message_id, emoji, last.thread_id
+                    )
+                ]
+            if not rest:
+                return "(console) usage: /reply <text>"
+            return [self._message(user, here, rest, thread_id=last.thread_id or last.message_id)]
+        if head == "/dm":
+            if not rest:
+                return "(console) usage: /dm <text>"
+            return [self._message(user, direct(user.id), rest)]
+        if head == "/convener":
+            return [SlashCommand(self._event_id(), user, self.here(), now, rest or "help")]
+        if head == "/wait":
+            return "(console) usage: /wait <seconds>"  # handled by run(), which can sleep
+        if head.startswith("/") and len(head) > 1 and head[1:].isalpha():
+            return (
+                f"(console) unknown {head[:20]}; use /as, /join, /react, /reply, /dm, /wait, "
+                "/convener, or type a message (!help for commands)"
+            )
+        return [self._message(user, self.here(), line.strip())]
+
+    def _message(
+        self, user: UserRef, where: ChannelRef, text: str, thread_id: str | None = None
+    ) -> Message:
+        message_id = self._next_id()
+        if not where.is_direct:
+            self.state.last[where.id] = _Posted(message_id, thread_id)
+        return Message(self._event_id(), user, where, self.clock(), text, message_id, thread_id)
+
+    @staticmethod
+    def wait_seconds(line: str) -> float | None:
+        head, _, rest = line.strip().partition(" ")
+        if head != "/wait":
+            return None
+        try:
+            seconds = float(rest)
+        except ValueError:
+            return None
+        if not 0 <= seconds <= MAX_WAIT_SECONDS:
+            return None
+        return seconds
+
+    async def feed(self, app: Convener, line: str) -> None:
+        """Act on one input line."""
+        seconds = self.wait_seconds(line)
+        if seconds is not None:
+            await asyncio.sleep(seconds)
+            return
+        result = self.parse(line)
+        if isinstance(result, str):
+            self.out.write(result + "\n")
+            self.out.flush()
+            return
+        for event in result:
+            await app.handle(event)
+
+    async def run(self, app: Convener, stream: TextIO | None = None) -> None:
+        """Read input to its end (or until Ctrl-D), acting on each line in turn."""
+        stream = stream or sys.stdin
+        interactive = stream.isatty()
+        if interactive:
+            self.out.write(
+                "Convener console. You are 'you', a facilitator, in #general. "
+                "Type !help, or /as <name> to act as someone else. Ctrl-D quits.\n"
+            )
+        while True:
+            if interactive:
+                prompt = f"{self.state.user}@{self.here().name}> "
+                try:
+                    line = await asyncio.to_thread(input, prompt)
+                except EOFError:
+                    break
+            else:
+                line = await asyncio.to_thread(stream.readline)
+                if not line:
+                    break
+            await self.feed(app, line)
+
+    async def close(self) -> None:
+        return None

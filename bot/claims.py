@@ -1,0 +1,55 @@
+"""Claims on inbound events: the event is acted on by whoever claims it first.
+
+A claim is a row keyed by (platform, event id), inserted with ON CONFLICT DO NOTHING, so a
+retried delivery, a restarted process or a second replica on the same database does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import HandledEvent
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(HandledEvent).on_conflict_do_nothing()
+
+
+async def claim(
+    sessions: Callable[[], AsyncSession], platform: str, event_id: str, now: datetime
+) -> bool:
+    """True if this process is the first to claim the event."""
+    async with sessions() as session:
+        result = await session.execute(
+            _insert(session.bind.dialect.name).values(
+                platform=platform, event_id=event_id[:255], handled_at=now
+            )
+        )
+        await session.commit()
+        return result.rowcount == 1
+
+
+async def release(sessions: Callable[[], AsyncSession], platform: str, event_id: str) -> None:
+    """Give a claim back after a failure, so a retried delivery can try again."""
+    async with sessions() as session:
+        await session.execute(
+            delete(HandledEvent).where(
+                HandledEvent.platform == platform, HandledEvent.event_id == event_id[:255]
+            )
+        )
+        await session.commit()
+
+
+async def prune(sessions: Callable[[], AsyncSession], before: datetime) -> int:
+    async with sessions() as session:
+        result = await session.execute(delete(HandledEvent).where(HandledEvent.handled_at < before))
+        await session.commit()
+        return result.rowcount or 0

@@ -1,0 +1,79 @@
+"""The one command parser: recognising a command in a message and splitting its words."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass, field
+
+from bot.types import ChannelRef, Event, UserRef
+
+PREFIX = "!"
+MAX_COMMAND_CHARS = 4000
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(slots=True)
+class Command:
+    """A parsed command: `name` is the registered command it matched (e.g. `profile city`),
+    `args` the rest of the text as typed, `argv` the rest split into words (quotes group)."""
+
+    name: str
+    args: str
+    argv: list[str]
+    sender: UserRef
+    channel: ChannelRef
+    event: Event
+    thread_id: str | None = None
+    reply_token: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def clean(text: str) -> str:
+    """Normalise text a person typed: NFC, no control or direction characters, trimmed."""
+    text = unicodedata.normalize("NFC", text[:MAX_COMMAND_CHARS])
+    return _CONTROL.sub("", text).strip()
+
+
+def command_body(text: str, bot_names: tuple[str, ...] = ()) -> str | None:
+    """The command in a message, without its prefix, or None if the message is not one.
+
+    `!help`, `! help` and a message that starts by mentioning the bot (`@convener help`,
+    `convener: help`) are commands.
+    """
+    text = clean(text)
+    if text.startswith(PREFIX):
+        body = text[len(PREFIX) :].strip()
+        return body if body and not body.startswith(PREFIX) else None
+    lowered = text.lower()
+    for name in bot_names:
+        if not name:
+            continue
+        for form in (name, "@" + name):
+            if lowered.startswith(form.lower()):
+                rest = text[len(form) :]
+                if rest and rest[0] not in " :,\t>":
+                    continue
+                return rest.lstrip(" :,\t>").strip() or "help"
+    return None
+
+
+def split_words(text: str) -> list[str]:
+    """Split into words; quotes group words, and unbalanced quotes are taken literally."""
+    text = clean(text)
+    try:
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=False)
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        return list(lexer)
+    except ValueError:
+        return text.split()
+
+
+def rest_after(text: str, words: int) -> str:
+    """The text after its first `words` whitespace-separated words, as typed."""
+    text = clean(text)
+    parts = text.split(None, words)
+    return parts[words].strip() if len(parts) > words else ""

@@ -1,0 +1,42 @@
+"""The explicit context every handler and job receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.platform import Platform
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.activity import ActivityLog
+    from bot.router import Router
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a handler may use: the platform the event came from, every running platform
+    (a job posts to a channel on its own platform), the database, settings and the clock."""
+
+    platform: Platform
+    platforms: Mapping[str, Platform]
+    db: Callable[[], AsyncSession]
+    settings: Settings
+    clock: Callable[[], datetime] = utc_now
+    activity: ActivityLog | None = None
+    router: Router | None = None
+
+    def on(self, platform_name: str) -> Context:
+        """The same context, speaking through another running platform."""
+        return replace(self, platform=self.platforms[platform_name])
+
+    def now(self) -> datetime:
+        return self.clock()

@@ -1,0 +1,107 @@
+"""Engines, sessions and migrations for SQLite (one machine) and PostgreSQL (replicas)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _urls(url: str) -> tuple[URL, URL]:
+    """The (sync, async) forms of a database URL as a user may write it."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite"), parsed.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        driver = parsed.set(drivername="postgresql+psycopg")
+        return driver, driver
+    return parsed, parsed
+
+
+def describe(url: str) -> str:
+    """The URL with any password hidden, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+class Database:
+    """The async engine and session factory, plus the synchronous migration runner."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.sync_url, self.async_url = _urls(url)
+        self.is_sqlite = self.sync_url.get_backend_name() == "sqlite"
+        kwargs: dict = {}
+        if not self.is_sqlite:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_pragmas(self.engine.sync_engine)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    def __call__(self) -> AsyncSession:
+        return self.sessions()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (synchronous; call before serving)."""
+        upgrade(self.url)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["sync_url"] = _urls(url)[0]
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    sync_url = _urls(url)[0]
+    if sync_url.get_backend_name() == "sqlite" and sync_url.database not in (None, "", ":memory:"):
+        Path(sync_url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(sync_url)
+    if sync_url.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()

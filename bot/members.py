@@ -1,0 +1,115 @@
+"""The one way to resolve a member: from a platform user, a mention, or a channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import CommandError
+from bot.models import Channel, Identity, Member
+from bot.platform import Platform
+from bot.types import ChannelRef, UserRef
+
+
+async def find(session: AsyncSession, user: UserRef) -> Member | None:
+    """The member behind a platform user, or None if Convener has never seen them."""
+    return await session.scalar(
+        select(Member)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == user.platform, Identity.user_id == user.id)
+    )
+
+
+async def resolve(session: AsyncSession, user: UserRef, now: datetime | None = None) -> Member:
+    """The member behind a platform user, created on first sight. Flushes, never commits."""
+    member = await find(session, user)
+    if member is not None:
+        if user.name and member.display_name in ("", user.id) and user.name != user.id:
+            member.display_name = user.name[:200]
+        return member
+    now = now or datetime.now(UTC)
+    member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot, created_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(member)
+            await session.flush()
+            session.add(
+                Identity(
+                    member_id=member.id,
+                    platform=user.platform,
+                    user_id=user.id,
+                    display_name=user.name,
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        member = await find(session, user)
+        if member is None:
+            raise
+    return member
+
+
+async def resolve_channel(session: AsyncSession, channel: ChannelRef) -> Channel:
+    """The stored channel for a platform channel, created on first sight."""
+    row = await session.scalar(
+        select(Channel).where(
+            Channel.platform == channel.platform, Channel.channel_id == channel.id
+        )
+    )
+    if row is not None:
+        if channel.name and row.name != channel.name:
+            row.name = channel.name[:200]
+        return row
+    row = Channel(
+        platform=channel.platform,
+        channel_id=channel.id,
+        name=(channel.name or channel.id)[:200],
+        is_direct=channel.is_direct,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return await resolve_channel(session, channel)
+    return row
+
+
+async def from_mention(
+    session: AsyncSession, platform: Platform, text: str, now: datetime | None = None
+) -> Member:
+    """The member a person means by `@someone` (in the platform's own mention syntax, or a
+    display name seen before). Raises CommandError with a short explanation if unknown."""
+    token = text.strip()
+    user = platform.user_from_mention(token) if token else None
+    if user is not None:
+        return await resolve(session, user, now)
+    name = token.lstrip("@").strip().lower()
+    if name:
+        candidates = (
+            await session.scalars(
+                select(Member)
+                .join(Identity, Identity.member_id == Member.id)
+                .where(
+                    Identity.platform == platform.name,
+                    (func.lower(Identity.user_id) == name)
+                    | (func.lower(Identity.display_name) == name)
+                    | (func.lower(Member.display_name) == name),
+                )
+                .limit(2)
+            )
+        ).all()
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            raise CommandError(f"More than one member is called {token[:40]}; mention them.")
+    raise CommandError(f"I don't know anyone called {token[:40] or '(nobody)'}. Mention them.")
+
+
+async def platform_users(session: AsyncSession, member_id: int) -> list[UserRef]:
+    """Every platform account of a member, to reach them wherever they are."""
+    rows = await session.scalars(select(Identity).where(Identity.member_id == member_id))
+    return [UserRef(i.platform, i.user_id, i.display_name) for i in rows]

@@ -1,0 +1,301 @@
+"""SQLAlchemy models: every table Convener keeps.
+
+Members are people; an identity is one platform account of a member (a member who has
+linked Slack and Matrix has two). The activity log is append-only metadata of what members
+did; message text is kept only when `CONVENER_STORE_MESSAGE_TEXT` is on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware datetimes stored as UTC on every database (SQLite drops the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class Member(Base):
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str | None] = mapped_column(String(80))
+    org: Mapped[str | None] = mapped_column(String(120))
+    role_title: Mapped[str | None] = mapped_column(String(120))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    joined_at: Mapped[datetime | None]
+    welcomed_at: Mapped[datetime | None]
+    away_until: Mapped[datetime | None]
+    is_away: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="member", lazy="selectin")
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+
+    member: Mapped[Member] = relationship(back_populates="identities")
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(200))
+    is_direct: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted_at: Mapped[datetime]
+    granted_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class Activity(Base):
+    """One thing a member did. `kind` is message, reply, reaction, join, leave or command."""
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_id", name="uq_activity_event"),
+        Index("ix_activity_ts_member_channel_kind", "ts", "member_id", "channel_id", "kind"),
+        Index("ix_activity_member_ts", "member_id", "ts"),
+        Index("ix_activity_thread", "channel_id", "thread_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime]
+    member_id: Mapped[int] = mapped_column(Integer)
+    channel_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class HandledEvent(Base):
+    """Claims on inbound events that trigger work, so each is acted on once across
+    retries, restarts and replicas."""
+
+    __tablename__ = "handled_events"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    handled_at: Mapped[datetime]
+
+
+class KeyValue(Base):
+    """Small pieces of state: adapter tokens, the welcome template, and the like."""
+
+    __tablename__ = "kv"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+
+class Expertise(Base):
+    """A member's relation to a topic: `offers` (can help) or `wants` (wants to learn)."""
+
+    __tablename__ = "expertise"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True, default="offers")
+    created_at: Mapped[datetime]
+
+
+class Onboarding(Base):
+    """Where a member is in the guided welcome conversation."""
+
+    __tablename__ = "onboarding"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(255))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LinkCode(Base):
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Question(Base):
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asker_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    message_id: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    solved_at: Mapped[datetime | None]
+    solved_by: Mapped[int | None] = mapped_column(Integer)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+    last_escalated_at: Mapped[datetime | None]
+
+
+class QuestionTopic(Base):
+    __tablename__ = "question_topics"
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class QuestionExpert(Base):
+    __tablename__ = "question_experts"
+
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    notified_at: Mapped[datetime]
+
+
+class Prompt(Base):
+    """A discussion prompt in the queue; `used_at` is set when it is posted."""
+
+    __tablename__ = "prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class PromptSchedule(Base):
+    __tablename__ = "prompt_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    weekday: Mapped[int] = mapped_column(Integer)
+    time_of_day: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PromptRun(Base):
+    """One posting of a prompt; replies in its thread are the responses."""
+
+    __tablename__ = "prompt_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "slot", name="uq_prompt_run_slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prompt_id: Mapped[int | None] = mapped_column(ForeignKey("prompts.id", ondelete="SET NULL"))
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
+    slot: Mapped[datetime | None]
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    message_id: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ReportPull(Base):
+    """Who pulled which engagement report, when, and for what period."""
+
+    __tablename__ = "report_pulls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    pulled_at: Mapped[datetime]
+    period_from: Mapped[datetime]
+    period_to: Mapped[datetime]
+    pseudonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(16), default="command")

@@ -1,0 +1,219 @@
+"""Routers: commands and event listeners registered by feature modules, and the dispatch of
+one command (parse, permission check, run, one-line errors, reply).
+
+Each feature module owns a `Router`; the application includes them all into one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from bot import members, roles
+from bot.commands import Command, rest_after, split_words
+from bot.context import Context
+from bot.errors import CommandError, PermissionDenied, UsageError
+from bot.types import Event
+
+log = logging.getLogger(__name__)
+
+CommandFunc = Callable[[Context, Command], Awaitable[str | None]]
+ListenerFunc = Callable[[Context, Event], Awaitable[bool | None]]
+
+MAX_REPLY_ECHO = 30
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    func: CommandFunc
+    usage: str
+    summary: str
+    example: str
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.name.split())
+
+    @property
+    def who(self) -> str:
+        if not self.roles:
+            return "everyone"
+        return " and ".join(sorted(self.roles)) + "s"
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    event_type: type[Event]
+    func: ListenerFunc
+    when: Callable[[Event], bool] | None = None
+
+    def wants(self, event: Event) -> bool:
+        return isinstance(event, self.event_type) and (self.when is None or self.when(event))
+
+
+@dataclass
+class Router:
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
+    listeners: list[Listener] = field(default_factory=list)
+
+    def command(
+        self,
+        name: str,
+        *,
+        usage: str | None = None,
+        summary: str = "",
+        example: str | None = None,
+        roles: Iterable[str] = (),
+        public: bool = False,
+    ) -> Callable[[CommandFunc], CommandFunc]:
+        """Register a command. `name` may be several words (`profile city`)."""
+        key = " ".join(name.lower().split())
+
+        def register(func: CommandFunc) -> CommandFunc:
+            if key in self.commands:
+                raise ValueError(f"command {key!r} registered twice")
+            self.commands[key] = CommandSpec(
+                name=key,
+                func=func,
+                usage=usage or key,
+                summary=summary or _first_line(func.__doc__),
+                example=example or usage or key,
+                roles=frozenset(roles),
+                public=public,
+            )
+            return func
+
+        return register
+
+    def on(
+        self, event_type: type[Event], when: Callable[[Event], bool] | None = None
+    ) -> Callable[[ListenerFunc], ListenerFunc]:
+        """Register a listener for inbound events of a type (optionally only those `when`
+        accepts). A listener returns True when it consumed the event."""
+
+        def register(func: ListenerFunc) -> ListenerFunc:
+            self.listeners.append(Listener(event_type, func, when))
+            return func
+
+        return register
+
+    def include(self, *routers: Router) -> Router:
+        for other in routers:
+            for key, spec in other.commands.items():
+                if key in self.commands:
+                    raise ValueError(f"command {key!r} registered twice")
+                self.commands[key] = spec
+            self.listeners.extend(other.listeners)
+        return self
+
+    def listeners_for(self, event: Event) -> list[Listener]:
+        return [listener for listener in self.listeners if listener.wants(event)]
+
+    def find(self, words: list[str]) -> tuple[CommandSpec | None, int]:
+        """The registered command with the longest name that the words start with."""
+        lowered = [w.lower() for w in words[:4]]
+        for n in range(min(len(lowered), 4), 0, -1):
+            spec = self.commands.get(" ".join(lowered[:n]))
+            if spec is not None:
+                return spec, n
+        return None, 0
+
+    def is_command_word(self, word: str) -> bool:
+        word = word.lower()
+        return any(spec.words[0] == word for spec in self.commands.values())
+
+    def suggest(self, word: str) -> str | None:
+        firsts = sorted({spec.words[0] for spec in self.commands.values()})
+        close = difflib.get_close_matches(word.lower(), firsts, n=1, cutoff=0.6)
+        return close[0] if close else None
+
+    def family(self, first_word: str) -> list[CommandSpec]:
+        return [s for s in self.commands.values() if s.words[0] == first_word.lower()]
+
+    async def run_command(self, ctx: Context, event: Event, body: str, reply_token=None) -> None:
+        """Parse and run one command, answering the person who typed it."""
+        words = split_words(body)
+        spec, consumed = self.find(words)
+        thread_id = getattr(event, "thread_id", None)
+        cmd = Command(
+            name=spec.name if spec else "",
+            args=rest_after(body, consumed) if spec else body,
+            argv=words[consumed:],
+            sender=event.user,
+            channel=event.channel,
+            event=event,
+            thread_id=thread_id,
+            reply_token=reply_token,
+        )
+        if spec is None:
+            await reply(ctx, cmd, self.unknown(words))
+            return
+        log.debug("command %r from %s:%s", spec.name, event.platform, event.user.id)
+        try:
+            async with ctx.db() as session:
+                member = await members.resolve(session, event.user, ctx.now())
+                permitted = await roles.allowed(session, member.id, spec.roles, ctx.settings)
+                await session.commit()
+            if not permitted:
+                raise PermissionDenied(f"Only {spec.who} can use `{spec.name}`.")
+            answer = await spec.func(ctx, cmd)
+        except UsageError as exc:
+            answer = f"{exc}\nUsage: `{spec.usage}`" if str(exc) else f"Usage: `{spec.usage}`"
+            await reply(ctx, cmd, answer)
+            return
+        except CommandError as exc:
+            await reply(ctx, cmd, str(exc))
+            return
+        except Exception:
+            log.exception(
+                "command %r failed (platform=%s user=%s channel=%s event=%s)",
+                spec.name,
+                event.platform,
+                event.user.id,
+                event.channel.id,
+                event.event_id,
+            )
+            await reply(
+                ctx,
+                cmd,
+                f"Sorry, `{spec.name}` failed on my side. Nothing was changed; "
+                "a facilitator can find the details in the log.",
+            )
+            return
+        if answer:
+            await reply(ctx, cmd, answer, public=spec.public)
+
+    def unknown(self, words: list[str]) -> str:
+        if not words:
+            return "Which command? Type `help` to see what I can do."
+        word = words[0][:MAX_REPLY_ECHO]
+        family = self.family(words[0])
+        if family:
+            usages = ", ".join(f"`{s.usage}`" for s in sorted(family, key=lambda s: s.name)[:6])
+            return f"`{word}` needs more: {usages}."
+        hint = self.suggest(words[0])
+        if hint:
+            return f"I don't know `{word}`. Did you mean `{hint}`? Type `help` for the list."
+        return f"I don't know `{word}`. Type `help` to see what I can do."
+
+
+def _first_line(doc: str | None) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+async def reply(ctx: Context, cmd: Command, text: str, public: bool = False) -> None:
+    """Answer a command: in the channel (thread kept) if public, else to the sender alone."""
+    if public and not cmd.channel.is_direct:
+        await ctx.platform.send(cmd.channel, text, thread_id=cmd.thread_id)
+    elif cmd.channel.is_direct:
+        await ctx.platform.send(cmd.channel, text)
+    else:
+        await ctx.platform.send_private(
+            cmd.sender, text, channel=cmd.channel, reply_token=cmd.reply_token
+        )

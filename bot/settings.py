@@ -1,0 +1,80 @@
+"""Settings, read from `bot.env` and the environment (the environment wins)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, default, **kw):
+    return Field(default, validation_alias=AliasChoices(name, name.lower()), **kw)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file="bot.env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = _env("CONVENER_DATABASE_URL", "sqlite:///convener.db")
+    timezone: str = _env("CONVENER_TIMEZONE", "UTC")
+    community_name: str = _env("CONVENER_COMMUNITY_NAME", "our community")
+    facilitators: str = _env("CONVENER_FACILITATORS", "")
+    coordinators: str = _env("CONVENER_COORDINATORS", "")
+    question_sla_hours: float = _env("CONVENER_QUESTION_SLA_HOURS", 24, gt=0)
+    experts_per_question: int = _env("CONVENER_EXPERTS_PER_QUESTION", 2, ge=1)
+    prompt_grace_hours: float = _env("CONVENER_PROMPT_GRACE_HOURS", 6, ge=0)
+    store_message_text: bool = _env("CONVENER_STORE_MESSAGE_TEXT", False)
+    retention_days: int = _env("CONVENER_RETENTION_DAYS", 730, ge=0)
+    welcome_in_channel: bool = _env("CONVENER_WELCOME_IN_CHANNEL", False)
+    log_level: str = _env("CONVENER_LOG_LEVEL", "INFO")
+    activity_flush_seconds: float = _env("CONVENER_ACTIVITY_FLUSH_SECONDS", 1.0, gt=0)
+    activity_batch_size: int = _env("CONVENER_ACTIVITY_BATCH_SIZE", 500, ge=1)
+
+    slack_bot_token: str = _env("SLACK_BOT_TOKEN", "")
+    slack_app_token: str = _env("SLACK_APP_TOKEN", "")
+    slack_signing_secret: str = _env("SLACK_SIGNING_SECRET", "")
+    http_port: int = _env("CONVENER_HTTP_PORT", 3000)
+    slack_api_url: str = _env("SLACK_API_URL", "")
+
+    matrix_homeserver: str = _env("MATRIX_HOMESERVER", "")
+    matrix_user_id: str = _env("MATRIX_USER_ID", "")
+    matrix_password: str = _env("MATRIX_PASSWORD", "")
+    matrix_access_token: str = _env("MATRIX_ACCESS_TOKEN", "")
+    matrix_device_id: str = _env("MATRIX_DEVICE_ID", "")
+    matrix_rooms: str = _env("MATRIX_ROOMS", "")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(value)
+        return value
+
+    @staticmethod
+    def _split(value: str) -> list[str]:
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    @property
+    def facilitator_ids(self) -> list[str]:
+        return self._split(self.facilitators)
+
+    @property
+    def coordinator_ids(self) -> list[str]:
+        return self._split(self.coordinators)
+
+    @property
+    def matrix_room_list(self) -> list[str]:
+        return self._split(self.matrix_rooms)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    @property
+    def matrix_enabled(self) -> bool:
+        return bool(
+            self.matrix_homeserver
+            and self.matrix_user_id
+            and (self.matrix_password or self.matrix_access_token)
+        )

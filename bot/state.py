@@ -1,0 +1,36 @@
+"""Small named values kept in the database (adapter tokens, templates)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import KeyValue
+
+
+async def get(
+    session: AsyncSession, scope: str, key: str, default: str | None = None
+) -> str | None:
+    row = await session.scalar(
+        select(KeyValue.value).where(KeyValue.scope == scope, KeyValue.key == key)
+    )
+    return default if row is None else row
+
+
+async def put(session: AsyncSession, scope: str, key: str, value: str) -> None:
+    """Set a value; the caller commits."""
+    row = await session.get(KeyValue, (scope, key))
+    now = datetime.now(UTC)
+    if row is None:
+        session.add(KeyValue(scope=scope, key=key, value=value, updated_at=now))
+    else:
+        row.value = value
+        row.updated_at = now
+
+
+async def delete(session: AsyncSession, scope: str, key: str) -> None:
+    row = await session.get(KeyValue, (scope, key))
+    if row is not None:
+        await session.delete(row)

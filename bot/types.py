@@ -1,0 +1,134 @@
+"""Platform-neutral references and inbound events.
+
+Adapters translate what their platform delivers into these values; nothing in the core
+or the handlers sees a platform's own objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """A person (or bot) on one platform. `id` is the platform's own user id."""
+
+    platform: str
+    id: str
+    name: str | None = None
+    is_bot: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, UserRef) and other.platform == self.platform and other.id == self.id
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.platform, self.id))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A room or channel on one platform; `is_direct` for a one-to-one chat with the bot."""
+
+    platform: str
+    id: str
+    name: str | None = None
+    is_direct: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ChannelRef)
+            and other.platform == self.platform
+            and other.id == self.id
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.platform, self.id))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every inbound event. `event_id` is unique per platform and is the dedupe key."""
+
+    event_id: str
+    user: UserRef
+    channel: ChannelRef
+    ts: datetime
+
+    @property
+    def platform(self) -> str:
+        return self.user.platform
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Event):
+    """A posted message. `thread_id` is the root message id when the message is a reply.
+
+    `mentions_bot` is set by the adapter when the message addresses the bot by name, so
+    "@convener help" works like "!help".
+    """
+
+    text: str = ""
+    message_id: str = ""
+    thread_id: str | None = None
+    mentions_bot: bool = False
+
+    @property
+    def is_reply(self) -> bool:
+        return self.thread_id is not None and self.thread_id != self.message_id
+
+
+@dataclass(frozen=True, slots=True)
+class SlashCommand(Event):
+    """A command typed through a platform's own command mechanism (Slack's `/convener ...`).
+
+    `text` is the command without any prefix, for example `profile city Nairobi`.
+    """
+
+    text: str = ""
+    reply_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined(Event):
+    """Someone joined a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft(Event):
+    """Someone left a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionAdded(Event):
+    """A reaction on a message; `emoji` is a name without colons (`white_check_mark`) or the
+    character itself (`✅`), whichever the platform uses."""
+
+    message_id: str = ""
+    emoji: str = ""
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """A file the bot sends."""
+
+    filename: str
+    data: bytes
+    title: str = ""
+    mimetype: str = "application/octet-stream"
+
+
+@dataclass(slots=True)
+class Sent:
+    """What a platform did with an outbound message: where it went and its id there."""
+
+    channel: ChannelRef
+    message_id: str
+    text: str = ""
+    thread_id: str | None = None
+    private_to: UserRef | None = None
+    file: OutboundFile | None = None
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,46 @@
+"""`help [command]`: the commands this person may use, generated from what is registered."""
+
+from __future__ import annotations
+
+from bot import members, roles
+from bot.commands import Command
+from bot.context import Context
+from bot.router import CommandSpec, Router
+
+router = Router()
+
+
+async def _usable(ctx: Context, cmd: Command) -> list[CommandSpec]:
+    assert ctx.router is not None
+    async with ctx.db() as session:
+        member = await members.resolve(session, cmd.sender, ctx.now())
+        held = await roles.roles_of(session, member.id, ctx.settings)
+        await session.commit()
+    specs = sorted(ctx.router.commands.values(), key=lambda s: s.name)
+    if roles.FACILITATOR in held:
+        return specs
+    return [s for s in specs if not s.roles or s.roles & held]
+
+
+@router.command("help", usage="help [command]", summary="what I can do for you")
+async def help_command(ctx: Context, cmd: Command) -> str:
+    assert ctx.router is not None
+    specs = await _usable(ctx, cmd)
+    if cmd.argv:
+        wanted = " ".join(cmd.argv).lower().lstrip("!/")
+        matches = [s for s in specs if s.name == wanted or s.name.startswith(wanted + " ")]
+        if not matches:
+            hint = ctx.router.suggest(cmd.argv[0])
+            tail = f" Did you mean `{hint}`?" if hint else ""
+            return f"There is no command `{wanted[:30]}` you can use.{tail} Type `help` for all."
+        return "\n".join(_line(s) for s in matches)
+    lines = ["Here is what you can ask me:"]
+    lines += [_line(s) for s in specs]
+    lines.append("Type `help <command>` for one command.")
+    return "\n".join(lines)
+
+
+def _line(spec: CommandSpec) -> str:
+    summary = f" — {spec.summary}" if spec.summary else ""
+    example = f" (e.g. `{spec.example}`)" if spec.example != spec.usage else ""
+    return f"• `{spec.usage}`{summary}{example}"

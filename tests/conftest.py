@@ -1,0 +1,96 @@
+"""Fixtures: a migrated database per test (SQLite always; PostgreSQL too when
+CONVENER_TEST_DATABASE_URL is set) and the bot harness, run once per platform name."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.db import upgrade
+from bot.models import Base
+from bot.settings import Settings
+from tests.harness import PLATFORMS, BotHarness, FakeClock
+
+PG_URL = os.environ.get("CONVENER_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "convener.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A throwaway database on the test server, migrated once, dropped at the end."""
+    if not PG_URL:
+        pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
+    server = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    name = f"convener_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, sqlite_template) -> str:
+    """A migrated, empty database: a copy of a template on SQLite, a truncated one on
+    PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "convener.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        facilitators="fac,UFAC,@fac:example.org",
+        coordinators="coord,UCOORD,@coord:example.org",
+        community_name="Municipal Finance Practice",
+    )
+
+
+@pytest.fixture(params=PLATFORMS)
+def platform_name(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def bot(platform_name, settings, clock) -> AsyncIterator[BotHarness]:
+    harness = await BotHarness(platform_name, settings, clock).start()
+    yield harness
+    await harness.close()

@@ -1,0 +1,243 @@
+"""A fake platform that records what was sent, and a harness that drives the real core
+through it, the way maubot's test bot does. Names become platform-shaped user ids, so the
+same test runs as Slack, Matrix or console."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.app import Convener
+from bot.settings import Settings
+from bot.types import (
+    ChannelRef,
+    MemberJoined,
+    MemberLeft,
+    Message,
+    OutboundFile,
+    ReactionAdded,
+    Sent,
+    SlashCommand,
+    UserRef,
+)
+
+PLATFORMS = ("console", "matrix", "slack")
+
+
+def user_id(platform: str, name: str) -> str:
+    if platform == "slack":
+        return "U" + re.sub(r"\W", "", name.upper())
+    if platform == "matrix":
+        return f"@{name.lower()}:example.org"
+    return name
+
+
+def mention(platform: str, name: str) -> str:
+    if platform == "slack":
+        return f"<@{user_id(platform, name)}>"
+    return user_id(platform, name) if platform == "matrix" else f"@{name}"
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass
+class FakePlatform:
+    """Implements `Platform` by recording every outbound operation in `sent`."""
+
+    name: str
+    sent: list[Sent] = field(default_factory=list)
+    bot_user: UserRef | None = None
+    fail_next: int = 0
+
+    def __post_init__(self) -> None:
+        self.bot_user = UserRef(self.name, user_id(self.name, "convener"), "convener", True)
+        self._ids = itertools.count(1)
+
+    def _id(self) -> str:
+        return f"out{next(self._ids)}"
+
+    def _check(self) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise ConnectionError("fake platform is down")
+
+    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+        self._check()
+        sent = Sent(channel, self._id(), text, thread_id)
+        if channel.is_direct and channel.id.startswith("dm-"):
+            sent.private_to = UserRef(self.name, channel.id[3:])
+        self.sent.append(sent)
+        return sent
+
+    async def send_dm(self, user: UserRef, text: str) -> Sent:
+        self._check()
+        sent = Sent(direct(user), self._id(), text, private_to=user)
+        self.sent.append(sent)
+        return sent
+
+    async def send_private(self, user, text, channel=None, reply_token=None) -> Sent:
+        self._check()
+        sent = Sent(channel or direct(user), self._id(), text, private_to=user)
+        sent.extra["ephemeral"] = True
+        self.sent.append(sent)
+        return sent
+
+    async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+        self._check()
+        sent = Sent(direct(user), self._id(), text, private_to=user, file=file)
+        self.sent.append(sent)
+        return sent
+
+    async def display_name(self, user: UserRef) -> str:
+        return user.name or user.id
+
+    def user_from_mention(self, text: str) -> UserRef | None:
+        text = text.strip()
+        if self.name == "slack":
+            m = re.fullmatch(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", text)
+            return UserRef("slack", m.group(1)) if m else None
+        if self.name == "matrix":
+            return UserRef("matrix", text) if re.fullmatch(r"@[^:\s]+:\S+", text) else None
+        m = re.fullmatch(r"@([\w.\-]{1,64})", text)
+        return UserRef("console", m.group(1), m.group(1)) if m else None
+
+
+def direct(user: UserRef) -> ChannelRef:
+    return ChannelRef(user.platform, f"dm-{user.id}", f"@{user.name or user.id}", True)
+
+
+class BotHarness:
+    """Drives a real `Convener` (router, handlers, database) through a `FakePlatform`."""
+
+    def __init__(self, platform: str, settings: Settings, clock: FakeClock) -> None:
+        self.platform_name = platform
+        self.platform = FakePlatform(platform)
+        self.clock = clock
+        self.settings = settings
+        self.app = Convener(settings, clock=clock)
+        self.app.add_platform(self.platform)
+        self._events = itertools.count(1)
+        self._messages = itertools.count(1)
+
+    async def start(self) -> BotHarness:
+        await self.app.start(migrate=False, schedule=False)
+        return self
+
+    async def close(self) -> None:
+        await self.app.close()
+
+    # people and places --------------------------------------------------------------
+
+    def user(self, name: str) -> UserRef:
+        return UserRef(self.platform_name, user_id(self.platform_name, name), name)
+
+    def mention(self, name: str) -> str:
+        return mention(self.platform_name, name)
+
+    def channel(self, name: str = "general") -> ChannelRef:
+        name = name.lstrip("#")
+        prefix = {"slack": "C", "matrix": "!"}.get(self.platform_name, "")
+        cid = f"{prefix}{name.upper()}" if self.platform_name == "slack" else f"{prefix}{name}"
+        if self.platform_name == "matrix":
+            cid += ":example.org"
+        return ChannelRef(self.platform_name, cid, f"#{name}")
+
+    def _event_id(self) -> str:
+        return f"ev{next(self._events)}-{uuid.uuid4().hex[:8]}"
+
+    # inbound ------------------------------------------------------------------------
+
+    async def say(
+        self,
+        name: str,
+        text: str,
+        channel: str = "general",
+        thread_id: str | None = None,
+        event_id: str | None = None,
+    ) -> Message:
+        message = Message(
+            event_id or self._event_id(),
+            self.user(name),
+            self.channel(channel),
+            self.clock(),
+            text,
+            f"in{next(self._messages)}",
+            thread_id,
+        )
+        await self.app.handle(message)
+        return message
+
+    async def dm(self, name: str, text: str) -> Message:
+        user = self.user(name)
+        message = Message(
+            self._event_id(), user, direct(user), self.clock(), text, f"in{next(self._messages)}"
+        )
+        await self.app.handle(message)
+        return message
+
+    async def slash(self, name: str, text: str, channel: str = "general") -> SlashCommand:
+        event = SlashCommand(
+            self._event_id(), self.user(name), self.channel(channel), self.clock(), text
+        )
+        await self.app.handle(event)
+        return event
+
+    async def join(self, name: str, channel: str = "general", event_id: str | None = None):
+        event = MemberJoined(
+            event_id or self._event_id(), self.user(name), self.channel(channel), self.clock()
+        )
+        await self.app.handle(event)
+        return event
+
+    async def leave(self, name: str, channel: str = "general") -> MemberLeft:
+        event = MemberLeft(self._event_id(), self.user(name), self.channel(channel), self.clock())
+        await self.app.handle(event)
+        return event
+
+    async def react(
+        self, name: str, emoji: str, message_id: str, channel: str = "general"
+    ) -> ReactionAdded:
+        event = ReactionAdded(
+            self._event_id(),
+            self.user(name),
+            self.channel(channel),
+            self.clock(),
+            message_id,
+            emoji,
+        )
+        await self.app.handle(event)
+        return event
+
+    # outbound -----------------------------------------------------------------------
+
+    def replies_to(self, name: str) -> list[str]:
+        user = self.user(name)
+        return [s.text for s in self.platform.sent if s.private_to == user]
+
+    def last_reply_to(self, name: str) -> str | None:
+        replies = self.replies_to(name)
+        return replies[-1] if replies else None
+
+    def posts_in(self, channel: str = "general") -> list[Sent]:
+        ref = self.channel(channel)
+        return [s for s in self.platform.sent if s.channel == ref and s.private_to is None]
+
+    def files_to(self, name: str) -> list[OutboundFile]:
+        user = self.user(name)
+        return [s.file for s in self.platform.sent if s.private_to == user and s.file]
+
+    def clear(self) -> None:
+        self.platform.sent.clear()

@@ -1,0 +1,92 @@
+"""The console adapter end to end: the real `convener` command, scripted from a pipe."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        **os.environ,
+        "CONVENER_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+        "CONVENER_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    for name in ("SLACK_BOT_TOKEN", "MATRIX_HOMESERVER"):
+        environment.pop(name, None)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_member_gets_help_and_is_refused_a_grant(tmp_path):
+    done = convener(tmp_path, "/as alice\n!help\n!role grant @bob facilitator\n")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "[DM @alice] convener: Here is what you can ask me:"
+    assert "[DM @alice] convener: Only facilitators can use `role grant`." in lines
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_first_member_is_a_facilitator_and_threads_print(tmp_path):
+    script = (
+        "!role grant @alice coordinator\n"  # a console mention names a member at once
+        "/as alice\nhello\n/as you\n!role grant @alice coordinator\n!roles\n"
+        "/convener help roles\n/frob\n/reply\n"
+    )
+    done = convener(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[DM @you] convener: I don't know anyone called @alice" not in out  # @x resolves
+    assert "[DM @you] convener: alice is now a coordinator." in out
+    assert "Coordinators: alice" in out
+    assert "(console) unknown /frob" in out
+    assert "(console) usage: /reply <text>" in out
+    db = sqlite3.connect(tmp_path / "console.db")
+    assert db.execute("select count(*) from activity").fetchone()[0] == 6
+
+
+@pytest.mark.slow
+def test_sigterm_flushes_activity(tmp_path):
+    env = {
+        **os.environ,
+        "CONVENER_DATABASE_URL": f"sqlite:///{tmp_path / 'term.db'}",
+        "CONVENER_ACTIVITY_FLUSH_SECONDS": "3600",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    proc.stdin.write("/as alice\nfirst\nsecond\n!help\n")
+    proc.stdin.flush()
+    proc.stdout.readline()  # the help reply: every line before it was handled
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.read()
+    db = sqlite3.connect(tmp_path / "term.db")
+    kinds = sorted(k for (k,) in db.execute("select kind from activity"))
+    assert kinds == ["command", "join", "message", "message"]

@@ -1,0 +1,171 @@
+"""The command parser and router: recognising commands, errors, permissions, and a
+property test that arbitrary text never breaks it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.commands import command_body, rest_after, split_words
+from bot.context import Context
+from bot.errors import CommandError, UsageError
+from bot.router import Router
+from bot.types import ChannelRef, Message, UserRef
+from tests.harness import FakeClock, FakePlatform
+
+
+def test_command_body_forms():
+    assert command_body("!help") == "help"
+    assert command_body("  ! profile city Nairobi ") == "profile city Nairobi"
+    assert command_body("@convener help", ("convener",)) == "help"
+    assert command_body("convener: topics", ("convener",)) == "topics"
+    assert command_body("convenerx topics", ("convener",)) is None
+    assert command_body("hello there") is None
+    assert command_body("!") is None
+    assert command_body("!!!") is None
+
+
+def test_split_words_quotes_and_unbalanced():
+    assert split_words('topic add "public finance": budgets') == [
+        "topic",
+        "add",
+        "public finance:",
+        "budgets",
+    ]
+    assert split_words('ask what is "a levy') == ["ask", "what", "is", '"a', "levy"]
+    assert split_words("a\x00b\u202ec") == ["abc"]
+    assert rest_after("profile city  São Paulo ", 2) == "São Paulo"
+
+
+def _router() -> Router:
+    router = Router()
+
+    @router.command("profile", usage="profile [@user]")
+    async def profile(ctx, cmd):
+        return "profile of " + (cmd.args or "you")
+
+    @router.command("profile city", usage="profile city <name>")
+    async def city(ctx, cmd):
+        if not cmd.args:
+            raise UsageError("Which city?")
+        return f"city {cmd.args}"
+
+    @router.command("boom", usage="boom")
+    async def boom(ctx, cmd):
+        raise RuntimeError("secret internals")
+
+    @router.command("nope", usage="nope")
+    async def nope(ctx, cmd):
+        raise CommandError("No such thing.")
+
+    return router
+
+
+def test_longest_command_wins_and_case_is_ignored():
+    router = _router()
+    spec, n = router.find(["PROFILE", "City", "Lagos"])
+    assert spec.name == "profile city" and n == 2
+    spec, n = router.find(["profile", "@amina"])
+    assert spec.name == "profile" and n == 1
+    assert router.find(["nothing"]) == (None, 0)
+
+
+def test_duplicate_registration_is_refused():
+    router = _router()
+    with pytest.raises(ValueError):
+        router.command("profile")(lambda ctx, cmd: None)
+
+
+class _Recorder:
+    """A minimal context whose database is never touched (commands with no roles)."""
+
+
+async def _run(router: Router, text: str, database_url: str) -> list[str]:
+    from bot.db import Database
+    from bot.settings import Settings
+
+    platform = FakePlatform("console")
+    db = Database(database_url)
+    ctx = Context(
+        platform=platform,
+        platforms={"console": platform},
+        db=db.sessions,
+        settings=Settings(_env_file=None, database_url=database_url),
+        clock=FakeClock(),
+        router=router,
+    )
+    user = UserRef("console", "alice", "alice")
+    event = Message("e1", user, ChannelRef("console", "general", "#general"), ctx.now(), text, "m1")
+    body = command_body(text) or ""
+    await router.run_command(ctx, event, body)
+    await db.dispose()
+    return [s.text for s in platform.sent]
+
+
+async def test_errors_are_one_clear_line(database_url):
+    router = _router()
+    assert await _run(router, "!profile city", database_url) == [
+        "Which city?\nUsage: `profile city <name>`"
+    ]
+    assert await _run(router, "!profile city Lagos", database_url) == ["city Lagos"]
+    [answer] = await _run(router, "!boom", database_url)
+    assert "failed on my side" in answer and "secret" not in answer
+    assert await _run(router, "!nope", database_url) == ["No such thing."]
+    [answer] = await _run(router, "!profil", database_url)
+    assert "Did you mean `profile`" in answer
+
+
+@pytest.fixture(scope="module")
+def property_db(tmp_path_factory, sqlite_template):
+    import shutil
+
+    path = tmp_path_factory.mktemp("prop") / "p.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+async def _through_app(text: str, database_url: str, platform: str) -> list[str]:
+    from bot.settings import Settings
+    from tests.harness import BotHarness
+
+    harness = await BotHarness(
+        platform, Settings(_env_file=None, database_url=database_url), FakeClock()
+    ).start()
+    try:
+        await harness.say("alice", text)
+        return [s.text for s in harness.platform.sent]
+    finally:
+        await harness.close()
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    text=st.one_of(
+        st.text(max_size=200),
+        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x2FFF), max_size=50).map(
+            lambda t: "!" + t
+        ),
+        st.lists(
+            st.sampled_from(['"', "'", "help", "role", "grant", "@x", "\x00", "\n", " ", "é"])
+        ).map(lambda w: "!" + " ".join(w)),
+        st.integers(1000, 20000).map(lambda n: "!" + "x" * n),
+    ),
+    platform=st.sampled_from(["console", "matrix", "slack"]),
+)
+def test_router_never_raises_and_answers_briefly(text, platform, property_db):
+    """Whatever is typed, the bot answers a command with one short useful message, and
+    anything else with silence; it never raises."""
+    import asyncio
+
+    answers = asyncio.run(_through_app(text, property_db, platform))
+    if command_body(text, ("convener",)) is None:
+        assert answers == []
+        return
+    assert len(answers) == 1
+    answer = answers[0]
+    assert answer.strip()
+    assert len(answer) < 1500
+    assert "Traceback" not in answer
