@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,18 +255,40 @@ class ConsoleAdapter:
                 "Convener console. You are 'you', a facilitator, in #general. "
                 "Type !help, or /as <name> to act as someone else. Ctrl-D quits.\n"
             )
-        while True:
-            if interactive:
-                prompt = f"{self.state.user}@{self.here().name}> "
-                try:
-                    line = await asyncio.to_thread(input, prompt)
-                except EOFError:
-                    break
-            else:
-                line = await asyncio.to_thread(stream.readline)
-                if not line:
-                    break
+        lines = _LineReader(stream, interactive, lambda: f"{self.state.user}@{self.here().name}> ")
+        while (line := await lines.next()) is not None:
             await self.feed(app, line)
 
     async def close(self) -> None:
         return None
+
+
+class _LineReader:
+    """Reads lines on a daemon thread, one at a time on request, so a blocked read never
+    holds up shutdown (SIGTERM or Ctrl-C while waiting for input)."""
+
+    def __init__(self, stream: TextIO, interactive: bool, prompt) -> None:
+        self.stream = stream
+        self.interactive = interactive
+        self.prompt = prompt
+
+    def _read(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future) -> None:
+        try:
+            if self.interactive:
+                line: str | None = input(self.prompt())
+            else:
+                line = self.stream.readline() or None
+        except (EOFError, OSError, ValueError):  # end of input, or a closed stream
+            line = None
+        loop.call_soon_threadsafe(_set, future, line)
+
+    async def next(self) -> str | None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        threading.Thread(target=self._read, args=(loop, future), daemon=True).start()
+        return await future
+
+
+def _set(future: asyncio.Future, line: str | None) -> None:
+    if not future.done():
+        future.set_result(line)

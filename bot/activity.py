@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members
-from bot.models import Activity
+from bot.db import Database
 from bot.settings import Settings
 from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, ReactionAdded, UserRef
 
@@ -45,57 +44,45 @@ def kind_of(event: Event, is_command: bool = False) -> str:
     return "command"
 
 
-class _LRU(OrderedDict):
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
+class _Recent:
+    """A bounded set that forgets its oldest members first."""
 
-    def remember(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.size:
-            self.popitem(last=False)
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._order: deque = deque()
+        self._items: set = set()
+
+    def __contains__(self, item) -> bool:
+        return item in self._items
+
+    def add(self, item) -> None:
+        self._order.append(item)
+        self._items.add(item)
+        if len(self._order) > self.size:
+            self._items.discard(self._order.popleft())
 
 
 class ActivityLog:
-    def __init__(
-        self,
-        sessions: Callable[[], AsyncSession],
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
+    """Buffers activity rows and writes them in batches.
+
+    `record()` does no I/O unless the buffer is full: member and channel ids are resolved at
+    flush time for the whole batch (cached after), and while one batch is written the next one
+    fills. The buffer is bounded: past four batches, `record()` waits for the write.
+    """
+
+    def __init__(self, db: Database, settings: Settings, clock: Callable[[], datetime]) -> None:
+        self.db = db
         self.settings = settings
         self.clock = clock
-        self._rows: list[dict] = []
-        self._seen: _LRU = _LRU(100_000)
-        self._member_ids: _LRU = _LRU(200_000)
-        self._channel_ids: _LRU = _LRU(50_000)
+        self._rows: list[tuple[UserRef, ChannelRef, tuple]] = []
+        self._seen = _Recent(200_000)
+        self._member_ids: dict[tuple[str, str], int] = {}
+        self._channel_ids: dict[tuple[str, str], int] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
+        self._writing: asyncio.Task | None = None
+        self._unresolved = 0
         self.written = 0
-
-    async def member_id(self, user: UserRef) -> int:
-        key = (user.platform, user.id)
-        cached = self._member_ids.get(key)
-        if cached is not None:
-            return cached
-        async with self.sessions() as session:
-            member = await members.resolve(session, user, self.clock())
-            await session.commit()
-            self._member_ids.remember(key, member.id)
-            return member.id
-
-    async def channel_id(self, channel: ChannelRef) -> int:
-        key = (channel.platform, channel.id)
-        cached = self._channel_ids.get(key)
-        if cached is not None:
-            return cached
-        async with self.sessions() as session:
-            row = await members.resolve_channel(session, channel)
-            await session.commit()
-            self._channel_ids.remember(key, row.id)
-            return row.id
 
     def forget_member(self, user: UserRef | None = None) -> None:
         """Drop cached member ids (after linking or erasing members)."""
@@ -105,43 +92,97 @@ class ActivityLog:
             self._member_ids.pop((user.platform, user.id), None)
 
     async def record(self, event: Event, kind: str | None = None) -> bool:
-        """Buffer one event; False if this event id was already recorded by this process."""
+        """Buffer one event; False if this process has already recorded this event id."""
         key = (event.platform, event.event_id)
         if key in self._seen:
             return False
-        self._seen.remember(key, True)
-        kind = kind or kind_of(event)
+        self._seen.add(key)
         text = getattr(event, "text", None)
-        row = {
-            "ts": event.ts,
-            "member_id": await self.member_id(event.user),
-            "channel_id": await self.channel_id(event.channel),
-            "kind": kind,
-            "platform": event.platform,
-            "event_id": event.event_id[:255],
-            "message_id": (getattr(event, "message_id", None) or None),
-            "thread_id": getattr(event, "thread_id", None),
-            "size": len(text) if text else 0,
-            "text": text if (text and self.settings.store_message_text) else None,
-        }
-        self._rows.append(row)
-        if len(self._rows) >= self.settings.activity_batch_size:
-            await self.flush()
+        if (event.platform, event.user.id) not in self._member_ids or (
+            event.platform,
+            event.channel.id,
+        ) not in self._channel_ids:
+            self._unresolved += 1
+        self._rows.append(
+            (
+                event.user,
+                event.channel,
+                (
+                    event.ts,
+                    kind or kind_of(event),
+                    event.platform,
+                    event.event_id[:255],
+                    getattr(event, "message_id", None) or None,
+                    getattr(event, "thread_id", None),
+                    len(text) if text else 0,
+                    text if (text and self.settings.store_message_text) else None,
+                ),
+            )
+        )
+        batch = self.settings.activity_batch_size
+        if len(self._rows) >= batch:
+            if len(self._rows) >= 4 * batch:
+                await self.flush()
+            elif self._writing is None or self._writing.done():
+                self._writing = asyncio.get_running_loop().create_task(self._flush_quietly())
         return True
+
+    async def settle(self) -> None:
+        """Write the buffer if it holds a member or channel seen for the first time, so that
+        handlers about to run find every member the log has seen (with the name they came
+        with)."""
+        if self._unresolved:
+            await self.flush()
+
+    async def _flush_quietly(self) -> None:
+        try:
+            await self.flush()
+        except Exception:  # logged in flush; the rows stay buffered for the next attempt
+            pass
+
+    async def _ids(self, session: AsyncSession, batch) -> None:
+        """Fill the id caches for every member and channel in the batch."""
+        users = {(u.platform, u.id): u for u, _, _ in batch}
+        unknown_users = [u for key, u in users.items() if key not in self._member_ids]
+        if unknown_users:
+            self._member_ids.update(
+                await members.resolve_many(session, unknown_users, self.clock())
+            )
+        for _, channel, _ in batch:
+            key = (channel.platform, channel.id)
+            if key not in self._channel_ids:
+                self._channel_ids[key] = (await members.resolve_channel(session, channel)).id
+        if len(self._member_ids) > 500_000:
+            self._member_ids.clear()
 
     async def flush(self) -> int:
         """Write what is buffered; returns the number of rows handed to the database."""
         async with self._lock:
             if not self._rows:
                 return 0
-            rows, self._rows = self._rows, []
+            batch, self._rows = self._rows, []
+            unresolved, self._unresolved = self._unresolved, 0
             try:
-                async with self.sessions() as session:
-                    await session.execute(_insert_ignoring_duplicates(session), rows)
+                async with self.db.sessions() as session:
+                    await self._ids(session, batch)
                     await session.commit()
+                members_, channels = self._member_ids, self._channel_ids
+                sql, ts_param = _insert_sql(self.db.engine.dialect.name)
+                rows = [
+                    (
+                        ts_param(row[0]),
+                        members_[(user.platform, user.id)],
+                        channels[(channel.platform, channel.id)],
+                        *row[1:],
+                    )
+                    for user, channel, row in batch
+                ]
+                async with self.db.engine.begin() as conn:
+                    await conn.exec_driver_sql(sql, rows)
             except Exception:
-                self._rows[:0] = rows
-                log.exception("could not write %d activity rows; will retry", len(rows))
+                self._rows[:0] = batch
+                self._unresolved += unresolved
+                log.exception("could not write %d activity rows; will retry", len(batch))
                 raise
             self.written += len(rows)
             return len(rows)
@@ -149,34 +190,45 @@ class ActivityLog:
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.settings.activity_flush_seconds)
-            try:
-                await self.flush()
-            except Exception:  # logged in flush; the rows stay buffered
-                pass
+            await self._flush_quietly()
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush_periodically())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        for task in (self._task, self._writing):
+            if task is not None and not task.done() and task is self._task:
+                task.cancel()
+            if task is not None:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._task = self._writing = None
         await self.flush()
 
 
-def _insert_ignoring_duplicates(session: AsyncSession):
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+_COLUMNS = (
+    "ts", "member_id", "channel_id", "kind", "platform", "event_id", "message_id", "thread_id",
+    "size", "text",
+)  # fmt: skip
+
+
+def _sqlite_ts(ts: datetime) -> str:
+    """The text form SQLAlchemy stores SQLite datetimes in (naive UTC, microseconds)."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], object]]:
+    """The batch insert as driver SQL, ignoring event ids already stored.
+
+    The hot path hands tuples straight to the driver's executemany: SQLAlchemy's per-row
+    bind processing cost more than the database did."""
+    columns = ", ".join(_COLUMNS)
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(Activity).on_conflict_do_nothing(constraint="uq_activity_event")
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(Activity).on_conflict_do_nothing()
-    return insert(Activity)
+        values = ", ".join(["%s"] * len(_COLUMNS))
+        conflict = "ON CONFLICT ON CONSTRAINT uq_activity_event DO NOTHING"
+        return f"INSERT INTO activity ({columns}) VALUES ({values}) {conflict}", lambda ts: ts
+    values = ", ".join(["?"] * len(_COLUMNS))
+    return f"INSERT INTO activity ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING", _sqlite_ts

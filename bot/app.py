@@ -41,9 +41,10 @@ class Convener:
         self.db = database or Database(settings.database_url)
         self.router = router or build_router()
         self.platforms: dict[str, Platform] = {}
-        self.activity = ActivityLog(self.db.sessions, settings, clock)
+        self.activity = ActivityLog(self.db, settings, clock)
         self.scheduler = None
         self._tasks: set[asyncio.Task] = set()
+        self._names: dict[str, tuple] = {}
 
     def add_platform(self, platform: Platform) -> None:
         self.platforms[platform.name] = platform
@@ -91,9 +92,11 @@ class Convener:
 
     def _bot_names(self, platform: Platform) -> tuple[str, ...]:
         user = platform.bot_user
-        if user is None:
-            return ("convener",)
-        return tuple(n for n in (user.name, user.id, "convener") if n)
+        names = self._names.get(platform.name)
+        if names is None or names[0] != user:
+            found = tuple(n for n in (user.name, user.id) if n) if user else ()
+            names = self._names[platform.name] = (user, (*found, "convener"))
+        return names[1]
 
     async def handle(self, event: Event) -> None:
         """Handle one inbound event: log it once, and act on it once across retries,
@@ -140,6 +143,7 @@ class Convener:
             event.user.id,
             event.channel.id,
         )
+        await self.activity.settle()
         ctx = self.context(platform)
         try:
             if body is not None:

@@ -28,13 +28,13 @@ async def claim(
 ) -> bool:
     """True if this process is the first to claim the event."""
     async with sessions() as session:
-        result = await session.execute(
-            _insert(session.bind.dialect.name).values(
-                platform=platform, event_id=event_id[:255], handled_at=now
-            )
+        claimed = await session.scalar(
+            _insert(session.bind.dialect.name)
+            .values(platform=platform, event_id=event_id[:255], handled_at=now)
+            .returning(HandledEvent.event_id)
         )
         await session.commit()
-        return result.rowcount == 1
+        return claimed is not None
 
 
 async def release(sessions: Callable[[], AsyncSession], platform: str, event_id: str) -> None:

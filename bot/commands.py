@@ -43,6 +43,11 @@ def command_body(text: str, bot_names: tuple[str, ...] = ()) -> str | None:
     `!help`, `! help` and a message that starts by mentioning the bot (`@convener help`,
     `convener: help`) are commands.
     """
+    stripped = text.lstrip()
+    if not stripped.startswith(PREFIX) and not any(
+        stripped[:1].lower() in (name[:1].lower(), "@") for name in bot_names if name
+    ):
+        return None
     text = clean(text)
     if text.startswith(PREFIX):
         body = text[len(PREFIX) :].strip()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,3 +114,64 @@ async def platform_users(session: AsyncSession, member_id: int) -> list[UserRef]
     """Every platform account of a member, to reach them wherever they are."""
     rows = await session.scalars(select(Identity).where(Identity.member_id == member_id))
     return [UserRef(i.platform, i.user_id, i.display_name) for i in rows]
+
+
+async def resolve_many(
+    session: AsyncSession, users: Iterable[UserRef], now: datetime
+) -> dict[tuple[str, str], int]:
+    """Member ids for many platform users at once, creating the unknown ones in bulk (the
+    activity log's path: one round trip per batch instead of one per first sight)."""
+    wanted = {(u.platform, u.id): u for u in users}
+    found = await _member_ids(session, wanted)
+    missing = [u for key, u in wanted.items() if key not in found]
+    if missing:
+        try:
+            async with session.begin_nested():
+                ids = (
+                    await session.scalars(
+                        insert(Member).returning(Member.id, sort_by_parameter_order=True),
+                        [
+                            {
+                                "display_name": (u.name or u.id)[:200],
+                                "is_bot": u.is_bot,
+                                "created_at": now,
+                            }
+                            for u in missing
+                        ],
+                    )
+                ).all()
+                await session.execute(
+                    insert(Identity),
+                    [
+                        {
+                            "member_id": member_id,
+                            "platform": u.platform,
+                            "user_id": u.id,
+                            "display_name": u.name,
+                        }
+                        for member_id, u in zip(ids, missing, strict=True)
+                    ],
+                )
+            found.update({(u.platform, u.id): i for u, i in zip(missing, ids, strict=True)})
+        except IntegrityError:  # someone else created some of them meanwhile: take theirs
+            for user in missing:
+                found[(user.platform, user.id)] = (await resolve(session, user, now)).id
+    return found
+
+
+async def _member_ids(
+    session: AsyncSession, wanted: dict[tuple[str, str], UserRef]
+) -> dict[tuple[str, str], int]:
+    found: dict[tuple[str, str], int] = {}
+    by_platform: dict[str, list[str]] = {}
+    for platform, user_id in wanted:
+        by_platform.setdefault(platform, []).append(user_id)
+    for platform, ids in by_platform.items():
+        for start in range(0, len(ids), 500):
+            rows = await session.execute(
+                select(Identity.user_id, Identity.member_id).where(
+                    Identity.platform == platform, Identity.user_id.in_(ids[start : start + 500])
+                )
+            )
+            found.update({(platform, user_id): member_id for user_id, member_id in rows})
+    return found
