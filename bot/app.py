@@ -74,7 +74,7 @@ class Convener:
         if schedule and self.platforms:
             from schedules import start_scheduler
 
-            self.scheduler = start_scheduler(self)
+            self.scheduler = await start_scheduler(self)
         log.info(
             "Convener started: platforms %s, database %s",
             ", ".join(self.platforms) or "none",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.context import Context
-from schedules import retention
+from schedules import prompts, retention
 
 if TYPE_CHECKING:
     from bot.app import Convener
@@ -38,7 +38,8 @@ JOBS: list[JobSpec] = [
 ]
 
 
-def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> AsyncIOScheduler:
+async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> AsyncIOScheduler:
+    """Register the fixed jobs and every prompt schedule, start, and post missed slots."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for spec in jobs if jobs is not None else JOBS:
         scheduler.add_job(
@@ -52,7 +53,10 @@ def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> AsyncIO
             max_instances=1,
             **spec.trigger_args,
         )
+    count = await prompts.load(app, scheduler)
     scheduler.start()
+    posted = await prompts.catch_up(app)
+    log.info("scheduler started: %d prompt schedules, %d missed slots posted", count, posted)
     return scheduler
 
 

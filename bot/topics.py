@@ -1,0 +1,167 @@
+"""The one place topic names are understood: cleaning, splitting lists, and finding a topic by
+a name a person typed.
+
+Matching ignores case, punctuation and accents, tolerates common endings ("budgeting" finds
+"budget", "audits" finds "audit") and small misspellings ("procurment"), and also accepts a
+topic's keywords. A member who declares a topic that matches none is given a new one (see
+`ensure`), so the community's vocabulary grows with its members; facilitators tidy it with
+`topic add` (keywords) and `topic remove`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import UsageError
+from bot.models import Topic
+
+MAX_NAME = 60
+MAX_TOPICS_AT_ONCE = 10
+MATCH_CUTOFF = 0.85
+CLOSE_CUTOFF = 0.5
+
+_SEPARATORS = re.compile(r"[,;\n]+")
+_NOT_WORD = re.compile(r"[^\w]+")
+_SUFFIXES = ("ations", "ation", "ings", "ing", "ments", "ment", "ies", "es", "s")
+
+
+def key_of(name: str) -> str:
+    """The comparable form of a name: lower case, no accents or punctuation, single spaces."""
+    text = unicodedata.normalize("NFKD", name.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_NOT_WORD.sub(" ", text).replace("_", " ").split())
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stemmed(key: str) -> str:
+    return " ".join(_stem(word) for word in key.split())
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two names are, from 0 to 1 (1: the same topic)."""
+    ka, kb = _stemmed(key_of(a)), _stemmed(key_of(b))
+    if not ka or not kb:
+        return 0.0
+    if ka == kb:
+        return 1.0
+    return difflib.SequenceMatcher(None, ka, kb).ratio()
+
+
+def clean_name(text: str) -> str:
+    """A topic name as it will be stored; raises UsageError when there is none or it is too
+    long."""
+    name = " ".join(text.split()).strip(" \t\"'`#*_.:-")
+    if not key_of(name):
+        raise UsageError("A topic needs a name with letters or digits.")
+    if len(name) > MAX_NAME:
+        raise UsageError(f"`{name[:30]}…` is too long for a topic (at most {MAX_NAME} characters).")
+    return name
+
+
+def split_names(text: str) -> list[str]:
+    """Topic names from a comma-separated list, cleaned, duplicates dropped, in order."""
+    parts = [part for part in _SEPARATORS.split(text) if part.strip()]
+    if not parts:
+        raise UsageError("Which topic? For example: budgeting, procurement")
+    if len(parts) > MAX_TOPICS_AT_ONCE:
+        raise UsageError(f"At most {MAX_TOPICS_AT_ONCE} topics at once, please.")
+    names: dict[str, str] = {}
+    for part in parts:
+        name = clean_name(part)
+        names.setdefault(key_of(name), name)
+    return list(names.values())
+
+
+def keywords_of(topic: Topic) -> list[str]:
+    return [k.strip() for k in (topic.keywords or "").split(",") if k.strip()]
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    topic: Topic
+    score: float
+
+
+async def _ranked(session: AsyncSession, name: str) -> list[Scored]:
+    """Every topic with its best similarity to `name` (over its name and keywords)."""
+    topics = (await session.scalars(select(Topic).order_by(Topic.id))).all()
+    ranked = []
+    for topic in topics:
+        score = max(similarity(name, label) for label in [topic.name, *keywords_of(topic)])
+        ranked.append(Scored(topic, score))
+    ranked.sort(key=lambda s: (-s.score, s.topic.id))
+    return ranked
+
+
+async def exact(session: AsyncSession, name: str) -> Topic | None:
+    """The topic with this name, ignoring case and punctuation only."""
+    key = key_of(name)
+    if not key:
+        return None
+    return await session.scalar(select(Topic).where(Topic.key == key[:80]))
+
+
+async def find(session: AsyncSession, name: str) -> Topic | None:
+    """The topic a person means by `name`: exact first, then keywords and near spellings."""
+    topic = await exact(session, name)
+    if topic is not None:
+        return topic
+    ranked = await _ranked(session, name)
+    if ranked and ranked[0].score >= MATCH_CUTOFF:
+        return ranked[0].topic
+    return None
+
+
+async def closest(session: AsyncSession, name: str, n: int = 3) -> list[Topic]:
+    """The topics most like `name`, best first, for a "did you mean" line."""
+    ranked = await _ranked(session, name)
+    return [s.topic for s in ranked[:n] if s.score >= CLOSE_CUTOFF]
+
+
+def did_you_mean(topics: list[Topic]) -> str:
+    """` Closest: a, b.` or an empty string."""
+    if not topics:
+        return ""
+    return " Closest: " + ", ".join(t.name for t in topics) + "."
+
+
+async def create(
+    session: AsyncSession, name: str, now: datetime, keywords: list[str] | None = None
+) -> Topic:
+    """A new topic; the caller has checked that none has this key. Flushes, never commits."""
+    topic = Topic(
+        name=name, key=key_of(name)[:80], keywords=", ".join(keywords or []), created_at=now
+    )
+    try:
+        async with session.begin_nested():
+            session.add(topic)
+            await session.flush()
+    except IntegrityError:  # created meanwhile by someone else
+        existing = await exact(session, name)
+        if existing is None:
+            raise
+        return existing
+    return topic
+
+
+async def ensure(session: AsyncSession, name: str, now: datetime) -> tuple[Topic, bool]:
+    """The topic a member means, created if nothing matches; returns (topic, created)."""
+    name = clean_name(name)
+    topic = await find(session, name)
+    if topic is not None:
+        return topic, False
+    return await create(session, name, now), True

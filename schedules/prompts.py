@@ -1,0 +1,186 @@
+"""Weekly discussion prompts: the schedules are rows (`prompt_schedules`), registered in
+memory with APScheduler on start; each posting is a `prompt_runs` row keyed by (schedule,
+slot), so a slot is posted once across restarts and replicas.
+
+A slot missed while the bot was down is posted on start if it is more recent than
+`CONVENER_PROMPT_GRACE_HOURS`; older ones are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.context import Context
+from bot.models import Channel, Prompt, PromptRun, PromptSchedule
+from bot.types import ChannelRef
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+    from bot.app import Convener
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def job_id(schedule_id: int) -> str:
+    return f"prompt-{schedule_id}"
+
+
+def last_slot(schedule: PromptSchedule, now: datetime) -> datetime:
+    """The most recent time at or before `now` this schedule was due (aware UTC)."""
+    zone = ZoneInfo(schedule.timezone)
+    local = now.astimezone(zone)
+    hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
+    days_back = (local.weekday() - schedule.weekday) % 7
+    day = (local - timedelta(days=days_back)).date()
+    slot = datetime.combine(day, time(hour, minute), zone)
+    if slot > local:
+        slot = datetime.combine(day - timedelta(days=7), time(hour, minute), zone)
+    return slot.astimezone(now.tzinfo)
+
+
+class _Triggers:
+    """One CronTrigger per distinct (weekday, time, timezone): schedules share them."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, str, str], CronTrigger] = {}
+
+    def __call__(self, weekday: int, time_of_day: str, timezone: str) -> CronTrigger:
+        key = (weekday, time_of_day, timezone)
+        trigger = self._cache.get(key)
+        if trigger is None:
+            hour, minute = time_of_day.split(":")
+            trigger = CronTrigger(
+                day_of_week=WEEKDAYS[weekday], hour=int(hour), minute=int(minute), timezone=timezone
+            )
+            self._cache[key] = trigger
+        return trigger
+
+
+triggers = _Triggers()
+
+
+def register(scheduler: BaseScheduler, app: Convener, schedule: PromptSchedule) -> None:
+    grace = int(app.settings.prompt_grace_hours * 3600) or 1
+    scheduler.add_job(
+        run_due,
+        triggers(schedule.weekday, schedule.time_of_day, schedule.timezone),
+        args=(app, schedule.id),
+        id=job_id(schedule.id),
+        replace_existing=True,
+        misfire_grace_time=grace,
+        coalesce=True,
+        max_instances=1,
+    )
+
+
+def unregister(scheduler: BaseScheduler, schedule_id: int) -> None:
+    if scheduler.get_job(job_id(schedule_id)) is not None:
+        scheduler.remove_job(job_id(schedule_id))
+
+
+async def load(app: Convener, scheduler: BaseScheduler) -> int:
+    """Register every active schedule; returns how many."""
+    async with app.db.sessions() as session:
+        rows = (
+            await session.scalars(select(PromptSchedule).where(PromptSchedule.active.is_(True)))
+        ).all()
+    for schedule in rows:
+        register(scheduler, app, schedule)
+    return len(rows)
+
+
+async def catch_up(app: Convener) -> int:
+    """Post the slots missed while the bot was down, when still within the grace period."""
+    now = app.clock()
+    grace = timedelta(hours=app.settings.prompt_grace_hours)
+    posted = 0
+    async with app.db.sessions() as session:
+        schedules = (
+            await session.scalars(select(PromptSchedule).where(PromptSchedule.active.is_(True)))
+        ).all()
+    for schedule in schedules:
+        slot = last_slot(schedule, now)
+        if now - slot > grace or slot < schedule.created_at:
+            continue
+        if schedule.last_run_at is not None and schedule.last_run_at >= slot:
+            continue
+        if await post_slot(app.context(), schedule.id, slot) is not None:
+            posted += 1
+    return posted
+
+
+async def run_due(app: Convener, schedule_id: int) -> None:
+    """The job APScheduler runs at a schedule's time."""
+    async with app.db.sessions() as session:
+        schedule = await session.get(PromptSchedule, schedule_id)
+    if schedule is None or not schedule.active:
+        return
+    try:
+        await post_slot(app.context(), schedule_id, last_slot(schedule, app.clock()))
+    except Exception:
+        log.exception("posting prompt for schedule %s failed", schedule_id)
+
+
+async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun | None:
+    """Post the next queued prompt for one slot of a schedule, once across replicas."""
+    async with ctx.db() as session:
+        schedule = await session.get(PromptSchedule, schedule_id)
+        channel = await session.get(Channel, schedule.channel_id) if schedule else None
+        if schedule is None or channel is None:
+            return None
+        run = PromptRun(
+            schedule_id=schedule_id,
+            slot=slot,
+            channel_id=channel.id,
+            message_id="",
+            text="",
+            posted_at=ctx.now(),
+        )
+        session.add(run)
+        try:
+            await session.flush()
+        except IntegrityError:
+            return None  # this slot was posted already (another replica, or before a restart)
+        prompt = await session.scalar(
+            select(Prompt).where(Prompt.used_at.is_(None)).order_by(Prompt.id).limit(1)
+        )
+        if prompt is None:
+            await session.rollback()
+            log.warning("schedule %s is due but the prompt queue is empty", schedule_id)
+            return None
+        prompt.used_at = ctx.now()
+        run.prompt_id, run.text = prompt.id, prompt.text
+        schedule.last_run_at = slot
+        await session.commit()
+    where = ChannelRef(channel.platform, channel.channel_id, channel.name)
+    platform = ctx.platforms.get(channel.platform)
+    if platform is None:
+        log.warning("schedule %s posts on %s, which is not running", schedule_id, channel.platform)
+        return None
+    try:
+        sent = await platform.send(where, prompt.text)
+    except Exception:
+        async with ctx.db() as session:  # give the slot back so a retry can post it
+            await session.execute(delete(PromptRun).where(PromptRun.id == run.id))
+            await session.execute(update(Prompt).where(Prompt.id == prompt.id).values(used_at=None))
+            await session.commit()
+        raise
+    async with ctx.db() as session:
+        await session.execute(
+            update(PromptRun)
+            .where(PromptRun.id == run.id)
+            .values(message_id=sent.message_id, posted_at=ctx.now())
+        )
+        await session.commit()
+    run.message_id = sent.message_id
+    return run
