@@ -28,6 +28,8 @@ class Command:
     event: Event
     thread_id: str | None = None
     reply_token: str | None = None
+    member_id: int | None = None
+    roles: frozenset[str] = frozenset()
     extra: dict = field(default_factory=dict)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Identity, Member, Role
@@ -29,25 +29,35 @@ def _configured(settings: Settings) -> dict[str, set[str]]:
 
 
 async def roles_of(session: AsyncSession, member_id: int, settings: Settings) -> set[str]:
-    held = set(await session.scalars(select(Role.role).where(Role.member_id == member_id)))
-    user_ids = set(
-        await session.scalars(select(Identity.user_id).where(Identity.member_id == member_id))
+    """Every role a member holds, stored or configured (one query)."""
+    rows = await session.execute(
+        select(literal("role"), Role.role)
+        .where(Role.member_id == member_id)
+        .union_all(select(literal("id"), Identity.user_id).where(Identity.member_id == member_id))
     )
+    held, user_ids = set(), set()
+    for source, value in rows:
+        (held if source == "role" else user_ids).add(value)
     for role, ids in _configured(settings).items():
         if user_ids & ids:
             held.add(role)
     return held
 
 
+def permits(held: Iterable[str], needed: Iterable[str]) -> bool:
+    """True if someone holding `held` may use something open to any of the `needed` roles
+    (nothing needed means everyone; facilitators may do everything)."""
+    needed, held = set(needed), set(held)
+    return not needed or FACILITATOR in held or bool(held & needed)
+
+
 async def allowed(
     session: AsyncSession, member_id: int, needed: Iterable[str], settings: Settings
 ) -> bool:
     """True if the member may use something open to any of the `needed` roles."""
-    needed = set(needed)
     if not needed:
         return True
-    held = await roles_of(session, member_id, settings)
-    return FACILITATOR in held or bool(held & needed)
+    return permits(await roles_of(session, member_id, settings), needed)
 
 
 async def grant(session: AsyncSession, member_id: int, role: str, by: int | None = None) -> bool:

@@ -157,9 +157,10 @@ class Router:
         try:
             async with ctx.db() as session:
                 member = await members.resolve(session, event.user, ctx.now())
-                permitted = await roles.allowed(session, member.id, spec.roles, ctx.settings)
+                held = await roles.roles_of(session, member.id, ctx.settings)
                 await session.commit()
-            if not permitted:
+            cmd.member_id, cmd.roles = member.id, frozenset(held)
+            if not roles.permits(held, spec.roles):
                 raise PermissionDenied(f"Only {spec.who} can use `{spec.name}`.")
             answer = await spec.func(ctx, cmd)
         except UsageError as exc:

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     retention_days: int = _env("CONVENER_RETENTION_DAYS", 730, ge=0)
     welcome_in_channel: bool = _env("CONVENER_WELCOME_IN_CHANNEL", False)
     log_level: str = _env("CONVENER_LOG_LEVEL", "INFO")
-    activity_flush_seconds: float = _env("CONVENER_ACTIVITY_FLUSH_SECONDS", 1.0, gt=0)
+    activity_flush_seconds: float = _env("CONVENER_ACTIVITY_FLUSH_SECONDS", 0.25, gt=0)
     activity_batch_size: int = _env("CONVENER_ACTIVITY_BATCH_SIZE", 2000, ge=1)
 
     slack_bot_token: str = _env("SLACK_BOT_TOKEN", "")

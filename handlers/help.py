@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import members, roles
+from bot import roles
 from bot.commands import Command
 from bot.context import Context
 from bot.router import CommandSpec, Router
@@ -10,22 +10,16 @@ from bot.router import CommandSpec, Router
 router = Router()
 
 
-async def _usable(ctx: Context, cmd: Command) -> list[CommandSpec]:
+def _usable(ctx: Context, cmd: Command) -> list[CommandSpec]:
     assert ctx.router is not None
-    async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
-        held = await roles.roles_of(session, member.id, ctx.settings)
-        await session.commit()
     specs = sorted(ctx.router.commands.values(), key=lambda s: s.name)
-    if roles.FACILITATOR in held:
-        return specs
-    return [s for s in specs if not s.roles or s.roles & held]
+    return [s for s in specs if roles.permits(cmd.roles, s.roles)]
 
 
 @router.command("help", usage="help [command]", summary="what I can do for you")
 async def help_command(ctx: Context, cmd: Command) -> str:
     assert ctx.router is not None
-    specs = await _usable(ctx, cmd)
+    specs = _usable(ctx, cmd)
     if cmd.argv:
         wanted = " ".join(cmd.argv).lower().lstrip("!/")
         matches = [s for s in specs if s.name == wanted or s.name.startswith(wanted + " ")]

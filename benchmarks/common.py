@@ -1,0 +1,82 @@
+"""Shared helpers: results, medians, percentiles, peak memory, throwaway databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bot.db import upgrade
+
+WORK = Path(__file__).resolve().parent / "work"
+MARKER = "BENCH-RESULTS "
+
+
+@dataclass
+class Result:
+    benchmark: str
+    metric: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.baseline and self.ratio is None:
+            self.ratio = round(self.value / self.baseline, 4)
+        self.value = round(self.value, 4)
+        if self.baseline is not None:
+            self.baseline = round(self.baseline, 4)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def runs() -> int:
+    return int(os.environ.get("BENCH_RUNS", "3"))
+
+
+def fresh_sqlite(name: str) -> tuple[str, Path]:
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url, path
+
+
+class Timer:
+    def __enter__(self) -> Timer:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def emit(results: list[Result]) -> None:
+    """Hand results to the runner (the last line of this process's output)."""
+    sys.stdout.write(MARKER + json.dumps([asdict(r) for r in results]) + "\n")
+    sys.stdout.flush()
