@@ -163,7 +163,7 @@ class ActivityLog:
             batch, self._rows = self._rows, []
             unresolved, self._unresolved = self._unresolved, 0
             try:
-                async with self.db.sessions() as session:
+                async with self.db.write_lock(), self.db.sessions() as session:
                     await self._ids(session, batch)
                     await session.commit()
                 members_, channels = self._member_ids, self._channel_ids
@@ -177,7 +177,7 @@ class ActivityLog:
                     )
                     for user, channel, row in batch
                 ]
-                async with self.db.engine.begin() as conn:
+                async with self.db.write_lock(), self.db.engine.begin() as conn:
                     await conn.exec_driver_sql(sql, rows)
             except Exception:
                 self._rows[:0] = batch

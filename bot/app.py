@@ -55,7 +55,7 @@ class Convener:
         return Context(
             platform=platform,
             platforms=self.platforms,
-            db=self.db.sessions,
+            db=self.db,
             settings=self.settings,
             clock=self.clock,
             activity=self.activity,
@@ -132,7 +132,7 @@ class Convener:
         direct_text = body is None and isinstance(event, Message) and event.channel.is_direct
         if body is None and not listeners and not direct_text:
             return
-        if not await claims.claim(self.db.sessions, event.platform, event.event_id, self.clock()):
+        if not await claims.claim(self.db, event.platform, event.event_id, self.clock()):
             log.debug("event %s %s already handled elsewhere", event.platform, event.event_id)
             return
         log.debug(
@@ -155,7 +155,7 @@ class Convener:
             if direct_text:
                 await self._direct_message(ctx, event)
         except Exception:
-            await claims.release(self.db.sessions, event.platform, event.event_id)
+            await claims.release(self.db, event.platform, event.event_id)
             raise
 
     async def _direct_message(self, ctx: Context, event: Message) -> None:

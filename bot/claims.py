@@ -6,12 +6,11 @@ retried delivery, a restarted process or a second replica on the same database d
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import Database
 from bot.models import HandledEvent
 
 
@@ -23,11 +22,9 @@ def _insert(dialect: str):
     return insert(HandledEvent).on_conflict_do_nothing()
 
 
-async def claim(
-    sessions: Callable[[], AsyncSession], platform: str, event_id: str, now: datetime
-) -> bool:
+async def claim(db: Database, platform: str, event_id: str, now: datetime) -> bool:
     """True if this process is the first to claim the event."""
-    async with sessions() as session:
+    async with db.write_lock(), db.sessions() as session:
         claimed = await session.scalar(
             _insert(session.bind.dialect.name)
             .values(platform=platform, event_id=event_id[:255], handled_at=now)
@@ -37,9 +34,9 @@ async def claim(
         return claimed is not None
 
 
-async def release(sessions: Callable[[], AsyncSession], platform: str, event_id: str) -> None:
+async def release(db: Database, platform: str, event_id: str) -> None:
     """Give a claim back after a failure, so a retried delivery can try again."""
-    async with sessions() as session:
+    async with db.write_lock(), db.sessions() as session:
         await session.execute(
             delete(HandledEvent).where(
                 HandledEvent.platform == platform, HandledEvent.event_id == event_id[:255]
@@ -48,8 +45,8 @@ async def release(sessions: Callable[[], AsyncSession], platform: str, event_id:
         await session.commit()
 
 
-async def prune(sessions: Callable[[], AsyncSession], before: datetime) -> int:
-    async with sessions() as session:
+async def prune(db: Database, before: datetime) -> int:
+    async with db.write_lock(), db.sessions() as session:
         result = await session.execute(delete(HandledEvent).where(HandledEvent.handled_at < before))
         await session.commit()
         return result.rowcount or 0

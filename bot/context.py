@@ -7,8 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from bot.db import Database
 from bot.platform import Platform
 from bot.settings import Settings
 
@@ -28,7 +27,7 @@ class Context:
 
     platform: Platform
     platforms: Mapping[str, Platform]
-    db: Callable[[], AsyncSession]
+    db: Database
     settings: Settings
     clock: Callable[[], datetime] = utc_now
     activity: ActivityLog | None = None

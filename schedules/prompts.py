@@ -133,7 +133,7 @@ async def run_due(app: Convener, schedule_id: int) -> None:
 
 async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun | None:
     """Post the next queued prompt for one slot of a schedule, once across replicas."""
-    async with ctx.db() as session:
+    async with ctx.db.write_lock(), ctx.db() as session:
         schedule = await session.get(PromptSchedule, schedule_id)
         channel = await session.get(Channel, schedule.channel_id) if schedule else None
         if schedule is None or channel is None:
@@ -152,7 +152,11 @@ async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun
         except IntegrityError:
             return None  # this slot was posted already (another replica, or before a restart)
         prompt = await session.scalar(
-            select(Prompt).where(Prompt.used_at.is_(None)).order_by(Prompt.id).limit(1)
+            select(Prompt)
+            .where(Prompt.used_at.is_(None))
+            .order_by(Prompt.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
         )
         if prompt is None:
             await session.rollback()
@@ -170,12 +174,12 @@ async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun
     try:
         sent = await platform.send(where, prompt.text)
     except Exception:
-        async with ctx.db() as session:  # give the slot back so a retry can post it
+        async with ctx.db.write_lock(), ctx.db() as session:  # give the slot back for a retry
             await session.execute(delete(PromptRun).where(PromptRun.id == run.id))
             await session.execute(update(Prompt).where(Prompt.id == prompt.id).values(used_at=None))
             await session.commit()
         raise
-    async with ctx.db() as session:
+    async with ctx.db.write_lock(), ctx.db() as session:
         await session.execute(
             update(PromptRun)
             .where(PromptRun.id == run.id)

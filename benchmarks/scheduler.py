@@ -1,0 +1,149 @@
+"""Scheduler: 10,000 weekly prompt schedules in the database. Measures the time to load them
+on start (registering them with APScheduler), and how late the prompts of the slots that fall
+due during the run are posted. No baseline: absolute figures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+
+from benchmarks.common import Result, emit, fresh_sqlite, median, percentile, runs
+from benchmarks.latency import Recorder
+from bot.app import Convener
+from bot.models import Channel, Prompt, PromptRun, PromptSchedule
+from bot.settings import Settings
+from schedules import start_scheduler
+
+SCHEDULES = int(os.environ.get("BENCH_SCHEDULES", "10000"))
+DUE = 100
+ZONES = ("UTC", "Africa/Nairobi", "Asia/Seoul", "America/Mexico_City", "Europe/Madrid")
+
+
+class TimedRecorder(Recorder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.posted: list[datetime] = []
+        self.all_posted = asyncio.Event()
+
+    async def send(self, channel, text, thread_id=None):
+        self.posted.append(datetime.now(UTC))
+        if len(self.posted) >= DUE:
+            self.all_posted.set()
+        return await super().send(channel, text, thread_id)
+
+
+async def seed(app: Convener, due_at: datetime) -> None:
+    """Schedules spread over the week, and DUE of them at `due_at` (UTC minute)."""
+    now = datetime.now(UTC)
+    async with app.db.sessions() as session:
+        await session.execute(
+            insert(Channel),
+            [
+                {"platform": "console", "channel_id": f"c{i}", "name": f"#c{i}", "is_direct": False}
+                for i in range(50)
+            ],
+        )
+        await session.execute(
+            insert(Prompt),
+            [
+                {"text": f"Prompt {i}: what did your city learn this week?", "created_at": now}
+                for i in range(DUE + 50)
+            ],
+        )
+        rows = []
+        for i in range(SCHEDULES):
+            if i < DUE:
+                weekday, at, zone = due_at.weekday(), due_at.strftime("%H:%M"), "UTC"
+            else:
+                weekday, zone = i % 7, ZONES[i % len(ZONES)]
+                at = f"{(i // 7) % 24:02d}:{(i * 7) % 60:02d}"
+                if weekday == due_at.weekday() and abs((i // 7) % 24 - due_at.hour) <= 1:
+                    at = f"{(due_at.hour + 12) % 24:02d}:00"  # keep the others out of the run
+            rows.append(
+                {
+                    "channel_id": i % 50 + 1,
+                    "weekday": weekday,
+                    "time_of_day": at,
+                    "timezone": zone,
+                    "created_at": now,
+                    "active": True,
+                }
+            )
+        await session.execute(insert(PromptSchedule), rows)
+        await session.commit()
+
+
+async def measure(url: str) -> tuple[float, list[float]]:
+    app = Convener(Settings(_env_file=None, database_url=url))
+    platform = TimedRecorder()
+    app.add_platform(platform)
+    await app.start(migrate=False, schedule=False)
+    now = datetime.now(UTC)
+    due_at = (now + timedelta(seconds=75)).replace(second=0, microsecond=0)
+    if (due_at - now).total_seconds() < 20:
+        due_at += timedelta(minutes=1)
+    await seed(app, due_at)
+    started = time.perf_counter()
+    scheduler = await start_scheduler(app)
+    load_seconds = time.perf_counter() - started
+    wait = (due_at - datetime.now(UTC)).total_seconds() + 30
+    try:
+        await asyncio.wait_for(platform.all_posted.wait(), wait)
+    except TimeoutError:
+        pass
+    await asyncio.sleep(0.5)  # anything posted twice would show up now
+    scheduler.shutdown(wait=False)
+    lateness = [(posted - due_at).total_seconds() for posted in platform.posted]
+    async with app.db.sessions() as session:
+        from sqlalchemy import func, select
+
+        runs_stored = await session.scalar(select(func.count()).select_from(PromptRun))
+    await app.close()
+    if runs_stored != DUE or len(lateness) != DUE:
+        raise SystemExit(f"expected {DUE} posts, got {len(lateness)} ({runs_stored} runs)")
+    return load_seconds, lateness
+
+
+def main() -> None:
+    loads, p50s, p99s = [], [], []
+    for i in range(max(1, runs() - 1)):
+        url, path = fresh_sqlite(f"scheduler-{i}")
+        load, lateness = asyncio.run(measure(url))
+        loads.append(load)
+        p50s.append(percentile(lateness, 50))
+        p99s.append(percentile(lateness, 99))
+        path.unlink()
+    emit(
+        [
+            Result(
+                "scheduler",
+                f"start with {SCHEDULES:,} prompt schedules",
+                median(loads),
+                "s (lower is better)",
+                target="< 2 s",
+                met=median(loads) < 2,
+            ),
+            Result(
+                "scheduler",
+                f"lateness p50 ({DUE} prompts due at once)",
+                median(p50s),
+                "s (lower is better)",
+            ),
+            Result(
+                "scheduler",
+                f"lateness p99 ({DUE} prompts due at once)",
+                median(p99s),
+                "s (lower is better)",
+                target="p99 < 1 s",
+                met=median(p99s) < 1,
+            ),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
