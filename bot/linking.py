@@ -128,18 +128,21 @@ def _member_columns() -> list[Column]:
         for column in table.columns
         if any(fk.column is members_id for fk in column.foreign_keys)
     ]
-    return columns + [c for c in PLAIN_MEMBER_COLUMNS if c not in columns]
+    known = {(c.table.name, c.name) for c in columns}
+    return columns + [c for c in PLAIN_MEMBER_COLUMNS if (c.table.name, c.name) not in known]
 
 
-def _unique_sets(table: Table, column: Column) -> list[list[Column]]:
-    """The other columns of each primary key or unique constraint that includes `column`."""
-    sets = [list(table.primary_key.columns)]
-    sets += [list(c.columns) for c in table.constraints if isinstance(c, UniqueConstraint)]
-    sets += [list(index.columns) for index in table.indexes if index.unique]
-    found = []
+def _unique_sets(table: Table, column: Column) -> list[list[str]]:
+    """The names of the other columns of each primary key or unique constraint (or unique
+    index) that includes `column`."""
+    sets = [table.primary_key.columns]
+    sets += [c.columns for c in table.constraints if isinstance(c, UniqueConstraint)]
+    sets += [index.columns for index in table.indexes if index.unique]
+    found: list[list[str]] = []
     for cols in sets:
-        if any(c is column for c in cols):
-            others = [c for c in cols if c is not column]
+        names = [c.name for c in cols]
+        if column.name in names:
+            others = sorted(n for n in names if n != column.name)
             if others not in found:
                 found.append(others)
     return found
@@ -151,7 +154,7 @@ async def _move_references(session: AsyncSession, keep_id: int, gone_id: int) ->
         for others in _unique_sets(table, column):
             twin = table.alias()
             clash = exists().where(
-                and_(twin.c[column.name] == keep_id, *(twin.c[c.name] == c for c in others))
+                and_(twin.c[column.name] == keep_id, *(twin.c[n] == table.c[n] for n in others))
             )
             await session.execute(delete(table).where(column == gone_id, clash))
         await session.execute(update(table).where(column == gone_id).values({column: keep_id}))

@@ -70,7 +70,7 @@ class Member(Base):
     away_until: Mapped[datetime | None]
     is_away: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    identities: Mapped[list[Identity]] = relationship(back_populates="member", lazy="selectin")
+    identities: Mapped[list[Identity]] = relationship(back_populates="member", lazy="raise")
 
 
 class Identity(Base):

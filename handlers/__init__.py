@@ -6,6 +6,10 @@ from bot.router import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, help
+    from handlers import admin, help, link, onboarding, profiles, topics, welcome
 
-    return [help.router, admin.router]
+    return [
+        help.router,
+        admin.router,
+        *(m.router for m in (welcome, onboarding, profiles, topics, link)),
+    ]

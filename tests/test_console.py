@@ -40,7 +40,8 @@ def test_member_gets_help_and_is_refused_a_grant(tmp_path):
     done = convener(tmp_path, "/as alice\n!help\n!role grant @bob facilitator\n")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "[DM @alice] convener: Here is what you can ask me:"
+    assert lines[0].startswith("[DM @alice] convener: Welcome to our community, alice!")
+    assert "[DM @alice] convener: Here is what you can ask me:" in lines
     assert "[DM @alice] convener: Only facilitators can use `role grant`." in lines
     assert "Traceback" not in done.stderr
 
@@ -82,7 +83,9 @@ def test_sigterm_flushes_activity(tmp_path):
     )
     proc.stdin.write("/as alice\nfirst\nsecond\n!help\n")
     proc.stdin.flush()
-    proc.stdout.readline()  # the help reply: every line before it was handled
+    for line in iter(proc.stdout.readline, ""):  # the help reply: every line before it was handled
+        if "Here is what you can ask me" in line:
+            break
     time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
@@ -90,3 +93,19 @@ def test_sigterm_flushes_activity(tmp_path):
     db = sqlite3.connect(tmp_path / "term.db")
     kinds = sorted(k for (k,) in db.execute("select kind from activity"))
     assert kinds == ["command", "join", "message", "message"]
+
+
+@pytest.mark.slow
+def test_newcomer_is_welcomed_and_onboarded(tmp_path):
+    done = convener(tmp_path, "/as dana\n/join #general\n/dm Nairobi\n/dm stop\n!profile\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    welcome = out.index("[DM @dana] convener: Welcome to our community, dana!")
+    first = out.index("[DM @dana] convener: I have 4 quick questions")
+    joined = out.index("(console) dana is in #general")
+    second = out.index("[DM @dana] convener: Noted: Nairobi.\nQuestion 2 of 4:")
+    assert welcome < first < joined < second
+    assert "Question 1 of 4: Which city do you work in?" in out[first:joined]
+    assert "[DM @dana] convener: All right, no more questions." in out
+    assert "City: Nairobi" in out
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,121 @@
+"""The community's topics: `topics`, and for facilitators `topic add <name>[: keyword, ...]`
+and `topic remove <name>`."""
+
+from __future__ import annotations
+
+from sqlalchemy import case, func, select
+
+from bot import roles, topics
+from bot.commands import Command
+from bot.context import Context
+from bot.errors import CommandError, UsageError
+from bot.models import Expertise, Topic
+from bot.router import Router
+
+router = Router()
+
+MAX_LISTED = 100
+
+
+@router.command("topics", usage="topics", summary="the community's topics")
+async def list_topics(ctx: Context, cmd: Command) -> str:
+    if cmd.args:
+        raise UsageError("`topics` lists them all; to find people, type `experts <topic>`.")
+    async with ctx.db() as session:
+        rows = (
+            await session.execute(
+                select(
+                    Topic,
+                    func.count(case((Expertise.kind == "offers", 1))),
+                    func.count(case((Expertise.kind == "wants", 1))),
+                )
+                .outerjoin(Expertise, Expertise.topic_id == Topic.id)
+                .group_by(Topic.id)
+                .order_by(Topic.key)
+            )
+        ).all()
+    if not rows:
+        return (
+            "No topics yet. Members add them with `expertise add <topic>`; "
+            "facilitators with `topic add <name>`."
+        )
+    lines = [f"Topics ({len(rows)}):"]
+    for topic, offers, wants in rows[:MAX_LISTED]:
+        figures = [f"{offers} can help"] + ([f"{wants} want to learn"] if wants else [])
+        keywords = topics.keywords_of(topic)
+        also = f"; keywords: {', '.join(keywords)}" if keywords else ""
+        lines.append(f"• {topic.name} ({', '.join(figures)}{also})")
+    if len(rows) > MAX_LISTED:
+        lines.append(f"… and {len(rows) - MAX_LISTED} more.")
+    lines.append("Type `experts <topic>` to see who can help.")
+    return "\n".join(lines)
+
+
+def _parse_topic_add(args: str) -> tuple[str, list[str]]:
+    name_part, colon, keyword_part = args.partition(":")
+    name = topics.clean_name(name_part)
+    keywords = topics.split_names(keyword_part) if colon and keyword_part.strip() else []
+    if colon and not keywords:
+        raise UsageError("Give keywords after the colon, or leave the colon out.")
+    return name, keywords
+
+
+@router.command(
+    "topic add",
+    usage="topic add <name>[: keyword, ...]",
+    summary="add a topic, or keywords to one",
+    example="topic add Budgeting: budget, PFM, MTEF",
+    roles=[roles.FACILITATOR],
+)
+async def add_topic(ctx: Context, cmd: Command) -> str:
+    if not cmd.args.strip():
+        raise UsageError("Which topic?")
+    name, keywords = _parse_topic_add(cmd.args)
+    async with ctx.db() as session:
+        topic = await topics.exact(session, name)
+        if topic is None:
+            similar = ", ".join(t.name for t in await topics.closest(session, name))
+            topic = await topics.create(session, name, ctx.now(), keywords)
+            await session.commit()
+            with_keywords = f" with keywords {', '.join(keywords)}" if keywords else ""
+            near = f" Similar topics already exist: {similar}." if similar else ""
+            return f"Added topic {topic.name}{with_keywords}.{near}"
+        known = topics.keywords_of(topic)
+        known_keys = {topics.key_of(k) for k in known}
+        new = [k for k in keywords if topics.key_of(k) not in known_keys]
+        if not new:
+            listed = f" (keywords: {', '.join(known)})" if known else ""
+            return f"Topic {topic.name} already exists{listed}."
+        topic.keywords = ", ".join([*known, *new])
+        await session.commit()
+    return f"Topic {topic.name} already existed; its keywords are now: {topic.keywords}."
+
+
+@router.command(
+    "topic remove",
+    usage="topic remove <name>",
+    summary="remove a topic (members' expertise in it goes too)",
+    example="topic remove Procurement",
+    roles=[roles.FACILITATOR],
+)
+async def remove_topic(ctx: Context, cmd: Command) -> str:
+    if not cmd.args.strip():
+        raise UsageError("Which topic?")
+    name = topics.clean_name(cmd.args)
+    async with ctx.db() as session:
+        topic = await topics.exact(session, name)
+        if topic is None:
+            close = await topics.closest(session, name)
+            raise CommandError(
+                f"There is no topic called `{name[:40]}`, so nothing was removed."
+                + topics.did_you_mean(close)
+            )
+        holders = await session.scalar(
+            select(func.count(func.distinct(Expertise.member_id))).where(
+                Expertise.topic_id == topic.id
+            )
+        )
+        await session.delete(topic)
+        await session.commit()
+    held = f" It was on {holders} member profile{'s' if holders != 1 else ''}." if holders else ""
+    return f"Removed topic {topic.name}.{held}"

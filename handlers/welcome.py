@@ -1,0 +1,205 @@
+"""The welcome: a direct message to each member the first time they join a channel (once per
+community, never again on rejoining), an optional greeting in the channel
+(`CONVENER_WELCOME_IN_CHANNEL`), and the first onboarding question. Facilitators manage the
+template with `welcome`, `welcome set <template>` and `welcome test`.
+
+Someone who already posted or reacted in a channel before Convener saw them join is an
+existing member (the bot was installed into a running community): they are marked welcomed
+without being sent anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import string
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import members, roles, state
+from bot.commands import Command
+from bot.context import Context
+from bot.errors import UsageError
+from bot.models import Activity, Member
+from bot.router import Router
+from bot.types import MemberJoined
+from handlers import onboarding
+
+log = logging.getLogger(__name__)
+
+router = Router()
+
+SCOPE, KEY = "welcome", "template"
+PLACEHOLDERS = ("name", "community", "channel")
+MAX_TEMPLATE = 3000
+RESET_WORD = "default"
+
+DEFAULT_TEMPLATE = (
+    "Welcome to {community}, {name}! I'm Convener, the community's assistant.\n"
+    "• Ask a question with `ask <question>` and I'll find members who can help.\n"
+    "• Find people who know a topic with `experts <topic>`, and browse `topics`.\n"
+    "• Join the weekly discussions in {channel} and the other channels.\n"
+    "Type `help` any time to see everything I can do."
+)
+
+
+def check_template(template: str) -> str:
+    """The template, trimmed, if it uses only known placeholders; else UsageError."""
+    template = template.strip()
+    if not template:
+        raise UsageError("Give the new welcome text, for example: welcome set Hello {name}!")
+    if len(template) > MAX_TEMPLATE:
+        raise UsageError(f"That is too long for a welcome (at most {MAX_TEMPLATE} characters).")
+    known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template)]
+    except ValueError as exc:
+        raise UsageError(
+            "The template has an unmatched `{` or `}`; write `{{` or `}}` for a brace itself."
+        ) from exc
+    for name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name not in PLACEHOLDERS or spec or conversion:
+            raise UsageError(f"`{{{name[:30]}}}` is not a placeholder I know; use {known}.")
+    return template
+
+
+def render(template: str, name: str, community: str, channel: str) -> str:
+    values = {"name": name, "community": community, "channel": channel}
+    try:
+        return check_template(template).format(**values)
+    except UsageError:
+        log.warning("stored welcome template is invalid; using the default")
+        return DEFAULT_TEMPLATE.format(**values)
+
+
+async def _template(ctx: Context) -> tuple[str, bool]:
+    """The welcome template and whether it is a facilitator's own."""
+    async with ctx.db() as session:
+        stored = await state.get(session, SCOPE, KEY)
+    return (stored, True) if stored else (DEFAULT_TEMPLATE, False)
+
+
+def _channel_label(name: str | None) -> str:
+    return name or "the community's channels"
+
+
+async def _was_already_active(session: AsyncSession, member_id: int, event: MemberJoined) -> bool:
+    """True for someone who posted or reacted in a channel before their first join was seen:
+    a member from before Convener was installed, marked welcomed without a welcome."""
+    return bool(
+        await session.scalar(
+            select(Activity.id)
+            .where(
+                Activity.member_id == member_id,
+                Activity.kind.in_(("message", "reply", "reaction")),
+                Activity.ts <= event.ts,
+            )
+            .limit(1)
+        )
+    )
+
+
+@router.on(MemberJoined, when=lambda event: not event.channel.is_direct)
+async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
+    """Welcome a member on their first join; the welcomed_at stamp is claimed atomically so a
+    member is welcomed once, even by several replicas or two joins at once."""
+    now = ctx.now()
+    name = await ctx.platform.display_name(event.user)
+    async with ctx.db() as session:
+        member = await members.resolve(session, event.user, now)
+        if member.joined_at is None:
+            member.joined_at = now
+        claimed = await session.execute(
+            update(Member)
+            .where(Member.id == member.id, Member.welcomed_at.is_(None))
+            .values(welcomed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1 or await _was_already_active(session, member.id, event):
+            await session.commit()
+            return False
+        await onboarding.start(session, member, event.user, now)
+        template = await state.get(session, SCOPE, KEY) or DEFAULT_TEMPLATE
+        await session.commit()
+    text = render(template, name, ctx.settings.community_name, _channel_label(event.channel.name))
+    try:
+        await ctx.platform.send_dm(event.user, text)
+        await ctx.platform.send_dm(event.user, onboarding.opening())
+    except Exception:
+        async with ctx.db() as session:  # not welcomed after all: the next delivery or join retries
+            await session.execute(
+                update(Member).where(Member.id == member.id).values(welcomed_at=None)
+            )
+            await onboarding.forget(session, member.id)
+            await session.commit()
+        raise
+    if ctx.settings.welcome_in_channel:
+        await ctx.platform.send(
+            event.channel, f"Welcome, {name}! 👋 Glad to have you in {ctx.settings.community_name}."
+        )
+    return False
+
+
+@router.command(
+    "welcome",
+    usage="welcome",
+    summary="show the welcome message new members get",
+    roles=[roles.FACILITATOR],
+)
+async def show_welcome(ctx: Context, cmd: Command) -> str:
+    if cmd.args:
+        raise UsageError("Use `welcome set <template>` or `welcome test`.")
+    template, custom = await _template(ctx)
+    greeting = "on" if ctx.settings.welcome_in_channel else "off"
+    return (
+        f"The welcome message ({'set by a facilitator' if custom else 'the default'}):\n\n"
+        f"{template}\n\n"
+        f"Placeholders: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}. "
+        f"A greeting in the channel is {greeting} (CONVENER_WELCOME_IN_CHANNEL). "
+        "After it I ask newcomers a few questions for their profile."
+    )
+
+
+@router.command(
+    "welcome set",
+    usage="welcome set <template>",
+    summary="change the welcome message (`welcome set default` restores mine)",
+    example="welcome set Welcome to {community}, {name}! Say hello in {channel}.",
+    roles=[roles.FACILITATOR],
+)
+async def set_welcome(ctx: Context, cmd: Command) -> str:
+    if cmd.args.strip().lower() == RESET_WORD:
+        async with ctx.db() as session:
+            await state.delete(session, SCOPE, KEY)
+            await session.commit()
+        return "The welcome message is back to the default."
+    template = check_template(cmd.args)
+    async with ctx.db() as session:
+        await state.put(session, SCOPE, KEY, template)
+        await session.commit()
+    preview = await _preview(ctx, cmd)
+    return f"Saved the welcome message. A newcomer will read:\n\n{preview}"
+
+
+async def _preview(ctx: Context, cmd: Command) -> str:
+    template, _ = await _template(ctx)
+    name = await ctx.platform.display_name(cmd.sender)
+    channel = None if cmd.channel.is_direct else cmd.channel.name
+    return render(template, name, ctx.settings.community_name, _channel_label(channel))
+
+
+@router.command(
+    "welcome test",
+    usage="welcome test",
+    summary="send yourself the welcome as a newcomer gets it",
+    roles=[roles.FACILITATOR],
+)
+async def test_welcome(ctx: Context, cmd: Command) -> str:
+    await ctx.platform.send_dm(cmd.sender, await _preview(ctx, cmd))
+    return (
+        "Sent you the welcome by direct message, as a newcomer gets it. "
+        f"After it I ask {len(onboarding.STEPS)} questions: city, organisation and role, "
+        "topics they can help with, topics they want to learn."
+    )

@@ -1,0 +1,125 @@
+"""The welcome on joining, and `welcome`, `welcome set`, `welcome test`: once per platform."""
+
+from __future__ import annotations
+
+from bot.types import MemberJoined
+from tests.harness import BotHarness
+
+
+async def with_settings(bot, **changes) -> BotHarness:
+    """Another harness on the same database and clock, with some settings changed."""
+    settings = bot.settings.model_copy(update=changes)
+    return await BotHarness(bot.platform_name, settings, bot.clock).start()
+
+
+async def test_welcome_is_sent_once_across_leave_and_rejoin(bot):
+    await bot.join("dana")
+    welcome, first_question = bot.replies_to("dana")
+    assert welcome.startswith("Welcome to Municipal Finance Practice, dana!")
+    assert "#general" in welcome and "`help`" in welcome
+    assert "Question 1 of 4: Which city do you work in?" in first_question
+    assert "`skip`" in first_question and "`stop`" in first_question
+    assert bot.posts_in("general") == []  # no greeting in the channel unless enabled
+
+    await bot.leave("dana")
+    bot.clock.advance(days=3)
+    await bot.join("dana")
+    await bot.join("dana", channel="random")
+    assert len(bot.replies_to("dana")) == 2
+
+
+async def test_same_join_delivered_twice_welcomes_once(bot):
+    await bot.join("dana", event_id="join-1")
+    await bot.join("dana", event_id="join-1")
+    assert len(bot.replies_to("dana")) == 2
+
+
+async def test_greeting_in_channel_when_enabled(bot):
+    loud = await with_settings(bot, welcome_in_channel=True)
+    try:
+        await loud.join("erin", channel="newcomers")
+        assert [p.text for p in loud.posts_in("newcomers")] == [
+            "Welcome, erin! 👋 Glad to have you in Municipal Finance Practice."
+        ]
+        assert loud.replies_to("erin")[0].startswith("Welcome to Municipal Finance Practice")
+    finally:
+        await loud.close()
+
+
+async def test_bot_joins_are_ignored(bot):
+    me = bot.platform.bot_user
+    await bot.app.handle(MemberJoined("bot-join", me, bot.channel(), bot.clock()))
+    assert bot.platform.sent == []
+
+
+async def test_existing_poster_is_not_welcomed_when_joining_another_channel(bot):
+    await bot.say("olga", "I have been here since before the bot")
+    bot.clock.advance(minutes=5)
+    await bot.join("olga", channel="budgets")
+    assert bot.replies_to("olga") == []
+    await bot.dm("olga", "Nairobi")  # no conversation was opened
+    assert "Type `help`" in bot.last_reply_to("olga")
+
+
+async def test_welcome_set_changes_what_newcomers_get(bot):
+    await bot.say("fac", "!welcome set Karibu {name}! This is {community}; start in {channel}.")
+    answer = bot.last_reply_to("fac")
+    assert answer.startswith("Saved the welcome message. A newcomer will read:")
+    assert "Karibu fac! This is Municipal Finance Practice; start in #general." in answer
+    await bot.join("dana")
+    assert bot.replies_to("dana")[0] == (
+        "Karibu dana! This is Municipal Finance Practice; start in #general."
+    )
+    await bot.say("fac", "!welcome")
+    assert "set by a facilitator" in bot.last_reply_to("fac")
+    assert "Karibu {name}!" in bot.last_reply_to("fac")
+
+
+async def test_welcome_set_bad_templates_change_nothing(bot):
+    await bot.say("fac", "!welcome set Hello {nmae}, welcome!")
+    answer = bot.last_reply_to("fac")
+    assert answer.startswith("`{nmae}` is not a placeholder I know; use {name}, {community}")
+    assert answer.endswith("Usage: `welcome set <template>`")
+    for bad in ("Hello {name", "Hello name}", "Hi {}", "Hi {name!r}", "Hi {name.upper}"):
+        await bot.say("fac", f"!welcome set {bad}")
+        assert "Usage: `welcome set <template>`" in bot.last_reply_to("fac"), bad
+    await bot.say("fac", "!welcome set")
+    assert bot.last_reply_to("fac").startswith("Give the new welcome text")
+    await bot.say("fac", "!welcome set " + "x" * 3001)
+    assert "too long" in bot.last_reply_to("fac")
+    await bot.say("fac", "!welcome")
+    assert "(the default)" in bot.last_reply_to("fac")
+
+
+async def test_literal_braces_and_reset_to_default(bot):
+    await bot.say("fac", "!welcome set Hi {name} {{not a placeholder}}")
+    assert "Hi fac {not a placeholder}" in bot.last_reply_to("fac")
+    await bot.say("fac", "!welcome set default")
+    assert bot.last_reply_to("fac") == "The welcome message is back to the default."
+    await bot.join("dana")
+    assert bot.replies_to("dana")[0].startswith("Welcome to Municipal Finance Practice, dana!")
+
+
+async def test_welcome_test_sends_the_preview(bot):
+    await bot.say("fac", "!welcome test")
+    preview, note = bot.replies_to("fac")
+    assert preview.startswith("Welcome to Municipal Finance Practice, fac!")
+    assert note.startswith("Sent you the welcome by direct message")
+    await bot.dm("fac", "Nairobi")  # a preview opens no conversation
+    assert "Type `help`" in bot.last_reply_to("fac")
+
+
+async def test_welcome_commands_are_for_facilitators(bot):
+    for command in ("!welcome", "!welcome set Hi {name}", "!welcome test"):
+        await bot.say("alice", command)
+        assert bot.last_reply_to("alice").startswith("Only facilitators can use `welcome")
+    await bot.say("fac", "!welcome")
+    assert "(the default)" in bot.last_reply_to("fac")
+
+
+async def test_a_welcome_that_could_not_be_sent_is_not_counted_as_sent(bot):
+    bot.platform.fail_next = 1
+    await bot.join("dana")
+    assert bot.replies_to("dana") == []
+    await bot.join("dana", channel="random")
+    assert len(bot.replies_to("dana")) == 2
