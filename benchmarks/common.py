@@ -11,6 +11,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
 from bot.db import upgrade
 
 WORK = Path(__file__).resolve().parent / "work"
@@ -65,6 +68,49 @@ def fresh_sqlite(name: str) -> tuple[str, Path]:
     url = f"sqlite:///{path}"
     upgrade(url)
     return url, path
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server to measure on too (`CONVENER_TEST_DATABASE_URL`), if any."""
+    return os.environ.get("CONVENER_TEST_DATABASE_URL", "")
+
+
+def plain_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def fresh_postgres(name: str) -> str:
+    """A new, migrated database on the test server; drop it with `drop_postgres`."""
+    server = make_url(postgres_server()).set(drivername="postgresql+psycopg")
+    database = f"convener_bench_{name}_{os.getpid()}"
+    engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    engine.dispose()
+    url = server.set(database=database).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def truncate_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "TRUNCATE activity, members, identities, channels, handled_events"
+                " RESTART IDENTITY CASCADE"
+            )
+        )
+    engine.dispose()
+
+
+def drop_postgres(url: str) -> None:
+    parsed = make_url(url)
+    engine = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    engine.dispose()
 
 
 class Timer:

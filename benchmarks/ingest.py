@@ -13,7 +13,20 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from adapters.console import ConsoleAdapter
-from benchmarks.common import Result, Timer, emit, fresh_sqlite, median, peak_rss_mb, runs
+from benchmarks.common import (
+    Result,
+    Timer,
+    drop_postgres,
+    emit,
+    fresh_postgres,
+    fresh_sqlite,
+    median,
+    peak_rss_mb,
+    plain_dsn,
+    postgres_server,
+    runs,
+    truncate_postgres,
+)
 from bot.app import Convener
 from bot.settings import Settings
 
@@ -81,55 +94,73 @@ async def through_core(url: str, history: Script) -> tuple[float, int]:
     return count / timer.seconds, count
 
 
-def baseline(path, history: Script) -> float:
-    """The same number of rows, same shape, same schema, plain sqlite3 executemany."""
+def activity_rows(history: Script, ts) -> Iterator[list[tuple]]:
+    """The rows the core writes for the history, in batches of 2,000."""
+    batch: list[tuple] = []
+    for n, (member, channel, kind) in enumerate(history):
+        batch.append(
+            (ts, member + 1, channel + 1, KINDS[kind], "console", f"e{n}", f"m{n}", None,
+             len(LINES[kind]), None)
+        )  # fmt: skip
+        if len(batch) >= 2000:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+INSERT = (
+    "INSERT INTO activity (ts, member_id, channel_id, kind, platform, event_id, message_id,"
+    " thread_id, size, text) VALUES ({})"
+)
+
+
+def sqlite_baseline(path, history: Script) -> float:
+    """Plain sqlite3 executemany of the same rows into the same schema."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    db.executemany(
-        "INSERT INTO members (id, display_name, is_bot, is_away, created_at) VALUES (?,?,0,0,?)",
-        [(i + 1, f"m{i}", now) for i in range(MEMBERS)],
-    )
-    db.commit()
-    batch: list[tuple] = []
+    sql = INSERT.format(",".join("?" * 10)) + " ON CONFLICT DO NOTHING"
     count = 0
     with Timer() as timer:
-        for n, (member, channel, kind) in enumerate(history):
-            batch.append(
-                (
-                    now,
-                    member + 1,
-                    channel + 1,
-                    KINDS[kind],
-                    "console",
-                    f"e{n}",
-                    f"m{n}",
-                    None,
-                    len(LINES[kind]),
-                    None,
-                )
-            )
-            if len(batch) >= 2000:
-                db.executemany(
-                    "INSERT INTO activity (ts, member_id, channel_id, kind, platform, event_id,"
-                    " message_id, thread_id, size, text) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                    " ON CONFLICT DO NOTHING",
-                    batch,
-                )
-                db.commit()
-                count += len(batch)
-                batch.clear()
-        if batch:
-            db.executemany(
-                "INSERT INTO activity (ts, member_id, channel_id, kind, platform, event_id,"
-                " message_id, thread_id, size, text) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                batch,
-            )
+        for batch in activity_rows(history, now):
+            db.executemany(sql, batch)
             db.commit()
             count += len(batch)
     db.close()
     return count / timer.seconds
+
+
+def postgres_baseline(url: str, history: Script) -> float:
+    """COPY of the same rows into the same schema with psycopg."""
+    import psycopg
+
+    now = datetime.now(UTC)
+    count = 0
+    with psycopg.connect(plain_dsn(url)) as conn, Timer() as timer:
+        for batch in activity_rows(history, now):
+            with conn.cursor().copy(
+                "COPY activity (ts, member_id, channel_id, kind, platform, event_id,"
+                " message_id, thread_id, size, text) FROM STDIN"
+            ) as copy:
+                for row in batch:
+                    copy.write_row(row)
+            conn.commit()
+            count += len(batch)
+    return count / timer.seconds
+
+
+def rate_row(database: str, core: float, base: float, baseline_name: str) -> Result:
+    return Result(
+        "ingest",
+        f"events/s through the core ({EVENTS:,} events, {database})",
+        core,
+        f"events/s (higher is better); baseline: {baseline_name}",
+        base,
+        target="ratio >= 0.25" if database == "SQLite" else "",
+        met=core / base >= 0.25 if database == "SQLite" else None,
+    )
 
 
 def main() -> None:
@@ -137,36 +168,28 @@ def main() -> None:
     base_rates, core_rates = [], []
     for i in range(runs()):
         _, path = fresh_sqlite(f"ingest-baseline-{i}")
-        base_rates.append(baseline(path, history))
+        base_rates.append(sqlite_baseline(path, history))
         path.unlink()
     for i in range(runs()):
         url, path = fresh_sqlite(f"ingest-core-{i}")
-        rate, _ = asyncio.run(through_core(url, history))
-        core_rates.append(rate)
+        core_rates.append(asyncio.run(through_core(url, history))[0])
         path.unlink()
-    base, core = median(base_rates), median(core_rates)
     peak = peak_rss_mb()
-    emit(
-        [
-            Result(
-                "ingest",
-                f"events/s through the core ({EVENTS:,} events, SQLite)",
-                core,
-                "events/s (higher is better)",
-                base,
-                target="ratio >= 0.25",
-                met=core / base >= 0.25,
-            ),
-            Result(
-                "ingest",
-                "peak memory",
-                peak,
-                "MB (lower is better)",
-                target="< 300 MB",
-                met=peak < 300,
-            ),
-        ]
-    )
+    results = [
+        rate_row("SQLite", median(core_rates), median(base_rates), "sqlite3 executemany"),
+        Result("ingest", "peak memory (SQLite)", peak, "MB (lower is better)",
+               target="< 300 MB", met=peak < 300),
+    ]  # fmt: skip
+    if postgres_server():
+        url = fresh_postgres("ingest")
+        try:
+            base = postgres_baseline(url, history)
+            truncate_postgres(url)
+            core = asyncio.run(through_core(url, history))[0]
+        finally:
+            drop_postgres(url)
+        results.append(rate_row("PostgreSQL", core, base, "psycopg COPY"))
+    emit(results)
 
 
 if __name__ == "__main__":

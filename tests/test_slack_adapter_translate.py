@@ -1,0 +1,181 @@
+"""The Slack adapter's pure parts on Slack's real payloads: events in, text both ways."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from adapters.slack.events import SHORTCUTS, translate_command, translate_event
+from adapters.slack.text import from_slack, to_mrkdwn, user_from_mention
+from bot.types import MemberJoined, MemberLeft, Message, ReactionAdded, SlashCommand, UserRef
+from tests.slack_fake import DELETE, load_event, load_slash_command
+
+MANIFEST = Path(__file__).resolve().parents[1] / "slack" / "manifest.yml"
+BOT = "W23456789"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_channel_message():
+    body = load_event("message_channel.bolt-python")
+    event = translate_event(body, BOT)
+    assert isinstance(event, Message)
+    assert event.event_id == "msg:C111:1610261659.001400"
+    assert (event.user.platform, event.user.id, event.user.is_bot) == ("slack", "W111", False)
+    assert (event.channel.id, event.channel.is_direct) == ("C111", False)
+    assert event.text == "Hi there! Thanks for sharing the info!"
+    assert event.message_id == "1610261659.001400" and event.thread_id is None
+    assert event.ts == datetime.fromtimestamp(1610261659.0014, UTC)
+    assert not event.mentions_bot
+
+
+def test_thread_replies_in_channel_and_dm():
+    reply = translate_event(load_event("message_thread_reply_channel.docs-composed"), BOT)
+    assert isinstance(reply, Message) and reply.is_reply
+    assert reply.thread_id == "1482960137.003543" and reply.message_id == "1483037603.017503"
+    dm = translate_event(load_event("message_thread_reply_dm.bolt-python"), BOT)
+    assert isinstance(dm, Message) and dm.channel.is_direct and dm.is_reply
+    broadcast = translate_event(load_event("message_thread_broadcast.bolt-python"), BOT)
+    assert isinstance(broadcast, Message) and broadcast.thread_id == "1633663824.000500"
+    root = translate_event(
+        load_event("message_channel.bolt-python", thread_ts="1610261659.001400"), BOT
+    )
+    assert root.thread_id is None  # a thread's root carries thread_ts == ts
+
+
+def test_bot_messages_are_marked_as_bots():
+    classic = translate_event(load_event("message_bot_message_subtype.bolt-python"), BOT)
+    assert classic.user.is_bot and classic.user.id == "B888" and classic.user.name == "classic-bot"
+    app_bot = translate_event(load_event("message_from_app_bot_no_subtype.bolt-python"), BOT)
+    assert app_bot.user.is_bot and app_bot.user.id == "UB111" and app_bot.user.name == "other-app"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "message_changed.bolt-python",
+        "message_deleted.bolt-python",
+        "message_deleted.docs",
+        "message_replied.docs",
+        "team_join.docs-composed",
+        "url_verification.docs",
+        "app_rate_limited.docs",
+    ],
+)
+def test_edits_deletions_and_other_events_are_not_acted_on(name):
+    assert translate_event(load_event(name), BOT) is None
+
+
+def test_channel_join_notice_is_not_a_message():
+    body = load_event("message_channel.bolt-python", subtype="channel_join")
+    assert translate_event(body, BOT) is None
+
+
+def test_app_mention_and_its_message_are_one_event():
+    text = f"<@{BOT}> profile city Nairobi"
+    mention = translate_event(load_event("app_mention.bolt-python", text=text), BOT)
+    message = translate_event(
+        load_event(
+            "message_channel.bolt-python",
+            text=text,
+            user="W222",
+            ts="1595926230.009600",
+            blocks=DELETE,
+        ),
+        BOT,
+    )
+    assert mention == message  # same dedupe key, same content
+    assert mention.event_id == "msg:C111:1595926230.009600"
+    assert mention.mentions_bot and mention.text == "profile city Nairobi"
+    aside = translate_event(load_event("app_mention.bolt-python", text=f"thanks <@{BOT}>!"), BOT)
+    assert not aside.mentions_bot and aside.text == f"thanks <@{BOT}>!"
+
+
+def test_member_joined_and_left():
+    body = load_event("member_joined_channel.bolt-python")
+    joined = translate_event(body, BOT)
+    assert isinstance(joined, MemberJoined) and joined.event_id == body["event_id"]
+    assert (joined.user.id, joined.channel.id) == ("W111", "C111")
+    assert joined.ts == datetime.fromtimestamp(body["event_time"], UTC)
+    left = translate_event(load_event("member_joined_channel.docs", type="member_left_channel"))
+    assert isinstance(left, MemberLeft) and left.user.id == "W123ABC456"
+
+
+def test_reaction_added():
+    body = load_event("reaction_added.bolt-python", reaction="white_check_mark::skin-tone-2")
+    event = translate_event(body, BOT)
+    assert isinstance(event, ReactionAdded) and event.event_id == body["event_id"]
+    assert (event.message_id, event.emoji) == ("1599529504.000400", "white_check_mark")
+    assert (event.user.id, event.channel.id) == ("W111", "C111")
+    on_file = load_event("reaction_added.bolt-python", item={"type": "file", "file": "F1"})
+    assert translate_event(on_file, BOT) is None
+
+
+def test_slash_commands_and_shortcuts():
+    form = load_slash_command("profile city Nairobi", response_url="http://x/response/t")
+    event = translate_command(form, NOW)
+    assert isinstance(event, SlashCommand)
+    assert event.text == "profile city Nairobi" and event.reply_token == "http://x/response/t"
+    assert event.event_id == f"cmd:{form['trigger_id']}" and event.ts == NOW
+    assert event.user == UserRef("slack", "W111") and event.channel.name == "#random"
+    ask = translate_command(load_slash_command("How do you &amp; your team budget?", "/ask"), NOW)
+    assert ask.text == "ask How do you & your team budget?"
+    assert translate_command(load_slash_command("", "/report"), NOW).text == "report"
+    dm = translate_command(
+        load_slash_command("help", channel_id="D111", channel_name="directmessage"), NOW
+    )
+    assert dm.channel.is_direct and dm.channel.name is None
+    assert translate_command({"text": "help"}, NOW) is None
+
+
+def test_incoming_markup_becomes_plain_text():
+    assert from_slack("<@W1|ada> hi <#C1|general> <!here>") == "<@W1> hi #general @here"
+    assert from_slack("resource add <https://x.org/a?b=1&amp;c=2> Guide") == (
+        "resource add https://x.org/a?b=1&c=2 Guide"
+    )
+    assert from_slack("<http://example.org|example.org> <https://y.org|the guide>") == (
+        "http://example.org [the guide](https://y.org)"
+    )
+    assert from_slack("<mailto:a@b.org|a@b.org> 1 &lt; 2 &amp;lt;") == "a@b.org 1 < 2 &lt;"
+
+
+def test_markdown_becomes_mrkdwn():
+    assert to_mrkdwn("**bold**, *italic* and ~~gone~~") == "*bold*, _italic_ and ~gone~"
+    assert to_mrkdwn("# Report\n- one\n* two") == "*Report*\n• one\n• two"
+    assert to_mrkdwn("[guide](https://x.org/?a=1&b=2)") == "<https://x.org/?a=1&amp;b=2|guide>"
+    assert to_mrkdwn("5 * 3 * 2 and snake_case_name") == "5 * 3 * 2 and snake_case_name"
+    assert to_mrkdwn("`**x** < y` and\n```python\nif a < b:\n```") == (
+        "`**x** &lt; y` and\n```if a &lt; b:\n```"
+    )
+    assert to_mrkdwn("> quoted\nask <@W1>, not <!channel> & <#C1>") == (
+        "> quoted\nask <@W1>, not &lt;!channel&gt; &amp; <#C1>"
+    )
+
+
+def test_user_from_mention():
+    assert user_from_mention("<@W111>") == UserRef("slack", "W111")
+    named = user_from_mention(" <@U0ABC|ada> ")
+    assert named.id == "U0ABC" and named.name == "ada"
+    assert user_from_mention("@ada") is None and user_from_mention("<#C111>") is None
+
+
+def test_manifest_declares_the_commands_and_events_the_adapter_handles():
+    manifest = MANIFEST.read_text(encoding="utf-8")
+    commands = re.findall(r"^\s*- command: (/\S+)", manifest, re.M)
+    assert sorted(commands) == sorted(["/convener", *SHORTCUTS])
+    assert manifest.count("should_escape: true") == len(commands)  # mentions arrive as <@U…>
+    events = manifest.split("bot_events:")[1].split("org_deploy_enabled:")[0]
+    assert sorted(re.findall(r"^\s*- (\S+)", events, re.M)) == [
+        "app_mention",
+        "member_joined_channel",
+        "member_left_channel",
+        "message.channels",
+        "message.groups",
+        "message.im",
+        "message.mpim",
+        "reaction_added",
+    ]
+    for scope in ("chat:write", "commands", "files:write", "im:write", "users:read"):
+        assert f"- {scope}" in manifest
