@@ -44,7 +44,7 @@ def kind_of(event: Event, is_command: bool = False) -> str:
     return "command"
 
 
-class _Recent:
+class Recent:
     """A bounded set that forgets its oldest members first."""
 
     def __init__(self, size: int) -> None:
@@ -75,7 +75,7 @@ class ActivityLog:
         self.settings = settings
         self.clock = clock
         self._rows: list[tuple[UserRef, ChannelRef, tuple]] = []
-        self._seen = _Recent(200_000)
+        self._seen = Recent(200_000)
         self._member_ids: dict[tuple[str, str], int] = {}
         self._channel_ids: dict[tuple[str, str], int] = {}
         self._lock = asyncio.Lock()

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot import claims, roles
-from bot.activity import ActivityLog, kind_of
+from bot.activity import ActivityLog, Recent, kind_of
 from bot.commands import command_body, split_words
 from bot.context import Context, utc_now
 from bot.db import Database, describe
 from bot.platform import Platform
-from bot.router import Router
+from bot.router import Listener, Router
 from bot.settings import Settings
 from bot.types import Event, Message, SlashCommand
 
@@ -45,6 +45,7 @@ class Convener:
         self.scheduler = None
         self._tasks: set[asyncio.Task] = set()
         self._names: dict[str, tuple] = {}
+        self._done_for = Recent(500_000)
 
     def add_platform(self, platform: Platform) -> None:
         self.platforms[platform.name] = platform
@@ -98,6 +99,16 @@ class Convener:
             names = self._names[platform.name] = (user, (*found, "convener"))
         return names[1]
 
+    def _listeners(self, event: Event) -> list[Listener]:
+        return [
+            listener
+            for listener in self.router.listeners_for(event)
+            if not (
+                listener.once_per_user
+                and (id(listener), event.platform, event.user.id) in self._done_for
+            )
+        ]
+
     async def handle(self, event: Event) -> None:
         """Handle one inbound event: log it once, and act on it once across retries,
         restarts and replicas. Never raises; errors are logged with their context."""
@@ -128,7 +139,7 @@ class Convener:
         if not await self.activity.record(event, kind_of(event, is_command=body is not None)):
             log.debug("duplicate %s %s ignored", event.platform, event.event_id)
             return
-        listeners = [] if body is not None else self.router.listeners_for(event)
+        listeners = [] if body is not None else self._listeners(event)
         direct_text = body is None and isinstance(event, Message) and event.channel.is_direct
         if body is None and not listeners and not direct_text:
             return
@@ -150,7 +161,10 @@ class Convener:
                 await self.router.run_command(ctx, event, body, reply_token)
                 return
             for listener in listeners:
-                if await listener.func(ctx, event):
+                consumed = await listener.func(ctx, event)
+                if listener.once_per_user:
+                    self._done_for.add((id(listener), event.platform, event.user.id))
+                if consumed:
                     return
             if direct_text:
                 await self._direct_message(ctx, event)

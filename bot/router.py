@@ -51,6 +51,7 @@ class Listener:
     event_type: type[Event]
     func: ListenerFunc
     when: Callable[[Event], bool] | None = None
+    once_per_user: bool = False
 
     def wants(self, event: Event) -> bool:
         return isinstance(event, self.event_type) and (self.when is None or self.when(event))
@@ -91,13 +92,20 @@ class Router:
         return register
 
     def on(
-        self, event_type: type[Event], when: Callable[[Event], bool] | None = None
+        self,
+        event_type: type[Event],
+        when: Callable[[Event], bool] | None = None,
+        once_per_user: bool = False,
     ) -> Callable[[ListenerFunc], ListenerFunc]:
         """Register a listener for inbound events of a type (optionally only those `when`
-        accepts). A listener returns True when it consumed the event."""
+        accepts). A listener returns True when it consumed the event.
+
+        `once_per_user`: after the listener has run for a user, this process does not call it
+        again for that user (a first-sight listener such as the welcome, which checks the
+        database itself after a restart)."""
 
         def register(func: ListenerFunc) -> ListenerFunc:
-            self.listeners.append(Listener(event_type, func, when))
+            self.listeners.append(Listener(event_type, func, when, once_per_user))
             return func
 
         return register

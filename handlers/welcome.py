@@ -101,7 +101,7 @@ async def _was_already_active(session: AsyncSession, member_id: int, event: Memb
     )
 
 
-@router.on(MemberJoined, when=lambda event: not event.channel.is_direct)
+@router.on(MemberJoined, when=lambda event: not event.channel.is_direct, once_per_user=True)
 async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     """Welcome a member on their first join; the welcomed_at stamp is claimed atomically so a
     member is welcomed once, even by several replicas or two joins at once."""
