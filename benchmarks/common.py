@@ -56,8 +56,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def runs() -> int:
-    return int(os.environ.get("BENCH_RUNS", "3"))
+def runs(default: int = 3) -> int:
+    """How many runs to take the median of (`BENCH_RUNS` overrides every benchmark's own)."""
+    return int(os.environ.get("BENCH_RUNS", str(default)))
 
 
 def fresh_sqlite(name: str) -> tuple[str, Path]:

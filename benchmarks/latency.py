@@ -101,7 +101,7 @@ async def measure(url: str, empty: bool) -> list[float]:
 
 def main() -> None:
     rows = {"p50": ([], []), "p99": ([], [])}
-    for i in range(runs()):
+    for i in range(runs(2)):
         for empty in (True, False):
             url, path = fresh_sqlite(f"latency-{i}-{empty}")
             values = asyncio.run(measure(url, empty))
