@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.types import ChannelRef, Message, Sent, UserRef
 
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "600"))
-BACKGROUND_PER_SECOND = 1000
+BACKGROUND_PER_SECOND = int(os.environ.get("BENCH_BACKGROUND", "1000"))
 COMMAND = "help"
 
 

@@ -143,7 +143,9 @@ class Convener:
         direct_text = body is None and isinstance(event, Message) and event.channel.is_direct
         if body is None and not listeners and not direct_text:
             return
-        if not await claims.claim(self.db, event.platform, event.event_id, self.clock()):
+        if body is None and not await claims.claim(
+            self.db, event.platform, event.event_id, self.clock()
+        ):
             log.debug("event %s %s already handled elsewhere", event.platform, event.event_id)
             return
         log.debug(
@@ -158,7 +160,7 @@ class Convener:
         ctx = self.context(platform)
         try:
             if body is not None:
-                await self.router.run_command(ctx, event, body, reply_token)
+                await self.router.run_command(ctx, event, body, reply_token, claim=True)
                 return
             for listener in listeners:
                 consumed = await listener.func(ctx, event)

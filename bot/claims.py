@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.models import HandledEvent
@@ -25,13 +26,19 @@ def _insert(dialect: str):
 async def claim(db: Database, platform: str, event_id: str, now: datetime) -> bool:
     """True if this process is the first to claim the event."""
     async with db.write_lock(), db.sessions() as session:
-        claimed = await session.scalar(
-            _insert(session.bind.dialect.name)
-            .values(platform=platform, event_id=event_id[:255], handled_at=now)
-            .returning(HandledEvent.event_id)
-        )
+        claimed = await take(session, platform, event_id, now)
         await session.commit()
-        return claimed is not None
+        return claimed
+
+
+async def take(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
+    """Claim inside the caller's transaction (which must commit before acting)."""
+    claimed = await session.scalar(
+        _insert(session.bind.dialect.name)
+        .values(platform=platform, event_id=event_id[:255], handled_at=now)
+        .returning(HandledEvent.event_id)
+    )
+    return claimed is not None
 
 
 async def release(db: Database, platform: str, event_id: str) -> None:

@@ -90,7 +90,7 @@ async def _run(router: Router, text: str, database_url: str) -> list[str]:
     ctx = Context(
         platform=platform,
         platforms={"console": platform},
-        db=db.sessions,
+        db=db,
         settings=Settings(_env_file=None, database_url=database_url),
         clock=FakeClock(),
         router=router,
