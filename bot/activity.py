@@ -25,6 +25,7 @@ from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, Reac
 log = logging.getLogger(__name__)
 
 POSTING_KINDS = ("message", "reply", "reaction")
+WRITE_CHUNK = 500  # rows per write transaction: short holds of SQLite's one write lock
 
 
 def kind_of(event: Event, is_command: bool = False) -> str:
@@ -140,6 +141,13 @@ class ActivityLog:
         except Exception:  # logged in flush; the rows stay buffered for the next attempt
             pass
 
+    def _unresolved_in(self, batch) -> bool:
+        return any(
+            (user.platform, user.id) not in self._member_ids
+            or (channel.platform, channel.id) not in self._channel_ids
+            for user, channel, _ in batch
+        )
+
     async def _ids(self, session: AsyncSession, batch) -> None:
         """Fill the id caches for every member and channel in the batch."""
         users = {(u.platform, u.id): u for u, _, _ in batch}
@@ -163,9 +171,10 @@ class ActivityLog:
             batch, self._rows = self._rows, []
             unresolved, self._unresolved = self._unresolved, 0
             try:
-                async with self.db.write_lock(), self.db.sessions() as session:
-                    await self._ids(session, batch)
-                    await session.commit()
+                if self._unresolved_in(batch):
+                    async with self.db.write_lock(), self.db.sessions() as session:
+                        await self._ids(session, batch)
+                        await session.commit()
                 members_, channels = self._member_ids, self._channel_ids
                 sql, ts_param = _insert_sql(self.db.engine.dialect.name)
                 rows = [
@@ -177,8 +186,9 @@ class ActivityLog:
                     )
                     for user, channel, row in batch
                 ]
-                async with self.db.write_lock(), self.db.engine.begin() as conn:
-                    await conn.exec_driver_sql(sql, rows)
+                for start in range(0, len(rows), WRITE_CHUNK):
+                    async with self.db.write_lock(), self.db.engine.begin() as conn:
+                        await conn.exec_driver_sql(sql, rows[start : start + WRITE_CHUNK])
             except Exception:
                 self._rows[:0] = batch
                 self._unresolved += unresolved
