@@ -1,0 +1,65 @@
+"""Report windows: [start, end) in UTC, from dates read in the community's timezone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.errors import UsageError
+
+MAX_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def previous(self) -> Period:
+        """The period of the same length just before this one."""
+        length = self.end - self.start
+        return Period(
+            self.start - length,
+            self.start,
+            self.first_day - timedelta(days=self.days),
+            self.first_day - timedelta(days=1),
+        )
+
+    def label(self) -> str:
+        return f"{self.first_day.isoformat()} to {self.last_day.isoformat()}"
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"`{text[:20]}` is not a date; write it as YYYY-MM-DD.") from None
+
+
+def from_days(first: date, last: date, timezone: str) -> Period:
+    if last < first:
+        raise UsageError("The start date is after the end date.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise UsageError("That is more than three years; choose a shorter period.")
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(first, time(), zone)
+    end = datetime.combine(last + timedelta(days=1), time(), zone)
+    return Period(start, end, first, last)
+
+
+def parse_period(words: list[str], today: date, timezone: str, default_days: int = 30) -> Period:
+    """`[] | [from] | [from, to]`; the default is the last `default_days` days up to today."""
+    if len(words) > 2:
+        raise UsageError("Give at most two dates: from and to.")
+    if not words:
+        return from_days(today - timedelta(days=default_days - 1), today, timezone)
+    first = _day(words[0])
+    last = _day(words[1]) if len(words) == 2 else today
+    return from_days(first, last, timezone)

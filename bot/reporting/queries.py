@@ -1,0 +1,499 @@
+"""One query per report figure. Every function takes a synchronous SQLAlchemy `Connection`
+(reports are built on a worker thread) and a `Period`; they work on SQLite and PostgreSQL.
+
+Bots are excluded everywhere. "Posting" means the activity kinds message, reply, reaction.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.types import Date, Integer, String
+
+from bot.activity import POSTING_KINDS
+from bot.models import (
+    Activity,
+    Channel,
+    Expertise,
+    Member,
+    PromptRun,
+    Question,
+    QuestionExpert,
+    QuestionTopic,
+    Topic,
+)
+from bot.reporting.period import Period
+
+A, M, Q, P = Activity.__table__, Member.__table__, Question.__table__, PromptRun.__table__
+HUMANS = select(M.c.id).where(M.c.is_bot.is_(False))
+
+
+def _dialect(conn: Connection) -> str:
+    return conn.dialect.name
+
+
+def week_start(conn: Connection, column) -> ColumnElement:
+    """The Monday (a date) of the ISO week a timestamp falls in, in UTC."""
+    if _dialect(conn) == "postgresql":
+        return cast(func.date_trunc("week", column), Date)
+    weekday = cast(func.strftime("%w", column), Integer)
+    offset = literal("-").concat(cast((weekday + 6) % 7, String)).concat(" days")
+    return func.date(column, offset)
+
+
+def joined_list(conn: Connection, column) -> ColumnElement:
+    if _dialect(conn) == "postgresql":
+        return func.string_agg(column, literal_column("', '"))
+    return func.group_concat(column, ", ")
+
+
+def in_period(column, period: Period) -> ColumnElement:
+    return and_(column >= period.start, column < period.end)
+
+
+def _posting(period: Period):
+    return and_(in_period(A.c.ts, period), A.c.kind.in_(POSTING_KINDS), A.c.member_id.in_(HUMANS))
+
+
+# Summary figures ----------------------------------------------------------------------
+
+
+def posting_active(conn: Connection, period: Period) -> int:
+    return conn.scalar(select(func.count(distinct(A.c.member_id))).where(_posting(period)))
+
+
+def activity_counts(conn: Connection, period: Period) -> dict[str, int]:
+    """Messages, replies, reactions and joins in the period."""
+    rows = conn.execute(
+        select(A.c.kind, func.count())
+        .where(in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
+        .group_by(A.c.kind)
+    )
+    counts = dict.fromkeys(("message", "reply", "reaction", "join"), 0)
+    counts.update({kind: n for kind, n in rows if kind in counts})
+    return counts
+
+
+def _joined_at():
+    """When each member first joined; their first activity when no join was seen."""
+    first = select(A.c.member_id, func.min(A.c.ts).label("first_ts")).group_by(A.c.member_id)
+    first = first.subquery()
+    return (
+        select(
+            M.c.id.label("member_id"),
+            func.coalesce(M.c.joined_at, first.c.first_ts).label("joined"),
+        )
+        .select_from(M.outerjoin(first, first.c.member_id == M.c.id))
+        .where(M.c.is_bot.is_(False))
+        .subquery()
+    )
+
+
+def new_members(conn: Connection, period: Period) -> list[tuple[int, datetime]]:
+    joined = _joined_at()
+    return list(
+        conn.execute(
+            select(joined.c.member_id, joined.c.joined).where(in_period(joined.c.joined, period))
+        )
+    )
+
+
+def retained(conn: Connection, newcomers: list[tuple[int, datetime]], first: int, last: int):
+    """How many of the newcomers posted again `first`..`last` days after joining."""
+    if not newcomers:
+        return 0
+    kept = 0
+    for chunk in range(0, len(newcomers), 500):
+        part = newcomers[chunk : chunk + 500]
+        conditions = [
+            and_(
+                A.c.member_id == member_id,
+                A.c.ts >= joined + timedelta(days=first),
+                A.c.ts < joined + timedelta(days=last + 1),
+            )
+            for member_id, joined in part
+        ]
+        kept += conn.scalar(
+            select(func.count(distinct(A.c.member_id))).where(
+                A.c.kind.in_(POSTING_KINDS), or_(*conditions)
+            )
+        )
+    return kept
+
+
+def _first_response():
+    """Per question: the first reply in its thread by someone other than the asker."""
+    return (
+        select(Q.c.id.label("question_id"), func.min(A.c.ts).label("first_ts"))
+        .select_from(
+            Q.join(
+                A,
+                and_(
+                    A.c.channel_id == Q.c.channel_id,
+                    A.c.thread_id == Q.c.message_id,
+                    A.c.kind == "reply",
+                    A.c.member_id != Q.c.asker_id,
+                ),
+            )
+        )
+        .where(A.c.member_id.in_(HUMANS))
+        .group_by(Q.c.id)
+        .subquery()
+    )
+
+
+@dataclass
+class ResponseTimes:
+    asked: int
+    answered: int
+    solved: int
+    hours: list[float]
+    unanswered_24h: int
+    unanswered_72h: int
+
+    @property
+    def median(self) -> float | None:
+        return percentile(self.hours, 50)
+
+    @property
+    def p90(self) -> float | None:
+        return percentile(self.hours, 90)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear interpolation between the closest ranks (Excel's PERCENTILE.INC)."""
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(sorted(values), n=100, method="inclusive")[int(q) - 1]
+
+
+def response_times(conn: Connection, period: Period, now: datetime) -> ResponseTimes:
+    """Questions asked in the period: answered, solved, hours to a first response, and how
+    many were still unanswered 24 and 72 hours after being asked (counted only for
+    questions at least that old)."""
+    first = _first_response()
+    rows = conn.execute(
+        select(Q.c.asked_at, first.c.first_ts, Q.c.solved_at)
+        .select_from(Q.outerjoin(first, first.c.question_id == Q.c.id))
+        .where(in_period(Q.c.asked_at, period), Q.c.asker_id.in_(HUMANS))
+    ).all()
+    hours, late24, late72, solved = [], 0, 0, 0
+    for asked, first_ts, solved_at in rows:
+        solved += solved_at is not None
+        waited = (first_ts - asked) if first_ts else None
+        if waited is not None:
+            hours.append(waited.total_seconds() / 3600)
+        for limit, bump in ((24, 1), (72, 2)):
+            if now - asked >= timedelta(hours=limit) and (
+                waited is None or waited > timedelta(hours=limit)
+            ):
+                if bump == 1:
+                    late24 += 1
+                else:
+                    late72 += 1
+    return ResponseTimes(len(rows), len(hours), solved, hours, late24, late72)
+
+
+def _prompt_responses():
+    return (
+        select(
+            P.c.id.label("run_id"),
+            A.c.member_id,
+            A.c.ts,
+        )
+        .select_from(
+            P.join(
+                A,
+                and_(
+                    A.c.channel_id == P.c.channel_id,
+                    A.c.thread_id == P.c.message_id,
+                    A.c.kind == "reply",
+                ),
+            )
+        )
+        .where(A.c.member_id.in_(HUMANS))
+        .subquery()
+    )
+
+
+def prompt_figures(conn: Connection, period: Period) -> dict[str, int]:
+    """Prompt runs posted in the period, replies in their threads, unique responders."""
+    responses = _prompt_responses()
+    runs = select(P.c.id).where(in_period(P.c.posted_at, period))
+    row = conn.execute(
+        select(func.count(), func.count(distinct(responses.c.member_id))).where(
+            responses.c.run_id.in_(runs)
+        )
+    ).one()
+    return {
+        "runs": conn.scalar(select(func.count()).select_from(runs.subquery())),
+        "responses": row[0],
+        "responders": row[1],
+    }
+
+
+# Sheets -------------------------------------------------------------------------------
+
+
+def weekly(conn: Connection, period: Period) -> dict[object, dict[str, int]]:
+    """Per ISO week (its Monday): the weekly figures."""
+    weeks: dict[object, dict[str, int]] = {}
+
+    def put(rows, *names):
+        for week, *values in rows:
+            bucket = weeks.setdefault(str(week)[:10], {})
+            for name, value in zip(names, values, strict=True):
+                bucket[name] = value
+
+    week = week_start(conn, A.c.ts).label("week")
+    put(
+        conn.execute(
+            select(
+                week,
+                func.count(distinct(case((A.c.kind.in_(POSTING_KINDS), A.c.member_id)))),
+                func.sum(case((A.c.kind == "message", 1), else_=0)),
+                func.sum(case((A.c.kind == "reply", 1), else_=0)),
+                func.sum(case((A.c.kind == "reaction", 1), else_=0)),
+            )
+            .where(in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
+            .group_by(week)
+        ),
+        "active", "messages", "replies", "reactions",
+    )  # fmt: skip
+    joined = _joined_at()
+    week = week_start(conn, joined.c.joined).label("week")
+    put(
+        conn.execute(
+            select(week, func.count()).where(in_period(joined.c.joined, period)).group_by(week)
+        ),
+        "new",
+    )
+    first = _first_response()
+    week = week_start(conn, Q.c.asked_at).label("week")
+    put(
+        conn.execute(
+            select(week, func.count(), func.count(first.c.first_ts))
+            .select_from(Q.outerjoin(first, first.c.question_id == Q.c.id))
+            .where(in_period(Q.c.asked_at, period))
+            .group_by(week)
+        ),
+        "asked", "answered",
+    )  # fmt: skip
+    responses = _prompt_responses()
+    week = week_start(conn, responses.c.ts).label("week")
+    put(
+        conn.execute(
+            select(week, func.count()).where(in_period(responses.c.ts, period)).group_by(week)
+        ),
+        "prompt_responses",
+    )
+    return dict(sorted(weeks.items()))
+
+
+def members(conn: Connection, period: Period) -> Iterator[tuple]:
+    """One row per member (bots excluded), streamed, with their figures for the period."""
+    counts = (
+        select(
+            A.c.member_id,
+            func.sum(case((A.c.kind == "message", 1), else_=0)).label("messages"),
+            func.sum(case((A.c.kind == "reply", 1), else_=0)).label("replies"),
+            func.sum(case((A.c.kind == "reaction", 1), else_=0)).label("reactions"),
+        )
+        .where(in_period(A.c.ts, period))
+        .group_by(A.c.member_id)
+        .subquery()
+    )
+    span = (
+        select(
+            A.c.member_id,
+            func.min(A.c.ts).label("first_ts"),
+            func.max(case((A.c.kind.in_(POSTING_KINDS), A.c.ts))).label("last_post"),
+            func.max(A.c.ts).label("last_ts"),
+        )
+        .group_by(A.c.member_id)
+        .subquery()
+    )
+    asked = (
+        select(Q.c.asker_id.label("member_id"), func.count().label("asked"))
+        .where(in_period(Q.c.asked_at, period))
+        .group_by(Q.c.asker_id)
+        .subquery()
+    )
+    answered = (
+        select(A.c.member_id, func.count(distinct(Q.c.id)).label("answered"))
+        .select_from(
+            Q.join(
+                A,
+                and_(
+                    A.c.channel_id == Q.c.channel_id,
+                    A.c.thread_id == Q.c.message_id,
+                    A.c.kind == "reply",
+                    A.c.member_id != Q.c.asker_id,
+                ),
+            )
+        )
+        .where(in_period(A.c.ts, period))
+        .group_by(A.c.member_id)
+        .subquery()
+    )
+    responses = _prompt_responses()
+    prompted = (
+        select(responses.c.member_id, func.count(distinct(responses.c.run_id)).label("prompts"))
+        .where(in_period(responses.c.ts, period))
+        .group_by(responses.c.member_id)
+        .subquery()
+    )
+    offers = (
+        select(Expertise.member_id, joined_list(conn, Topic.name).label("topics"))
+        .join(Topic, Topic.id == Expertise.topic_id)
+        .where(Expertise.kind == "offers")
+        .group_by(Expertise.member_id)
+        .subquery()
+    )
+    joined = _joined_at()
+    query = (
+        select(
+            M.c.id, M.c.display_name, M.c.city, M.c.org, M.c.role_title, joined.c.joined,
+            span.c.first_ts, span.c.last_ts, span.c.last_post,
+            func.coalesce(counts.c.messages, 0), func.coalesce(counts.c.replies, 0),
+            func.coalesce(counts.c.reactions, 0), func.coalesce(asked.c.asked, 0),
+            func.coalesce(answered.c.answered, 0), func.coalesce(prompted.c.prompts, 0),
+            offers.c.topics,
+        )
+        .select_from(
+            M.outerjoin(joined, joined.c.member_id == M.c.id)
+            .outerjoin(span, span.c.member_id == M.c.id)
+            .outerjoin(counts, counts.c.member_id == M.c.id)
+            .outerjoin(asked, asked.c.member_id == M.c.id)
+            .outerjoin(answered, answered.c.member_id == M.c.id)
+            .outerjoin(prompted, prompted.c.member_id == M.c.id)
+            .outerjoin(offers, offers.c.member_id == M.c.id)
+        )
+        .where(M.c.is_bot.is_(False), or_(joined.c.joined.is_(None), joined.c.joined < period.end))
+        .order_by(M.c.display_name, M.c.id)
+    )  # fmt: skip
+    yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+
+
+def member_status(joined, last_post, period: Period) -> str:
+    """new: first joined in the period; active: posted in the period; quiet: posted in the
+    90 days before the period ends but not in it; dormant: otherwise."""
+    if joined is not None and period.start <= joined < period.end:
+        return "new"
+    if last_post is not None and period.start <= last_post < period.end:
+        return "active"
+    if last_post is not None and period.end - timedelta(days=90) <= last_post < period.end:
+        return "quiet"
+    return "dormant"
+
+
+def channels(conn: Connection, period: Period) -> Iterator[tuple]:
+    query = (
+        select(
+            Channel.platform,
+            Channel.name,
+            func.count(distinct(case((A.c.kind.in_(POSTING_KINDS), A.c.member_id)))),
+            func.sum(case((A.c.kind == "message", 1), else_=0)),
+            func.sum(case((A.c.kind == "reply", 1), else_=0)),
+            func.sum(case((A.c.kind == "reaction", 1), else_=0)),
+            func.sum(case((A.c.kind == "join", 1), else_=0)),
+        )
+        .join(A, A.c.channel_id == Channel.id)
+        .where(Channel.is_direct.is_(False), in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
+        .group_by(Channel.id, Channel.platform, Channel.name)
+        .order_by(Channel.platform, Channel.name)
+    )
+    yield from conn.execute(query)
+
+
+def questions(conn: Connection, period: Period) -> Iterator[tuple]:
+    first = _first_response()
+    topics = (
+        select(QuestionTopic.question_id, joined_list(conn, Topic.name).label("topics"))
+        .join(Topic, Topic.id == QuestionTopic.topic_id)
+        .group_by(QuestionTopic.question_id)
+        .subquery()
+    )
+    experts = (
+        select(QuestionExpert.question_id, func.count().label("experts"))
+        .group_by(QuestionExpert.question_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Q.c.id, Q.c.asked_at, topics.c.topics, M.c.display_name, M.c.id,
+            func.coalesce(experts.c.experts, 0), first.c.first_ts, Q.c.solved_at,
+            Q.c.escalations, Q.c.text,
+        )
+        .select_from(
+            Q.join(M, M.c.id == Q.c.asker_id)
+            .outerjoin(first, first.c.question_id == Q.c.id)
+            .outerjoin(topics, topics.c.question_id == Q.c.id)
+            .outerjoin(experts, experts.c.question_id == Q.c.id)
+        )
+        .where(in_period(Q.c.asked_at, period))
+        .order_by(Q.c.asked_at, Q.c.id)
+    )  # fmt: skip
+    yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+
+
+def prompts(conn: Connection, period: Period) -> Iterator[tuple]:
+    """Per prompt run: responses, unique responders, and first-time responders (members
+    whose first reply to any prompt is in this run)."""
+    responses = _prompt_responses()
+    debut = (
+        select(responses.c.member_id, func.min(responses.c.ts).label("first_ts"))
+        .group_by(responses.c.member_id)
+        .subquery()
+    )
+    firsts = (
+        select(responses.c.run_id, func.count(distinct(responses.c.member_id)).label("firsts"))
+        .join(
+            debut,
+            and_(debut.c.member_id == responses.c.member_id, debut.c.first_ts == responses.c.ts),
+        )
+        .group_by(responses.c.run_id)
+        .subquery()
+    )
+    per_run = (
+        select(
+            responses.c.run_id,
+            func.count().label("responses"),
+            func.count(distinct(responses.c.member_id)).label("responders"),
+        )
+        .group_by(responses.c.run_id)
+        .subquery()
+    )
+    query = (
+        select(
+            P.c.posted_at, Channel.platform, Channel.name, P.c.text,
+            func.coalesce(per_run.c.responses, 0), func.coalesce(per_run.c.responders, 0),
+            func.coalesce(firsts.c.firsts, 0),
+        )
+        .select_from(
+            P.join(Channel, Channel.id == P.c.channel_id)
+            .outerjoin(per_run, per_run.c.run_id == P.c.id)
+            .outerjoin(firsts, firsts.c.run_id == P.c.id)
+        )
+        .where(in_period(P.c.posted_at, period))
+        .order_by(P.c.posted_at)
+    )  # fmt: skip
+    yield from conn.execute(query)

@@ -1,0 +1,378 @@
+"""The engagement workbook, streamed with openpyxl's write-only mode.
+
+Every value that comes from people (names, cities, questions, topics, prompt text) is written
+as a text cell, so `=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as typed and never become
+formulas. Sheets stop at Excel's row limit with a line that says so; cells at its 32,767
+characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import Connection
+
+from bot.reporting import queries
+from bot.reporting.period import Period
+
+MAX_DATA_ROWS = 1_048_576 - 2  # header row, and a row saying the sheet was cut
+MAX_CELL = 32_767
+BOLD = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+Pseudonym = Callable[[int, str], str]
+
+
+class Sheet:
+    """A write-only sheet with a bold frozen header, widths, formats and an autofilter."""
+
+    def __init__(self, book: Workbook, title: str, columns: list[tuple[str, int, str | None]]):
+        self.ws = book.create_sheet(title[:31])
+        self.formats = [fmt for _, _, fmt in columns]
+        for index, (_, width, _) in enumerate(columns, start=1):
+            self.ws.column_dimensions[get_column_letter(index)].width = width
+        self.ws.freeze_panes = "A2"
+        self.width = len(columns)
+        self.rows = 0
+        header = []
+        for name, _, _ in columns:
+            cell = WriteOnlyCell(self.ws, value=name)
+            cell.font = BOLD
+            header.append(cell)
+        self.ws.append(header)
+
+    def cell(self, value, fmt: str | None = None) -> WriteOnlyCell:
+        if isinstance(value, Text):
+            cell = WriteOnlyCell(self.ws, value=value.value[:MAX_CELL])
+            cell.data_type = "s"
+            return cell
+        cell = WriteOnlyCell(self.ws, value=value)
+        if fmt and value is not None:
+            cell.number_format = fmt
+        return cell
+
+    def append(self, values: Iterable) -> bool:
+        """Add a row; False once the sheet is full (a closing line then says so)."""
+        if self.rows >= MAX_DATA_ROWS:
+            if self.rows == MAX_DATA_ROWS:
+                self.ws.append([self.cell(Text("Excel's row limit reached: rows cut here."))])
+                self.rows += 1
+            return False
+        fmts = self.formats
+        self.ws.append(
+            [self.cell(v, fmts[i] if i < len(fmts) else None) for i, v in enumerate(values)]
+        )
+        self.rows += 1
+        return True
+
+    def note(self, text: str) -> None:
+        cell = self.cell(Text(text))
+        cell.font = Font(italic=True)
+        self.ws.append([cell])
+
+    def finish(self) -> None:
+        if self.rows:
+            last = get_column_letter(self.width)
+            self.ws.auto_filter.ref = f"A1:{last}{min(self.rows, MAX_DATA_ROWS) + 1}"
+
+
+class Text:
+    """A value from people: always written as text."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = "" if value is None else str(value)
+
+
+def text(value: object) -> Text | None:
+    return None if value is None else Text(value)
+
+
+class Writer:
+    def __init__(
+        self,
+        conn: Connection,
+        period: Period,
+        now: datetime,
+        timezone: str,
+        pseudonym: Pseudonym | None = None,
+    ) -> None:
+        self.conn = conn
+        self.period = period
+        self.now = now
+        self.zone = ZoneInfo(timezone)
+        self.pseudonym = pseudonym
+        self.book = Workbook(write_only=True)
+
+    def local(self, moment: datetime | None) -> datetime | None:
+        """Excel has no timezones: show times in the community's timezone."""
+        if moment is None:
+            return None
+        return moment.astimezone(self.zone).replace(tzinfo=None)
+
+    def name(self, member_id: int, name: str | None) -> Text:
+        if self.pseudonym is not None:
+            return Text(self.pseudonym(member_id, name or ""))
+        return Text(name or "")
+
+    def write(self, target: str | IO[bytes]) -> None:
+        self.summary()
+        self.weekly()
+        self.members()
+        self.channels()
+        self.questions()
+        self.prompts()
+        self.definitions()
+        self.book.save(target)
+
+    # Summary ------------------------------------------------------------------------------
+
+    def figures(self, period: Period) -> dict[str, float | None]:
+        conn, counts = self.conn, queries.activity_counts(self.conn, period)
+        newcomers = queries.new_members(conn, period)
+        times = queries.response_times(conn, period, self.now)
+        prompts = queries.prompt_figures(conn, period)
+        asked = times.asked
+
+        def share(part: int) -> float | None:
+            return part / asked if asked else None
+
+        return {
+            "Posting-active members": queries.posting_active(conn, period),
+            "New members": len(newcomers),
+            "Retained in week 1 (new members)": queries.retained(conn, newcomers, 1, 7),
+            "Retained in week 4 (new members)": queries.retained(conn, newcomers, 22, 28),
+            "Messages": counts["message"],
+            "Replies": counts["reply"],
+            "Reactions": counts["reaction"],
+            "Questions asked": asked,
+            "Questions answered": times.answered,
+            "Questions solved": times.solved,
+            "Median hours to first response": times.median,
+            "90th percentile hours to first response": times.p90,
+            "Share unanswered after 24 hours": share(times.unanswered_24h),
+            "Share unanswered after 72 hours": share(times.unanswered_72h),
+            "Prompts posted": prompts["runs"],
+            "Prompt responses": prompts["responses"],
+            "Unique prompt responders": prompts["responders"],
+        }
+
+    def summary(self) -> None:
+        previous = self.period.previous()
+        sheet = Sheet(
+            self.book,
+            "Summary",
+            [("Figure", 42, None), (self.period.label(), 24, "0.0"),
+             (f"previous: {previous.label()}", 30, "0.0"), ("Change", 14, "+0.0;-0.0;0")],
+        )  # fmt: skip
+        now, before = self.figures(self.period), self.figures(previous)
+        for figure, value in now.items():
+            old = before[figure]
+            change = value - old if value is not None and old is not None else None
+            fmt = "0%" if figure.startswith("Share") else "0.0" if "hours" in figure else "0"
+            sign = "+0%;-0%;0%" if fmt == "0%" else f"+{fmt};-{fmt};0"
+            sheet.formats = [None, fmt, fmt, sign]
+            sheet.append([figure, value, old, change])
+        sheet.finish()
+
+    # Weekly -------------------------------------------------------------------------------
+
+    WEEKLY = [
+        ("active", "Posting-active members"), ("new", "New members"), ("messages", "Messages"),
+        ("replies", "Replies"), ("reactions", "Reactions"), ("asked", "Questions asked"),
+        ("answered", "Questions answered"), ("prompt_responses", "Prompt responses"),
+    ]  # fmt: skip
+
+    def weekly(self) -> None:
+        columns = [("Week (Monday)", 16, "yyyy-mm-dd")] + [(t, 14, "0") for _, t in self.WEEKLY]
+        sheet = Sheet(self.book, "Weekly", columns)
+        data = queries.weekly(self.conn, self.period)
+        monday = self.period.start.astimezone(ZoneInfo("UTC")).date()
+        monday -= timedelta(days=monday.weekday())
+        last = (self.period.end - timedelta(microseconds=1)).astimezone(ZoneInfo("UTC")).date()
+        while monday <= last:
+            row = data.get(monday.isoformat(), {})
+            sheet.append([monday] + [row.get(key) or 0 for key, _ in self.WEEKLY])
+            monday += timedelta(days=7)
+        sheet.finish()
+        weeks = sheet.rows
+        if weeks:
+            categories = Reference(sheet.ws, min_col=1, min_row=2, max_row=weeks + 1)
+            line = LineChart()
+            line.title, line.y_axis.title, line.height, line.width = (
+                "Members each week",
+                "members",
+                8,
+                18,
+            )
+            line.add_data(Reference(sheet.ws, min_col=2, max_col=3, min_row=1, max_row=weeks + 1),
+                          titles_from_data=True)  # fmt: skip
+            line.set_categories(categories)
+            sheet.ws.add_chart(line, "K2")
+            bar = BarChart()
+            bar.type, bar.grouping, bar.overlap = "col", "stacked", 100
+            bar.title, bar.height, bar.width = "Messages, replies and reactions", 8, 18
+            bar.add_data(Reference(sheet.ws, min_col=4, max_col=6, min_row=1, max_row=weeks + 1),
+                         titles_from_data=True)  # fmt: skip
+            bar.set_categories(categories)
+            sheet.ws.add_chart(bar, "K20")
+
+    # Members, channels, questions, prompts ------------------------------------------------
+
+    def members(self) -> None:
+        dt = "yyyy-mm-dd hh:mm"
+        sheet = Sheet(
+            self.book,
+            "Members",
+            [("Name", 28, None), ("City", 16, None), ("Organisation", 24, None),
+             ("Role", 20, None), ("Joined", 17, dt), ("First activity", 17, dt),
+             ("Last activity", 17, dt), ("Messages", 10, "0"), ("Replies", 10, "0"),
+             ("Reactions", 10, "0"), ("Questions asked", 10, "0"),
+             ("Questions answered", 10, "0"), ("Prompts answered", 10, "0"),
+             ("Can help with", 30, None), ("Status", 10, None)],
+        )  # fmt: skip
+        for row in queries.members(self.conn, self.period):
+            (member_id, name, city, org, role, joined, first, last, last_post,
+             messages, replies, reactions, asked, answered, prompts, offers) = row  # fmt: skip
+            status = queries.member_status(joined, last_post, self.period)
+            if not sheet.append(
+                [self.name(member_id, name), text(city), text(org), text(role),
+                 self.local(joined), self.local(first), self.local(last), messages, replies,
+                 reactions, asked, answered, prompts, text(offers), status]
+            ):  # fmt: skip
+                break
+        if not sheet.rows:
+            sheet.note("No members yet.")
+        sheet.finish()
+
+    def channels(self) -> None:
+        sheet = Sheet(
+            self.book,
+            "Channels",
+            [("Platform", 10, None), ("Channel", 28, None), ("Posting-active members", 14, "0"),
+             ("Messages", 10, "0"), ("Replies", 10, "0"), ("Reactions", 10, "0"),
+             ("Joins", 10, "0")],
+        )  # fmt: skip
+        for platform, name, *numbers in queries.channels(self.conn, self.period):
+            sheet.append([platform, text(name), *numbers])
+        if not sheet.rows:
+            sheet.note("No activity in any channel in this period.")
+        sheet.finish()
+
+    def questions(self) -> None:
+        dt = "yyyy-mm-dd hh:mm"
+        sheet = Sheet(
+            self.book,
+            "Questions",
+            [("Id", 7, "0"), ("Asked", 17, dt), ("Topics", 24, None), ("Asker", 24, None),
+             ("Experts notified", 10, "0"), ("First response", 17, dt),
+             ("Hours to first response", 12, "0.0"), ("Solved", 17, dt),
+             ("Escalations", 10, "0"), ("Question", 60, None)],
+        )  # fmt: skip
+        for (
+            qid,
+            asked,
+            topics,
+            asker,
+            asker_id,
+            experts,
+            first,
+            solved,
+            escalations,
+            body,
+        ) in queries.questions(self.conn, self.period):
+            hours = (first - asked).total_seconds() / 3600 if first else None
+            if not sheet.append(
+                [qid, self.local(asked), text(topics), self.name(asker_id, asker), experts,
+                 self.local(first), hours, self.local(solved), escalations, Text(body)]
+            ):  # fmt: skip
+                break
+        if not sheet.rows:
+            sheet.note("No questions were asked in this period (questions come from `ask`).")
+        sheet.finish()
+
+    def prompts(self) -> None:
+        sheet = Sheet(
+            self.book,
+            "Prompts",
+            [("Posted", 17, "yyyy-mm-dd hh:mm"), ("Platform", 10, None), ("Channel", 24, None),
+             ("Prompt", 60, None), ("Responses", 10, "0"), ("Unique responders", 10, "0"),
+             ("First-time responders", 10, "0")],
+        )  # fmt: skip
+        for posted, platform, channel, body, *numbers in queries.prompts(self.conn, self.period):
+            sheet.append([self.local(posted), platform, text(channel), Text(body), *numbers])
+        if not sheet.rows:
+            sheet.note("No discussion prompts were posted in this period.")
+        sheet.finish()
+
+    def definitions(self) -> None:
+        sheet = Sheet(self.book, "Definitions", [("Term", 36, None), ("Meaning", 110, None)])
+        for term, meaning in DEFINITIONS:
+            sheet.append([term, meaning])
+        sheet.append(["Period", f"{self.period.label()}, dates in {self.zone.key}; weeks are "
+                      "ISO weeks (Monday to Sunday) in UTC."])  # fmt: skip
+        sheet.append(["Built", f"{self.local(self.now):%Y-%m-%d %H:%M} ({self.zone.key})"])
+
+
+DEFINITIONS = [
+    (
+        "Posting-active member",
+        "Posted, replied or reacted at least once in the period (a bot "
+        "sees posts and reactions, never who read). Bots are never counted.",
+    ),
+    (
+        "New member",
+        "First joined a community channel in the period (when no join was seen, "
+        "their first activity counts as joining).",
+    ),
+    (
+        "Retained in week 1 / week 4",
+        "A new member of the period who posted, replied or reacted "
+        "again 1-7 days / 22-28 days after joining.",
+    ),
+    (
+        "Messages, replies, reactions",
+        "Posts in a channel, replies in a thread, reactions, by "
+        "members (commands to the bot and direct messages with it are not counted).",
+    ),
+    (
+        "Question answered",
+        "A question with at least one reply in its thread by someone other "
+        "than the asker; reactions and bots do not count.",
+    ),
+    (
+        "Hours to first response",
+        "From the question to the first reply in its thread by someone "
+        "other than the asker. Median and 90th percentile use linear interpolation between the "
+        "closest ranks (Excel's PERCENTILE.INC) over the answered questions asked in the period.",
+    ),
+    (
+        "Share unanswered after 24 / 72 hours",
+        "Of the questions asked in the period, those with "
+        "no response within 24 / 72 hours (counted once the question is that old).",
+    ),
+    (
+        "Prompt response",
+        "A reply in the thread of a discussion prompt. Unique responders count "
+        "each member once per prompt; first-time responders answered a prompt for the first time.",
+    ),
+    ("Status: new", "First joined in the period."),
+    ("Status: active", "Posted, replied or reacted in the period."),
+    ("Status: quiet", "Not active in the period, but posted in the 90 days before it ends."),
+    ("Status: dormant", "No posts, replies or reactions in the 90 days before the period ends."),
+    ("Change", "This period's figure minus the previous period's (same length, just before)."),
+    (
+        "Pseudonymous",
+        "When asked for, names are replaced by stable pseudonyms: the same member "
+        "has the same pseudonym in every report.",
+    ),
+]

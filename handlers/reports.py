@@ -1,0 +1,91 @@
+"""`report [from [to]] [pseudonymous]` (the engagement workbook, by direct message) and
+`stats [days]` (a short text summary), for facilitators and coordinators."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from zoneinfo import ZoneInfo
+
+from bot import roles
+from bot.commands import Command
+from bot.context import Context
+from bot.errors import UsageError
+from bot.models import ReportPull
+from bot.reporting import parse_period
+from bot.reporting.build import stats, write_report
+from bot.router import Router
+from bot.types import OutboundFile
+
+router = Router()
+WHO = [roles.FACILITATOR, roles.COORDINATOR]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.command(
+    "report",
+    usage="report [YYYY-MM-DD [YYYY-MM-DD]] [pseudonymous]",
+    summary="the engagement workbook (default: the last 30 days), sent to you directly",
+    example="report 2026-01-01 2026-03-31 pseudonymous",
+    roles=WHO,
+)
+async def report(ctx: Context, cmd: Command) -> str:
+    words = list(cmd.argv)
+    pseudonymous = bool(words) and words[-1].lower() in ("pseudonymous", "pseudonyms", "anon")
+    if pseudonymous:
+        words.pop()
+    today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    period = parse_period(words, today, ctx.settings.timezone)
+    if ctx.activity is not None:
+        await ctx.activity.flush()
+    buffer = io.BytesIO()
+    await asyncio.to_thread(
+        write_report, ctx.db.sync_url, period, buffer, now=ctx.now(),
+        timezone=ctx.settings.timezone, pseudonymous=pseudonymous,
+    )  # fmt: skip
+    name = f"engagement-{period.first_day}-to-{period.last_day}.xlsx"
+    await ctx.platform.send_file(
+        cmd.sender,
+        OutboundFile(name, buffer.getvalue(), f"Engagement {period.label()}", XLSX),
+        f"Your engagement report for {period.label()}"
+        + (" (pseudonymous)." if pseudonymous else "."),
+    )
+    async with ctx.db() as session:
+        session.add(
+            ReportPull(
+                member_id=cmd.member_id, pulled_at=ctx.now(), period_from=period.start,
+                period_to=period.end, pseudonymous=pseudonymous, source="command",
+            )
+        )  # fmt: skip
+        await session.commit()
+    return f"I sent you the report for {period.label()} as a direct message."
+
+
+@router.command(
+    "stats",
+    usage="stats [days]",
+    summary="a short summary of the last days (default 7)",
+    example="stats 30",
+    roles=WHO,
+)
+async def show_stats(ctx: Context, cmd: Command) -> str:
+    if len(cmd.argv) > 1 or (cmd.argv and not cmd.argv[0].isdigit()):
+        raise UsageError("Give a number of days, for example: stats 30")
+    days = int(cmd.argv[0]) if cmd.argv else 7
+    if not 1 <= days <= 3 * 365:
+        raise UsageError("Choose between 1 and 1095 days.")
+    today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
+    period = parse_period([], today, ctx.settings.timezone, default_days=days)
+    if ctx.activity is not None:
+        await ctx.activity.flush()
+    figures = await asyncio.to_thread(stats, ctx.db.sync_url, period, ctx.now())
+    median = (
+        f"{figures.median_hours:.1f} h" if figures.median_hours is not None else "no answers yet"
+    )
+    return (
+        f"Last {days} days ({period.label()}): {figures.active} posting-active members, "
+        f"{figures.new} new. {figures.messages} messages, {figures.replies} replies, "
+        f"{figures.reactions} reactions. Questions: {figures.asked} asked, "
+        f"{figures.answered} answered, median time to first response {median}. "
+        f"Prompt responses: {figures.prompt_responses}."
+    )
