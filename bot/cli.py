@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from bot.db import describe, upgrade
+from bot.db import describe, sync_url, upgrade
 from bot.settings import Settings
 
 log = logging.getLogger("convener")
@@ -95,6 +95,44 @@ async def serve(settings: Settings, adapter_names: list[str]) -> int:
         log.info("Convener stopped; activity flushed")
 
 
+def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
+    """`convener report`: the same workbook as the `report` command, into a file."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.errors import UsageError
+    from bot.models import ReportPull
+    from bot.reporting import parse_period
+    from bot.reporting.build import connect, write_report
+
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo(settings.timezone)).date()
+    words = [w for w in (args.first, args.last) if w]
+    if args.last and not args.first:
+        words = [(today.replace(day=1)).isoformat(), args.last]
+    try:
+        period = parse_period(words, today, settings.timezone)
+    except UsageError as exc:
+        print(f"convener report: {exc}", file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    url = sync_url(settings.database_url)
+    write_report(
+        url, period, args.output, now=now, timezone=settings.timezone,
+        pseudonymous=args.pseudonymous,
+    )  # fmt: skip
+    with connect(url) as conn:
+        conn.execute(
+            ReportPull.__table__.insert().values(
+                member_id=None, pulled_at=now, period_from=period.start, period_to=period.end,
+                pseudonymous=args.pseudonymous, source="cli",
+            )
+        )  # fmt: skip
+        conn.commit()
+    print(f"wrote {args.output} ({period.label()})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="convener", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--adapter", choices=["console", "slack", "matrix"])
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
+    report = sub.add_parser("report", help="write the engagement workbook")
+    report.add_argument("--from", dest="first", metavar="YYYY-MM-DD")
+    report.add_argument("--to", dest="last", metavar="YYYY-MM-DD")
+    report.add_argument("-o", "--output", default="engagement.xlsx")
+    report.add_argument("--pseudonymous", action="store_true")
+    sub.add_parser("demo", help="fill an empty database with a sample community")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -112,6 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         upgrade(settings.database_url)
         print(f"database {describe(settings.database_url)} is up to date")
+        return 0
+    if args.command == "report":
+        return write_report_file(settings, args)
+    if args.command == "demo":
+        from bot import demo
+
+        print(demo.run(settings.database_url))
         return 0
     if args.command == "run":
         names = choose_adapters(settings, args.adapter)

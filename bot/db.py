@@ -34,6 +34,11 @@ def _urls(url: str) -> tuple[URL, URL]:
     return parsed, parsed
 
 
+def sync_url(url: str) -> URL:
+    """The URL for a synchronous engine (migrations, reports built on a worker thread)."""
+    return _urls(url)[0]
+
+
 def describe(url: str) -> str:
     """The URL with any password hidden, for logs."""
     return make_url(url).render_as_string(hide_password=True)
