@@ -19,6 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+$(VENV)/.libreoffice: scripts/install-libreoffice.sh | $(BIN)/python
+	bash scripts/install-libreoffice.sh
+	@touch $@
+
 $(SYNAPSE_VENV)/.installed: scripts/install-synapse.sh
 	SYNAPSE_VENV=$(SYNAPSE_VENV) PYTHON=$(PYTHON) bash scripts/install-synapse.sh
 	@touch $@
@@ -29,7 +33,7 @@ run: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(BIN)/convener demo
 
-test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed
+test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed $(VENV)/.libreoffice
 	SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test

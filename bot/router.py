@@ -43,7 +43,9 @@ class CommandSpec:
     def who(self) -> str:
         if not self.roles:
             return "everyone"
-        return " and ".join(sorted(self.roles)) + "s"
+        order = ("facilitator", "coordinator")
+        ranked = sorted(self.roles, key=lambda r: (order.index(r) if r in order else 9, r))
+        return " and ".join(f"{role}s" for role in ranked)
 
 
 @dataclass(frozen=True, slots=True)
