@@ -115,7 +115,7 @@ class Activity(Base):
     __table_args__ = (
         UniqueConstraint("platform", "event_id", name="uq_activity_event"),
         Index("ix_activity_ts_member_channel_kind", "ts", "member_id", "channel_id", "kind"),
-        Index("ix_activity_member_ts", "member_id", "ts"),
+        Index("ix_activity_member_ts_kind", "member_id", "ts", "kind"),
         Index("ix_activity_thread", "channel_id", "thread_id"),
     )
 

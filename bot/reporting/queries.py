@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     Connection,
@@ -41,7 +41,12 @@ from bot.models import (
 from bot.reporting.period import Period
 
 A, M, Q, P = Activity.__table__, Member.__table__, Question.__table__, PromptRun.__table__
-HUMANS = select(M.c.id).where(M.c.is_bot.is_(False))
+BOTS = select(M.c.id).where(M.c.is_bot.is_(True))
+
+
+def human(column) -> ColumnElement:
+    """Not a bot (bots are few, so the exclusion list stays tiny however large the log)."""
+    return column.not_in(BOTS)
 
 
 def _dialect(conn: Connection) -> str:
@@ -68,7 +73,7 @@ def in_period(column, period: Period) -> ColumnElement:
 
 
 def _posting(period: Period):
-    return and_(in_period(A.c.ts, period), A.c.kind.in_(POSTING_KINDS), A.c.member_id.in_(HUMANS))
+    return and_(in_period(A.c.ts, period), A.c.kind.in_(POSTING_KINDS), human(A.c.member_id))
 
 
 # Summary figures ----------------------------------------------------------------------
@@ -82,7 +87,7 @@ def activity_counts(conn: Connection, period: Period) -> dict[str, int]:
     """Messages, replies, reactions and joins in the period."""
     rows = conn.execute(
         select(A.c.kind, func.count())
-        .where(in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
+        .where(in_period(A.c.ts, period), human(A.c.member_id))
         .group_by(A.c.kind)
     )
     counts = dict.fromkeys(("message", "reply", "reaction", "join"), 0)
@@ -152,7 +157,7 @@ def _first_response():
                 ),
             )
         )
-        .where(A.c.member_id.in_(HUMANS))
+        .where(human(A.c.member_id))
         .group_by(Q.c.id)
         .subquery()
     )
@@ -193,7 +198,7 @@ def response_times(conn: Connection, period: Period, now: datetime) -> ResponseT
     rows = conn.execute(
         select(Q.c.asked_at, first.c.first_ts, Q.c.solved_at)
         .select_from(Q.outerjoin(first, first.c.question_id == Q.c.id))
-        .where(in_period(Q.c.asked_at, period), Q.c.asker_id.in_(HUMANS))
+        .where(in_period(Q.c.asked_at, period), human(Q.c.asker_id))
     ).all()
     hours, late24, late72, solved = [], 0, 0, 0
     for asked, first_ts, solved_at in rows:
@@ -229,7 +234,7 @@ def _prompt_responses():
                 ),
             )
         )
-        .where(A.c.member_id.in_(HUMANS))
+        .where(human(A.c.member_id))
         .subquery()
     )
 
@@ -263,21 +268,16 @@ def weekly(conn: Connection, period: Period) -> dict[object, dict[str, int]]:
             for name, value in zip(names, values, strict=True):
                 bucket[name] = value
 
-    week = week_start(conn, A.c.ts).label("week")
-    put(
-        conn.execute(
+    for monday, start, end in _weeks(period):
+        row = conn.execute(
             select(
-                week,
                 func.count(distinct(case((A.c.kind.in_(POSTING_KINDS), A.c.member_id)))),
                 func.sum(case((A.c.kind == "message", 1), else_=0)),
                 func.sum(case((A.c.kind == "reply", 1), else_=0)),
                 func.sum(case((A.c.kind == "reaction", 1), else_=0)),
-            )
-            .where(in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
-            .group_by(week)
-        ),
-        "active", "messages", "replies", "reactions",
-    )  # fmt: skip
+            ).where(A.c.ts >= start, A.c.ts < end, human(A.c.member_id))
+        ).one()
+        put([(monday, *row)], "active", "messages", "replies", "reactions")
     joined = _joined_at()
     week = week_start(conn, joined.c.joined).label("week")
     put(
@@ -308,26 +308,32 @@ def weekly(conn: Connection, period: Period) -> dict[object, dict[str, int]]:
     return dict(sorted(weeks.items()))
 
 
+def _weeks(period: Period) -> Iterator[tuple[str, datetime, datetime]]:
+    """The ISO weeks (UTC) the period touches: (Monday, start, end) clipped to the period.
+    One indexed range query per week reads each row once, with no per-row date functions."""
+    monday = period.start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday -= timedelta(days=monday.weekday())
+    while monday < period.end:
+        following = monday + timedelta(days=7)
+        yield monday.date().isoformat(), max(monday, period.start), min(following, period.end)
+        monday = following
+
+
 def members(conn: Connection, period: Period) -> Iterator[tuple]:
-    """One row per member (bots excluded), streamed, with their figures for the period."""
-    counts = (
-        select(
-            A.c.member_id,
-            func.sum(case((A.c.kind == "message", 1), else_=0)).label("messages"),
-            func.sum(case((A.c.kind == "reply", 1), else_=0)).label("replies"),
-            func.sum(case((A.c.kind == "reaction", 1), else_=0)).label("reactions"),
-        )
-        .where(in_period(A.c.ts, period))
-        .group_by(A.c.member_id)
-        .subquery()
-    )
-    span = (
+    """One row per member (bots excluded), streamed, with their figures for the period.
+    The activity figures come from one pass over each member's activity."""
+    now = in_period(A.c.ts, period)
+    per_member = (
         select(
             A.c.member_id,
             func.min(A.c.ts).label("first_ts"),
-            func.max(case((A.c.kind.in_(POSTING_KINDS), A.c.ts))).label("last_post"),
             func.max(A.c.ts).label("last_ts"),
+            func.max(case((A.c.kind.in_(POSTING_KINDS), A.c.ts))).label("last_post"),
+            func.sum(case((and_(now, A.c.kind == "message"), 1), else_=0)).label("messages"),
+            func.sum(case((and_(now, A.c.kind == "reply"), 1), else_=0)).label("replies"),
+            func.sum(case((and_(now, A.c.kind == "reaction"), 1), else_=0)).label("reactions"),
         )
+        .where(A.c.ts < period.end)
         .group_by(A.c.member_id)
         .subquery()
     )
@@ -368,26 +374,24 @@ def members(conn: Connection, period: Period) -> Iterator[tuple]:
         .group_by(Expertise.member_id)
         .subquery()
     )
-    joined = _joined_at()
+    joined = func.coalesce(M.c.joined_at, per_member.c.first_ts)
     query = (
         select(
-            M.c.id, M.c.display_name, M.c.city, M.c.org, M.c.role_title, joined.c.joined,
-            span.c.first_ts, span.c.last_ts, span.c.last_post,
-            func.coalesce(counts.c.messages, 0), func.coalesce(counts.c.replies, 0),
-            func.coalesce(counts.c.reactions, 0), func.coalesce(asked.c.asked, 0),
+            M.c.id, M.c.display_name, M.c.city, M.c.org, M.c.role_title, joined,
+            per_member.c.first_ts, per_member.c.last_ts, per_member.c.last_post,
+            func.coalesce(per_member.c.messages, 0), func.coalesce(per_member.c.replies, 0),
+            func.coalesce(per_member.c.reactions, 0), func.coalesce(asked.c.asked, 0),
             func.coalesce(answered.c.answered, 0), func.coalesce(prompted.c.prompts, 0),
             offers.c.topics,
         )
         .select_from(
-            M.outerjoin(joined, joined.c.member_id == M.c.id)
-            .outerjoin(span, span.c.member_id == M.c.id)
-            .outerjoin(counts, counts.c.member_id == M.c.id)
+            M.outerjoin(per_member, per_member.c.member_id == M.c.id)
             .outerjoin(asked, asked.c.member_id == M.c.id)
             .outerjoin(answered, answered.c.member_id == M.c.id)
             .outerjoin(prompted, prompted.c.member_id == M.c.id)
             .outerjoin(offers, offers.c.member_id == M.c.id)
         )
-        .where(M.c.is_bot.is_(False), or_(joined.c.joined.is_(None), joined.c.joined < period.end))
+        .where(M.c.is_bot.is_(False), or_(joined.is_(None), joined < period.end))
         .order_by(M.c.display_name, M.c.id)
     )  # fmt: skip
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)
@@ -406,21 +410,28 @@ def member_status(joined, last_post, period: Period) -> str:
 
 
 def channels(conn: Connection, period: Period) -> Iterator[tuple]:
+    per_channel = (
+        select(
+            A.c.channel_id,
+            func.count(distinct(case((A.c.kind.in_(POSTING_KINDS), A.c.member_id)))).label("n"),
+            func.sum(case((A.c.kind == "message", 1), else_=0)).label("messages"),
+            func.sum(case((A.c.kind == "reply", 1), else_=0)).label("replies"),
+            func.sum(case((A.c.kind == "reaction", 1), else_=0)).label("reactions"),
+            func.sum(case((A.c.kind == "join", 1), else_=0)).label("joins"),
+        )
+        .where(in_period(A.c.ts, period), human(A.c.member_id))
+        .group_by(A.c.channel_id)
+        .subquery()
+    )
     query = (
         select(
-            Channel.platform,
-            Channel.name,
-            func.count(distinct(case((A.c.kind.in_(POSTING_KINDS), A.c.member_id)))),
-            func.sum(case((A.c.kind == "message", 1), else_=0)),
-            func.sum(case((A.c.kind == "reply", 1), else_=0)),
-            func.sum(case((A.c.kind == "reaction", 1), else_=0)),
-            func.sum(case((A.c.kind == "join", 1), else_=0)),
+            Channel.platform, Channel.name, per_channel.c.n, per_channel.c.messages,
+            per_channel.c.replies, per_channel.c.reactions, per_channel.c.joins,
         )
-        .join(A, A.c.channel_id == Channel.id)
-        .where(Channel.is_direct.is_(False), in_period(A.c.ts, period), A.c.member_id.in_(HUMANS))
-        .group_by(Channel.id, Channel.platform, Channel.name)
+        .join(per_channel, per_channel.c.channel_id == Channel.id)
+        .where(Channel.is_direct.is_(False))
         .order_by(Channel.platform, Channel.name)
-    )
+    )  # fmt: skip
     yield from conn.execute(query)
 
 
