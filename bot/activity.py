@@ -25,7 +25,9 @@ from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, Reac
 log = logging.getLogger(__name__)
 
 POSTING_KINDS = ("message", "reply", "reaction")
-WRITE_CHUNK = 500  # rows per write transaction: short holds of SQLite's one write lock
+# Rows per write transaction. A quiet flush writes small chunks, so a command waiting for
+# SQLite's one write lock waits about a millisecond; a busy one writes large chunks.
+QUIET_CHUNK, BUSY_CHUNK = 100, 1000
 
 
 def kind_of(event: Event, is_command: bool = False) -> str:
@@ -186,9 +188,10 @@ class ActivityLog:
                     )
                     for user, channel, row in batch
                 ]
-                for start in range(0, len(rows), WRITE_CHUNK):
+                chunk = QUIET_CHUNK if len(rows) <= 10 * QUIET_CHUNK else BUSY_CHUNK
+                for start in range(0, len(rows), chunk):
                     async with self.db.write_lock(), self.db.engine.begin() as conn:
-                        await conn.exec_driver_sql(sql, rows[start : start + WRITE_CHUNK])
+                        await conn.exec_driver_sql(sql, rows[start : start + chunk])
             except Exception:
                 self._rows[:0] = batch
                 self._unresolved += unresolved
