@@ -142,21 +142,21 @@ def retained(conn: Connection, newcomers: list[tuple[int, datetime]], first: int
     return kept
 
 
+def _responds_to_question() -> ColumnElement:
+    """An activity that responds to a question: a reply in its thread, not by the asker."""
+    return and_(
+        A.c.channel_id == Q.c.channel_id,
+        A.c.thread_id == Q.c.message_id,
+        A.c.kind == "reply",
+        A.c.member_id != Q.c.asker_id,
+    )
+
+
 def _first_response():
     """Per question: the first reply in its thread by someone other than the asker."""
     return (
         select(Q.c.id.label("question_id"), func.min(A.c.ts).label("first_ts"))
-        .select_from(
-            Q.join(
-                A,
-                and_(
-                    A.c.channel_id == Q.c.channel_id,
-                    A.c.thread_id == Q.c.message_id,
-                    A.c.kind == "reply",
-                    A.c.member_id != Q.c.asker_id,
-                ),
-            )
-        )
+        .select_from(Q.join(A, _responds_to_question()))
         .where(human(A.c.member_id))
         .group_by(Q.c.id)
         .subquery()
@@ -345,17 +345,7 @@ def members(conn: Connection, period: Period) -> Iterator[tuple]:
     )
     answered = (
         select(A.c.member_id, func.count(distinct(Q.c.id)).label("answered"))
-        .select_from(
-            Q.join(
-                A,
-                and_(
-                    A.c.channel_id == Q.c.channel_id,
-                    A.c.thread_id == Q.c.message_id,
-                    A.c.kind == "reply",
-                    A.c.member_id != Q.c.asker_id,
-                ),
-            )
-        )
+        .select_from(Q.join(A, _responds_to_question()))
         .where(in_period(A.c.ts, period))
         .group_by(A.c.member_id)
         .subquery()
