@@ -246,6 +246,14 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
         conn.execute(insert(PromptRun), runs)
     for chunk in range(0, len(activity), 5000):
         conn.execute(insert(Activity), activity[chunk : chunk + 5000])
+    first_seen = (
+        select(func.min(Activity.ts)).where(Activity.member_id == Member.id).scalar_subquery()
+    )
+    conn.execute(  # questions and prompt replies are drawn at random: nobody acts before joining
+        Member.__table__.update()
+        .where(first_seen < Member.joined_at)
+        .values(joined_at=first_seen, created_at=first_seen, welcomed_at=first_seen)
+    )
     return len(member_ids), len(activity), len(question_ids), len(runs)
 
 
