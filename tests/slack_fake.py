@@ -2,7 +2,7 @@
 
 There is no maintained local emulator of Slack, so tests run against these small aiohttp
 servers, which answer with Slack's documented shapes (templates are the real payloads in
-``/work/shared/slack-payloads``), record every request and can inject rate limits and errors.
+``tests/fixtures/slack``), record every request and can inject rate limits and errors.
 
 Typical use::
 
@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -89,11 +88,8 @@ _counter = itertools.count(1)
 
 
 def payloads_dir() -> Path:
-    """The slack-payloads directory (env ``SLACK_PAYLOADS_DIR`` overrides the default)."""
-    env = os.environ.get("SLACK_PAYLOADS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "slack-payloads"
+    """The Slack payload fixtures, kept in the repository beside the tests."""
+    return Path(__file__).resolve().parent / "fixtures" / "slack"
 
 
 @functools.cache

@@ -43,7 +43,7 @@ async def test_profile_bad_values_change_nothing(bot):
     assert "Africa/Nairobi" in answer and answer.endswith("Usage: `profile timezone <Area/City>`")
     await bot.say("alice", "!profile timezone nairobi")
     assert "Did you mean Africa/Nairobi?" in bot.last_reply_to("alice")
-    await bot.say("alice", "!profile timezone ../../etc/passwd")
+    await bot.say("alice", "!profile timezone ../../etc/passwd")  # not a path
     assert "is not a timezone I know" in bot.last_reply_to("alice")
     await bot.say("alice", "!profile timezone")
     assert bot.last_reply_to("alice").startswith("Which timezone?")
