@@ -106,8 +106,8 @@ def seed(path: Path, activities: int, seed: int = 11) -> None:
 def build(url: str, out: Path) -> dict:
     """In a child process: the full workbook for the whole history."""
     from bot.db import sync_url
-    from bot.reporting.build import write_report
-    from bot.reporting.period import from_days
+    from handlers.reports.build import write_report
+    from handlers.reports.period import from_days
 
     period = from_days(START.date(), (END - timedelta(days=1)).date(), "UTC")
     started = time.perf_counter()

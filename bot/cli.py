@@ -102,8 +102,8 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.errors import UsageError
     from bot.models import ReportPull
-    from bot.reporting import parse_period
-    from bot.reporting.build import connect, write_report
+    from handlers.reports.build import connect, write_report
+    from handlers.reports.period import parse_period
 
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return write_report_file(settings, args)
     if args.command == "demo":
-        from bot import demo
+        from handlers.reports import demo
 
         print(demo.run(settings.database_url))
         return 0

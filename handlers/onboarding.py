@@ -23,7 +23,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot import members, topics
+from bot import members
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.errors import UsageError
@@ -31,6 +31,7 @@ from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.types import Message, UserRef
 from handlers.profiles import OFFERS, WANTS, add_expertise, set_text_field
+from handlers.topics import service as topics
 
 router = Router()
 

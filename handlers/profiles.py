@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo, available_timezones
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members, topics
+from bot import members
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
+from handlers.topics import service as topics
 
 router = Router()
 

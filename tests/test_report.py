@@ -15,8 +15,8 @@ from sqlalchemy import func, select, update
 
 from bot import members
 from bot.models import PromptRun, Question, ReportPull
-from bot.reporting.build import write_report
-from bot.reporting.period import parse_period
+from handlers.reports.build import write_report
+from handlers.reports.period import parse_period
 
 
 def at(day: int, hour: int = 9, month: int = 3) -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import topics
 from bot.errors import UsageError
+from handlers.topics import service as topics
 
 
 async def test_topics_empty_then_listed_with_counts(bot):

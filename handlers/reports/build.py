@@ -18,9 +18,9 @@ from sqlalchemy import Connection, create_engine, select
 from sqlalchemy.engine import URL
 
 from bot.models import KeyValue
-from bot.reporting import queries
-from bot.reporting.period import Period
-from bot.reporting.workbook import Writer
+from handlers.reports import queries
+from handlers.reports.period import Period
+from handlers.reports.workbook import Writer
 
 SECRET_SCOPE, SECRET_KEY = "reports", "pseudonym-secret"
 

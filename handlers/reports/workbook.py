@@ -20,8 +20,8 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import Connection
 
-from bot.reporting import queries
-from bot.reporting.period import Period
+from handlers.reports import queries
+from handlers.reports.period import Period
 
 MAX_DATA_ROWS = 1_048_576 - 2  # header row, and a row saying the sheet was cut
 MAX_CELL = 32_767

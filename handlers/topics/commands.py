@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from bot import roles, topics
+from bot import roles
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Topic
 from bot.router import Router
+from handlers.topics import service as topics
 
 router = Router()
 

@@ -12,10 +12,10 @@ from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
 from bot.models import ReportPull
-from bot.reporting import parse_period
-from bot.reporting.build import stats, write_report
 from bot.router import Router
 from bot.types import OutboundFile
+from handlers.reports.build import stats, write_report
+from handlers.reports.period import parse_period
 
 router = Router()
 WHO = [roles.FACILITATOR, roles.COORDINATOR]

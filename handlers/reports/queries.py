@@ -38,7 +38,7 @@ from bot.models import (
     QuestionTopic,
     Topic,
 )
-from bot.reporting.period import Period
+from handlers.reports.period import Period
 
 A, M, Q, P = Activity.__table__, Member.__table__, Question.__table__, PromptRun.__table__
 BOTS = select(M.c.id).where(M.c.is_bot.is_(True))

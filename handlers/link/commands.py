@@ -3,10 +3,11 @@ one platform) into one member, so reports count them once."""
 
 from __future__ import annotations
 
-from bot import linking, members
+from bot import members
 from bot.commands import Command
 from bot.context import Context
 from bot.router import Router
+from handlers.link import service as linking
 
 router = Router()
 
