@@ -31,7 +31,7 @@ from bot.types import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import Convener
+    from bot.platform import Intake
 
 PLATFORM = "console"
 FIRST_MEMBER = "you"
@@ -82,6 +82,7 @@ class ConsoleAdapter:
         self.bot_user = UserRef(PLATFORM, "convener", "convener", is_bot=True)
         self.state = ConsoleState()
         self._ids = itertools.count(1)
+        self._task: asyncio.Task | None = None
 
     # Platform --------------------------------------------------------------------------
 
@@ -232,7 +233,7 @@ class ConsoleAdapter:
             return None
         return seconds
 
-    async def feed(self, app: Convener, line: str) -> None:
+    async def feed(self, app: Intake, line: str) -> None:
         """Act on one input line."""
         seconds = self.wait_seconds(line)
         if seconds is not None:
@@ -246,7 +247,7 @@ class ConsoleAdapter:
         for event in result:
             await app.handle(event)
 
-    async def run(self, app: Convener, stream: TextIO | None = None) -> None:
+    async def run(self, app: Intake, stream: TextIO | None = None) -> None:
         """Read input to its end (or until Ctrl-D), acting on each line in turn."""
         stream = stream or sys.stdin
         interactive = stream.isatty()
@@ -259,8 +260,28 @@ class ConsoleAdapter:
         while (line := await lines.next()) is not None:
             await self.feed(app, line)
 
-    async def close(self) -> None:
+    # Lifecycle -------------------------------------------------------------------------
+
+    async def start(self, intake: Intake, stream: TextIO | None = None) -> None:
+        """Read input on a task of its own; each line is handled before the next is read."""
+        self._task = asyncio.get_running_loop().create_task(self.run(intake, stream))
+
+    async def ready(self) -> None:
         return None
+
+    async def wait_closed(self) -> None:
+        """Until the input ends."""
+        if self._task is not None:
+            await self._task
+
+    async def stop(self, grace: float) -> None:
+        """Stop reading; a line being handled gets up to `grace` seconds."""
+        if self._task is None or self._task.done():
+            return
+        done, _ = await asyncio.wait([self._task], timeout=grace)
+        if not done:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
 
 class _LineReader:

@@ -27,7 +27,7 @@ from benchmarks.common import (
     runs,
     truncate_postgres,
 )
-from bot.app import Convener
+from bot.cli import build
 from bot.settings import Settings
 
 EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", "1000000"))
@@ -70,11 +70,11 @@ class Script:
 
 async def through_core(url: str, history: Script) -> tuple[float, int]:
     settings = Settings(_env_file=None, database_url=url)
-    app = Convener(settings)
+    app = build(settings, schedule=False)
     with open(os.devnull, "w") as sink:  # noqa: ASYNC230 (opening /dev/null does not block)
         console = ConsoleAdapter(out=sink)
         app.add_platform(console)
-        await app.start(migrate=False, schedule=False)
+        await app.start(migrate=False)
         count = 0
         with Timer() as timer:
             for member_no, channel_no, kind in history:

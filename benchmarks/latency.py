@@ -9,7 +9,8 @@ import os
 import time
 
 from benchmarks.common import Result, emit, fresh_sqlite, median, percentile, runs
-from bot.app import Convener, build_router
+from bot.app import Convener
+from bot.cli import build
 from bot.settings import Settings
 from bot.types import ChannelRef, Message, Sent, UserRef
 
@@ -67,7 +68,8 @@ async def background(app: Convener, stop: asyncio.Event) -> int:
 
 
 async def measure(url: str, empty: bool) -> list[float]:
-    router = build_router()
+    settings = Settings(_env_file=None, database_url=url)
+    app = build(settings, schedule=False)
     if empty:
         from bot.router import Router
 
@@ -77,10 +79,10 @@ async def measure(url: str, empty: bool) -> list[float]:
         async def nothing(ctx, cmd) -> str:
             return "ok"
 
-    app = Convener(Settings(_env_file=None, database_url=url), router=router)
+        app = Convener(settings, router=router)
     platform = Recorder()
     app.add_platform(platform)
-    await app.start(migrate=False, schedule=False)
+    await app.start(migrate=False)
     stop = asyncio.Event()
     flow = asyncio.create_task(background(app, stop))
     await asyncio.sleep(1.0)

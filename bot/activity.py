@@ -1,24 +1,32 @@
-"""The activity log: every inbound event once, written in batches.
+"""The activity log: every inbound event once, written in batches, never lost, never wedged.
 
-Events are buffered and inserted in one statement per batch (`INSERT ... ON CONFLICT DO
-NOTHING` on the platform event id, so a retried delivery or a second replica adds nothing).
-Member and channel ids are cached in memory; only the first sight of a member or channel
-costs a transaction. `flush()` runs every `CONVENER_ACTIVITY_FLUSH_SECONDS`, when the buffer
-is full, and on shutdown.
+Events are buffered and inserted in chunks (`INSERT ... ON CONFLICT DO NOTHING` on the
+platform event id, so a retried delivery or a second replica adds nothing). Each row finds its
+member through the identity in the same statement, so a row written by a replica that has not
+heard of a merge still lands on the merged member.
+
+A chunk that fails is retried row by row: a row that fails alone goes to the dead-letter table
+with its error and the rest are written. A fault of the database itself (a dropped connection,
+a lock) puts the rows back for the next attempt. Cancellation and shutdown put taken rows back
+too, and `close()` writes them. `persisted()` waits until what was recorded so far is stored:
+adapters acknowledge a delivery only after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members
 from bot.db import Database
+from bot.models import ActivityDeadLetter
 from bot.settings import Settings
 from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, ReactionAdded, UserRef
 
@@ -28,6 +36,8 @@ POSTING_KINDS = ("message", "reply", "reaction")
 # Rows per write transaction. A quiet flush writes small chunks, so a command waiting for
 # SQLite's one write lock waits about a millisecond; a busy one writes large chunks.
 QUIET_CHUNK, BUSY_CHUNK = 100, 1000
+KNOWN_LIMIT = 500_000
+CLOSE_ATTEMPTS = 5
 
 
 def kind_of(event: Event, is_command: bool = False) -> str:
@@ -55,21 +65,36 @@ class Recent:
         self._order: deque = deque()
         self._items: set = set()
 
-    def __contains__(self, item) -> bool:
+    def __contains__(self, item: Hashable) -> bool:
         return item in self._items
 
-    def add(self, item) -> None:
+    def add(self, item: Hashable) -> None:
+        if item in self._items:
+            return
         self._order.append(item)
         self._items.add(item)
         if len(self._order) > self.size:
             self._items.discard(self._order.popleft())
 
+    def discard(self, item: Hashable) -> None:
+        self._items.discard(item)
+
+
+def transient(error: BaseException) -> bool:
+    """A fault of the database or the connection, not of the row: retry later, keep rows."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, sa_exc.OperationalError | sa_exc.TimeoutError | OSError | TimeoutError)
+
+
+Row = tuple[int, UserRef, ChannelRef, tuple]  # (sequence number, user, channel, values)
+
 
 class ActivityLog:
     """Buffers activity rows and writes them in batches.
 
-    `record()` does no I/O unless the buffer is full: member and channel ids are resolved at
-    flush time for the whole batch (cached after), and while one batch is written the next one
+    `record()` does no I/O unless the buffer is full: members and channels seen for the first
+    time are created at flush for the whole batch, and while one batch is written the next one
     fills. The buffer is bounded: past four batches, `record()` waits for the write.
     """
 
@@ -77,44 +102,56 @@ class ActivityLog:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self._rows: list[tuple[UserRef, ChannelRef, tuple]] = []
+        self._rows: list[Row] = []
         self._seen = Recent(200_000)
-        self._member_ids: dict[tuple[str, str], int] = {}
+        self._known_users = Recent(KNOWN_LIMIT)
         self._channel_ids: dict[tuple[str, str], int] = {}
         self._lock = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._writing: asyncio.Task | None = None
-        self._unresolved = 0
+        self._recorded = 0
+        self._stored = 0
+        self._last_unknown = 0
+        self._stored_changed = asyncio.Condition()
         self.written = 0
+        self.dead_lettered = 0
+
+    @property
+    def waiting(self) -> int:
+        """Rows recorded but not yet stored."""
+        return len(self._rows)
 
     def forget_member(self, user: UserRef | None = None) -> None:
-        """Drop cached member ids (after linking or erasing members)."""
+        """Forget which platform users are known (after erasing members), so their next
+        event creates them again."""
         if user is None:
-            self._member_ids.clear()
+            self._known_users = Recent(KNOWN_LIMIT)
         else:
-            self._member_ids.pop((user.platform, user.id), None)
+            self._known_users.discard((user.platform, user.id))
 
-    async def record(self, event: Event, kind: str | None = None) -> bool:
+    def record(self, event: Event, kind: str | None = None) -> bool:
         """Buffer one event; False if this process has already recorded this event id."""
         key = (event.platform, event.event_id)
         if key in self._seen:
             return False
         self._seen.add(key)
         text = getattr(event, "text", None)
-        if (event.platform, event.user.id) not in self._member_ids or (
+        self._recorded += 1
+        if (event.platform, event.user.id) not in self._known_users or (
             event.platform,
             event.channel.id,
         ) not in self._channel_ids:
-            self._unresolved += 1
+            self._last_unknown = self._recorded
         self._rows.append(
             (
+                self._recorded,
                 event.user,
                 event.channel,
                 (
                     event.ts,
                     kind or kind_of(event),
                     event.platform,
-                    event.event_id[:255],
+                    event.event_id,
                     getattr(event, "message_id", None) or None,
                     getattr(event, "thread_id", None),
                     len(text) if text else 0,
@@ -122,48 +159,44 @@ class ActivityLog:
                 ),
             )
         )
-        batch = self.settings.activity_batch_size
-        if len(self._rows) >= batch:
-            if len(self._rows) >= 4 * batch:
-                await self.flush()
-            elif self._writing is None or self._writing.done():
-                self._writing = asyncio.get_running_loop().create_task(self._flush_quietly())
+        if len(self._rows) >= self.settings.activity_batch_size:
+            self._kick()
         return True
+
+    async def backpressure(self) -> None:
+        """Wait while more than four batches are buffered (the database is behind)."""
+        if len(self._rows) >= 4 * self.settings.activity_batch_size:
+            await self.persisted()
+
+    async def persisted(self) -> None:
+        """Return once every row recorded so far is stored (or dead-lettered)."""
+        target = self._recorded
+        if self._stored >= target:
+            return
+        self._kick()
+        async with self._stored_changed:
+            await self._stored_changed.wait_for(lambda: self._stored >= target)
+
+    def _kick(self) -> None:
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.get_running_loop().create_task(self._write_pending())
+
+    async def _write_pending(self) -> None:
+        """Write until the buffer is empty; on a database fault, back off and try again."""
+        delay = 0.05
+        while self._rows:
+            try:
+                await self.flush()
+                delay = 0.05
+            except Exception:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def settle(self) -> None:
         """Write the buffer if it holds a member or channel seen for the first time, so that
-        handlers about to run find every member the log has seen (with the name they came
-        with)."""
-        if self._unresolved:
-            await self.flush()
-
-    async def _flush_quietly(self) -> None:
-        try:
-            await self.flush()
-        except Exception:  # logged in flush; the rows stay buffered for the next attempt
-            pass
-
-    def _unresolved_in(self, batch) -> bool:
-        return any(
-            (user.platform, user.id) not in self._member_ids
-            or (channel.platform, channel.id) not in self._channel_ids
-            for user, channel, _ in batch
-        )
-
-    async def _ids(self, session: AsyncSession, batch) -> None:
-        """Fill the id caches for every member and channel in the batch."""
-        users = {(u.platform, u.id): u for u, _, _ in batch}
-        unknown_users = [u for key, u in users.items() if key not in self._member_ids]
-        if unknown_users:
-            self._member_ids.update(
-                await members.resolve_many(session, unknown_users, self.clock())
-            )
-        for _, channel, _ in batch:
-            key = (channel.platform, channel.id)
-            if key not in self._channel_ids:
-                self._channel_ids[key] = (await members.resolve_channel(session, channel)).id
-        if len(self._member_ids) > 500_000:
-            self._member_ids.clear()
+        handlers about to run find every member the log has seen."""
+        if self._last_unknown > self._stored:
+            await self.persisted()
 
     async def flush(self) -> int:
         """Write what is buffered; returns the number of rows handed to the database."""
@@ -171,60 +204,175 @@ class ActivityLog:
             if not self._rows:
                 return 0
             batch, self._rows = self._rows, []
-            unresolved, self._unresolved = self._unresolved, 0
             try:
-                if self._unresolved_in(batch):
-                    async with self.db.write_lock(), self.db.sessions() as session:
-                        await self._ids(session, batch)
-                        await session.commit()
-                members_, channels = self._member_ids, self._channel_ids
-                sql, ts_param = _insert_sql(self.db.engine.dialect.name)
-                rows = [
-                    (
-                        ts_param(row[0]),
-                        members_[(user.platform, user.id)],
-                        channels[(channel.platform, channel.id)],
-                        *row[1:],
-                    )
-                    for user, channel, row in batch
-                ]
-                chunk = QUIET_CHUNK if len(rows) <= 10 * QUIET_CHUNK else BUSY_CHUNK
-                for start in range(0, len(rows), chunk):
-                    async with self.db.write_lock(), self.db.engine.begin() as conn:
-                        await conn.exec_driver_sql(sql, rows[start : start + chunk])
-            except Exception:
+                written = await self._write(batch)
+            except BaseException as exc:
                 self._rows[:0] = batch
-                self._unresolved += unresolved
-                log.exception("could not write %d activity rows; will retry", len(batch))
+                if isinstance(exc, Exception):
+                    log.warning("could not write %d activity rows (%s); will retry",
+                                len(batch), exc.__class__.__name__)  # fmt: skip
                 raise
-            self.written += len(rows)
-            return len(rows)
+            self.written += written
+            await self._mark_stored(batch[-1][0])
+            return written
+
+    async def _mark_stored(self, sequence: int) -> None:
+        async with self._stored_changed:
+            self._stored = max(self._stored, sequence)
+            self._stored_changed.notify_all()
+
+    async def _write(self, batch: list[Row]) -> int:
+        batch = await self._resolve(batch)
+        sql, ts_param = _insert_sql(self.db.engine.dialect.name)
+        channels = self._channel_ids
+        rows = [
+            (ts_param(values[0]), channels[(channel.platform, channel.id)], *values[1:],
+             user.platform, user.id)
+            for _, user, channel, values in batch
+        ]  # fmt: skip
+        chunk = QUIET_CHUNK if len(rows) <= 10 * QUIET_CHUNK else BUSY_CHUNK
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            try:
+                await self._insert(sql, part)
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                await self._one_by_one(sql, part)
+        return len(rows)
+
+    async def _insert(self, sql: str, rows: list[tuple]) -> None:
+        async with self.db.write_lock(), self.db.engine.begin() as conn:
+            await conn.exec_driver_sql(sql, rows)
+
+    async def _one_by_one(self, sql: str, rows: list[tuple]) -> None:
+        for row in rows:
+            try:
+                await self._insert(sql, [row])
+            except Exception as exc:
+                if transient(exc):
+                    raise
+                await self._dead_letter(row[-2], row[4], row, exc)
+
+    async def _resolve(self, batch: list[Row]) -> list[Row]:
+        """Create the members and channels seen for the first time; rows whose member or
+        channel cannot be stored are dead-lettered and left out."""
+        unknown_users = {
+            (user.platform, user.id): user
+            for _, user, _, _ in batch
+            if (user.platform, user.id) not in self._known_users
+        }
+        unknown_channels = {
+            (channel.platform, channel.id): channel
+            for _, _, channel, _ in batch
+            if (channel.platform, channel.id) not in self._channel_ids
+        }
+        if not unknown_users and not unknown_channels:
+            return batch
+        if len(self._channel_ids) > KNOWN_LIMIT:
+            self._channel_ids = {}
+            unknown_channels = {(c.platform, c.id): c for _, _, c, _ in batch}
+        try:
+            async with self.db.write_lock(), self.db.sessions() as session:
+                await self._create(session, list(unknown_users.values()), unknown_channels)
+                await session.commit()
+            return batch
+        except Exception as exc:
+            if transient(exc):
+                raise
+        bad: set[tuple[str, str]] = set()
+        for key, user in unknown_users.items():
+            if not await self._create_alone([user], {}):
+                bad.add(key)
+        for key, channel in unknown_channels.items():
+            if not await self._create_alone([], {key: channel}):
+                bad.add(key)
+        kept = []
+        for row in batch:
+            _, user, channel, values = row
+            if (user.platform, user.id) in bad or (channel.platform, channel.id) in bad:
+                await self._dead_letter(user.platform, values[3], row, "member or channel")
+            else:
+                kept.append(row)
+        return kept
+
+    async def _create(
+        self,
+        session: AsyncSession,
+        users: list[UserRef],
+        channels: dict[tuple[str, str], ChannelRef],
+    ) -> None:
+        if users:
+            await members.resolve_many(session, users, self.clock())
+        ids = {key: (await members.resolve_channel(session, c)).id for key, c in channels.items()}
+        for user in users:
+            self._known_users.add((user.platform, user.id))
+        self._channel_ids.update(ids)
+
+    async def _create_alone(
+        self, users: list[UserRef], channels: dict[tuple[str, str], ChannelRef]
+    ) -> bool:
+        try:
+            async with self.db.write_lock(), self.db.sessions() as session:
+                await self._create(session, users, channels)
+                await session.commit()
+            return True
+        except Exception as exc:
+            if transient(exc):
+                raise
+            return False
+
+    async def _dead_letter(self, platform: str, event_id: str, row: object, error: object) -> None:
+        """Keep a row that cannot be written, with why, and move on."""
+        reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        log.warning("activity row %s %s could not be stored: %s", platform, event_id,
+                    reason.splitlines()[0][:300])  # fmt: skip
+        async with self.db.write_lock(), self.db.sessions() as session:
+            session.add(
+                ActivityDeadLetter(
+                    failed_at=datetime.now(UTC),
+                    platform=str(platform)[:16],
+                    event_id=str(event_id)[:255],
+                    row=json.dumps(row, default=repr)[:20_000],
+                    error=reason[:2000],
+                )
+            )
+            await session.commit()
+        self.dead_lettered += 1
 
     async def _flush_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.settings.activity_flush_seconds)
-            await self._flush_quietly()
+            if self._rows and (self._writing is None or self._writing.done()):
+                self._kick()
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._flush_periodically())
 
     async def close(self) -> None:
-        for task in (self._task, self._writing):
-            if task is not None and not task.done() and task is self._task:
-                task.cancel()
-            if task is not None:
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-        self._task = self._writing = None
-        await self.flush()
+        """Stop the timer, let a write in progress finish, then write everything left."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._writing is not None and not self._writing.done():
+            self._writing.cancel()
+            await asyncio.gather(self._writing, return_exceptions=True)
+        self._writing = None
+        for attempt in range(CLOSE_ATTEMPTS):
+            try:
+                await self.flush()
+                return
+            except Exception:
+                if attempt == CLOSE_ATTEMPTS - 1:
+                    log.error("%d activity rows could not be stored at shutdown", len(self._rows))
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
 
 _COLUMNS = (
-    "ts", "member_id", "channel_id", "kind", "platform", "event_id", "message_id", "thread_id",
-    "size", "text",
+    "ts", "channel_id", "kind", "platform", "event_id", "message_id", "thread_id", "size", "text",
 )  # fmt: skip
 
 
@@ -234,14 +382,23 @@ def _sqlite_ts(ts: datetime) -> str:
 
 
 def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], object]]:
-    """The batch insert as driver SQL, ignoring event ids already stored.
+    """The batch insert as driver SQL: the member comes from the identity, event ids already
+    stored are ignored.
 
     The hot path hands tuples straight to the driver's executemany: SQLAlchemy's per-row
-    bind processing cost more than the database did."""
-    columns = ", ".join(_COLUMNS)
+    bind processing cost more than the database did. On PostgreSQL the identity row is
+    share-locked, so a merge that moves it waits for this insert (and the merge's own update
+    of the activity rows then sees it)."""
+    columns = ", ".join(("member_id", *_COLUMNS))
     if dialect == "postgresql":
         values = ", ".join(["%s"] * len(_COLUMNS))
-        conflict = "ON CONFLICT ON CONSTRAINT uq_activity_event DO NOTHING"
-        return f"INSERT INTO activity ({columns}) VALUES ({values}) {conflict}", lambda ts: ts
+        return (
+            f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} FROM identities i "
+            "WHERE i.platform = %s AND i.user_id = %s FOR SHARE "
+            "ON CONFLICT ON CONSTRAINT uq_activity_event DO NOTHING"
+        ), lambda ts: ts
     values = ", ".join(["?"] * len(_COLUMNS))
-    return f"INSERT INTO activity ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING", _sqlite_ts
+    return (
+        f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} FROM identities i "
+        "WHERE i.platform = ? AND i.user_id = ? ON CONFLICT DO NOTHING"
+    ), _sqlite_ts

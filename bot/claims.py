@@ -2,17 +2,68 @@
 
 A claim is a row keyed by (platform, event id), inserted with ON CONFLICT DO NOTHING, so a
 retried delivery, a restarted process or a second replica on the same database does nothing.
+`claimed()` holds a claim around the work: it is released on any failure, cancellation
+included, so a redelivery can try again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import members, roles
 from bot.db import Database
-from bot.models import HandledEvent
+from bot.models import HandledEvent, Member
+from bot.settings import Settings
+from bot.types import Event, UserRef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent the event being handled: their platform account, member and roles, resolved
+    once by the pipeline. `member` is detached: load it again to change it."""
+
+    user: UserRef
+    member: Member
+    roles: frozenset[str]
+
+    @property
+    def member_id(self) -> int:
+        return self.member.id
+
+
+@asynccontextmanager
+async def claimed(
+    db: Database, event: Event, now: datetime, settings: Settings
+) -> AsyncIterator[Sender | None]:
+    """Claim the event and resolve its sender in one transaction; yields None when someone
+    else claimed it first. Any exception in the body gives the claim back."""
+    async with db.write_lock(), db.sessions() as session:
+        if not await take(session, event.platform, event.event_id, now):
+            log.debug("event %s %s already handled", event.platform, event.event_id)
+            sender = None
+        else:
+            member = await members.resolve(session, event.user, now)
+            held = await roles.roles_of(session, member.id, settings)
+            sender = Sender(event.user, member, frozenset(held))
+        await session.commit()
+    if sender is None:
+        yield None
+        return
+    try:
+        yield sender
+    except BaseException:
+        await asyncio.shield(release(db, event.platform, event.event_id))
+        raise
 
 
 def _insert(dialect: str):

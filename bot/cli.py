@@ -1,4 +1,5 @@
-"""The `convener` command line: run, db upgrade, report, demo."""
+"""The `convener` command line (run, db upgrade, report, demo), and the one composition root
+that builds the running bot from the core, the features, the jobs and the adapters."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from bot.db import describe, sync_url, upgrade
+from bot.app import STOP_GRACE_SECONDS, Convener
+from bot.context import utc_now
+from bot.db import Database, describe, sync_url, upgrade
+from bot.router import Router
 from bot.settings import Settings
 
 log = logging.getLogger("convener")
@@ -53,46 +58,90 @@ def make_adapter(name: str, settings: Settings):
     raise SystemExit(f"unknown adapter {name!r}; use console, slack or matrix")
 
 
-async def serve(settings: Settings, adapter_names: list[str]) -> int:
-    from bot.app import Convener
+def build(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    database: Database | None = None,
+    schedule: bool = True,
+) -> Convener:
+    """The composition root: the core with every feature's router and the scheduler."""
+    from handlers import all_routers
+    from schedules import start_scheduler
 
+    return Convener(
+        settings,
+        router=Router().include(*all_routers()),
+        scheduler=start_scheduler if schedule else None,
+        clock=clock,
+        database=database,
+    )
+
+
+async def serve(
+    settings: Settings, adapter_names: list[str], *, grace: float = STOP_GRACE_SECONDS
+) -> int:
+    """Run until SIGTERM or SIGINT (exit 0), an adapter ending on its own (0) or failing (1).
+
+    Start: database and activity, then each adapter until it is ready, then the scheduler.
+    Stop: each adapter stops intake and finishes what it holds, then the core finishes
+    in-flight handlers, running jobs and the activity log, and closes the database."""
     if "console" in adapter_names:
         from adapters.console import FIRST_MEMBER
 
         ids = ",".join([*settings.facilitator_ids, FIRST_MEMBER])
         settings = settings.model_copy(update={"facilitators": ids})
-    app = Convener(settings)
+    app = build(settings)
     adapters = [make_adapter(name, settings) for name in adapter_names]
     for adapter in adapters:
         app.add_platform(adapter)
-    await app.start()
-    runs = [asyncio.create_task(adapter.run(app), name=adapter.name) for adapter in adapters]
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            loop.add_signal_handler(sig, lambda: [task.cancel() for task in runs])
+            loop.add_signal_handler(sig, stopping.set)
         except (NotImplementedError, RuntimeError):
             pass
+    status = 0
+    started: list = []
+    waits: list[asyncio.Task] = []
     try:
-        done, _ = await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if not task.cancelled() and task.exception() is not None:
-                log.error("adapter %s stopped", task.get_name(), exc_info=task.exception())
-                return 1
-        return 0
-    except asyncio.CancelledError:
-        return 0
-    finally:
-        for task in runs:
-            task.cancel()
-        await asyncio.gather(*runs, return_exceptions=True)
+        await app.start()
         for adapter in adapters:
+            await adapter.start(app)
+            started.append(adapter)
+        stop_wait = asyncio.create_task(stopping.wait())
+        waits = [stop_wait, *(asyncio.create_task(a.wait_closed(), name=a.name) for a in adapters)]
+        ready = asyncio.ensure_future(asyncio.gather(*(a.ready() for a in adapters)))
+        await asyncio.wait([ready, *waits], return_when=asyncio.FIRST_COMPLETED)
+        if ready.done() and ready.exception() is None and not stopping.is_set():
+            await app.start_scheduler()
+            log.info("every platform is ready; the scheduler runs")
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        else:
+            ready.cancel()
+        for task in waits[1:]:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("adapter %s stopped", task.get_name(), exc_info=task.exception())
+                status = 1
+    except Exception:
+        log.exception("Convener could not start")
+        status = 1
+    finally:
+        for task in waits:
+            task.cancel()
+        for adapter in reversed(started):
             try:
-                await adapter.close()
+                await adapter.stop(grace)
             except Exception:
-                log.exception("closing %s", adapter.name)
-        await app.close()
+                log.exception("stopping %s", adapter.name)
+        try:
+            await app.stop(grace)
+        except Exception:
+            log.exception("stopping Convener")
+            status = 1
         log.info("Convener stopped; activity flushed")
+    return status
 
 
 def write_report_file(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.activity import ActivityLog
+    from bot.claims import Sender
     from bot.router import Router
 
 
@@ -23,7 +24,8 @@ def utc_now() -> datetime:
 @dataclass(frozen=True, slots=True)
 class Context:
     """What a handler may use: the platform the event came from, every running platform
-    (a job posts to a channel on its own platform), the database, settings and the clock."""
+    (a job posts to a channel on its own platform), the database, settings and the clock,
+    and, while handling an event, its sender (member and roles, resolved once)."""
 
     platform: Platform
     platforms: Mapping[str, Platform]
@@ -32,6 +34,7 @@ class Context:
     clock: Callable[[], datetime] = utc_now
     activity: ActivityLog | None = None
     router: Router | None = None
+    sender: Sender | None = None
 
     def on(self, platform_name: str) -> Context:
         """The same context, speaking through another running platform."""

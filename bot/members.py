@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import CommandError
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
+from bot.textkey import NAME_KEY_LENGTH, fold
 from bot.types import ChannelRef, UserRef
 
 
@@ -88,17 +89,19 @@ async def from_mention(
     user = platform.user_from_mention(token) if token else None
     if user is not None:
         return await resolve(session, user, now)
-    name = token.lstrip("@").strip().lower()
-    if name:
+    name = token.lstrip("@").strip()
+    key = fold(name, NAME_KEY_LENGTH)
+    if key:
+        # user ids are ASCII on every platform; display names are compared by their keys
         candidates = (
             await session.scalars(
                 select(Member)
                 .join(Identity, Identity.member_id == Member.id)
                 .where(
                     Identity.platform == platform.name,
-                    (func.lower(Identity.user_id) == name)
-                    | (func.lower(Identity.display_name) == name)
-                    | (func.lower(Member.display_name) == name),
+                    (func.lower(Identity.user_id) == name.lower())
+                    | (Identity.name_key == key)
+                    | (Member.name_key == key),
                 )
                 .limit(2)
             )
@@ -133,6 +136,7 @@ async def resolve_many(
                         [
                             {
                                 "display_name": (u.name or u.id)[:200],
+                                "name_key": fold((u.name or u.id)[:200], NAME_KEY_LENGTH),
                                 "is_bot": u.is_bot,
                                 "created_at": now,
                             }
@@ -148,6 +152,7 @@ async def resolve_many(
                             "platform": u.platform,
                             "user_id": u.id,
                             "display_name": u.name,
+                            "name_key": fold(u.name, NAME_KEY_LENGTH),
                         }
                         for member_id, u in zip(ids, missing, strict=True)
                     ],

@@ -19,9 +19,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from bot.textkey import CITY_KEY_LENGTH, NAME_KEY_LENGTH, fold
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -59,7 +63,9 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    name_key: Mapped[str | None] = mapped_column(String(NAME_KEY_LENGTH), index=True)
     city: Mapped[str | None] = mapped_column(String(80))
+    city_key: Mapped[str | None] = mapped_column(String(CITY_KEY_LENGTH), index=True)
     org: Mapped[str | None] = mapped_column(String(120))
     role_title: Mapped[str | None] = mapped_column(String(120))
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -82,8 +88,33 @@ class Identity(Base):
     platform: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(200))
+    name_key: Mapped[str | None] = mapped_column(String(NAME_KEY_LENGTH), index=True)
 
     member: Mapped[Member] = relationship(back_populates="identities")
+
+
+# Text keys (bot/textkey.py) follow the text on every ORM write; Core inserts and updates of
+# these columns must set the keys themselves (see bot/members.py resolve_many).
+_KEYS = {
+    Member: (("display_name", "name_key", NAME_KEY_LENGTH), ("city", "city_key", CITY_KEY_LENGTH)),
+    Identity: (("display_name", "name_key", NAME_KEY_LENGTH),),
+}
+
+
+@event.listens_for(Member, "before_insert")
+@event.listens_for(Identity, "before_insert")
+def _set_keys_on_insert(_mapper, _connection, target) -> None:
+    for source, key, limit in _KEYS[type(target)]:
+        setattr(target, key, fold(getattr(target, source), limit))
+
+
+@event.listens_for(Member, "before_update")
+@event.listens_for(Identity, "before_update")
+def _set_keys_on_update(_mapper, _connection, target) -> None:
+    state = inspect(target)
+    for source, key, limit in _KEYS[type(target)]:
+        if state.attrs[source].history.has_changes():
+            setattr(target, key, fold(getattr(target, source), limit))
 
 
 class Channel(Base):
@@ -299,3 +330,17 @@ class ReportPull(Base):
     period_to: Mapped[datetime]
     pseudonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(16), default="command")
+
+
+class ActivityDeadLetter(Base):
+    """An activity row that could not be stored (its values as JSON, and the error), kept so
+    one bad row never blocks the rest and nothing is silently lost."""
+
+    __tablename__ = "activity_dead_letters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    failed_at: Mapped[datetime]
+    platform: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    row: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)

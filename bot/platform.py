@@ -1,10 +1,12 @@
-"""The `Platform` protocol: the few outbound operations every adapter implements."""
+"""The `Platform` protocol (the few outbound operations every adapter implements) and the
+`Adapter` protocol (its lifecycle), with the `Intake` adapters hand inbound events to."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Protocol, runtime_checkable
 
-from bot.types import ChannelRef, OutboundFile, Sent, UserRef
+from bot.types import ChannelRef, Event, OutboundFile, Sent, UserRef
 
 
 @runtime_checkable
@@ -46,4 +48,50 @@ class Platform(Protocol):
 
     async def display_name(self, user: UserRef) -> str:
         """The member's name as the platform shows it (falls back to the id)."""
+        ...
+
+
+class Intake(Protocol):
+    """Where an adapter hands inbound events (the running `Convener`)."""
+
+    async def submit(
+        self, event: Event, *, key: Hashable | None = None, durable: bool = False
+    ) -> None:
+        """Record the event (with `durable`, return only once it is stored: acknowledge the
+        delivery after this), then handle it in the bounded processor; events sharing a `key`
+        are handled in order. Waits while the processor's backlog is full."""
+        ...
+
+    async def persisted(self) -> None:
+        """Return once every event submitted so far is stored."""
+        ...
+
+    async def handle(self, event: Event) -> None:
+        """Record and handle one event now, in the caller's task (for an adapter that takes
+        one event at a time, such as the console)."""
+        ...
+
+
+@runtime_checkable
+class Adapter(Platform, Protocol):
+    """A platform's connection, with a small lifecycle the composition root drives:
+    `start`, then `ready` (the scheduler starts only after every adapter is ready), then,
+    at shutdown, `stop(grace)`. `wait_closed` returns when the adapter ends on its own (the
+    console at the end of its input) and raises if it failed."""
+
+    async def start(self, intake: Intake) -> None:
+        """Connect and begin handing events to `intake`; raise if it cannot (bad credentials,
+        a port in use)."""
+        ...
+
+    async def ready(self) -> None:
+        """Return once events flow and the outbound operations work."""
+        ...
+
+    async def wait_closed(self) -> None:
+        """Return when the adapter has ended on its own; raise what made it fail."""
+        ...
+
+    async def stop(self, grace: float) -> None:
+        """Stop intake, give deliveries in hand up to `grace` seconds, then disconnect."""
         ...

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from bot import claims, members, roles
+from bot import roles
 from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
@@ -146,15 +146,15 @@ class Router:
         return [s for s in self.commands.values() if s.words[0] == first_word.lower()]
 
     async def run_command(
-        self, ctx: Context, event: Event, body: str, reply_token=None, claim: bool = False
+        self, ctx: Context, event: Event, body: str, reply_token: str | None = None
     ) -> None:
-        """Parse and run one command, answering the person who typed it.
-
-        With `claim`, the event is claimed in the same transaction that looks up the sender
-        (one round of writes instead of two); a command claimed elsewhere does nothing."""
+        """Parse and run one command from the pipeline's resolved sender (`ctx.sender`),
+        answering the person who typed it."""
+        if ctx.sender is None:
+            raise ValueError("run_command needs the resolved sender in ctx.sender")
         words = split_words(body)
         spec, consumed = self.find(words)
-        thread_id = getattr(event, "thread_id", None)
+        held = ctx.sender.roles
         cmd = Command(
             name=spec.name if spec else "",
             args=rest_after(body, consumed) if spec else body,
@@ -162,17 +162,11 @@ class Router:
             sender=event.user,
             channel=event.channel,
             event=event,
-            thread_id=thread_id,
+            thread_id=getattr(event, "thread_id", None),
             reply_token=reply_token,
+            member_id=ctx.sender.member_id,
+            roles=held,
         )
-        async with ctx.db.write_lock(), ctx.db() as session:
-            if claim and not await claims.take(session, event.platform, event.event_id, ctx.now()):
-                log.debug("command %s %s already handled elsewhere", event.platform, event.event_id)
-                return
-            member = await members.resolve(session, event.user, ctx.now())
-            held = await roles.roles_of(session, member.id, ctx.settings)
-            await session.commit()
-        cmd.member_id, cmd.roles = member.id, frozenset(held)
         if spec is None:
             await reply(ctx, cmd, self.unknown(words))
             return

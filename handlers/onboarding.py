@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,6 +29,7 @@ from bot.context import Context
 from bot.errors import UsageError
 from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
+from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
 from handlers.profiles import OFFERS, WANTS, add_expertise, set_text_field
 from handlers.topics import service as topics
@@ -269,11 +270,12 @@ async def suggest(
     for other, their_kind, my_kind, topic in rows:
         weight, reason = _TOPIC_REASONS[(their_kind, my_kind)]
         candidates.setdefault(other.id, Suggestion(other)).add(weight, reason.format(topic))
-    if member.city:
+    city_key = fold(member.city, CITY_KEY_LENGTH)
+    if city_key:
         neighbours = await session.scalars(
             select(Member)
             .where(
-                func.lower(Member.city) == member.city.lower(),
+                Member.city_key == city_key,
                 Member.id != member.id,
                 Member.is_bot.is_(False),
             )

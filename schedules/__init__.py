@@ -6,6 +6,8 @@ Feature modules add jobs by appending a `JobSpec` to `JOBS`.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,9 +40,55 @@ JOBS: list[JobSpec] = [
 ]
 
 
-async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> AsyncIOScheduler:
+class Scheduler:
+    """APScheduler's asyncio scheduler, with the jobs that are running tracked, so that
+    `stop()` lets them finish (APScheduler's own shutdown cancels them)."""
+
+    def __init__(self) -> None:
+        self.aps = AsyncIOScheduler(timezone="UTC")
+        self.running: set[asyncio.Task] = set()
+
+    def add_job(self, func: Callable[..., Awaitable[object]], trigger, **kwargs) -> None:
+        self.aps.add_job(self._tracked(func), trigger, **kwargs)
+
+    def _tracked(self, func: Callable[..., Awaitable[object]]):
+        @functools.wraps(func)
+        async def job(*args, **kwargs):
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.add(task)
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                self.running.discard(task)
+
+        return job
+
+    def get_job(self, job_id: str):
+        return self.aps.get_job(job_id)
+
+    def remove_job(self, job_id: str) -> None:
+        self.aps.remove_job(job_id)
+
+    def start(self) -> None:
+        self.aps.start()
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.aps.shutdown(wait=wait)
+
+    async def stop(self, grace: float) -> None:
+        """Start nothing new, give running jobs up to `grace` seconds, then shut down."""
+        self.aps.pause()
+        if self.running:
+            _, left = await asyncio.wait(set(self.running), timeout=grace)
+            if left:
+                log.warning("%d jobs still running at shutdown; stopping them", len(left))
+        self.aps.shutdown(wait=False)
+
+
+async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> Scheduler:
     """Register the fixed jobs and every prompt schedule, start, and post missed slots."""
-    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler = Scheduler()
     for spec in jobs if jobs is not None else JOBS:
         scheduler.add_job(
             _run,

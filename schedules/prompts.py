@@ -8,6 +8,7 @@ A slot missed while the bot was down is posted on start if it is more recent tha
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -22,9 +23,8 @@ from bot.models import Channel, Prompt, PromptRun, PromptSchedule
 from bot.types import ChannelRef
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.base import BaseScheduler
-
     from bot.app import Convener
+    from schedules import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class _Triggers:
 triggers = _Triggers()
 
 
-def register(scheduler: BaseScheduler, app: Convener, schedule: PromptSchedule) -> None:
+def register(scheduler: Scheduler, app: Convener, schedule: PromptSchedule) -> None:
     grace = int(app.settings.prompt_grace_hours * 3600) or 1
     scheduler.add_job(
         run_due,
@@ -83,12 +83,12 @@ def register(scheduler: BaseScheduler, app: Convener, schedule: PromptSchedule) 
     )
 
 
-def unregister(scheduler: BaseScheduler, schedule_id: int) -> None:
+def unregister(scheduler: Scheduler, schedule_id: int) -> None:
     if scheduler.get_job(job_id(schedule_id)) is not None:
         scheduler.remove_job(job_id(schedule_id))
 
 
-async def load(app: Convener, scheduler: BaseScheduler) -> int:
+async def load(app: Convener, scheduler: Scheduler) -> int:
     """Register every active schedule; returns how many."""
     async with app.db.sessions() as session:
         rows = (
@@ -129,6 +129,19 @@ async def run_due(app: Convener, schedule_id: int) -> None:
         await post_slot(app.context(), schedule_id, last_slot(schedule, app.clock()))
     except Exception:
         log.exception("posting prompt for schedule %s failed", schedule_id)
+
+
+async def _give_back(ctx: Context, run: PromptRun, prompt_id: int) -> None:
+    """Undo a run whose post did not go out, so the slot and the prompt can be used again."""
+    async with ctx.db.write_lock(), ctx.db() as session:
+        await session.execute(delete(PromptRun).where(PromptRun.id == run.id))
+        await session.execute(update(Prompt).where(Prompt.id == prompt_id).values(used_at=None))
+        await session.execute(
+            update(PromptSchedule)
+            .where(PromptSchedule.id == run.schedule_id, PromptSchedule.last_run_at == run.slot)
+            .values(last_run_at=None)
+        )
+        await session.commit()
 
 
 async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun | None:
@@ -173,11 +186,8 @@ async def post_slot(ctx: Context, schedule_id: int, slot: datetime) -> PromptRun
         return None
     try:
         sent = await platform.send(where, prompt.text)
-    except Exception:
-        async with ctx.db.write_lock(), ctx.db() as session:  # give the slot back for a retry
-            await session.execute(delete(PromptRun).where(PromptRun.id == run.id))
-            await session.execute(update(Prompt).where(Prompt.id == prompt.id).values(used_at=None))
-            await session.commit()
+    except BaseException:  # cancelled by shutdown too: the slot is not used up silently
+        await asyncio.shield(_give_back(ctx, run, prompt.id))
         raise
     async with ctx.db.write_lock(), ctx.db() as session:
         await session.execute(

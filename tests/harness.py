@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.app import Convener
+from bot.cli import build
 from bot.settings import Settings
 from bot.types import (
     ChannelRef,
@@ -127,13 +127,13 @@ class BotHarness:
         self.platform = FakePlatform(platform)
         self.clock = clock
         self.settings = settings
-        self.app = Convener(settings, clock=clock)
+        self.app = build(settings, clock=clock, schedule=False)
         self.app.add_platform(self.platform)
         self._events = itertools.count(1)
         self._messages = itertools.count(1)
 
     async def start(self) -> BotHarness:
-        await self.app.start(migrate=False, schedule=False)
+        await self.app.start(migrate=False)
         return self
 
     async def close(self) -> None:

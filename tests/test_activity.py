@@ -7,12 +7,12 @@ import io
 from sqlalchemy import func, select
 
 from adapters.console import ConsoleAdapter
-from bot.app import Convener
+from bot.cli import build
 from bot.models import Activity, HandledEvent, Member
 from tests.harness import BotHarness
 
 
-async def _count(app: Convener, *where) -> int:
+async def _count(app, *where) -> int:
     async with app.db.sessions() as session:
         return await session.scalar(select(func.count()).select_from(Activity).where(*where))
 
@@ -38,7 +38,7 @@ async def test_redelivery_after_restart_and_on_a_second_replica(platform_name, s
         await again.app.handle(join)
         assert again.platform.sent == []
         await again.close()
-    check = Convener(settings)
+    check = build(settings, schedule=False)
     assert await _count(check) == 2
     async with check.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(HandledEvent)) == claimed
@@ -78,24 +78,24 @@ async def test_message_text_is_kept_only_when_configured(platform_name, settings
     harness = await BotHarness(platform_name, settings, clock).start()
     await harness.say("alice", "kept")
     await harness.close()
-    check = Convener(settings)
+    check = build(settings, schedule=False)
     assert await _count(check, Activity.text == "kept") == 1
     await check.db.dispose()
 
 
 async def test_console_events_logged_once(settings, tmp_path):
-    app = Convener(settings)
+    app = build(settings, schedule=False)
     out = io.StringIO()
     console = ConsoleAdapter(out=out, files_dir=tmp_path)
     app.add_platform(console)
-    await app.start(migrate=False, schedule=False)
+    await app.start(migrate=False)
     script = "/as alice\nhello\n/reply welcome\n/react tada\n/join #budget\n!help\n/dm hi\n"
     await console.run(app, io.StringIO(script))
     events = console.parse("late message")
     await app.handle(events[0])
     await app.handle(events[0])
     await app.close()
-    check = Convener(settings)
+    check = build(settings, schedule=False)
     async with check.db.sessions() as session:
         rows = (await session.execute(select(Activity.kind, Activity.event_id))).all()
     await check.db.dispose()

@@ -3,13 +3,18 @@ property test that arbitrary text never breaks it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import normalise
+from bot.claims import Sender
 from bot.commands import command_body, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.models import Member
 from bot.router import Router
 from bot.types import ChannelRef, Message, UserRef
 from tests.harness import FakeClock, FakePlatform
@@ -77,10 +82,6 @@ def test_duplicate_registration_is_refused():
         router.command("profile")(lambda ctx, cmd: None)
 
 
-class _Recorder:
-    """A minimal context whose database is never touched (commands with no roles)."""
-
-
 async def _run(router: Router, text: str, database_url: str) -> list[str]:
     from bot.db import Database
     from bot.settings import Settings
@@ -94,6 +95,7 @@ async def _run(router: Router, text: str, database_url: str) -> list[str]:
         settings=Settings(_env_file=None, database_url=database_url),
         clock=FakeClock(),
         router=router,
+        sender=Sender(UserRef("console", "alice", "alice"), Member(id=1), frozenset()),
     )
     user = UserRef("console", "alice", "alice")
     event = Message("e1", user, ChannelRef("console", "general", "#general"), ctx.now(), text, "m1")
@@ -125,18 +127,32 @@ def property_db(tmp_path_factory, sqlite_template):
     return f"sqlite:///{path}"
 
 
-async def _through_app(text: str, database_url: str, platform: str) -> list[str]:
+class _Errors(logging.Handler):
+    """Collects every error logged while it is attached: a handler that raised."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def _through_app(text: str, database_url: str, platform: str) -> tuple[list[str], list]:
     from bot.settings import Settings
     from tests.harness import BotHarness
 
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
     harness = await BotHarness(
         platform, Settings(_env_file=None, database_url=database_url), FakeClock()
     ).start()
     try:
         await harness.say("alice", text)
-        return [s.text for s in harness.platform.sent]
+        return [s.text for s in harness.platform.sent], errors.records
     finally:
         await harness.close()
+        logging.getLogger().removeHandler(errors)
 
 
 @settings(
@@ -157,11 +173,13 @@ async def _through_app(text: str, database_url: str, platform: str) -> list[str]
 )
 def test_router_never_raises_and_answers_briefly(text, platform, property_db):
     """Whatever is typed, the bot answers a command with one short useful message, and
-    anything else with silence; it never raises."""
+    anything else with silence; no handler raises (a crash would be logged as an error and
+    answered with "failed on my side")."""
     import asyncio
 
-    answers = asyncio.run(_through_app(text, property_db, platform))
-    if command_body(text, ("convener",)) is None:
+    answers, errors = asyncio.run(_through_app(text, property_db, platform))
+    assert errors == [], [e.getMessage() for e in errors]
+    if command_body(normalise.text(text), ("convener",)) is None:
         assert answers == []
         return
     assert len(answers) == 1
@@ -169,3 +187,4 @@ def test_router_never_raises_and_answers_briefly(text, platform, property_db):
     assert answer.strip()
     assert len(answer) < 1500
     assert "Traceback" not in answer
+    assert "failed on my side" not in answer

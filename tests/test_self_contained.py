@@ -5,7 +5,8 @@ A fresh ``git clone`` into an empty folder once failed 65 tests because fixtures
 ``../shared``. This test reads every tracked source file and fails on any path that climbs out
 of the root: a ``..`` component in a string, a ``Path(__file__)`` climbing past the root with
 ``.parent`` or ``.parents[n]``, or the old `shared/slack-payloads` location.
-This file, whose examples are such paths, is not read; a line that holds such a string as data (bad input for a test) says so with ``# not a path``.
+This file, whose examples are such paths, is not read; a line that holds such a string as
+data (bad input for a test) says so with ``# not a path``.
 """
 
 from __future__ import annotations

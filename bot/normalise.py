@@ -1,0 +1,173 @@
+"""The boundary: every string a platform hands over is checked here before the core sees it.
+
+Adapters build core events from their platform's payloads; `event()` then checks each field
+for its type, strips control characters and cuts it to the length of the column it is stored
+in. A malformed optional field is dropped with one warning line; an event whose required field
+(its id, its sender, its channel) is malformed is dropped whole. Nothing here raises.
+
+`text()` and `ident()` are the same rules for one value, for adapters that read raw payloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.types import ChannelRef, Event, UserRef
+
+log = logging.getLogger(__name__)
+
+ID_CHARS = 255
+NAME_CHARS = 200
+PLATFORM_CHARS = 16
+TEXT_CHARS = 40_000
+EMOJI_CHARS = 100
+
+_INVISIBLE = r"\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
+_CONTROL = re.compile(rf"[\x00-\x08\x0b-\x1f{_INVISIBLE}]")  # keeps tabs and newlines
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+class Malformed(ValueError):
+    """A required field is not what the platform promised."""
+
+
+def _string(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Malformed(f"{field} is {type(value).__name__}, not text")
+    return str(value)
+
+
+def text(value: Any, limit: int = TEXT_CHARS, field: str = "text") -> str:
+    """Message text: NFC, no control characters but tabs and newlines, at most `limit` chars."""
+    raw = _string(value, field) or ""
+    raw = _SURROGATES.sub("", unicodedata.normalize("NFC", raw[: limit * 2]))
+    return _CONTROL.sub("", raw)[:limit]
+
+
+def line(value: Any, limit: int = NAME_CHARS, field: str = "name") -> str | None:
+    """A one-line value (a name): no control characters at all, trimmed; None when empty."""
+    raw = _string(value, field)
+    if raw is None:
+        return None
+    raw = _SURROGATES.sub("", unicodedata.normalize("NFC", raw[: limit * 2]))
+    cleaned = " ".join(_CONTROL.sub("", raw).split())[:limit].strip()
+    return cleaned or None
+
+
+def ident(value: Any, field: str = "id") -> str:
+    """An identifier: text without control characters, at most 255 chars, never empty."""
+    cleaned = line(value, ID_CHARS, field)
+    if not cleaned:
+        raise Malformed(f"{field} is missing")
+    return cleaned
+
+
+def optional_ident(value: Any, field: str) -> str | None:
+    try:
+        return ident(value, field) if value not in (None, "") else None
+    except Malformed:
+        return None
+
+
+def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
+    return UserRef(
+        platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
+        id=ident(ref.id, "user id"),
+        name=_soft(dropped, line, ref.name, "user name"),
+        is_bot=bool(ref.is_bot),
+    )
+
+
+def channel(ref: ChannelRef, dropped: list[str] | None = None) -> ChannelRef:
+    return ChannelRef(
+        platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
+        id=ident(ref.id, "channel id"),
+        name=_soft(dropped, line, ref.name, "channel name"),
+        is_direct=bool(ref.is_direct),
+    )
+
+
+def _soft(dropped: list[str] | None, check, value: Any, field: str, *args) -> Any:
+    """`check(value)`, or None (noting the field in `dropped`) when the value is malformed."""
+    try:
+        return check(value, *args, field=field)
+    except Malformed:
+        if dropped is not None:
+            dropped.append(field)
+        return None
+
+
+_OPTIONAL_IDS = ("message_id", "thread_id")
+_TEXTS = {"text": TEXT_CHARS, "emoji": EMOJI_CHARS}
+
+
+def event(raw: Event) -> Event | None:
+    """The event with every field checked, or None (after one warning) if it cannot be used."""
+    dropped: list[str] = []
+    try:
+        changes: dict[str, Any] = {
+            "event_id": ident(raw.event_id, "event id"),
+            "user": user(raw.user, dropped),
+            "channel": channel(raw.channel, dropped),
+            "ts": _when(raw.ts),
+        }
+        if changes["user"].platform != changes["channel"].platform:
+            raise Malformed("user and channel are on different platforms")
+        names = {f.name for f in dataclasses.fields(raw)}
+        for name in _OPTIONAL_IDS:
+            if name in names:
+                value = getattr(raw, name)
+                if value in (None, ""):
+                    changes[name] = "" if name == "message_id" else None
+                    continue
+                checked = _soft(dropped, ident, value, name)
+                changes[name] = (
+                    checked if checked is not None else ("" if name == "message_id" else None)
+                )
+        for name, limit in _TEXTS.items():
+            if name in names:
+                checked = _soft(dropped, text, getattr(raw, name), name, limit)
+                changes[name] = checked if checked is not None else ""
+        if "mentions_bot" in names:
+            changes["mentions_bot"] = raw.mentions_bot is True
+        if "reply_token" in names:
+            changes["reply_token"] = _soft(dropped, optional_text, raw.reply_token, "reply token")
+    except Malformed as exc:
+        log.warning(
+            "dropped a malformed %s event from %s: %s",
+            type(raw).__name__,
+            getattr(raw.user, "platform", "?") if isinstance(raw.user, UserRef) else "?",
+            exc,
+        )
+        return None
+    except Exception as exc:  # an adapter built something that is not an event at all
+        log.warning("dropped an unreadable %s event: %s", type(raw).__name__, exc)
+        return None
+    if dropped:
+        log.warning(
+            "%s %s from %s: ignored malformed %s",
+            type(raw).__name__,
+            changes["event_id"],
+            changes["user"].platform,
+            ", ".join(dropped),
+        )
+    return dataclasses.replace(raw, **changes)
+
+
+def optional_text(value: Any, field: str = "text") -> str | None:
+    return text(value, 2000, field) or None
+
+
+def _when(value: Any) -> datetime:
+    if not isinstance(value, datetime):
+        raise Malformed("timestamp is not a time")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -1,0 +1,156 @@
+"""The path of one inbound event, top to bottom:
+
+    normalise  ->  record activity  ->  claim  ->  sender  ->  dispatch  ->  reply
+
+`accept()` runs the first two steps where the adapter calls it (so an adapter can acknowledge
+a delivery once it is stored); `handle()` runs the rest, usually in the bounded processor.
+Each step is one small method below; nothing else in the core decides what an event does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot import claims, normalise
+from bot.activity import ActivityLog, Recent, kind_of
+from bot.claims import Sender
+from bot.commands import command_body, split_words
+from bot.context import Context
+from bot.db import Database
+from bot.platform import Platform
+from bot.router import Listener, Router
+from bot.settings import Settings
+from bot.types import Event, Message, SlashCommand
+
+log = logging.getLogger(__name__)
+
+DM_HINT = "I'm Convener, a bot. Type `help` to see what I can do."
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What an accepted event asks for: a command, listeners, or a direct message to answer."""
+
+    event: Event
+    command: str | None = None
+    reply_token: str | None = None
+    listeners: tuple[Listener, ...] = field(default_factory=tuple)
+    direct_text: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        router: Router,
+        activity: ActivityLog,
+        db: Database,
+        settings: Settings,
+        clock: Callable[[], datetime],
+        platforms: Mapping[str, Platform],
+        context: Callable[[Platform, Sender | None], Context],
+    ) -> None:
+        self.router = router
+        self.activity = activity
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.platforms = platforms
+        self.context = context
+        self._names: dict[str, tuple] = {}
+        self._done_for = Recent(500_000)
+
+    # normalise -> record ------------------------------------------------------------------
+
+    async def accept(self, raw: Event, *, durable: bool = False) -> Work | None:
+        """Check the event and record it as activity; with `durable`, return only once it is
+        stored. Returns the work it asks for, or None (malformed, from a bot, a duplicate, or
+        nothing to do)."""
+        event = normalise.event(raw)
+        if event is None:
+            return None
+        platform = self.platforms.get(event.platform)
+        if platform is None:
+            log.warning("event %s from %s, which is not running", event.event_id, event.platform)
+            return None
+        if event.user.is_bot or (platform.bot_user is not None and event.user == platform.bot_user):
+            return None
+        work = self._work(event, platform)
+        fresh = self.activity.record(event, kind_of(event, is_command=work.command is not None))
+        await self.activity.backpressure()
+        if durable:
+            await self.activity.persisted()
+        if not fresh:
+            log.debug("duplicate %s %s ignored", event.platform, event.event_id)
+            return None
+        if work.command is None and not work.listeners and not work.direct_text:
+            return None
+        return work
+
+    def _work(self, event: Event, platform: Platform) -> Work:
+        if isinstance(event, SlashCommand):
+            return Work(event, event.text.strip() or "help", event.reply_token)
+        if isinstance(event, Message):
+            body = command_body(event.text, self._bot_names(platform))
+            if body is None and event.mentions_bot:
+                body = event.text.strip() or "help"
+            if body is not None:
+                return Work(event, body)
+        listeners = tuple(
+            listener
+            for listener in self.router.listeners_for(event)
+            if not (
+                listener.once_per_user
+                and (id(listener), event.platform, event.user.id) in self._done_for
+            )
+        )
+        direct_text = isinstance(event, Message) and event.channel.is_direct
+        return Work(event, listeners=listeners, direct_text=direct_text)
+
+    def _bot_names(self, platform: Platform) -> tuple[str, ...]:
+        user = platform.bot_user
+        names = self._names.get(platform.name)
+        if names is None or names[0] != user:
+            found = tuple(n for n in (user.name, user.id) if n) if user else ()
+            names = self._names[platform.name] = (user, (*found, "convener"))
+        return names[1]
+
+    # claim -> sender -> dispatch -> reply -------------------------------------------------
+
+    async def handle(self, work: Work) -> None:
+        """Act on an accepted event once across retries, restarts and replicas."""
+        event = work.event
+        await self.activity.settle()
+        async with claims.claimed(self.db, event, self.clock(), self.settings) as sender:
+            if sender is None:
+                return
+            log.debug("handling %s %s from %s:%s in %s", type(event).__name__, event.event_id,
+                      event.platform, event.user.id, event.channel.id)  # fmt: skip
+            ctx = self.context(self.platforms[event.platform], sender)
+            await self.dispatch(ctx, work)
+
+    async def dispatch(self, ctx: Context, work: Work) -> None:
+        """A command, else the listeners in order until one consumes the event, else the
+        answer to a direct message nobody consumed."""
+        event = work.event
+        if work.command is not None:
+            await self.router.run_command(ctx, event, work.command, work.reply_token)
+            return
+        for listener in work.listeners:
+            consumed = await listener.func(ctx, event)
+            if listener.once_per_user:
+                self._done_for.add((id(listener), event.platform, event.user.id))
+            if consumed:
+                return
+        if work.direct_text:
+            await self._direct_message(ctx, event)
+
+    async def _direct_message(self, ctx: Context, event: Message) -> None:
+        """A bare command word works in a direct chat (`help`); other text gets a hint."""
+        words = split_words(event.text)
+        if words and self.router.is_command_word(words[0]):
+            await self.router.run_command(ctx, event, event.text)
+        elif words:
+            await ctx.platform.send(event.channel, DM_HINT)
