@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members, roles
 from bot.db import Database
+from bot.errors import CommandError
 from bot.models import HandledEvent, Member
 from bot.settings import Settings
 from bot.types import Event, UserRef
@@ -39,6 +40,13 @@ class Sender:
     @property
     def member_id(self) -> int:
         return self.member.id
+
+    async def load(self, session: AsyncSession) -> Member:
+        """The sender's member in `session`, to change it."""
+        member = await session.get(Member, self.member.id)
+        if member is None:  # merged or erased since the event arrived
+            raise CommandError("Your membership changed just now; please try again.")
+        return member
 
 
 @asynccontextmanager

@@ -95,6 +95,12 @@ async def serve(
     adapters = [make_adapter(name, settings) for name in adapter_names]
     for adapter in adapters:
         app.add_platform(adapter)
+    return await run_app(app, adapters, grace=grace)
+
+
+async def run_app(app: Convener, adapters: list, *, grace: float = STOP_GRACE_SECONDS) -> int:
+    """Start the app and its adapters in order, run until a signal or an adapter ends, and
+    stop them the other way round; the exit status."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,6 +124,9 @@ async def serve(
             await app.start_scheduler()
             log.info("every platform is ready; the scheduler runs")
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        elif ready.done() and ready.exception() is not None:
+            log.error("a platform could not get ready", exc_info=ready.exception())
+            status = 1
         else:
             ready.cancel()
         for task in waits[1:]:
@@ -140,6 +149,11 @@ async def serve(
         except Exception:
             log.exception("stopping Convener")
             status = 1
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
         log.info("Convener stopped; activity flushed")
     return status
 

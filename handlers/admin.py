@@ -49,10 +49,9 @@ async def grant_role(ctx: Context, cmd: Command) -> str:
     who, role = _parse(cmd)
     async with ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who, ctx.now())
-        granter = await members.resolve(session, cmd.sender, ctx.now())
         if member.is_bot:
             raise CommandError("Bots cannot hold roles.")
-        added = await roles.grant(session, member.id, role, by=granter.id)
+        added = await roles.grant(session, member.id, role, by=cmd.member_id)
         await session.commit()
     if not added:
         return f"{member.display_name} is already a {role}."

@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot import members
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.errors import UsageError
@@ -188,18 +187,18 @@ async def converse(ctx: Context, event: Message) -> bool:
         await ctx.router.run_command(ctx, event, text)
         await ctx.platform.send(event.channel, f"When you are ready: {question(step)}")
         return True
-    answer = await _answer(ctx, event.user, step, text)
+    answer = await _answer(ctx, step, text)
     if answer:
         await ctx.platform.send(event.channel, answer)
     return True
 
 
-async def _answer(ctx: Context, user: UserRef, step: int, text: str) -> str | None:
+async def _answer(ctx: Context, step: int, text: str) -> str | None:
     """Store one answer and say what comes next (None if another delivery got there first)."""
     now = ctx.now()
     word = text.lower().strip(" .!")
     async with ctx.db() as session:
-        member = await members.resolve(session, user, now)
+        member = await ctx.sender.load(session)
         if word in STOP_WORDS:
             ack, status, new_step = "All right, no more questions.", STOPPED, step
         else:

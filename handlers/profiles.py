@@ -166,7 +166,7 @@ async def render_profile(session: AsyncSession, member: Member, own: bool) -> st
 )
 async def show_profile(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
-        me = await members.resolve(session, cmd.sender, ctx.now())
+        me = await ctx.sender.load(session)
         if not cmd.args:
             member = me
         else:
@@ -186,7 +186,7 @@ def _text_field_command(field: str, placeholder: str, example: str) -> None:
 
     async def set_field(ctx: Context, cmd: Command) -> str:
         async with ctx.db() as session:
-            member = await members.resolve(session, cmd.sender, ctx.now())
+            member = await ctx.sender.load(session)
             value = set_text_field(member, field, cmd.args)
             await session.commit()
         return f"Saved: your {label} is {value}." if value else f"Cleared your {label}."
@@ -213,7 +213,7 @@ _text_field_command("role", "role", "Budget officer")
 async def set_timezone(ctx: Context, cmd: Command) -> str:
     value = None if cmd.args.strip() == CLEAR else timezone_name(cmd.args)
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
+        member = await ctx.sender.load(session)
         member.timezone = value
         await session.commit()
     return f"Saved: your timezone is {value}." if value else "Cleared your timezone."
@@ -224,9 +224,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
     if cmd.args:
         raise UsageError("Use `expertise add <topic>` or `expertise remove <topic>`.")
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
-        known = await expertise_of(session, member.id)
-        await session.commit()
+        known = await expertise_of(session, cmd.member_id)
     if not known[OFFERS] and not known[WANTS]:
         return "You have not listed any topics yet. Add some: `expertise add budgeting, audit`."
     lines = [f"You can help with: {', '.join(known[OFFERS]) or 'nothing listed yet'}"]
@@ -244,8 +242,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 async def add_offers(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
-        stored, created = await add_expertise(session, member.id, names, OFFERS, ctx.now())
+        stored, created = await add_expertise(session, cmd.member_id, names, OFFERS, ctx.now())
         await session.commit()
     tail = f" (new topic: {', '.join(created)})" if created else ""
     return f"Added to what you can help with: {', '.join(stored)}{tail}."
@@ -260,13 +257,12 @@ async def add_offers(ctx: Context, cmd: Command) -> str:
 async def remove_expertise(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
         mine = {
             topic.id: topic
             for topic in await session.scalars(
                 select(Topic)
                 .join(Expertise, Expertise.topic_id == Topic.id)
-                .where(Expertise.member_id == member.id)
+                .where(Expertise.member_id == cmd.member_id)
             )
         }
         removed = []
@@ -281,7 +277,7 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
             removed.append(topic)
         await session.execute(
             delete(Expertise).where(
-                Expertise.member_id == member.id,
+                Expertise.member_id == cmd.member_id,
                 Expertise.topic_id.in_([t.id for t in removed]),
             )
         )

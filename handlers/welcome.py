@@ -16,7 +16,7 @@ import string
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members, roles, state
+from bot import roles, state
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
@@ -108,7 +108,7 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     now = ctx.now()
     name = await ctx.platform.display_name(event.user)
     async with ctx.db() as session:
-        member = await members.resolve(session, event.user, now)
+        member = await ctx.sender.load(session)
         if member.joined_at is None:
             member.joined_at = now
         claimed = await session.execute(

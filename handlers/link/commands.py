@@ -25,7 +25,7 @@ async def link(ctx: Context, cmd: Command) -> str:
     if ctx.activity is not None:
         await ctx.activity.flush()  # rows still buffered carry the ids about to be merged
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
+        member = await ctx.sender.load(session)
         survivor = await linking.redeem(session, code, member, ctx.now())
         platforms = sorted({u.platform for u in await members.platform_users(session, survivor.id)})
         await session.commit()
@@ -39,8 +39,7 @@ async def link(ctx: Context, cmd: Command) -> str:
 
 async def _issue(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
-        member = await members.resolve(session, cmd.sender, ctx.now())
-        code = await linking.issue_code(session, member.id, cmd.sender.platform, ctx.now())
+        code = await linking.issue_code(session, cmd.member_id, cmd.sender.platform, ctx.now())
         await session.commit()
     minutes = int(linking.CODE_TTL.total_seconds() // 60)
     return (

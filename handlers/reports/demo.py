@@ -27,6 +27,8 @@ from bot.models import (
     QuestionTopic,
     Topic,
 )
+from bot.textkey import CITY_KEY_LENGTH, NAME_KEY_LENGTH, fold
+from handlers.topics.service import key_of
 
 FIRST = ["Amina", "Wanjiru", "Kofi", "Minjun", "Seo-yeon", "Jisoo", "José", "Lucía", "Mateo",
          "Fatima", "Oluwaseun", "Thabo", "Priya", "Arjun", "Elena", "Tomás", "Nadia", "Kwame",
@@ -103,7 +105,7 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
     by_platform = {p: [cid for cid, plat in channel_ids if plat == p] for p in ("slack", "matrix")}
     topic_ids = conn.execute(
         insert(Topic).returning(Topic.id, sort_by_parameter_order=True),
-        [{"name": n, "key": n.lower(), "keywords": k, "created_at": start}
+        [{"name": n, "key": key_of(n), "keywords": k, "created_at": start}
          for n, k in TOPICS.items()],
     ).scalars().all()  # fmt: skip
 
@@ -111,8 +113,10 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
     for i in range(members):
         name = AWKWARD[i] if i < len(AWKWARD) else f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
         joined = _random_time(rnd, start, now - timedelta(days=3))
+        city = rnd.choice(CITIES)
         people.append(
-            {"display_name": name, "city": rnd.choice(CITIES), "org": rnd.choice(ORGS),
+            {"display_name": name, "name_key": fold(name, NAME_KEY_LENGTH), "city": city,
+             "city_key": fold(city, CITY_KEY_LENGTH), "org": rnd.choice(ORGS),
              "role_title": rnd.choice(ROLES), "timezone": None, "is_bot": False,
              "created_at": joined, "joined_at": joined, "welcomed_at": joined,
              "is_away": False}
@@ -131,7 +135,8 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
         for plat in platforms:
             uid = f"U{n:05d}DEMO" if plat == "slack" else f"@member{n}:example.org"
             identities.append({"member_id": member_id, "platform": plat, "user_id": uid,
-                               "display_name": people[n]["display_name"]})  # fmt: skip
+                               "display_name": people[n]["display_name"],
+                               "name_key": people[n]["name_key"]})  # fmt: skip
     conn.execute(insert(Identity), identities)
     conn.execute(
         insert(Expertise),

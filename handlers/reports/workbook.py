@@ -2,8 +2,9 @@
 
 Every value that comes from people (names, cities, questions, topics, prompt text) is written
 as a text cell, so `=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as typed and never become
-formulas. Sheets stop at Excel's row limit with a line that says so; cells at its 32,767
-characters.
+formulas, and without the control characters a workbook may not hold (stored before names
+were cleaned at the boundary, they would make the whole report fail). Sheets stop at
+Excel's row limit with a line that says so; cells at its 32,767 characters.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
@@ -90,7 +92,7 @@ class Text:
     __slots__ = ("value",)
 
     def __init__(self, value: object) -> None:
-        self.value = "" if value is None else str(value)
+        self.value = "" if value is None else ILLEGAL_CHARACTERS_RE.sub("", str(value))
 
 
 def text(value: object) -> Text | None:
