@@ -89,9 +89,15 @@ class FakePlatform:
         return sent
 
     async def send_private(self, user, text, channel=None, reply_token=None) -> Sent:
+        """Slack answers ephemerally in the channel; Matrix and the console have no
+        ephemeral messages, so the answer is a direct message there (as in their adapters)."""
         self._check()
-        sent = Sent(channel or direct(user), self._id(), text, private_to=user)
-        sent.extra["ephemeral"] = True
+        if self.name == "slack" and channel is not None and not channel.is_direct:
+            sent = Sent(channel, self._id(), text, private_to=user)
+            sent.extra["ephemeral"] = True
+        else:
+            where = channel if channel is not None and channel.is_direct else direct(user)
+            sent = Sent(where, self._id(), text, private_to=user)
         self.sent.append(sent)
         return sent
 
