@@ -7,7 +7,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -86,7 +85,6 @@ def test_sigterm_flushes_activity(tmp_path):
     for line in iter(proc.stdout.readline, ""):  # the help reply: every line before it was handled
         if "Here is what you can ask me" in line:
             break
-    time.sleep(0.2)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
     assert proc.returncode == 0, proc.stderr.read()

@@ -56,6 +56,7 @@ BOT = "W23456789"  # the fake workspace's bot user
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 ACK_SECONDS = 3
+STOP_GRACE = 10
 
 
 @pytest.fixture
@@ -126,29 +127,27 @@ class SlackBot:
         self.app = Convener(self.settings, router=router)
         self.adapter = SlackAdapter(self.settings, host="127.0.0.1")
         self.app.add_platform(self.adapter)
-        self._run: asyncio.Task | None = None
 
     async def start(self) -> SlackBot:
-        await self.app.start(migrate=False, schedule=False)
-        self._run = asyncio.create_task(self.adapter.run(self.app))
-        ready = asyncio.create_task(self.adapter.wait_ready())
-        done, _ = await asyncio.wait(
-            {ready, self._run}, timeout=10, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready not in done:
-            ready.cancel()
-            await self.adapter.close()
-            await self.app.close()
-            if self._run.done():
-                self._run.result()  # raises why the adapter could not start
-            raise AssertionError("the adapter did not start within 10 s")
+        await self.app.start(migrate=False)
+        try:
+            await self.adapter.start(self.app)  # raises why the adapter could not start
+            async with asyncio.timeout(10):
+                await self.adapter.ready()
+        except BaseException:
+            await self.adapter.stop(0)
+            await self.app.stop()
+            raise
         return self
 
     async def stop(self) -> None:
-        await self.adapter.close()
-        if self._run is not None:
-            await self._run
-        await self.app.close()
+        await self.adapter.stop(STOP_GRACE)
+        await self.adapter.wait_closed()
+        await self.app.stop()
+
+    async def handled(self) -> None:
+        """Until every event handed to the core so far has been handled."""
+        await self.app.processor.drain()
 
     async def deliver(self, body: dict, retry: int = 0) -> None:
         """Deliver an Events API body as Slack does; returns once it is acked and handled."""
@@ -167,7 +166,7 @@ class SlackBot:
             envelope = events_api_envelope(body, retry, "timeout" if retry else "")
             await self.socket_server.send_envelope(envelope)
             await self.socket_server.wait_for_ack(envelope["envelope_id"], timeout=ACK_SECONDS)
-        await self.adapter.drain()
+        await self.handled()
 
     async def command(self, form: dict, *, drain: bool = True) -> None:
         """Deliver a slash command; returns once it is acked (and handled, with `drain`)."""
@@ -181,7 +180,7 @@ class SlackBot:
             await self.socket_server.send_envelope(envelope)
             await self.socket_server.wait_for_ack(envelope["envelope_id"], timeout=ACK_SECONDS)
         if drain:
-            await self.adapter.drain()
+            await self.handled()
 
     async def activity(self) -> dict[str, str]:
         """Event id → activity kind of everything logged."""
@@ -358,7 +357,7 @@ async def test_bad_signature_and_stale_timestamp_are_rejected(http_bot):
     assert (await post_signed(url, body, JSON, SECRET, timestamp=int(time.time()) + 301))[0] == 401
     form = encode_form(load_slash_command("help", response_url=http_bot.slack.response_url()))
     assert (await post_signed(url, form, FORM, "wrong-secret"))[0] == 401
-    await http_bot.adapter.drain()
+    await http_bot.handled()
     assert await http_bot.activity() == {}
     assert not [c for c in http_bot.slack.calls if c.method != "auth.test"]
 
@@ -396,7 +395,7 @@ async def test_slow_command_is_acked_before_it_finishes(settings, slack, socket_
         await running.command(load_slash_command("slow", response_url=url), drain=False)
         order.append("acked")  # within ACK_SECONDS, while the command still waits
         gate.set()
-        await running.adapter.drain()
+        await running.handled()
     finally:
         await running.stop()
     assert order == ["acked", "finished"]
@@ -514,6 +513,6 @@ async def test_refuses_to_start_without_a_working_token(settings, socket_server)
             await running.start()
     no_transport = settings.model_copy(update={"slack_bot_token": BOT_TOKEN})
     with pytest.raises(RuntimeError, match="SLACK_APP_TOKEN"):
-        await SlackAdapter(no_transport).run(None)  # type: ignore[arg-type]
+        await SlackAdapter(no_transport).start(None)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="SLACK_BOT_TOKEN"):
-        await SlackAdapter(settings).run(None)  # type: ignore[arg-type]
+        await SlackAdapter(settings).start(None)  # type: ignore[arg-type]

@@ -1,6 +1,21 @@
 """`MatrixAdapter`: matrix-nio's `AsyncClient`, synced in our own loop so that each batch is
-handled before its token is stored (a crash means events are seen again, and the core's
-event-id dedupe drops them, never that they are lost).
+handed to the core and stored before its token is (a crash means events are seen again, and
+the core's event-id dedupe drops them, never that they are lost).
+
+Lifecycle (`bot.platform.Adapter`): `start(intake)` logs in (and raises if it cannot) and
+starts the sync loop in a task; `ready()` returns once the first sync is in, when sending
+works (before that, sending raises `MatrixNotReady`); `wait_closed()` returns when the loop
+ends and raises what ended it; `stop(grace)` stops syncing, gives the batch in hand up to
+`grace` seconds, then closes the client.
+
+Each sync: invites are accepted; every joined room's timeline is handed over in order, with
+`intake.submit(event, key=room_id)` (rooms are handled side by side, each in order). A
+`limited` timeline (more events than the sync filter's limit since the last sync, after
+downtime for instance) has its gap fetched first with `/messages`, from the timeline's
+`prev_batch` back to the token the sync started from. The token is stored once
+`intake.persisted()` says the batch's activity is written. A fault in one event is logged on
+one line and the loop goes on; a fault of the batch (the homeserver unreachable while
+fetching a gap) syncs again from the same token.
 
 State kept in the database (scope `matrix:<bot user id>`): the access token and device id
 of a password login (a restart reuses the device), the sync token, and one direct room per
@@ -23,34 +38,34 @@ from nio import (
     JoinError,
     LoginResponse,
     MatrixRoom,
+    MessageDirection,
     ProfileGetDisplayNameResponse,
-    ReactionEvent,
     RoomCreateResponse,
-    RoomMemberEvent,
-    RoomMessageText,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
-    UnknownEvent,
     UploadResponse,
     WhoamiResponse,
 )
 
 from adapters.matrix import events
+from adapters.matrix.events import MEMBER, MESSAGE, REACTION
 from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_mention
 from bot import state
+from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
 from bot.types import ChannelRef, Event, OutboundFile, Sent, UserRef
 
 if TYPE_CHECKING:
-    from bot.app import Convener
+    from bot.db import Database
+    from bot.platform import Intake
 
 log = logging.getLogger(__name__)
 
-SYNC_FILTER = {
-    "presence": {"not_types": ["*"]},
-    "room": {"timeline": {"limit": 100}},
-}
+TIMELINE_LIMIT = 100
+BACKFILL_PAGE = 100
+MAX_BACKFILL_EVENTS = 20_000
 MAX_BACKOFF_SECONDS = 30.0
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
@@ -59,34 +74,154 @@ class MatrixError(RuntimeError):
     """The homeserver refused an operation (the message says why)."""
 
 
+class MatrixNotReady(MatrixError):
+    """An outbound operation before the adapter is ready (or after it stopped)."""
+
+
+class _Retry(Exception):
+    """A batch could not be handed over whole: sync again from the same token."""
+
+
+def _label(value: Any) -> str:
+    """A value from a payload, safe for a log line."""
+    return value[:100] if isinstance(value, str) and value.isprintable() else repr(value)[:100]
+
+
 class MatrixAdapter:
     name = PLATFORM
 
-    def __init__(self, settings: Settings, sync_timeout_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sync_timeout_ms: int = 30_000,
+        timeline_limit: int = TIMELINE_LIMIT,
+    ) -> None:
         self.settings = settings
         self.sync_timeout_ms = sync_timeout_ms
+        self.sync_filter = {
+            "presence": {"not_types": ["*"]},
+            "room": {"timeline": {"limit": timeline_limit}},
+        }
         self.bot_user: UserRef | None = None
         self.client: AsyncClient | None = None
-        self.app: Convener | None = None
+        self.intake: Intake | None = None
+        self.db: Database | None = None
         self.scope = f"matrix:{settings.matrix_user_id}"
+        self._memory: dict[str, str] = {}  # state, when the intake has no database
         self._direct: dict[str, str] = {}
         self._names: dict[str, str] = {}
-        self.syncs = 0
-        self.synced = asyncio.Condition()
+        self._opening: dict[str, asyncio.Lock] = {}
+        self._task: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+        self._polling = False  # waiting for the homeserver, not holding a batch
+        self._stopping = False
+        self._closed = False
+        self.syncs = 0  # batches handed over and their token stored
+        self.backfilled = 0  # events fetched to fill the gaps of limited timelines
+        self.synced = asyncio.Condition()  # notified after each of those batches
 
     # State --------------------------------------------------------------------------------
 
     async def _get(self, key: str) -> str | None:
-        assert self.app is not None
-        async with self.app.db.sessions() as session:
+        if self.db is None:
+            return self._memory.get(key)
+        async with self.db.sessions() as session:
             return await state.get(session, self.scope, key)
 
     async def _put(self, **values: str) -> None:
-        assert self.app is not None
-        async with self.app.db.sessions() as session:
+        if self.db is None:
+            self._memory.update(values)
+            return
+        async with self.db.write_lock(), self.db.sessions() as session:
             for key, value in values.items():
                 await state.put(session, self.scope, key, value)
             await session.commit()
+
+    async def _load_direct(self) -> dict[str, str]:
+        try:
+            mapping = json.loads(await self._get("m.direct") or "{}")
+        except ValueError:
+            mapping = None
+        if not isinstance(mapping, dict):
+            log.warning("the stored Matrix direct rooms are unreadable; starting afresh")
+            return {}
+        return {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
+
+    # Lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, intake: Intake) -> None:
+        """Log in (raises `MatrixError` if the homeserver refuses or cannot be reached), then
+        sync in a task of its own."""
+        if self._task is not None:
+            raise MatrixError("the Matrix adapter is already started")
+        self.intake = intake
+        self.db = getattr(intake, "db", None)
+        try:
+            await self._login()
+            self._direct = await self._load_direct()
+            since = await self._get("next_batch")
+        except CONNECTION_ERRORS as exc:
+            await self._close_client()
+            url = self.settings.matrix_homeserver
+            raise MatrixError(f"cannot reach the Matrix homeserver {url}: {exc!r}") from exc
+        except BaseException:
+            await self._close_client()
+            raise
+        self.bot_user = UserRef(PLATFORM, self.settings.matrix_user_id, "convener", is_bot=True)
+        self._task = asyncio.get_running_loop().create_task(
+            self._sync_forever(since), name="matrix sync"
+        )
+
+    async def ready(self) -> None:
+        """Return once logged in and the first sync is in; raise if the loop ended first."""
+        task = self._task
+        if task is None:
+            raise MatrixNotReady("the Matrix adapter was not started")
+        if not self._ready.is_set():
+            waiter = asyncio.ensure_future(self._ready.wait())
+            try:
+                await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                waiter.cancel()
+        if self._ready.is_set() and not self._closed:
+            return
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        raise MatrixNotReady("the Matrix adapter stopped before its first sync")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def wait_closed(self) -> None:
+        """Return when the sync loop has ended; raise what ended it."""
+        task = self._task
+        if task is None:
+            return
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+    async def stop(self, grace: float) -> None:
+        """Stop syncing: a long poll is dropped at once, a batch being handed over gets up to
+        `grace` seconds (its token is stored only if it finishes). Then close the client."""
+        self._stopping = True
+        task = self._task
+        if task is not None and not task.done():
+            if self._polling:
+                task.cancel()
+            done, _ = await asyncio.wait([task], timeout=grace)
+            if not done:
+                log.warning("the Matrix batch in hand did not finish within %.0f s; "
+                            "it will be synced again on the next start", grace)  # fmt: skip
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._closed = True
+        await self._close_client()
+
+    async def _close_client(self) -> None:
+        if self.client is not None:
+            await self.client.close()
 
     # Start and sync -----------------------------------------------------------------------
 
@@ -102,6 +237,7 @@ class MatrixAdapter:
         if token:
             self.client.restore_login(settings.matrix_user_id, device, token)
             if isinstance(await self.client.whoami(), WhoamiResponse):
+                log.info("Matrix: signed in as %s (device %s)", settings.matrix_user_id, device)
                 return
             log.warning("the stored Matrix access token was refused; logging in again")
         if not settings.matrix_password:
@@ -110,56 +246,78 @@ class MatrixAdapter:
         if not isinstance(response, LoginResponse):
             raise MatrixError(f"Matrix login failed: {getattr(response, 'message', response)}")
         await self._put(access_token=response.access_token, device_id=response.device_id)
+        log.info("Matrix: logged in as %s (device %s)", response.user_id, response.device_id)
 
-    async def run(self, app: Convener) -> None:
-        """Log in, catch up, then sync until cancelled; connection faults back off and retry."""
-        self.app = app
-        await self._login()
+    async def _sync_forever(self, since: str | None) -> None:
+        """Sync until stopped. Connection faults and refusals back off and retry; a refused
+        access token ends the loop (and `wait_closed()` raises)."""
         assert self.client is not None
-        self.bot_user = UserRef(PLATFORM, self.settings.matrix_user_id, "convener", is_bot=True)
-        self._direct = json.loads(await self._get("m.direct") or "{}")
-        since = await self._get("next_batch")
-        first = since is None
+        replay = since is not None  # the very first start does not replay the rooms' history
+        first = True
         backoff = 1.0
-        while True:
+        while not self._stopping:
+            self._polling = True
             try:
                 response = await self.client.sync(
-                    timeout=0 if first or self.syncs == 0 else self.sync_timeout_ms,
-                    sync_filter=SYNC_FILTER,
+                    timeout=0 if first else self.sync_timeout_ms,
+                    sync_filter=self.sync_filter,
                     since=since,
-                    full_state=self.syncs == 0,
+                    full_state=first,
                 )
             except CONNECTION_ERRORS as exc:
-                log.warning("Matrix sync failed (%s); retrying in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                backoff = await self._back_off(f"Matrix sync failed ({exc!r})", backoff)
                 continue
             if not isinstance(response, SyncResponse):
-                log.warning("Matrix sync refused: %s; retrying in %.0f s",
-                            getattr(response, "message", response), backoff)  # fmt: skip
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
+                    raise MatrixError(f"the homeserver refused the access token: {response}")
+                backoff = await self._back_off(f"Matrix sync refused ({response})", backoff)
+                continue
+            self._polling = False
+            if self._stopping:
+                return  # not handed over, so not stored: the next start sees it again
+            self._ready.set()
+            try:
+                await self._accept_invites(response)
+                if replay:
+                    await self._hand_over(response, since)
+            except (_Retry, *CONNECTION_ERRORS) as exc:
+                backoff = await self._back_off(f"Matrix batch not handed over ({exc})", backoff)
+                continue
+            except Exception as exc:
+                log.error("Matrix batch not handed over (%r); syncing it again", exc)
+                log.debug("the batch failed", exc_info=True)
+                backoff = await self._back_off("Matrix batch failed", backoff)
                 continue
             backoff = 1.0
-            await self._accept_invites(response)
-            if not first:  # the very first start does not replay the rooms' history
-                await self._handle(response)
-            first = False
+            replay, first = True, False
             since = response.next_batch
-            await self._put(next_batch=since)
+            await self._store_token(since)
             async with self.synced:
                 self.syncs += 1
                 self.synced.notify_all()
+
+    async def _back_off(self, why: str, backoff: float) -> float:
+        self._polling = True
+        log.warning("%s; retrying in %.0f s", why, backoff)
+        await asyncio.sleep(backoff)
+        return min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    async def _store_token(self, token: str) -> None:
+        try:
+            await self._put(next_batch=token)
+        except Exception as exc:  # the batch is handled; a restart sees it again (deduped)
+            log.error("could not store the Matrix sync token: %r", exc)
 
     async def _accept_invites(self, response: SyncResponse) -> None:
         assert self.client is not None
         allowed = set(self.settings.matrix_room_list)
         for room_id, info in response.rooms.invite.items():
-            aliases = {
-                e.source.get("content", {}).get("alias")
-                for e in info.invite_state
-                if getattr(e, "source", None)
-            }
+            aliases: set[Any] = set()
+            for invite_event in info.invite_state:
+                source = getattr(invite_event, "source", None)
+                content = source.get("content") if isinstance(source, dict) else None
+                if isinstance(content, dict) and isinstance(content.get("alias"), str):
+                    aliases.add(content["alias"])
             if allowed and not (allowed & ({room_id} | aliases)):
                 log.info("ignoring an invite to %s (not in MATRIX_ROOMS)", room_id)
                 continue
@@ -167,82 +325,180 @@ class MatrixAdapter:
             if isinstance(joined, JoinError):
                 log.error("could not join %s: %s", room_id, joined.message)
 
-    async def _handle(self, response: SyncResponse) -> None:
-        assert self.client is not None and self.app is not None
+    async def _hand_over(self, response: SyncResponse, since: str | None) -> None:
+        """Submit every joined room's new events in order (a limited timeline's gap first),
+        then wait until their activity is stored."""
+        assert self.client is not None and self.intake is not None
+        rooms: list[tuple[str, list]] = []
         for room_id, info in response.rooms.join.items():
+            timeline = list(info.timeline.events)
+            if info.timeline.limited and info.timeline.prev_batch and since:
+                gap = await self._backfill(room_id, info.timeline.prev_batch, since)
+                known = {getattr(raw, "event_id", None) for raw in timeline}
+                timeline = [raw for raw in gap if getattr(raw, "event_id", None) not in known] + (
+                    timeline
+                )
+            rooms.append((room_id, timeline))
+        for room_id, timeline in rooms:
             room = self.client.rooms.get(room_id)
-            for raw in self._since_own_join(info.timeline.events):
-                try:
-                    event = self.translate(room_id, room, raw)
-                except Exception:
-                    log.exception("could not read Matrix event %s", getattr(raw, "event_id", "?"))
-                    continue
-                if event is not None:
-                    await self.app.handle(event)
+            for raw in self._since_own_join(timeline):
+                await self._submit(room_id, room, raw)
+        await self.intake.persisted()
+
+    async def _submit(self, room_id: str, room: MatrixRoom | None, raw: Any) -> None:
+        """Translate and submit one event; a fault is logged on one line and skipped."""
+        assert self.intake is not None
+        try:
+            event = self.translate(room_id, room, raw)
+            if event is not None:
+                await self.intake.submit(event, key=room_id)
+        except Exception as exc:
+            log.error("could not hand over Matrix event %s in %s: %r",
+                      _label(getattr(raw, "event_id", None)), room_id, exc)  # fmt: skip
+            log.debug("the event failed", exc_info=True)
+
+    async def _backfill(self, room_id: str, start: str, end: str) -> list:
+        """The events of a limited timeline's gap, oldest first: `/messages` backwards from
+        the timeline's `prev_batch` to the token the sync started from."""
+        assert self.client is not None
+        chunks: list = []
+        token = start
+        while True:
+            response = await self.client.room_messages(
+                room_id, start=token, end=end, direction=MessageDirection.back,
+                limit=BACKFILL_PAGE,
+            )  # fmt: skip
+            if not isinstance(response, RoomMessagesResponse):
+                if getattr(response, "status_code", None) in ("M_FORBIDDEN", "M_NOT_FOUND"):
+                    log.warning("cannot fetch the missed events of %s (%s)", room_id, response)
+                    break
+                raise _Retry(f"fetching the missed events of {room_id} failed: {response}")
+            chunks.extend(response.chunk)
+            if not response.chunk or not response.end or response.end == token:
+                break
+            if len(chunks) >= MAX_BACKFILL_EVENTS:
+                log.warning("more than %d events missed in %s; the older ones are skipped",
+                            MAX_BACKFILL_EVENTS, room_id)  # fmt: skip
+                break
+            token = response.end
+        chunks.reverse()
+        self.backfilled += len(chunks)
+        if chunks:
+            log.info("fetched %d missed events of %s", len(chunks), room_id)
+        return chunks
 
     def _since_own_join(self, timeline: list) -> list:
         """A room the bot has just joined comes with some of its history: what happened
         before the bot's own join is not new (nobody is welcomed for having been there)."""
+        bot_id = self.settings.matrix_user_id
         for index in range(len(timeline) - 1, -1, -1):
-            raw = timeline[index]
-            if (
-                isinstance(raw, RoomMemberEvent)
-                and raw.state_key == self.settings.matrix_user_id
-                and raw.membership == "join"
-                and raw.prev_membership != "join"
+            source = getattr(timeline[index], "source", None)
+            if not (
+                isinstance(source, dict)
+                and source.get("type") == MEMBER
+                and source.get("state_key") == bot_id
+                and isinstance(source.get("content"), dict)
             ):
+                continue
+            try:
+                now, before = events.memberships(source, source["content"], [])
+            except Malformed:
+                continue
+            if now == "join" and before != "join":
                 return timeline[index + 1 :]
         return timeline
 
     # Translation --------------------------------------------------------------------------
 
-    def _user(self, room: MatrixRoom | None, user_id: str) -> UserRef:
-        name = room.user_name(user_id) if room is not None else None
-        return UserRef(PLATFORM, user_id, name or user_id, is_bot=False)
+    def _user(self, room: MatrixRoom | None, user_id: str, fallback: Any = None) -> UserRef:
+        name = events.name(room.user_name(user_id)) if room is not None else None
+        return UserRef(PLATFORM, user_id, name or events.name(fallback) or user_id, is_bot=False)
 
     def _room(self, room_id: str, room: MatrixRoom | None) -> ChannelRef:
         direct = room_id in self._direct.values()
         if room is not None and not direct:
             direct = (room.joined_count + room.invited_count) == 2 and room.is_group
-        name = room.display_name if room is not None else room_id
-        return ChannelRef(PLATFORM, room_id, name if direct else f"#{name}", is_direct=direct)
+        name = (events.name(room.display_name) if room is not None else None) or room_id
+        label = name if direct else f"#{name}"[:NAME_CHARS]
+        return ChannelRef(PLATFORM, room_id, label, is_direct=direct)
 
     def translate(self, room_id: str, room: MatrixRoom | None, raw: Any) -> Event | None:
-        """A core event for a nio timeline event, or None for what the core does not need."""
-        bot_id = self.settings.matrix_user_id
-        sender = getattr(raw, "sender", None)
-        if sender == bot_id and not isinstance(raw, RoomMemberEvent):
+        """A core event for a nio timeline event (read from its raw JSON), or None for what
+        the core does not need. A malformed event is dropped, and a malformed optional field
+        left out, each with one warning; nothing here raises."""
+        source = getattr(raw, "source", None)
+        if not isinstance(source, dict):
             return None
+        kind = source.get("type")
+        if kind not in events.KINDS:
+            return None
+        dropped: list[str] = []
+        try:
+            event = self._translate(room_id, room, source, kind, dropped)
+        except Malformed as exc:
+            log.warning("dropped a malformed Matrix %s event %s in %s: %s",
+                        kind, _label(source.get("event_id")), room_id, exc)  # fmt: skip
+            return None
+        if event is not None and dropped:
+            log.warning("Matrix %s event %s in %s: ignored malformed %s",
+                        kind, event.event_id, room_id, ", ".join(dropped))  # fmt: skip
+        return event
+
+    def _translate(
+        self, room_id: str, room: MatrixRoom | None, source: dict, kind: str, dropped: list[str]
+    ) -> Event | None:
+        bot_id = self.settings.matrix_user_id
+        event_id = events.required_id(source, "event_id")
+        sender = events.required_id(source, "sender")
+        ts = events.when(source.get("origin_server_ts"))
+        content = events.content_of(source, dropped)
         channel = self._room(room_id, room)
-        ts = getattr(raw, "server_timestamp", 0)
-        content = raw.source.get("content", {}) if hasattr(raw, "source") else {}
-        if isinstance(raw, RoomMessageText):
-            if (content.get("m.relates_to") or {}).get("rel_type") == "m.replace":
-                return None  # an edit is not new activity
-            body, mentioned = strip_mention(raw.body, bot_id, self._bot_name(room))
-            return events.message(raw.event_id, self._user(room, sender), channel, ts, body,
-                                  content, mentioned)  # fmt: skip
-        if isinstance(raw, RoomMemberEvent):
-            if raw.state_key == bot_id:
+        if kind == MEMBER:
+            member = events.required_id(source, "state_key")
+            if member == bot_id:
                 return None
-            return events.membership(raw.event_id, self._user(room, raw.state_key), channel, ts,
-                                     raw.membership, raw.prev_membership)  # fmt: skip
-        if isinstance(raw, ReactionEvent) or (
-            isinstance(raw, UnknownEvent) and raw.type == "m.reaction"
-        ):
-            return events.reaction(raw.event_id, self._user(room, sender), channel, ts, content)
+            now, before = events.memberships(source, content, dropped)
+            user = self._user(room, member, content.get("displayname"))
+            return events.membership(event_id, user, channel, ts, now, before)
+        if sender == bot_id:
+            return None
+        if kind == MESSAGE:
+            if not events.is_text_message(content):
+                return None
+            relates_to = events.relation(content, dropped)
+            if events.is_edit(relates_to):
+                return None  # an edit is not new activity
+            thread_id = events.thread_of(relates_to, dropped)
+            body = events.body_of(content, dropped)
+            body, mentioned = strip_mention(body, bot_id, self._bot_name(room))
+            return events.message(event_id, self._user(room, sender), channel, ts, body,
+                                  thread_id, mentioned)  # fmt: skip
+        if kind == REACTION:
+            return events.reaction(event_id, self._user(room, sender), channel, ts, content,
+                                   dropped)  # fmt: skip
         return None
 
     def _bot_name(self, room: MatrixRoom | None) -> str | None:
         if room is None:
             return None
-        return room.user_name(self.settings.matrix_user_id)
+        return events.name(room.user_name(self.settings.matrix_user_id))
 
     # Platform -----------------------------------------------------------------------------
 
+    def _outbound(self) -> AsyncClient:
+        """The client, once sending works; `MatrixNotReady` before `ready()` or after
+        `stop()`."""
+        if self._closed:
+            raise MatrixNotReady("the Matrix adapter is stopped: nothing more can be sent")
+        if self.client is None or not self._ready.is_set():
+            raise MatrixNotReady(
+                "the Matrix adapter is not ready: nothing can be sent before it has logged in "
+                "and finished its first sync (start() and ready())"
+            )
+        return self.client
+
     async def _send(self, room_id: str, content: dict) -> str:
-        assert self.client is not None
-        response = await self.client.room_send(
+        response = await self._outbound().room_send(
             room_id, "m.room.message", content, ignore_unverified_devices=True
         )
         if not isinstance(response, RoomSendResponse):
@@ -267,33 +523,37 @@ class MatrixAdapter:
 
     async def direct_room(self, user_id: str) -> str:
         """The member's direct room with the bot: reused, else created and listed in
-        `m.direct`."""
-        assert self.client is not None
+        `m.direct`. One at a time per member: rooms are handled side by side."""
+        client = self._outbound()
         room_id = self._direct.get(user_id)
         if room_id:
             return room_id
-        response = await self.client.room_create(
-            is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
-        )
-        if not isinstance(response, RoomCreateResponse):
-            raise MatrixError(f"could not open a direct room with {user_id}: {response}")
-        self._direct[user_id] = response.room_id
-        mapping = json.dumps(self._direct)
-        await self._put(**{"m.direct": mapping})
-        await self._write_m_direct()
+        async with self._opening.setdefault(user_id, asyncio.Lock()):
+            room_id = self._direct.get(user_id)
+            if room_id:
+                return room_id
+            response = await client.room_create(
+                is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
+            )
+            if not isinstance(response, RoomCreateResponse):
+                raise MatrixError(f"could not open a direct room with {user_id}: {response}")
+            self._direct[user_id] = response.room_id
+            await self._put(**{"m.direct": json.dumps(self._direct)})
+            await self._write_m_direct()
+        self._opening.pop(user_id, None)
         return response.room_id
 
     async def _write_m_direct(self) -> None:
-        assert self.client is not None
+        client = self._outbound()
         path = (
             f"/_matrix/client/v3/user/{quote(self.settings.matrix_user_id)}/account_data/m.direct"
         )
         body = json.dumps({user: [room] for user, room in self._direct.items()})
         headers = {
-            "Authorization": f"Bearer {self.client.access_token}",
+            "Authorization": f"Bearer {client.access_token}",
             "Content-Type": "application/json",
         }
-        response = await self.client.send("PUT", path, body, headers=headers)
+        response = await client.send("PUT", path, body, headers=headers)
         if response.status != 200:
             log.warning("could not record m.direct (HTTP %s)", response.status)
 
@@ -318,11 +578,10 @@ class MatrixAdapter:
         return await self.send_dm(user, text)
 
     async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
-        assert self.client is not None
         room_id = await self.direct_room(user.id)
         if text:
             await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
-        uploaded, _ = await self.client.upload(
+        uploaded, _ = await self._outbound().upload(
             io.BytesIO(file.data),
             content_type=file.mimetype,
             filename=file.filename,
@@ -344,21 +603,21 @@ class MatrixAdapter:
         return Sent(channel, event_id, file.filename, private_to=user, file=file)
 
     async def display_name(self, user: UserRef) -> str:
+        """The name the event carried, else the profile's (cleaned and cut), else the id."""
         if user.name and user.name != user.id:
             return user.name
         if user.id in self._names:
             return self._names[user.id]
-        assert self.client is not None
-        response = await self.client.get_displayname(user.id)
+        try:
+            response = await self._outbound().get_displayname(user.id)
+        except (MatrixNotReady, *CONNECTION_ERRORS) as exc:
+            log.debug("no display name for %s: %r", user.id, exc)
+            return user.id
         name = user.id
-        if isinstance(response, ProfileGetDisplayNameResponse) and response.displayname:
-            name = response.displayname
+        if isinstance(response, ProfileGetDisplayNameResponse):
+            name = events.name(response.displayname) or user.id
         self._names[user.id] = name
         return name
 
     def user_from_mention(self, text: str) -> UserRef | None:
         return user_from_mention(text)
-
-    async def close(self) -> None:
-        if self.client is not None:
-            await self.client.close()

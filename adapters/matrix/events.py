@@ -1,51 +1,175 @@
-"""Matrix events (as nio parses them) into core events: pure functions over plain values."""
+"""Matrix events (their raw JSON, as the homeserver sent it) into core events: pure functions
+over plain values.
+
+Nothing here trusts the payload: any member may put anything into an event's content. A
+required field that is malformed (the event id, the sender, the time, a member event's
+`state_key`) raises `normalise.Malformed` and the event is dropped; a malformed optional field
+(a reply's target, the body, a relation) is left out and its name noted in `dropped`, so that
+the adapter logs one warning per event.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from bot import normalise
+from bot.normalise import Malformed
 from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, ReactionAdded, UserRef
 
 PLATFORM = "matrix"
+MESSAGE, MEMBER, REACTION = "m.room.message", "m.room.member", "m.reaction"
+KINDS = frozenset({MESSAGE, MEMBER, REACTION})
+TEXT_TYPES = frozenset({"m.text"})
+_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
-def when(server_timestamp: int) -> datetime:
+def when(server_timestamp: Any) -> datetime:
+    """The event's time (`origin_server_ts`, milliseconds since the epoch)."""
+    if isinstance(server_timestamp, bool) or not isinstance(server_timestamp, int | float):
+        raise Malformed("origin_server_ts is not a number")
+    if not 0 <= server_timestamp <= _MAX_MS:
+        raise Malformed("origin_server_ts is out of range")
     return datetime.fromtimestamp(server_timestamp / 1000, UTC)
 
 
-def thread_of(content: dict) -> str | None:
+def required_id(source: dict, key: str) -> str:
+    """A required identifier of the event (`event_id`, `sender`, `state_key`)."""
+    return normalise.ident(source.get(key), key)
+
+
+def optional_id(mapping: dict, key: str, dropped: list[str], field: str) -> str | None:
+    """An identifier the event can do without: None when absent; when malformed, None too,
+    with `field` noted in `dropped`."""
+    value = mapping.get(key)
+    if value is None or value == "":
+        return None
+    checked = normalise.optional_ident(value, field)
+    if checked is None:
+        dropped.append(field)
+    return checked
+
+
+def content_of(source: dict, dropped: list[str]) -> dict:
+    content = source.get("content")
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        dropped.append("content")
+        return {}
+    return content
+
+
+def relation(content: dict, dropped: list[str]) -> dict:
+    """`m.relates_to`, or {} when there is none or it is not an object."""
+    value = content.get("m.relates_to")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        dropped.append("m.relates_to")
+        return {}
+    return value
+
+
+def is_edit(relates_to: dict) -> bool:
+    return relates_to.get("rel_type") == "m.replace"
+
+
+def thread_of(relates_to: dict, dropped: list[str]) -> str | None:
     """The thread root of a message: an `m.thread` relation, else the replied-to event."""
-    relation = content.get("m.relates_to") or {}
-    if relation.get("rel_type") == "m.thread" and relation.get("event_id"):
-        return relation["event_id"]
-    reply = relation.get("m.in_reply_to") or {}
-    return reply.get("event_id")
+    if relates_to.get("rel_type") == "m.thread":
+        root = optional_id(relates_to, "event_id", dropped, "m.relates_to.event_id")
+        if root:
+            return root
+    reply = relates_to.get("m.in_reply_to")
+    if reply is None:
+        return None
+    if not isinstance(reply, dict):
+        dropped.append("m.relates_to.m.in_reply_to")
+        return None
+    return optional_id(reply, "event_id", dropped, "m.relates_to.m.in_reply_to.event_id")
+
+
+def body_of(content: dict, dropped: list[str]) -> str:
+    """The message text; "" (noted) when the body is not a string."""
+    body = content.get("body")
+    if body is None:
+        return ""
+    if not isinstance(body, str):
+        dropped.append("body")
+        return ""
+    return normalise.text(body, field="body")
+
+
+def is_text_message(content: dict) -> bool:
+    msgtype = content.get("msgtype")
+    return isinstance(msgtype, str) and msgtype in TEXT_TYPES
 
 
 def message(
-    event_id: str, sender: UserRef, room: ChannelRef, ts: int, body: str, content: dict,
-    mentions_bot: bool = False,
+    event_id: str, sender: UserRef, room: ChannelRef, ts: datetime, body: str,
+    thread_id: str | None, mentions_bot: bool = False,
 ) -> Message:  # fmt: skip
-    return Message(
-        event_id, sender, room, when(ts), body, event_id, thread_of(content), mentions_bot
-    )
+    return Message(event_id, sender, room, ts, body, event_id, thread_id, mentions_bot)
+
+
+def memberships(source: dict, content: dict, dropped: list[str]) -> tuple[str, str | None]:
+    """(membership now, membership before) of a member event; the current one is required."""
+    now = content.get("membership")
+    if not isinstance(now, str) or not now:
+        raise Malformed("membership is missing")
+    unsigned = source.get("unsigned")
+    previous = unsigned.get("prev_content") if isinstance(unsigned, dict) else None
+    if previous is None:
+        previous = source.get("prev_content")
+    if previous is None:
+        return now, None
+    if not isinstance(previous, dict):
+        dropped.append("prev_content")
+        return now, None
+    before = previous.get("membership")
+    if before is not None and not isinstance(before, str):
+        dropped.append("prev_content.membership")
+        before = None
+    return now, before
 
 
 def membership(
-    event_id: str, user: UserRef, room: ChannelRef, ts: int, now: str, before: str | None
+    event_id: str, user: UserRef, room: ChannelRef, ts: datetime, now: str, before: str | None
 ) -> Event | None:
     """A join or a leave; None for anything else (invites, profile changes)."""
     if now == "join" and before != "join":
-        return MemberJoined(event_id, user, room, when(ts))
+        return MemberJoined(event_id, user, room, ts)
     if now in ("leave", "ban") and before == "join":
-        return MemberLeft(event_id, user, room, when(ts))
+        return MemberLeft(event_id, user, room, ts)
     return None
 
 
-def reaction(event_id: str, user: UserRef, room: ChannelRef, ts: int, content: dict):
-    relation = content.get("m.relates_to") or {}
-    if relation.get("rel_type") != "m.annotation" or not relation.get("event_id"):
+def reaction(
+    event_id: str, user: UserRef, room: ChannelRef, ts: datetime, content: dict,
+    dropped: list[str],
+) -> ReactionAdded | None:  # fmt: skip
+    """A reaction (an `m.annotation`); its relation and target are required."""
+    relates_to = content.get("m.relates_to")
+    if not isinstance(relates_to, dict):
+        raise Malformed("m.relates_to is not an object")
+    if relates_to.get("rel_type") != "m.annotation":
         return None
-    return ReactionAdded(
-        event_id, user, room, when(ts), relation["event_id"], relation.get("key", "")
-    )
+    target = normalise.ident(relates_to.get("event_id"), "m.relates_to.event_id")
+    key = relates_to.get("key")
+    if key is not None and not isinstance(key, str):
+        dropped.append("m.relates_to.key")
+        key = None
+    emoji = normalise.text(key or "", normalise.EMOJI_CHARS, "m.relates_to.key")
+    return ReactionAdded(event_id, user, room, ts, target, emoji)
+
+
+def name(value: Any) -> str | None:
+    """A display name as the core stores it (one line, no control characters, cut), or None
+    when there is none or it is not text."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalise.line(value, normalise.NAME_CHARS, "display name")
+    except Malformed:
+        return None

@@ -1,21 +1,29 @@
 """`SlackAdapter`: slack-bolt's `AsyncApp` over Socket Mode or signed HTTP for what comes in,
-slack-sdk's Web API client for the `Platform` operations that go out."""
+slack-sdk's Web API client for the `Platform` operations that go out.
+
+Lifecycle (driven by `bot.cli.serve`): `start(intake)` signs in and connects or listens,
+`ready()`, `wait_closed()`, `stop(grace)`. A delivery is acknowledged to Slack only after
+`intake.submit(event, durable=True)` has returned, that is once its activity row is stored.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -33,13 +41,25 @@ from bot.settings import Settings
 from bot.types import ChannelRef, Event, OutboundFile, Sent, SlashCommand, UserRef
 
 if TYPE_CHECKING:
-    from bot.app import Convener
+    from bot.platform import Intake
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENTS_PATH = "/slack/events"
-CLOSE_GRACE_SECONDS = 10.0
 LOOKUP_TTL_SECONDS = 3600.0
+ACK_SECONDS = 2.5
+"""How long a delivery may take to be stored before it is left unacknowledged (Slack waits
+3 s, then retries)."""
+NAMES_SECONDS = 1.0
+"""How long the names of a delivery's sender and channel may take to look up (cache misses
+only); past it the event goes on without them."""
+MAX_IN_HAND = 1000
+"""Deliveries being stored at once; past that, Slack is asked to deliver again later."""
+SIGNATURE_MAX_AGE_SECONDS = 300
+CONNECT_SECONDS = 30.0
+FINISH_SECONDS = 1.0
+"""At stop, how long answers already decided may take to be written."""
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -101,29 +121,47 @@ class SlackAdapter:
     """Slack for Convener. Socket Mode when `SLACK_APP_TOKEN` is set, else the Events API
     over HTTP at `/slack/events` on `CONVENER_HTTP_PORT` (with `SLACK_SIGNING_SECRET`).
 
-    Every delivery is acknowledged at once and handled in a task of its own; the core
-    dedupes by event id, so Slack's retries and other replicas change nothing.
+    A delivery is acknowledged only once the core has stored it (`submit(durable=True)`);
+    handling then runs in the core's bounded processor. A delivery that cannot be stored
+    within `ack_seconds` is not acknowledged (HTTP 503, or no Socket Mode ack), so Slack
+    delivers it again; the hand-over still goes on, and the core dedupes by event id, so
+    Slack's retries and other replicas change nothing.
     """
 
     name = PLATFORM
 
-    def __init__(self, settings: Settings, *, host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        host: str = "0.0.0.0",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.settings = settings
         self.host = host
+        self.clock = clock
         self.port: int | None = None
         self.bot_user: UserRef | None = None
         self.client = web_client(settings)
         self.bolt: AsyncApp | None = None
-        self._app: Convener | None = None
+        self.ack_seconds = ACK_SECONDS
+        self.names_seconds = NAMES_SECONDS
+        self.max_in_hand = MAX_IN_HAND
+        self._intake: Intake | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._inflight: set[asyncio.Task] = set()
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._socket: Any = None  # AsyncSocketModeHandler, imported only in Socket Mode
+        self._in_hand: set[asyncio.Task] = set()
+        self._socket_requests: set[asyncio.Task] = set()
+        self._accepting = False
+        self._serving: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._stopped = False
         self._user_names = _Lookups()
         self._channel_names = _Lookups()
         self._dm_channels = _Lookups(ttl=24 * LOOKUP_TTL_SECONDS)
-        self._ready = asyncio.Event()
-        self._stop = asyncio.Event()
-        self._served = asyncio.Event()
-        self._running = False
 
     @property
     def mode(self) -> str | None:
@@ -139,35 +177,100 @@ class SlackAdapter:
         """Where Slack (or a test) posts events in HTTP mode, once serving."""
         return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
 
-    # Running ----------------------------------------------------------------------------
+    @property
+    def in_hand(self) -> int:
+        """Deliveries being handed to the core (not yet stored, so not yet acknowledged)."""
+        return len(self._in_hand)
 
-    async def run(self, app: Convener) -> None:
-        """Receive Slack's events until `close()` or cancellation; raises if it cannot start
-        (no bot token, no app token or signing secret, a token Slack refuses, a port in use)."""
+    # Lifecycle --------------------------------------------------------------------------
+
+    async def start(self, intake: Intake) -> None:
+        """Sign in and begin receiving: connect Socket Mode or listen for HTTP. Raises if it
+        cannot (no bot token, no app token or signing secret, a token Slack refuses, a port
+        in use); nothing is left open then."""
         if not self.settings.slack_bot_token:
             raise RuntimeError("Slack needs SLACK_BOT_TOKEN (xoxb-...)")
         if self.mode is None:
             raise RuntimeError(
                 "Slack needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)"
             )
-        self._app = app
+        if self._serving is not None or self._stopped:
+            raise RuntimeError("the Slack adapter has already been started")
+        self._intake = intake
         self.bolt = self._bolt()
-        self._running = True
+        self._session = aiohttp.ClientSession()
+        self.client.session = self._session
         try:
-            if self._session is None:
-                self._session = aiohttp.ClientSession()
-                self.client.session = self._session
             await self._sign_in()
             if self.mode == "socket":
-                await self._serve_socket_mode()
+                await self._connect_socket_mode()
             else:
-                await self._serve_http()
-        finally:
-            self._served.set()
+                await self._listen_http()
+        except BaseException:
+            await self._close_transport()
+            await self._close_session()
+            raise
+        self._accepting = True
+        self._ready.set()
+        self._serving = asyncio.get_running_loop().create_task(self._serve(), name="slack")
 
-    async def wait_ready(self) -> None:
+    async def ready(self) -> None:
         """Until events can arrive (the socket is connected or the port listens)."""
         await self._ready.wait()
+
+    async def wait_closed(self) -> None:
+        """Until the adapter has stopped; raises what ended it, if anything did."""
+        if self._serving is not None:
+            await asyncio.shield(self._serving)
+
+    async def _serve(self) -> None:
+        """The adapter's life: the socket and the listener serve on their own tasks (Socket
+        Mode reconnects by itself), so this waits for `stop()`."""
+        await self._closed.wait()
+
+    async def stop(self, grace: float) -> None:
+        """Stop intake first (close the HTTP listener; in Socket Mode refuse new envelopes,
+        which Slack then delivers again), give deliveries in hand up to `grace` seconds to be
+        stored and acknowledged, then close the socket or the server and the HTTP session.
+
+        Outbound operations keep working afterwards (a session per request), for handlers
+        the core is still finishing."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._accepting = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(grace, 0.0)
+        try:
+            if self._site is not None:
+                await self._site.stop()
+            await _wait(self._in_hand | self._socket_requests, deadline - loop.time())
+            if self._in_hand:
+                log.warning("Slack: %d deliveries not stored after %.0f s; not acknowledged "
+                            "(Slack delivers them again)", len(self._in_hand), grace)  # fmt: skip
+                pending = list(self._in_hand)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            await _wait(self._socket_requests, FINISH_SECONDS)
+            await self._close_transport()
+        finally:
+            await self._close_session()
+            self._closed.set()
+
+    async def _close_transport(self) -> None:
+        socket, self._socket = self._socket, None
+        if socket is not None:
+            await socket.close_async()
+        runner, self._runner, self._site = self._runner, None, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        self.client.session = None  # later calls open a session of their own
+        if session is not None:
+            await session.close()
 
     async def _sign_in(self) -> None:
         try:
@@ -178,69 +281,110 @@ class SlackAdapter:
         self.bot_user = UserRef(PLATFORM, auth["user_id"], auth.get("user"), is_bot=True)
         log.info("Slack: signed in as %s (%s)", auth.get("user"), auth["user_id"])
 
-    async def _serve_socket_mode(self) -> None:
+    async def _connect_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
         assert self.bolt is not None
         handler = AsyncSocketModeHandler(self.bolt, app_token=self.settings.slack_app_token)
+        # Every envelope passes through `_on_socket_request`, which can refuse it and
+        # tracks it until it is acknowledged.
+        handler.client.socket_mode_request_listeners[:] = [self._on_socket_request]
+        self._socket = handler
         try:
-            await handler.connect_async()
-            log.info("Slack: connected over Socket Mode")
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await handler.close_async()
+            # The client would retry a refused token forever: ask for the first URL here.
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            error = exc.response.get("error", exc.response.status_code)
+            raise RuntimeError(f"Slack refused SLACK_APP_TOKEN ({error})") from None
+        try:
+            async with asyncio.timeout(CONNECT_SECONDS):
+                await handler.connect_async()
+        except TimeoutError:
+            raise RuntimeError(
+                f"Slack: no Socket Mode connection within {CONNECT_SECONDS:.0f} s"
+            ) from None
+        log.info("Slack: connected over Socket Mode")
 
-    async def _serve_http(self) -> None:
+    async def _on_socket_request(self, client: Any, request: Any) -> None:
+        """One Socket Mode envelope: refused while stopping (no ack, so Slack delivers it
+        again), else dispatched through bolt, which acknowledges it when the listener says."""
+        if not self._accepting or self._socket is None:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._socket_requests.add(task)
+        try:
+            await self._socket.handle(client, request)
+        except Exception as exc:  # not acknowledged: Slack delivers it again
+            _unreadable(exc)
+        finally:
+            if task is not None:
+                self._socket_requests.discard(task)
+
+    async def _listen_http(self) -> None:
         server = web.Application()
         server.router.add_post(EVENTS_PATH, self._on_http)
         server.router.add_get("/healthz", self._on_health)
-        runner = web.AppRunner(server, access_log=None)
+        runner = web.AppRunner(server, access_log=None, shutdown_timeout=FINISH_SECONDS)
         await runner.setup()
+        self._runner = runner
+        site = web.TCPSite(runner, self.host, self.settings.http_port)
         try:
-            await web.TCPSite(runner, self.host, self.settings.http_port).start()
-            self.port = runner.addresses[0][1]
-            log.info("Slack: events over HTTP on %s:%d%s", self.host, self.port, EVENTS_PATH)
-            self._ready.set()
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
+            await site.start()
+        except OSError as exc:
+            raise RuntimeError(
+                f"Slack: cannot listen on {self.host}:{self.settings.http_port} ({exc.strerror})"
+            ) from exc
+        self._site = site
+        self.port = runner.addresses[0][1]
+        log.info("Slack: events over HTTP on %s:%d%s", self.host, self.port, EVENTS_PATH)
 
     async def _on_http(self, request: web.Request) -> web.Response:
-        """Bolt checks the signature and the timestamp (401 when either is wrong)."""
-        assert self.bolt is not None
-        answer = await self.bolt.async_dispatch(await to_bolt_request(request))
+        """Slack's signature is checked here, on the exact bytes received: a missing,
+        malformed or wrong signature, or a timestamp more than five minutes off, is a 401
+        (with no traceback). Then bolt dispatches the request."""
+        body = await request.read()
+        if not self._signed(request, body):
+            log.debug("Slack: rejected a request without a valid signature")
+            return web.Response(status=401, text="invalid request signature")
+        if not self._accepting or self.bolt is None:
+            return web.Response(status=503, text="stopping")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # signed, yet not shaped like anything Slack sends
+            _unreadable(exc)
+            return web.Response(status=400, text="unreadable request")
+        answer = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(answer)
 
+    def _signed(self, request: web.Request, body: bytes) -> bool:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return False
+        secret = self.settings.slack_signing_secret.encode("utf-8")
+        base = b"v0:" + timestamp.encode("ascii") + b":" + body
+        expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace"))
+
     async def _on_health(self, request: web.Request) -> web.Response:
+        if not self._accepting:
+            return web.Response(status=503, text="stopping")
         return web.Response(text="ok")
-
-    async def drain(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
-        """Wait until every event received so far has been handled; False on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._inflight:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            await asyncio.wait(set(self._inflight), timeout=left)
-        return True
-
-    async def close(self) -> None:
-        """Stop receiving, let events in hand finish (a few seconds at most), disconnect."""
-        self._stop.set()
-        if self._running:
-            await self._served.wait()
-        if not await self.drain(CLOSE_GRACE_SECONDS):
-            log.warning("Slack: %d events still in hand at shutdown", len(self._inflight))
-        if self._session is not None:
-            await self._session.close()
-            self._session = self.client.session = None
 
     # Inbound ----------------------------------------------------------------------------
 
     def _bolt(self) -> AsyncApp:
-        """Listeners only translate and hand over, so bolt answers Slack at once;
-        `process_before_response` makes that hand-over happen before the answer."""
+        """`process_before_response`: bolt answers Slack (HTTP or Socket Mode) only after the
+        listener returns, that is once the event is stored; a listener that returns a
+        response other than 200 leaves the delivery unacknowledged. The signature is
+        checked in `_on_http` (Socket Mode needs none)."""
         bolt_log = logging.getLogger("slack_bolt.AsyncApp")
         bolt_log.addFilter(_not_token_unused)
         try:
@@ -248,6 +392,7 @@ class SlackAdapter:
                 name="convener",
                 client=self.client,
                 signing_secret=self.settings.slack_signing_secret,
+                request_verification_enabled=False,
                 process_before_response=True,
             )
         finally:
@@ -255,6 +400,7 @@ class SlackAdapter:
         bolt.middleware(self._on_rate_limited)
         bolt.event(re.compile(".*"))(self._on_event)
         bolt.command(re.compile(".*"))(self._on_command)
+        bolt.error(self._on_error)
         return bolt
 
     async def _on_rate_limited(
@@ -262,7 +408,7 @@ class SlackAdapter:
     ) -> BoltResponse | None:
         """Slack drops events while an app gets more than 30,000 an hour, and says so once
         a minute: log it, and acknowledge the notice."""
-        if body.get("type") == "app_rate_limited":
+        if isinstance(body, dict) and body.get("type") == "app_rate_limited":
             log.warning(
                 "Slack: dropping events sent to Convener (over 30,000 an hour; minute %s)",
                 body.get("minute_rate_limited"),
@@ -271,48 +417,98 @@ class SlackAdapter:
         await next()
         return None
 
-    async def _on_event(self, body: dict[str, Any]) -> None:
+    async def _on_error(self, error: Exception, body: Any) -> None:
+        """A delivery bolt itself could not read: one line (no traceback); bolt answers 500,
+        so Slack retries it."""
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        log.warning("Slack: could not process delivery %s: %s: %s", event_id,
+                    type(error).__name__, str(error)[:200])  # fmt: skip
+
+    async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
+        """An Events API event: stored, then acknowledged; one Convener does not act on
+        is acknowledged at once."""
         event = translate_event(body, self.bot_user.id if self.bot_user else None)
         if event is None:
-            kind = (body.get("event") or {}).get("type")
-            subtype = (body.get("event") or {}).get("subtype")
-            log.debug("Slack: %s/%s %s not acted on", kind, subtype, body.get("event_id"))
-            return
-        self._hand_over(event)
+            inner = body.get("event") if isinstance(body, dict) else None
+            inner = inner if isinstance(inner, dict) else {}
+            log.debug("Slack: %r/%r %r not acted on", inner.get("type"), inner.get("subtype"),
+                      body.get("event_id") if isinstance(body, dict) else None)  # fmt: skip
+            return None
+        return await self._deliver(event)
 
-    async def _on_command(self, ack, command: dict[str, Any]) -> None:
-        await ack()
-        now = self._app.clock() if self._app else datetime.now(UTC)
-        event = translate_command(command, now)
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
+        """A slash command: `ack()` once it is stored (within Slack's 3 s)."""
+        event = translate_command(command, self.clock())
         if event is not None:
-            self._hand_over(event)
+            refused = await self._deliver(event)
+            if refused is not None:
+                return refused
+        await ack()
+        return None
 
-    def _hand_over(self, event: Event) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(event))
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+    async def _deliver(self, event: Event) -> BoltResponse | None:
+        """Hand `event` to the core and wait until it is stored, at most `ack_seconds`.
+        None means stored (acknowledge it); a 503 response means not acknowledged, so Slack
+        delivers it again. The hand-over goes on past the deadline (until `stop`), so an
+        event whose storing was only slow is not lost; its redelivery is a duplicate."""
+        if not self._accepting:
+            return _not_acknowledged()
+        if len(self._in_hand) >= self.max_in_hand:
+            log.warning("Slack: %d deliveries already in hand; %s not acknowledged",
+                        len(self._in_hand), event.event_id)  # fmt: skip
+            return _not_acknowledged()
+        task = asyncio.get_running_loop().create_task(self._hand_over(event))
+        self._in_hand.add(task)
+        task.add_done_callback(self._in_hand.discard)
+        done, _ = await asyncio.wait([task], timeout=self.ack_seconds)
+        if done and not task.cancelled() and task.result():
+            return None
+        if not done:
+            log.warning("Slack: %s not stored within %.1f s (is the database down?); not "
+                        "acknowledged, Slack delivers it again", event.event_id,
+                        self.ack_seconds)  # fmt: skip
+        return _not_acknowledged()
 
-    async def _deliver(self, event: Event) -> None:
-        assert self._app is not None
+    async def _hand_over(self, event: Event) -> bool:
+        """Names looked up (briefly), then `submit(durable=True)`: True once stored."""
+        assert self._intake is not None
+        event = await self._with_names(event)
         try:
-            event = await self._with_names(event)
+            await self._intake.submit(event, key=(PLATFORM, event.channel.id), durable=True)
         except Exception:
-            log.warning("Slack: could not look up names for %s", event.event_id, exc_info=True)
-        await self._app.handle(event)
+            log.exception("Slack: could not hand %s to Convener", event.event_id)
+            return False
+        return True
+
+    async def _quick(self, lookup: Awaitable[T]) -> T | None:
+        """A lookup's answer if it comes within `names_seconds`; the request itself goes on
+        (and fills the cache) when it does not."""
+        try:
+            return await asyncio.wait_for(lookup, self.names_seconds)
+        except Exception as exc:
+            log.debug("Slack: lookup failed or slow (%s)", type(exc).__name__)
+            return None
 
     async def _with_names(self, event: Event) -> Event:
-        """The event with the person's and the channel's names from Slack (cached); a slash
-        command typed in someone else's direct chat is answered ephemerally, not there."""
+        """The event with the person's and the channel's names from Slack (cached, or
+        looked up for at most `names_seconds`); a slash command typed in someone else's
+        direct chat (or one that cannot be checked in time) is answered ephemerally, not
+        there."""
         user, channel = event.user, event.channel
         if user.is_bot:
             return event
-        user = replace(user, name=await self._user_name(user.id) or user.name)
-        if channel.name is None and not channel.is_direct:
-            name = await self._channel_name(channel.id)
-            channel = replace(channel, name=f"#{name}" if name else None)
-        if isinstance(event, SlashCommand) and channel.is_direct:
-            if await self._dm_channel_id(user) != channel.id:
-                channel = replace(channel, is_direct=False)
+        wants_channel = channel.name is None and not channel.is_direct
+        checks_dm = isinstance(event, SlashCommand) and channel.is_direct
+        user_name, channel_name, dm_id = await asyncio.gather(
+            self._quick(self._user_name(user.id)),
+            self._quick(self._channel_name(channel.id)) if wants_channel else _none(),
+            self._quick(self._dm_channel_id(user)) if checks_dm else _none(),
+        )
+        user = replace(user, name=user_name or user.name)
+        if wants_channel:
+            channel = replace(channel, name=f"#{channel_name}" if channel_name else None)
+        if checks_dm and dm_id != channel.id:
+            channel = replace(channel, is_direct=False)
         return replace(event, user=user, channel=channel)
 
     async def _user_name(self, user_id: str) -> str | None:
@@ -324,14 +520,12 @@ class SlackAdapter:
         except SlackApiError as exc:
             log.debug("Slack: users.info %s: %s", user_id, exc.response.get("error"))
             return None
-        profile = user.get("profile") or {}
-        return (
-            profile.get("display_name")
-            or profile.get("real_name")
-            or user.get("real_name")
-            or user.get("name")
-            or None
-        )
+        if not isinstance(user, dict):
+            return None
+        profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+        names = (profile.get("display_name"), profile.get("real_name"), user.get("real_name"),
+                 user.get("name"))  # fmt: skip
+        return next((name for name in names if isinstance(name, str) and name), None)
 
     async def _channel_name(self, channel_id: str) -> str | None:
         return await self._channel_names.get(
@@ -340,10 +534,12 @@ class SlackAdapter:
 
     async def _fetch_channel_name(self, channel_id: str) -> str | None:
         try:
-            return (await self.client.conversations_info(channel=channel_id))["channel"].get("name")
+            channel = (await self.client.conversations_info(channel=channel_id))["channel"]
         except SlackApiError as exc:
             log.debug("Slack: conversations.info %s: %s", channel_id, exc.response.get("error"))
             return None
+        name = channel.get("name") if isinstance(channel, dict) else None
+        return name if isinstance(name, str) and name else None
 
     async def _dm_channel_id(self, user: UserRef) -> str:
         channel_id = await self._dm_channels.get(user.id, lambda: self._open_dm(user.id))
@@ -443,3 +639,24 @@ class SlackAdapter:
             log.debug("Slack: no name for %s", user.id, exc_info=True)
             name = None
         return name or user.name or user.id
+
+
+def _unreadable(error: Exception) -> None:
+    log.warning("Slack: could not read a delivery (%s: %s)", type(error).__name__,
+                str(error)[:200])  # fmt: skip
+
+
+def _not_acknowledged() -> BoltResponse:
+    """What a listener returns to leave a delivery unacknowledged: HTTP 503 (Slack retries
+    it); in Socket Mode bolt sends no ack for anything but 200."""
+    return BoltResponse(status=503, body="")
+
+
+async def _none() -> None:
+    return None
+
+
+async def _wait(tasks: set[asyncio.Task], timeout: float) -> None:  # noqa: ASYNC109
+    """Wait for `tasks` to end, at most `timeout` seconds."""
+    if tasks and timeout > 0:
+        await asyncio.wait(tasks, timeout=timeout)

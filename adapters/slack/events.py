@@ -6,14 +6,22 @@ except messages. Slack sends a `message` *and* an `app_mention` event, with diff
 keyed by the message itself (`msg:<channel>:<ts>`), so whichever arrives first is handled
 and the other is a duplicate, in one process or across replicas. Slash commands have no
 event id: their `trigger_id` is unique per invocation.
+
+The boundary: nothing here raises, whatever the payload holds. A malformed optional field
+(a `thread_ts` that is an object, a profile name that is a list) is left out; an event whose
+required field (its id, sender, channel or timestamp) is malformed is dropped. Either way
+with one warning line.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from adapters.slack.text import PLATFORM, from_slack, strip_leading_mention
+from bot import normalise
+from bot.normalise import Malformed
 from bot.types import (
     ChannelRef,
     Event,
@@ -24,6 +32,8 @@ from bot.types import (
     SlashCommand,
     UserRef,
 )
+
+log = logging.getLogger(__name__)
 
 SHORTCUTS = {"/ask": "ask", "/prompt": "prompt", "/report": "report", "/expertise": "expertise"}
 """Slash commands that stand for a command word; any other command (`/convener`) is the
@@ -39,68 +49,145 @@ _NOT_A_CHANNEL_NAME = frozenset({"directmessage", "privategroup"})
 
 def parse_ts(value: Any, default: datetime | None = None) -> datetime:
     """A Slack timestamp (`"1610261659.001400"`, or an `event_time` integer) as aware UTC."""
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return default or datetime.now(UTC)
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (TypeError, ValueError, OverflowError, OSError):
+            pass
+    return default or datetime.now(UTC)
 
 
-def channel_ref(channel_id: str, channel_type: str | None = None, name: str | None = None):
+def channel_ref(channel_id: str, channel_type: Any = None, name: str | None = None) -> ChannelRef:
     """A Slack channel: direct when it is an `im` (ids of direct chats start with D)."""
-    is_direct = channel_type == "im" if channel_type else channel_id.startswith("D")
+    if isinstance(channel_type, str) and channel_type:
+        is_direct = channel_type == "im"
+    else:
+        is_direct = channel_id.startswith("D")
     return ChannelRef(PLATFORM, channel_id, name, is_direct=is_direct)
 
 
-def translate_event(body: dict[str, Any], bot_user_id: str | None = None) -> Event | None:
+class _Fields:
+    """Reads one payload's fields, noting the optional ones it had to leave out."""
+
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def optional_ident(self, value: Any, field: str) -> str | None:
+        if value is None or value == "":
+            return None
+        checked = normalise.optional_ident(value, field)
+        if checked is None:
+            self.dropped.append(field)
+        return checked
+
+    def line(self, value: Any, field: str, limit: int = normalise.NAME_CHARS) -> str | None:
+        try:
+            return normalise.line(value, limit, field)
+        except Malformed:
+            self.dropped.append(field)
+            return None
+
+    def text(self, value: Any, field: str = "text") -> str:
+        try:
+            return normalise.text(value, field=field)
+        except Malformed:
+            self.dropped.append(field)
+            return ""
+
+    def mapping(self, value: Any, field: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.dropped.append(field)
+            return {}
+        return value
+
+    def warn(self, kind: str, event_id: str) -> None:
+        if self.dropped:
+            log.warning("Slack %s %s: ignored malformed %s", kind, event_id,
+                        ", ".join(self.dropped))  # fmt: skip
+
+
+def _dropped(kind: Any, error: Exception) -> None:
+    kind = kind if isinstance(kind, str) else type(kind).__name__
+    log.warning("Slack: dropped a malformed %s event: %s", kind[:50], str(error)[:200])
+
+
+def _hashable(value: Any) -> Any:
+    """The value if it can be looked up in a set (a subtype that is an object cannot)."""
+    return value if isinstance(value, str | None) else object()
+
+
+def translate_event(body: Any, bot_user_id: str | None = None) -> Event | None:
     """The core event an Events API body stands for, or None if it is not one Convener acts
-    on. `bot_user_id` is the bot's own user id, whose leading mention addresses the bot."""
+    on (or it is malformed). `bot_user_id` is the bot's own user id, whose leading mention
+    addresses the bot. Never raises."""
+    if not isinstance(body, dict):
+        return None
     event = body.get("event")
     if not isinstance(event, dict):
         return None
     kind = event.get("type")
-    if kind in ("message", "app_mention"):
-        return _message(body, event, bot_user_id)
-    if kind in ("member_joined_channel", "member_left_channel"):
-        if not event.get("user") or not event.get("channel") or not body.get("event_id"):
-            return None
-        cls = MemberJoined if kind == "member_joined_channel" else MemberLeft
-        return cls(
-            body["event_id"],
-            UserRef(PLATFORM, event["user"]),
-            channel_ref(event["channel"]),
-            parse_ts(event.get("event_ts") or body.get("event_time")),
-        )
-    if kind == "reaction_added":
-        item = event.get("item") or {}
-        if item.get("type") != "message" or not item.get("channel") or not event.get("user"):
-            return None
-        if not body.get("event_id"):
-            return None
-        return ReactionAdded(
-            body["event_id"],
-            UserRef(PLATFORM, event["user"]),
-            channel_ref(item["channel"]),
-            parse_ts(event.get("event_ts") or body.get("event_time")),
-            message_id=item.get("ts", ""),
-            emoji=str(event.get("reaction", "")).split("::", 1)[0],
-        )
+    try:
+        if kind in ("message", "app_mention"):
+            return _message(body, event, bot_user_id)
+        if kind in ("member_joined_channel", "member_left_channel"):
+            return _membership(body, event, kind)
+        if kind == "reaction_added":
+            return _reaction(body, event)
+    except Malformed as exc:
+        _dropped(kind, exc)
+    except Exception as exc:  # a payload shaped like nothing Slack documents
+        _dropped(kind, exc)
     return None
 
 
+def _membership(body: dict[str, Any], event: dict[str, Any], kind: str) -> Event:
+    cls = MemberJoined if kind == "member_joined_channel" else MemberLeft
+    return cls(
+        normalise.ident(body.get("event_id"), "event_id"),
+        UserRef(PLATFORM, normalise.ident(event.get("user"), "user")),
+        channel_ref(normalise.ident(event.get("channel"), "channel")),
+        parse_ts(event.get("event_ts") or body.get("event_time")),
+    )
+
+
+def _reaction(body: dict[str, Any], event: dict[str, Any]) -> ReactionAdded | None:
+    fields = _Fields()
+    item = event.get("item")
+    if not isinstance(item, dict) or item.get("type") != "message":
+        return None
+    event_id = normalise.ident(body.get("event_id"), "event_id")
+    reaction = normalise.line(event.get("reaction"), normalise.EMOJI_CHARS * 2, "reaction")
+    if not reaction:
+        raise Malformed("reaction is missing")
+    translated = ReactionAdded(
+        event_id,
+        UserRef(PLATFORM, normalise.ident(event.get("user"), "user")),
+        channel_ref(normalise.ident(item.get("channel"), "item.channel")),
+        parse_ts(event.get("event_ts") or body.get("event_time")),
+        message_id=fields.optional_ident(item.get("ts"), "item.ts") or "",
+        emoji=reaction.split("::", 1)[0],
+    )
+    fields.warn("reaction_added", event_id)
+    return translated
+
+
 def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None):
-    subtype = event.get("subtype")
+    subtype = _hashable(event.get("subtype"))
     if subtype not in PERSON_SUBTYPES and subtype != "bot_message":
         return None
-    channel, ts = event.get("channel"), event.get("ts")
+    fields = _Fields()
+    channel = normalise.ident(event.get("channel"), "channel")
+    ts = normalise.ident(event.get("ts"), "ts")
     is_bot = subtype == "bot_message" or bool(event.get("bot_id"))
-    user_id = event.get("user") or event.get("bot_id")
-    if not channel or not ts or not user_id:
-        return None
-    raw, mentions_bot = strip_leading_mention(event.get("text") or "", bot_user_id)
-    thread_ts = event.get("thread_ts")
-    return Message(
-        f"msg:{channel}:{ts}",
-        UserRef(PLATFORM, user_id, _author_name(event, is_bot), is_bot=is_bot),
+    user_id = normalise.ident(event.get("user") or event.get("bot_id"), "user")
+    raw, mentions_bot = strip_leading_mention(fields.text(event.get("text")), bot_user_id)
+    thread_ts = fields.optional_ident(event.get("thread_ts"), "thread_ts")
+    event_id = f"msg:{channel}:{ts}"
+    translated = Message(
+        event_id,
+        UserRef(PLATFORM, user_id, _author_name(fields, event, is_bot), is_bot=is_bot),
         channel_ref(channel, event.get("channel_type")),
         parse_ts(ts, parse_ts(body.get("event_time"))),
         text=from_slack(raw),
@@ -108,35 +195,63 @@ def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | Non
         thread_id=thread_ts if thread_ts and thread_ts != ts else None,
         mentions_bot=mentions_bot,
     )
+    fields.warn("message", event_id)
+    return translated
 
 
-def _author_name(event: dict[str, Any], is_bot: bool) -> str | None:
+def _author_name(fields: _Fields, event: dict[str, Any], is_bot: bool) -> str | None:
     if is_bot:
-        return event.get("username") or (event.get("bot_profile") or {}).get("name") or None
-    profile = event.get("user_profile") or {}
-    return profile.get("display_name") or profile.get("real_name") or profile.get("name") or None
+        names = [
+            (event.get("username"), "username"),
+            (fields.mapping(event.get("bot_profile"), "bot_profile").get("name"), "bot name"),
+        ]
+    else:
+        profile = fields.mapping(event.get("user_profile"), "user_profile")
+        names = [(profile.get(key), f"user_profile.{key}") for key in
+                 ("display_name", "real_name", "name")]  # fmt: skip
+    for value, field in names:
+        name = fields.line(value, field)
+        if name:
+            return name
+    return None
 
 
-def translate_command(form: dict[str, Any], now: datetime) -> SlashCommand | None:
+def translate_command(form: Any, now: datetime) -> SlashCommand | None:
     """A slash command's form fields as a `SlashCommand`: `/ask x` is `ask x`, `/convener x`
-    is `x`. The `response_url` becomes the reply token."""
-    user_id, channel_id = form.get("user_id"), form.get("channel_id")
-    trigger = form.get("trigger_id")
-    if not user_id or not channel_id or not trigger:
+    is `x`. The `response_url` becomes the reply token. None (after one warning) when a
+    required field is missing or malformed. Never raises."""
+    if not isinstance(form, dict):
         return None
-    text = from_slack(form.get("text") or "").strip()
-    word = SHORTCUTS.get(str(form.get("command", "")).lower())
+    try:
+        return _command(form, now)
+    except Exception as exc:
+        log.warning("Slack: dropped a malformed slash command: %s", str(exc)[:200])
+        return None
+
+
+def _command(form: dict[str, Any], now: datetime) -> SlashCommand:
+    fields = _Fields()
+    user_id = normalise.ident(form.get("user_id"), "user_id")
+    channel_id = normalise.ident(form.get("channel_id"), "channel_id")
+    trigger = normalise.ident(form.get("trigger_id"), "trigger_id")
+    text = from_slack(fields.text(form.get("text"))).strip()
+    command = fields.line(form.get("command"), "command") or ""
+    word = SHORTCUTS.get(command.lower())
     if word:
         text = f"{word} {text}".strip()
-    name = form.get("channel_name")
+    name = fields.line(form.get("channel_name"), "channel_name")
     channel = channel_ref(
         channel_id, name=f"#{name}" if name and name not in _NOT_A_CHANNEL_NAME else None
     )
-    return SlashCommand(
-        f"cmd:{trigger}",
-        UserRef(PLATFORM, user_id, form.get("user_name") or None),
+    response_url = fields.line(form.get("response_url"), "response_url", 2000)
+    event_id = f"cmd:{trigger}"
+    translated = SlashCommand(
+        event_id,
+        UserRef(PLATFORM, user_id, fields.line(form.get("user_name"), "user_name")),
         channel,
         now,
         text=text,
-        reply_token=form.get("response_url") or None,
+        reply_token=response_url,
     )
+    fields.warn("slash command", event_id)
+    return translated
