@@ -274,6 +274,9 @@ class ConsoleAdapter:
         if self._task is not None:
             await self._task
 
+    async def close(self) -> None:
+        self.out.flush()
+
     async def stop(self, grace: float) -> None:
         """Stop reading; a line being handled gets up to `grace` seconds."""
         if self._task is None or self._task.done():

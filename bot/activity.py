@@ -129,6 +129,10 @@ class ActivityLog:
         else:
             self._known_users.discard((user.platform, user.id))
 
+    def unsee(self, event: Event) -> None:
+        """Forget that this process recorded the event, so a redelivery is handled."""
+        self._seen.discard((event.platform, event.event_id))
+
     def record(self, event: Event, kind: str | None = None) -> bool:
         """Buffer one event; False if this process has already recorded this event id."""
         key = (event.platform, event.event_id)

@@ -133,8 +133,13 @@ class Convener:
         once it is stored, so the platform may be told it was received), then handle it in
         the bounded processor; events with the same `key` are handled in order."""
         work = await self.pipeline.accept(event, durable=durable)
-        if work is not None:
+        if work is None:
+            return
+        try:
             await self.processor.submit(lambda: self.pipeline.handle(work), key)
+        except BaseException:  # not handed over: a redelivery must not count as a duplicate
+            self.activity.unsee(work.event)
+            raise
 
     async def persisted(self) -> None:
         """Return once every event submitted so far is stored."""

@@ -84,8 +84,9 @@ async def serve(
     """Run until SIGTERM or SIGINT (exit 0), an adapter ending on its own (0) or failing (1).
 
     Start: database and activity, then each adapter until it is ready, then the scheduler.
-    Stop: each adapter stops intake and finishes what it holds, then the core finishes
-    in-flight handlers, running jobs and the activity log, and closes the database."""
+    Stop: each adapter stops intake and hands over what it holds, then the core finishes
+    in-flight handlers, running jobs and the activity log and closes the database, then the
+    adapters disconnect."""
     if "console" in adapter_names:
         from adapters.console import FIRST_MEMBER
 
@@ -95,12 +96,15 @@ async def serve(
     adapters = [make_adapter(name, settings) for name in adapter_names]
     for adapter in adapters:
         app.add_platform(adapter)
-    return await run_app(app, adapters, grace=grace)
+    return await run_app(app, adapters, grace=grace, final=True)
 
 
-async def run_app(app: Convener, adapters: list, *, grace: float = STOP_GRACE_SECONDS) -> int:
+async def run_app(
+    app: Convener, adapters: list, *, grace: float = STOP_GRACE_SECONDS, final: bool = False
+) -> int:
     """Start the app and its adapters in order, run until a signal or an adapter ends, and
-    stop them the other way round; the exit status."""
+    stop them the other way round; the exit status. `final`: the process ends after this,
+    so a second signal during the last steps of shutdown is ignored."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -149,10 +153,17 @@ async def run_app(app: Convener, adapters: list, *, grace: float = STOP_GRACE_SE
         except Exception:
             log.exception("stopping Convener")
             status = 1
+        for adapter in reversed(started):
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("closing %s", adapter.name)
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):
+                if final:
+                    signal.signal(sig, signal.SIG_IGN)
+            except (NotImplementedError, RuntimeError, ValueError):
                 pass
         log.info("Convener stopped; activity flushed")
     return status

@@ -11,6 +11,7 @@ in. A malformed optional field is dropped with one warning line; an event whose 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import re
 import unicodedata
@@ -44,20 +45,33 @@ def _string(value: Any, field: str) -> str | None:
     return str(value)
 
 
+def _plain(value: Any, limit: int) -> bool:
+    """Printable ASCII within the limit: nothing to clean (the common case, checked in C)."""
+    return type(value) is str and len(value) <= limit and value.isascii() and value.isprintable()
+
+
 def text(value: Any, limit: int = TEXT_CHARS, field: str = "text") -> str:
     """Message text: NFC, no control characters but tabs and newlines, at most `limit` chars."""
+    if _plain(value, limit):
+        return value
     raw = _string(value, field) or ""
     raw = _SURROGATES.sub("", unicodedata.normalize("NFC", raw[: limit * 2]))
     return _CONTROL.sub("", raw)[:limit]
 
 
+_LINE_BREAKS = re.compile(r"[\t\n\r]+")
+
+
 def line(value: Any, limit: int = NAME_CHARS, field: str = "name") -> str | None:
-    """A one-line value (a name): no control characters at all, trimmed; None when empty."""
+    """A one-line value (a name): no control characters, line breaks as spaces, trimmed;
+    None when empty."""
+    if _plain(value, limit) and value[:1] != " " and value[-1:] != " ":
+        return value or None
     raw = _string(value, field)
     if raw is None:
         return None
     raw = _SURROGATES.sub("", unicodedata.normalize("NFC", raw[: limit * 2]))
-    cleaned = " ".join(_CONTROL.sub("", raw).split())[:limit].strip()
+    cleaned = _CONTROL.sub("", _LINE_BREAKS.sub(" ", raw))[:limit].strip()
     return cleaned or None
 
 
@@ -77,6 +91,15 @@ def optional_ident(value: Any, field: str) -> str | None:
 
 
 def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
+    if (
+        _plain(ref.platform, PLATFORM_CHARS)
+        and _plain(ref.id, ID_CHARS)
+        and (ref.name is None or _plain(ref.name, NAME_CHARS))
+        and ref.id
+        and ref.id.strip() == ref.id
+        and type(ref.is_bot) is bool
+    ):
+        return ref
     return UserRef(
         platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
         id=ident(ref.id, "user id"),
@@ -86,6 +109,15 @@ def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
 
 
 def channel(ref: ChannelRef, dropped: list[str] | None = None) -> ChannelRef:
+    if (
+        _plain(ref.platform, PLATFORM_CHARS)
+        and _plain(ref.id, ID_CHARS)
+        and (ref.name is None or _plain(ref.name, NAME_CHARS))
+        and ref.id
+        and ref.id.strip() == ref.id
+        and type(ref.is_direct) is bool
+    ):
+        return ref
     return ChannelRef(
         platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
         id=ident(ref.id, "channel id"),
@@ -120,7 +152,7 @@ def event(raw: Event) -> Event | None:
         }
         if changes["user"].platform != changes["channel"].platform:
             raise Malformed("user and channel are on different platforms")
-        names = {f.name for f in dataclasses.fields(raw)}
+        names = _field_names(type(raw))
         for name in _OPTIONAL_IDS:
             if name in names:
                 value = getattr(raw, name)
@@ -158,7 +190,13 @@ def event(raw: Event) -> Event | None:
             changes["user"].platform,
             ", ".join(dropped),
         )
-    return dataclasses.replace(raw, **changes)
+    changed = {k: v for k, v in changes.items() if getattr(raw, k) is not v}
+    return dataclasses.replace(raw, **changed) if changed else raw
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def optional_text(value: Any, field: str = "text") -> str | None:

@@ -76,8 +76,9 @@ class Intake(Protocol):
 class Adapter(Platform, Protocol):
     """A platform's connection, with a small lifecycle the composition root drives:
     `start`, then `ready` (the scheduler starts only after every adapter is ready), then,
-    at shutdown, `stop(grace)`. `wait_closed` returns when the adapter ends on its own (the
-    console at the end of its input) and raises if it failed."""
+    at shutdown, `stop(grace)` (no more intake), and once the core has finished the work in
+    hand, `close()`. `wait_closed` returns when the adapter ends on its own (the console at
+    the end of its input) and raises if it failed."""
 
     async def start(self, intake: Intake) -> None:
         """Connect and begin handing events to `intake`; raise if it cannot (bad credentials,
@@ -93,5 +94,10 @@ class Adapter(Platform, Protocol):
         ...
 
     async def stop(self, grace: float) -> None:
-        """Stop intake, give deliveries in hand up to `grace` seconds, then disconnect."""
+        """Stop intake and give deliveries in hand up to `grace` seconds to be submitted;
+        sending keeps working, for the handlers the core is still finishing."""
+        ...
+
+    async def close(self) -> None:
+        """Disconnect, after the core has finished its work."""
         ...

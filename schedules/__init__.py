@@ -103,7 +103,11 @@ async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> S
         )
     count = await prompts.load(app, scheduler)
     scheduler.start()
-    posted = await prompts.catch_up(app)
+    try:
+        posted = await prompts.catch_up(app)
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        raise
     log.info("scheduler started: %d prompt schedules, %d missed slots posted", count, posted)
     return scheduler
 

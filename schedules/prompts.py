@@ -114,8 +114,11 @@ async def catch_up(app: Convener) -> int:
             continue
         if schedule.last_run_at is not None and schedule.last_run_at >= slot:
             continue
-        if await post_slot(app.context(), schedule.id, slot) is not None:
-            posted += 1
+        try:
+            if await post_slot(app.context(), schedule.id, slot) is not None:
+                posted += 1
+        except Exception:  # one schedule's failure never keeps the others from catching up
+            log.exception("catching up schedule %s (slot %s) failed", schedule.id, slot)
     return posted
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 from nio import (
@@ -27,7 +25,9 @@ from sqlalchemy import select
 from adapters.matrix import MatrixAdapter
 from adapters.matrix.text import to_html, user_from_mention
 from bot.app import Convener
+from bot.cli import build
 from bot.models import Activity
+from bot.platform import Intake
 from bot.settings import Settings
 from bot.types import OutboundFile, UserRef
 from tests.matrix_homeserver import Homeserver, require_synapse
@@ -92,73 +92,115 @@ class Person:
 
 
 class Bot:
-    """Convener with the Matrix adapter, running in the background."""
+    """Convener with the Matrix adapter, started the way `bot.cli.serve` starts it: the app,
+    then the adapter until it is ready, then the scheduler."""
 
-    def __init__(self, hs: Homeserver, account: str, password: str, db: Path) -> None:
+    def __init__(
+        self, hs: Homeserver, account: str, password: str, database_url: str, **adapter_options
+    ) -> None:
         self.settings = Settings(
             _env_file=None,
-            database_url=f"sqlite:///{db}",
+            database_url=database_url,
             matrix_homeserver=hs.url,
             matrix_user_id=account,
             matrix_password=password,
             community_name="Municipal Finance Practice",
         )
+        self.adapter_options = {"sync_timeout_ms": 1000, **adapter_options}
         self.app: Convener | None = None
         self.adapter: MatrixAdapter | None = None
-        self.task: asyncio.Task | None = None
+        self.stopped = False
 
-    async def start(self) -> Bot:
-        self.app = Convener(self.settings)
-        self.adapter = MatrixAdapter(self.settings, sync_timeout_ms=1000)
+    def build(self, schedule: bool = False) -> Convener:
+        self.app = build(self.settings, schedule=schedule)
+        self.adapter = MatrixAdapter(self.settings, **self.adapter_options)
         self.app.add_platform(self.adapter)
-        await self.app.start(schedule=False)
-        self.task = asyncio.create_task(self.adapter.run(self.app))
-        await self.wait_syncs(1)
+        return self.app
+
+    async def start(self, schedule: bool = False, intake: Intake | None = None) -> Bot:
+        """Start and wait until the first batch is handed over and its token stored."""
+        if self.app is None:
+            self.build(schedule)
+        await self.app.start()
+        await self.adapter.start(intake or self.app)
+        await self.adapter.ready()
+        await self.app.start_scheduler()
+        await self.wait_until(lambda: self.adapter.syncs >= 1)
         return self
 
-    async def wait_syncs(self, count: int = 1, seconds: float = 20.0) -> None:
-        """Until the adapter has finished `count` more syncs."""
+    async def wait_until(self, predicate, seconds: float = 20.0) -> None:
+        """Until `predicate()` holds, checked after each sync (fails if the loop ends)."""
         assert self.adapter is not None
-        target = self.adapter.syncs + count
-        async with asyncio.timeout(seconds), self.adapter.synced:
-            await self.adapter.synced.wait_for(
-                lambda: self.adapter.syncs >= target or self.task.done()
+        adapter = self.adapter
+        async with asyncio.timeout(seconds), adapter.synced:
+            await adapter.synced.wait_for(lambda: predicate() or not adapter.running)
+        if not adapter.running:
+            await adapter.wait_closed()
+            raise AssertionError("the Matrix sync loop ended")
+
+    async def stored(self, event_ids: list[str]) -> list[str]:
+        """Which of these events are in the activity table, in the order they were stored."""
+        async with self.app.db.sessions() as session:
+            rows = await session.scalars(
+                select(Activity.event_id)
+                .where(Activity.event_id.in_(event_ids))
+                .order_by(Activity.id)
             )
-        if self.task.done():
-            self.task.result()
+            return list(rows)
+
+    async def wait_for_stored(self, check, seconds: float = 30.0):
+        """Until the database check `await check()` is truthy; checked again after each sync
+        (a batch's activity is stored before the sync counts, and a sync answers as soon as
+        there is something new), so no idle timeout is waited for."""
+        async with asyncio.timeout(seconds):
+            while True:
+                target = self.adapter.syncs + 1
+                if result := await check():
+                    return result
+                await self.wait_until(lambda done=target: self.adapter.syncs >= done, seconds)
+
+    async def wait_stored(self, event_ids: list[str], seconds: float = 30.0) -> list[str]:
+        """Until every one of these events is in the activity table; their stored order."""
+
+        async def all_stored() -> list[str] | None:
+            stored = await self.stored(event_ids)
+            return stored if len(stored) == len(event_ids) else None
+
+        return await self.wait_for_stored(all_stored, seconds)
 
     async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        if self.stopped:
+            return
+        self.stopped = True
+        await self.adapter.stop(5.0)
+        await self.app.stop(5.0)
         await self.adapter.close()
-        await self.app.close()
 
     async def kinds(self) -> list[str]:
-        await self.app.activity.flush()
+        await self.app.persisted()
         async with self.app.db.sessions() as session:
             return list(await session.scalars(select(Activity.kind).order_by(Activity.id)))
 
 
 @pytest.fixture
-async def world(homeserver, tmp_path, sqlite_template) -> AsyncIterator[dict]:
+async def world(homeserver, database_url) -> AsyncIterator[dict]:
     """A bot account and a room of alice's that the bot was invited to and joined."""
     n = next(_names)
     tag = uuid.uuid4().hex[:6]
     bot_name = f"convener{n}{tag}"
     homeserver.register(bot_name, "bot-password")
-    db = tmp_path / "convener.db"
-    shutil.copy(sqlite_template, db)
     alice = Person(homeserver, f"alice{n}{tag}")
     bot_id = f"@{bot_name}:localhost"
-    bot = await Bot(homeserver, bot_id, "bot-password", db).start()
+    bot = await Bot(homeserver, bot_id, "bot-password", database_url).start()
     created = await alice.client.room_create(name="Budgeting", invite=[bot_id])
     assert isinstance(created, RoomCreateResponse)
-    await bot.wait_syncs(2)
+    await bot.wait_until(lambda: created.room_id in bot.adapter.client.rooms)
     people = [alice]
-    yield {"hs": homeserver, "bot": bot, "bot_id": bot_id, "alice": alice, "room": created.room_id,
-           "people": people, "db": db, "tag": f"{n}{tag}"}  # fmt: skip
-    if not bot.task.done():
-        await bot.stop()
+    world = {"hs": homeserver, "bot": bot, "bot_id": bot_id, "alice": alice,
+             "room": created.room_id, "people": people, "database_url": database_url,
+             "tag": f"{n}{tag}"}  # fmt: skip
+    yield world
+    await world["bot"].stop()
     for person in people:
         await person.close()
 
@@ -214,15 +256,17 @@ async def test_reactions_threads_and_leaves_reach_the_core(world):
     await carol.client.room_send(world["room"], "m.reaction", {"m.relates_to": {
         "rel_type": "m.annotation", "event_id": root, "key": "👍"}})  # fmt: skip
     await carol.client.room_leave(world["room"])
-    for _ in range(20):
-        await bot.wait_syncs(1)
+
+    async def left() -> list[str] | None:
         kinds = await bot.kinds()
-        if "leave" in kinds:
-            break
+        return kinds if "leave" in kinds else None
+
+    kinds = await bot.wait_for_stored(left)
     assert {"join", "message", "reply", "reaction", "leave"} <= set(kinds)
     async with bot.app.db.sessions() as session:
         reply = await session.scalar(select(Activity).where(Activity.kind == "reply"))
     assert reply.thread_id == root
+    await carol.wait_for(is_text("Welcome to Municipal Finance Practice"))  # nothing in flight
 
 
 async def test_a_file_arrives_byte_identical(world):
@@ -242,16 +286,17 @@ async def test_restart_neither_repeats_nor_misses(world):
     await alice.wait_for(is_text("Here is what you can ask me"))
     await bot.stop()
     await alice.say(world["room"], "!help roles")  # sent while the bot is down
-    again = await Bot(world["hs"], bot_id, "bot-password", world["db"]).start()
+    again = await Bot(world["hs"], bot_id, "bot-password", world["database_url"]).start()
     world["bot"] = again
     await alice.wait_for(is_text("There is no command `roles`"))
-    await again.wait_syncs(3)
-    await alice.sync()
+    # A last command: the room's events are handled in order, so once its answer is in, an
+    # answer repeated from before the restart would be too.
+    await alice.say(world["room"], "!help sentinel")
+    await alice.wait_for(is_text("There is no command `sentinel`"))
     answers = alice.texts_from(bot_id)
     assert sum("Here is what you can ask me" in a for a in answers) == 1
     assert sum("There is no command `roles`" in a for a in answers) == 1
     assert again.adapter.client.device_id == bot.adapter.client.device_id  # no new device
-    await again.stop()
 
 
 async def test_bot_recovers_when_the_homeserver_restarts(world):
@@ -259,7 +304,7 @@ async def test_bot_recovers_when_the_homeserver_restarts(world):
     await asyncio.to_thread(hs.restart)
     await alice.say(world["room"], "!help")
     await alice.wait_for(is_text("Here is what you can ask me"), seconds=60)
-    assert not bot.task.done()
+    assert bot.adapter.running
 
 
 def test_text_helpers():

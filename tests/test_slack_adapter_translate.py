@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.slack.events import SHORTCUTS, translate_command, translate_event
 from adapters.slack.text import from_slack, to_mrkdwn, user_from_mention
+from bot import normalise
 from bot.types import MemberJoined, MemberLeft, Message, ReactionAdded, SlashCommand, UserRef
 from tests.slack_fake import DELETE, load_event, load_slash_command
 
@@ -179,3 +182,130 @@ def test_manifest_declares_the_commands_and_events_the_adapter_handles():
     ]
     for scope in ("chat:write", "commands", "files:write", "im:write", "users:read"):
         assert f"- {scope}" in manifest
+
+
+# --- malformed payloads: never raise, drop what is malformed -------------------------------
+
+OBJECT = {"not": "a string"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "dropped"),
+    [
+        ({"thread_ts": OBJECT}, "thread_ts"),
+        ({"thread_ts": ["1610261659.001400"]}, "thread_ts"),
+        ({"text": OBJECT}, "text"),
+        ({"text": [1, 2]}, "text"),
+        ({"user_profile": [1]}, "user_profile"),
+        ({"user_profile": {"display_name": OBJECT}}, "user_profile.display_name"),
+    ],
+)
+def test_malformed_optional_field_is_left_out_with_one_warning(caplog, fields, dropped):
+    event = translate_event(load_event("message_channel.bolt-python", **fields), BOT)
+    assert isinstance(event, Message) and event.event_id == "msg:C111:1610261659.001400"
+    assert event.thread_id is None and event.user.id == "W111"
+    assert normalise.event(event) == event  # the core takes it as it is
+    (warning,) = caplog.records
+    assert f"ignored malformed {dropped}" in warning.getMessage()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"user": OBJECT},
+        {"user": ["W111"]},
+        {"channel": OBJECT},
+        {"channel": 5.5},
+        {"ts": OBJECT},
+        {"ts": True},
+        {"ts": "  "},
+    ],
+)
+def test_malformed_required_field_drops_the_event_with_one_warning(caplog, fields):
+    assert translate_event(load_event("message_channel.bolt-python", **fields), BOT) is None
+    (warning,) = caplog.records
+    assert "dropped a malformed message event" in warning.getMessage()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [1, 2],
+        "text",
+        {"event": [1]},
+        {"event": {"type": OBJECT}},
+        {"event": {"type": "message", "subtype": OBJECT, "user": "W1"}},
+        {"event": {"type": "message", "subtype": ["bot_message"]}},
+        {
+            "event_id": OBJECT,
+            "event": {"type": "member_joined_channel", "user": "W1", "channel": "C1"},
+        },
+        {"event_id": "Ev1", "event": {"type": "reaction_added", "user": "W1", "item": [1]}},
+        {
+            "event_id": "Ev1",
+            "event": {
+                "type": "reaction_added",
+                "user": "W1",
+                "reaction": OBJECT,
+                "item": {"type": "message", "channel": "C1"},
+            },
+        },
+    ],
+)
+def test_bodies_shaped_like_nothing_slack_sends_are_not_acted_on(body):
+    assert translate_event(body, BOT) is None
+
+
+def test_malformed_reaction_and_membership_fields():
+    body = load_event("reaction_added.bolt-python")
+    body["event"]["item"]["ts"] = OBJECT
+    reaction = translate_event(body, BOT)
+    assert isinstance(reaction, ReactionAdded) and reaction.message_id == ""
+    joined = load_event("member_joined_channel.bolt-python", user=OBJECT)
+    assert translate_event(joined, BOT) is None
+
+
+def test_malformed_slash_command_fields():
+    form = load_slash_command("help", response_url="http://x/response/t")
+    assert translate_command({**form, "text": ["help"]}, NOW).text == ""
+    assert translate_command({**form, "command": OBJECT, "text": "x"}, NOW).text == "x"
+    assert translate_command({**form, "response_url": OBJECT}, NOW).reply_token is None
+    assert translate_command({**form, "channel_name": 5}, NOW).channel.name == "#5"
+    for required in ("user_id", "channel_id", "trigger_id"):
+        assert translate_command({**form, required: OBJECT}, NOW) is None
+    assert translate_command(["not", "a", "form"], NOW) is None  # type: ignore[arg-type]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+MESSAGE_FIELDS = ("type", "subtype", "user", "bot_id", "channel", "channel_type", "ts",
+                  "thread_ts", "text", "user_profile", "bot_profile", "username")  # fmt: skip
+
+
+COMMAND_FIELDS = ("user_id", "user_name", "channel_id", "channel_name", "trigger_id", "text",
+                  "command", "response_url")  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.dictionaries(st.sampled_from(MESSAGE_FIELDS), JSON_VALUES, max_size=6),
+    st.sampled_from(["message", "app_mention", "reaction_added", "member_joined_channel"]),
+    st.dictionaries(st.sampled_from(COMMAND_FIELDS), JSON_VALUES, max_size=4),
+)
+def test_any_payload_translates_without_raising(fields, kind, form):
+    """Whatever the fields hold, translation does not raise, and what it returns is an
+    event the core's own check accepts."""
+    body = load_event("message_channel.bolt-python", type=kind)
+    body["event"].update(fields)
+    event = translate_event(body, BOT)
+    if event is not None:
+        assert normalise.event(event) is not None
+    command = translate_command({**load_slash_command("help"), **form}, NOW)
+    if command is not None:
+        assert normalise.event(command) is not None

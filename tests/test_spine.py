@@ -266,7 +266,7 @@ async def test_the_scheduler_starts_only_after_every_adapter_is_ready(settings):
     await asyncio.wait_for(scheduled.wait(), 10)
     app.platforms["console"].finish.set()
     assert await asyncio.wait_for(task, 10) == 0
-    assert order == ["started", "ready", "scheduler", "stopped", "jobs stopped"]
+    assert order == ["started", "ready", "scheduler", "stopped", "jobs stopped", "closed"]
 
 
 class _SlowAdapter:
@@ -293,3 +293,6 @@ class _SlowAdapter:
 
     async def stop(self, grace: float) -> None:
         self.order.append("stopped")
+
+    async def close(self) -> None:
+        self.order.append("closed")

@@ -5,8 +5,8 @@ the core's event-id dedupe drops them, never that they are lost).
 Lifecycle (`bot.platform.Adapter`): `start(intake)` logs in (and raises if it cannot) and
 starts the sync loop in a task; `ready()` returns once the first sync is in, when sending
 works (before that, sending raises `MatrixNotReady`); `wait_closed()` returns when the loop
-ends and raises what ended it; `stop(grace)` stops syncing, gives the batch in hand up to
-`grace` seconds, then closes the client.
+ends and raises what ended it; `stop(grace)` stops syncing, gives the batch in hand and the
+sends under way up to `grace` seconds, then closes the client.
 
 Each sync: invites are accepted; every joined room's timeline is handed over in order, with
 `intake.submit(event, key=room_id)` (rooms are handled side by side, each in order). A
@@ -25,10 +25,14 @@ member (also written to the `m.direct` account data clients use to list direct c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import io
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -62,11 +66,13 @@ if TYPE_CHECKING:
     from bot.platform import Intake
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 TIMELINE_LIMIT = 100
 BACKFILL_PAGE = 100
 MAX_BACKFILL_EVENTS = 20_000
 MAX_BACKOFF_SECONDS = 30.0
+CLOSE_GRACE_SECONDS = 5.0
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -85,6 +91,20 @@ class _Retry(Exception):
 def _label(value: Any) -> str:
     """A value from a payload, safe for a log line."""
     return value[:100] if isinstance(value, str) and value.isprintable() else repr(value)[:100]
+
+
+_under_way: ContextVar[bool] = ContextVar("matrix_operation_under_way", default=False)
+
+
+def _outgoing(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Run a `Platform` method as one outbound operation (see `MatrixAdapter._operation`)."""
+
+    @functools.wraps(method)
+    async def operation(self: MatrixAdapter, *args: Any, **kwargs: Any) -> T:
+        async with self._operation():
+            return await method(self, *args, **kwargs)
+
+    return operation
 
 
 class MatrixAdapter:
@@ -115,7 +135,11 @@ class MatrixAdapter:
         self._ready = asyncio.Event()
         self._polling = False  # waiting for the homeserver, not holding a batch
         self._stopping = False
-        self._closed = False
+        self._closed = False  # stopping: no new outbound operation
+        self._disconnected = False
+        self._in_flight = 0  # outbound operations under way
+        self._idle = asyncio.Event()
+        self._idle.set()
         self.syncs = 0  # batches handed over and their token stored
         self.backfilled = 0  # events fetched to fill the gaps of limited timelines
         self.synced = asyncio.Condition()  # notified after each of those batches
@@ -203,8 +227,9 @@ class MatrixAdapter:
             raise task.exception()  # type: ignore[misc]
 
     async def stop(self, grace: float) -> None:
-        """Stop syncing: a long poll is dropped at once, a batch being handed over gets up to
-        `grace` seconds (its token is stored only if it finishes). Then close the client."""
+        """Stop syncing: a long poll is dropped at once, and a batch being handed over gets up
+        to `grace` seconds (its token is stored only if it finishes). Sending keeps working
+        for the handlers the core is still finishing, until `close()`."""
         self._stopping = True
         task = self._task
         if task is not None and not task.done():
@@ -216,7 +241,19 @@ class MatrixAdapter:
                             "it will be synced again on the next start", grace)  # fmt: skip
                 task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+    async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Disconnect once sends under way are done (up to `grace` seconds); sending
+        afterwards raises `MatrixNotReady`."""
+        self._stopping = True
         self._closed = True
+        if not self._idle.is_set():
+            try:
+                async with asyncio.timeout(grace):
+                    await self._idle.wait()
+            except TimeoutError:
+                log.warning("%d Matrix sends still under way at shutdown", self._in_flight)
+        self._disconnected = True
         await self._close_client()
 
     async def _close_client(self) -> None:
@@ -267,6 +304,10 @@ class MatrixAdapter:
             except CONNECTION_ERRORS as exc:
                 backoff = await self._back_off(f"Matrix sync failed ({exc!r})", backoff)
                 continue
+            except Exception as exc:  # nio could not read the answer: stay up, try again
+                log.debug("the sync failed", exc_info=True)
+                backoff = await self._back_off(f"Matrix sync unreadable ({exc!r})", backoff)
+                continue
             if not isinstance(response, SyncResponse):
                 if getattr(response, "status_code", None) == "M_UNKNOWN_TOKEN":
                     raise MatrixError(f"the homeserver refused the access token: {response}")
@@ -280,13 +321,10 @@ class MatrixAdapter:
                 await self._accept_invites(response)
                 if replay:
                     await self._hand_over(response, since)
-            except (_Retry, *CONNECTION_ERRORS) as exc:
-                backoff = await self._back_off(f"Matrix batch not handed over ({exc})", backoff)
-                continue
-            except Exception as exc:
-                log.error("Matrix batch not handed over (%r); syncing it again", exc)
+            except Exception as exc:  # the gap could not be fetched, say: sync it again
                 log.debug("the batch failed", exc_info=True)
-                backoff = await self._back_off("Matrix batch failed", backoff)
+                why = exc if isinstance(exc, _Retry) else repr(exc)
+                backoff = await self._back_off(f"Matrix batch not handed over ({why})", backoff)
                 continue
             backoff = 1.0
             replay, first = True, False
@@ -335,9 +373,8 @@ class MatrixAdapter:
             if info.timeline.limited and info.timeline.prev_batch and since:
                 gap = await self._backfill(room_id, info.timeline.prev_batch, since)
                 known = {getattr(raw, "event_id", None) for raw in timeline}
-                timeline = [raw for raw in gap if getattr(raw, "event_id", None) not in known] + (
-                    timeline
-                )
+                gap = [raw for raw in gap if getattr(raw, "event_id", None) not in known]
+                timeline = gap + timeline
             rooms.append((room_id, timeline))
         for room_id, timeline in rooms:
             room = self.client.rooms.get(room_id)
@@ -425,12 +462,12 @@ class MatrixAdapter:
     def translate(self, room_id: str, room: MatrixRoom | None, raw: Any) -> Event | None:
         """A core event for a nio timeline event (read from its raw JSON), or None for what
         the core does not need. A malformed event is dropped, and a malformed optional field
-        left out, each with one warning; nothing here raises."""
+        left out, each with one warning line."""
         source = getattr(raw, "source", None)
         if not isinstance(source, dict):
             return None
         kind = source.get("type")
-        if kind not in events.KINDS:
+        if not isinstance(kind, str) or kind not in events.KINDS:
             return None
         dropped: list[str] = []
         try:
@@ -486,9 +523,9 @@ class MatrixAdapter:
     # Platform -----------------------------------------------------------------------------
 
     def _outbound(self) -> AsyncClient:
-        """The client, once sending works; `MatrixNotReady` before `ready()` or after
-        `stop()`."""
-        if self._closed:
+        """The client, once sending works; `MatrixNotReady` before `ready()` and, for a new
+        operation, after `stop()` began (one already under way may finish)."""
+        if self._disconnected or (self._closed and not _under_way.get()):
             raise MatrixNotReady("the Matrix adapter is stopped: nothing more can be sent")
         if self.client is None or not self._ready.is_set():
             raise MatrixNotReady(
@@ -497,14 +534,37 @@ class MatrixAdapter:
             )
         return self.client
 
+    @contextlib.asynccontextmanager
+    async def _operation(self) -> AsyncIterator[AsyncClient]:
+        """One outbound operation (a send, opening a direct room and sending into it...):
+        `stop()` lets those under way finish, within its grace, before it disconnects."""
+        client = self._outbound()
+        mark = _under_way.set(True)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield client
+        finally:
+            _under_way.reset(mark)
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _request(self, operation: Callable[[AsyncClient], Awaitable[T]]) -> T:
+        async with self._operation() as client:
+            return await operation(client)
+
     async def _send(self, room_id: str, content: dict) -> str:
-        response = await self._outbound().room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=True
+        response = await self._request(
+            lambda client: client.room_send(
+                room_id, "m.room.message", content, ignore_unverified_devices=True
+            )
         )
         if not isinstance(response, RoomSendResponse):
             raise MatrixError(f"sending to {room_id} failed: {getattr(response, 'message', '')}")
         return response.event_id
 
+    @_outgoing
     async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
         content: dict[str, Any] = {
             "msgtype": "m.text",
@@ -521,10 +581,10 @@ class MatrixAdapter:
             }
         return Sent(channel, await self._send(channel.id, content), text, thread_id)
 
+    @_outgoing
     async def direct_room(self, user_id: str) -> str:
         """The member's direct room with the bot: reused, else created and listed in
         `m.direct`. One at a time per member: rooms are handled side by side."""
-        client = self._outbound()
         room_id = self._direct.get(user_id)
         if room_id:
             return room_id
@@ -532,8 +592,10 @@ class MatrixAdapter:
             room_id = self._direct.get(user_id)
             if room_id:
                 return room_id
-            response = await client.room_create(
-                is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
+            response = await self._request(
+                lambda client: client.room_create(
+                    is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
+                )
             )
             if not isinstance(response, RoomCreateResponse):
                 raise MatrixError(f"could not open a direct room with {user_id}: {response}")
@@ -544,25 +606,28 @@ class MatrixAdapter:
         return response.room_id
 
     async def _write_m_direct(self) -> None:
-        client = self._outbound()
         path = (
             f"/_matrix/client/v3/user/{quote(self.settings.matrix_user_id)}/account_data/m.direct"
         )
         body = json.dumps({user: [room] for user, room in self._direct.items()})
         headers = {
-            "Authorization": f"Bearer {client.access_token}",
+            "Authorization": f"Bearer {self._outbound().access_token}",
             "Content-Type": "application/json",
         }
-        response = await client.send("PUT", path, body, headers=headers)
+        response = await self._request(
+            lambda client: client.send("PUT", path, body, headers=headers)
+        )
         if response.status != 200:
             log.warning("could not record m.direct (HTTP %s)", response.status)
 
+    @_outgoing
     async def send_dm(self, user: UserRef, text: str) -> Sent:
         room_id = await self.direct_room(user.id)
         sent = await self.send(ChannelRef(PLATFORM, room_id, user.name, is_direct=True), text)
         sent.private_to = user
         return sent
 
+    @_outgoing
     async def send_private(
         self,
         user: UserRef,
@@ -577,15 +642,18 @@ class MatrixAdapter:
             return sent
         return await self.send_dm(user, text)
 
+    @_outgoing
     async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
         room_id = await self.direct_room(user.id)
         if text:
             await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
-        uploaded, _ = await self._outbound().upload(
-            io.BytesIO(file.data),
-            content_type=file.mimetype,
-            filename=file.filename,
-            filesize=len(file.data),
+        uploaded, _ = await self._request(
+            lambda client: client.upload(
+                io.BytesIO(file.data),
+                content_type=file.mimetype,
+                filename=file.filename,
+                filesize=len(file.data),
+            )
         )
         if not isinstance(uploaded, UploadResponse):
             raise MatrixError(f"upload of {file.filename} failed: {uploaded}")
@@ -609,7 +677,7 @@ class MatrixAdapter:
         if user.id in self._names:
             return self._names[user.id]
         try:
-            response = await self._outbound().get_displayname(user.id)
+            response = await self._request(lambda client: client.get_displayname(user.id))
         except (MatrixNotReady, *CONNECTION_ERRORS) as exc:
             log.debug("no display name for %s: %r", user.id, exc)
             return user.id

@@ -9,12 +9,13 @@ Lifecycle (driven by `bot.cli.serve`): `start(intake)` signs in and connects or 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -72,9 +73,56 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
-def web_client(settings: Settings) -> AsyncWebClient:
+class _InFlight:
+    """Counts outbound requests in progress on the shared HTTP session, so that it is
+    closed only once none of them uses it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, session: object) -> AsyncIterator[None]:
+        """Counts the block when `session` (the one the request will use) is the shared
+        one; without one, the request opens and closes a session of its own."""
+        if session is None:
+            yield
+            return
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if not self.count:
+                self._idle.set()
+
+    async def idle(self, timeout: float) -> bool:  # noqa: ASYNC109
+        """Wait until no request is in progress; False if `timeout` passed first."""
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class _WebClient(AsyncWebClient):
+    """slack-sdk's client, counting its calls in progress (`in_flight`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = _InFlight()
+
+    async def api_call(self, *args: Any, **kwargs: Any) -> Any:
+        async with self.in_flight(self.session):
+            return await super().api_call(*args, **kwargs)
+
+
+def web_client(settings: Settings) -> _WebClient:
     """The Web API client, on `SLACK_API_URL` when set."""
-    return AsyncWebClient(
+    return _WebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
         retry_handlers=retry_handlers(),
@@ -178,6 +226,11 @@ class SlackAdapter:
         return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
 
     @property
+    def accepting(self) -> bool:
+        """Whether deliveries are taken (between `start` and `stop`)."""
+        return self._accepting
+
+    @property
     def in_hand(self) -> int:
         """Deliveries being handed to the core (not yet stored, so not yet acknowledged)."""
         return len(self._in_hand)
@@ -254,9 +307,18 @@ class SlackAdapter:
                 await asyncio.gather(*pending, return_exceptions=True)
             await _wait(self._socket_requests, FINISH_SECONDS)
             await self._close_transport()
+            # Requests already on the shared session (a handler replying) may finish;
+            # later ones open a session of their own.
+            self.client.session = None
+            await self.client.in_flight.idle(max(deadline - loop.time(), FINISH_SECONDS))
         finally:
             await self._close_session()
             self._closed.set()
+
+    async def close(self) -> None:
+        """Nothing is left to disconnect after `stop()`: each later request opens and closes a
+        session of its own."""
+        await self.client.in_flight.idle(FINISH_SECONDS)
 
     async def _close_transport(self) -> None:
         socket, self._socket = self._socket, None
@@ -472,8 +534,8 @@ class SlackAdapter:
     async def _hand_over(self, event: Event) -> bool:
         """Names looked up (briefly), then `submit(durable=True)`: True once stored."""
         assert self._intake is not None
-        event = await self._with_names(event)
         try:
+            event = await self._with_names(event)
             await self._intake.submit(event, key=(PLATFORM, event.channel.id), durable=True)
         except Exception:
             log.exception("Slack: could not hand %s to Convener", event.event_id)
@@ -606,7 +668,8 @@ class SlackAdapter:
             response_url, session=self._session, retry_handlers=retry_handlers()
         )
         try:
-            answer = await webhook.send(text=to_mrkdwn(text), response_type="ephemeral")
+            async with self.client.in_flight(webhook.session):
+                answer = await webhook.send(text=to_mrkdwn(text), response_type="ephemeral")
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("Slack: response_url failed (%s)", exc)
             return False
@@ -618,13 +681,14 @@ class SlackAdapter:
     async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
         """Upload into the member's direct chat (`files_upload_v2`: three requests)."""
         channel_id = await self._dm_channel_id(user)
-        uploaded = await self.client.files_upload_v2(
-            channel=channel_id,
-            content=file.data,
-            filename=file.filename,
-            title=file.title or file.filename,
-            initial_comment=to_mrkdwn(text) if text else None,
-        )
+        async with self.client.in_flight(self.client.session):  # the upload is no `api_call`
+            uploaded = await self.client.files_upload_v2(
+                channel=channel_id,
+                content=file.data,
+                filename=file.filename,
+                title=file.title or file.filename,
+                initial_comment=to_mrkdwn(text) if text else None,
+            )
         file_id = (uploaded.get("file") or {}).get("id", "")
         channel = ChannelRef(PLATFORM, channel_id, None, is_direct=True)
         return Sent(channel, file_id, text, private_to=user, file=file)

@@ -66,6 +66,13 @@ def channel_ref(channel_id: str, channel_type: Any = None, name: str | None = No
     return ChannelRef(PLATFORM, channel_id, name, is_direct=is_direct)
 
 
+def _ident(value: Any, field: str) -> str:
+    """An id Slack sends as a string (a number or an object in its place is malformed)."""
+    if value is not None and not isinstance(value, str):
+        raise Malformed(f"{field} is {type(value).__name__}, not text")
+    return normalise.ident(value, field)
+
+
 class _Fields:
     """Reads one payload's fields, noting the optional ones it had to leave out."""
 
@@ -75,7 +82,7 @@ class _Fields:
     def optional_ident(self, value: Any, field: str) -> str | None:
         if value is None or value == "":
             return None
-        checked = normalise.optional_ident(value, field)
+        checked = normalise.optional_ident(value, field) if isinstance(value, str) else None
         if checked is None:
             self.dropped.append(field)
         return checked
@@ -145,9 +152,9 @@ def translate_event(body: Any, bot_user_id: str | None = None) -> Event | None:
 def _membership(body: dict[str, Any], event: dict[str, Any], kind: str) -> Event:
     cls = MemberJoined if kind == "member_joined_channel" else MemberLeft
     return cls(
-        normalise.ident(body.get("event_id"), "event_id"),
-        UserRef(PLATFORM, normalise.ident(event.get("user"), "user")),
-        channel_ref(normalise.ident(event.get("channel"), "channel")),
+        _ident(body.get("event_id"), "event_id"),
+        UserRef(PLATFORM, _ident(event.get("user"), "user")),
+        channel_ref(_ident(event.get("channel"), "channel")),
         parse_ts(event.get("event_ts") or body.get("event_time")),
     )
 
@@ -157,14 +164,14 @@ def _reaction(body: dict[str, Any], event: dict[str, Any]) -> ReactionAdded | No
     item = event.get("item")
     if not isinstance(item, dict) or item.get("type") != "message":
         return None
-    event_id = normalise.ident(body.get("event_id"), "event_id")
+    event_id = _ident(body.get("event_id"), "event_id")
     reaction = normalise.line(event.get("reaction"), normalise.EMOJI_CHARS * 2, "reaction")
     if not reaction:
         raise Malformed("reaction is missing")
     translated = ReactionAdded(
         event_id,
-        UserRef(PLATFORM, normalise.ident(event.get("user"), "user")),
-        channel_ref(normalise.ident(item.get("channel"), "item.channel")),
+        UserRef(PLATFORM, _ident(event.get("user"), "user")),
+        channel_ref(_ident(item.get("channel"), "item.channel")),
         parse_ts(event.get("event_ts") or body.get("event_time")),
         message_id=fields.optional_ident(item.get("ts"), "item.ts") or "",
         emoji=reaction.split("::", 1)[0],
@@ -178,10 +185,10 @@ def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | Non
     if subtype not in PERSON_SUBTYPES and subtype != "bot_message":
         return None
     fields = _Fields()
-    channel = normalise.ident(event.get("channel"), "channel")
-    ts = normalise.ident(event.get("ts"), "ts")
+    channel = _ident(event.get("channel"), "channel")
+    ts = _ident(event.get("ts"), "ts")
     is_bot = subtype == "bot_message" or bool(event.get("bot_id"))
-    user_id = normalise.ident(event.get("user") or event.get("bot_id"), "user")
+    user_id = _ident(event.get("user") or event.get("bot_id"), "user")
     raw, mentions_bot = strip_leading_mention(fields.text(event.get("text")), bot_user_id)
     thread_ts = fields.optional_ident(event.get("thread_ts"), "thread_ts")
     event_id = f"msg:{channel}:{ts}"
@@ -231,9 +238,9 @@ def translate_command(form: Any, now: datetime) -> SlashCommand | None:
 
 def _command(form: dict[str, Any], now: datetime) -> SlashCommand:
     fields = _Fields()
-    user_id = normalise.ident(form.get("user_id"), "user_id")
-    channel_id = normalise.ident(form.get("channel_id"), "channel_id")
-    trigger = normalise.ident(form.get("trigger_id"), "trigger_id")
+    user_id = _ident(form.get("user_id"), "user_id")
+    channel_id = _ident(form.get("channel_id"), "channel_id")
+    trigger = _ident(form.get("trigger_id"), "trigger_id")
     text = from_slack(fields.text(form.get("text"))).strip()
     command = fields.line(form.get("command"), "command") or ""
     word = SHORTCUTS.get(command.lower())
