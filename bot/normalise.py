@@ -90,40 +90,32 @@ def optional_ident(value: Any, field: str) -> str | None:
         return None
 
 
-def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
+def _clean_ref(ref: UserRef | ChannelRef, what: str, flag: str, dropped: list[str] | None):
+    """A user or channel reference with its platform, id and name checked; the same object
+    when nothing needs cleaning."""
     if (
         _plain(ref.platform, PLATFORM_CHARS)
         and _plain(ref.id, ID_CHARS)
         and (ref.name is None or _plain(ref.name, NAME_CHARS))
         and ref.id
         and ref.id.strip() == ref.id
-        and type(ref.is_bot) is bool
+        and type(getattr(ref, flag)) is bool
     ):
         return ref
-    return UserRef(
-        platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
-        id=ident(ref.id, "user id"),
-        name=_soft(dropped, line, ref.name, "user name"),
-        is_bot=bool(ref.is_bot),
+    return type(ref)(
+        ident(ref.platform, "platform")[:PLATFORM_CHARS],
+        ident(ref.id, f"{what} id"),
+        _soft(dropped, line, ref.name, f"{what} name"),
+        bool(getattr(ref, flag)),
     )
+
+
+def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
+    return _clean_ref(ref, "user", "is_bot", dropped)
 
 
 def channel(ref: ChannelRef, dropped: list[str] | None = None) -> ChannelRef:
-    if (
-        _plain(ref.platform, PLATFORM_CHARS)
-        and _plain(ref.id, ID_CHARS)
-        and (ref.name is None or _plain(ref.name, NAME_CHARS))
-        and ref.id
-        and ref.id.strip() == ref.id
-        and type(ref.is_direct) is bool
-    ):
-        return ref
-    return ChannelRef(
-        platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
-        id=ident(ref.id, "channel id"),
-        name=_soft(dropped, line, ref.name, "channel name"),
-        is_direct=bool(ref.is_direct),
-    )
+    return _clean_ref(ref, "channel", "is_direct", dropped)
 
 
 def _soft(dropped: list[str] | None, check, value: Any, field: str, *args) -> Any:
