@@ -111,7 +111,9 @@ class ActivityLog:
         self._writing: asyncio.Task | None = None
         self._recorded = 0
         self._stored = 0
-        self._last_unknown = 0
+        self._new_users: dict[tuple[str, str], UserRef] = {}
+        self._new_channels: dict[tuple[str, str], ChannelRef] = {}
+        self._latest: dict[tuple[str, str], int] = {}
         self._stored_changed = asyncio.Condition()
         self.written = 0
         self.dead_lettered = 0
@@ -141,11 +143,12 @@ class ActivityLog:
         self._seen.add(key)
         text = getattr(event, "text", None)
         self._recorded += 1
-        if (event.platform, event.user.id) not in self._known_users or (
-            event.platform,
-            event.channel.id,
-        ) not in self._channel_ids:
-            self._last_unknown = self._recorded
+        self._latest[(event.platform, event.user.id)] = self._recorded
+        user_key, channel_key = (event.platform, event.user.id), (event.platform, event.channel.id)
+        if user_key not in self._known_users:
+            self._new_users[user_key] = event.user
+        if channel_key not in self._channel_ids:
+            self._new_channels[channel_key] = event.channel
         self._rows.append(
             (
                 self._recorded,
@@ -172,9 +175,15 @@ class ActivityLog:
         if len(self._rows) >= 4 * self.settings.activity_batch_size:
             await self.persisted()
 
-    async def persisted(self) -> None:
-        """Return once every row recorded so far is stored (or dead-lettered)."""
-        target = self._recorded
+    def latest_of(self, user: UserRef) -> int:
+        """The sequence number of the user's latest row not yet stored (0 if none)."""
+        seq = self._latest.get((user.platform, user.id), 0)
+        return seq if seq > self._stored else 0
+
+    async def persisted(self, upto: int | None = None) -> None:
+        """Return once every row recorded so far (or up to sequence number `upto`) is stored
+        (or dead-lettered)."""
+        target = self._recorded if upto is None else upto
         if self._stored >= target:
             return
         self._kick()
@@ -196,11 +205,22 @@ class ActivityLog:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def mark_known(self, user: UserRef) -> None:
+        """The member behind `user` exists now (the pipeline resolved the sender)."""
+        key = (user.platform, user.id)
+        self._known_users.add(key)
+        self._new_users.pop(key, None)
+
     async def settle(self) -> None:
-        """Write the buffer if it holds a member or channel seen for the first time, so that
-        handlers about to run find every member the log has seen."""
-        if self._last_unknown > self._stored:
-            await self.persisted()
+        """Create the members and channels seen for the first time that are still only in the
+        buffer, so that handlers about to run find everyone the log has seen (the rows
+        themselves are written later, as usual)."""
+        if not self._new_users and not self._new_channels:
+            return
+        users, channels = dict(self._new_users), dict(self._new_channels)
+        async with self.db.write_lock(), self.db.sessions() as session:
+            await self._create(session, list(users.values()), channels)
+            await session.commit()
 
     async def flush(self) -> int:
         """Write what is buffered; returns the number of rows handed to the database."""
@@ -213,10 +233,15 @@ class ActivityLog:
             except BaseException as exc:
                 self._rows[:0] = batch
                 if isinstance(exc, Exception):
-                    log.warning("could not write %d activity rows (%s); will retry",
-                                len(batch), exc.__class__.__name__)  # fmt: skip
+                    log.warning("could not write %d activity rows (%s: %s); will retry",
+                                len(batch), type(exc).__name__,
+                                str(exc).splitlines()[0][:200])  # fmt: skip
                 raise
             self.written += written
+            for seq, user, _, _ in batch:
+                key = (user.platform, user.id)
+                if self._latest.get(key) == seq:
+                    del self._latest[key]
             await self._mark_stored(batch[-1][0])
             return written
 
@@ -311,7 +336,10 @@ class ActivityLog:
         ids = {key: (await members.resolve_channel(session, c)).id for key, c in channels.items()}
         for user in users:
             self._known_users.add((user.platform, user.id))
+            self._new_users.pop((user.platform, user.id), None)
         self._channel_ids.update(ids)
+        for key in ids:
+            self._new_channels.pop(key, None)
 
     async def _create_alone(
         self, users: list[UserRef], channels: dict[tuple[str, str], ChannelRef]

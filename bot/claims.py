@@ -53,12 +53,20 @@ class Sender:
 async def claimed(
     db: Database, event: Event, now: datetime, settings: Settings
 ) -> AsyncIterator[Sender | None]:
-    """Claim the event and resolve its sender in one transaction; yields None when someone
-    else claimed it first. Any exception in the body gives the claim back."""
+    """Claim the event and resolve its sender; yields None when someone else claimed it
+    first. Any exception in the body gives the claim back.
+
+    A known sender is read (member and roles, one query) before the write, so the write
+    transaction holds SQLite's one writer for the claim alone; a sender seen for the first
+    time is created in the claim's transaction."""
+    async with db.sessions() as session:
+        known = await roles.of_user(session, event.user, settings)
     async with db.write_lock(), db.sessions() as session:
         if not await take(session, event.platform, event.event_id, now):
             log.debug("event %s %s already handled", event.platform, event.event_id)
             sender = None
+        elif known is not None:
+            sender = Sender(event.user, known[0], frozenset(known[1]))
         else:
             member = await members.resolve(session, event.user, now)
             held = await roles.roles_of(session, member.id, settings)

@@ -65,6 +65,10 @@ class Database:
         kwargs: dict = {}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        else:
+            # Sessions end every transaction themselves (commit, or rollback on close); the
+            # pool's extra rollback on return is one more trip to SQLite's thread each time.
+            kwargs.update(pool_reset_on_return=None)
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine.sync_engine)

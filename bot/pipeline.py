@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot import claims, normalise
@@ -39,6 +39,7 @@ class Work:
     reply_token: str | None = None
     listeners: tuple[Listener, ...] = field(default_factory=tuple)
     direct_text: bool = False
+    sender_earlier: int = 0
 
 
 class Pipeline:
@@ -78,6 +79,7 @@ class Pipeline:
         if event.user.is_bot or (platform.bot_user is not None and event.user == platform.bot_user):
             return None
         work = self._work(event, platform)
+        earlier = self.activity.latest_of(event.user)
         fresh = self.activity.record(event, kind_of(event, is_command=work.command is not None))
         await self.activity.backpressure()
         if durable:
@@ -87,7 +89,7 @@ class Pipeline:
             return None
         if work.command is None and not work.listeners and not work.direct_text:
             return None
-        return work
+        return replace(work, sender_earlier=earlier) if earlier else work
 
     def _work(self, event: Event, platform: Platform) -> Work:
         if isinstance(event, SlashCommand):
@@ -120,16 +122,25 @@ class Pipeline:
     # claim -> sender -> dispatch -> reply -------------------------------------------------
 
     async def handle(self, work: Work) -> None:
-        """Act on an accepted event once across retries, restarts and replicas."""
+        """Act on an accepted event once across retries, restarts and replicas. If acting
+        fails, the claim is given back and a redelivery of the event is handled again."""
         event = work.event
-        await self.activity.settle()
-        async with claims.claimed(self.db, event, self.clock(), self.settings) as sender:
-            if sender is None:
-                return
-            log.debug("handling %s %s from %s:%s in %s", type(event).__name__, event.event_id,
-                      event.platform, event.user.id, event.channel.id)  # fmt: skip
-            ctx = self.context(self.platforms[event.platform], sender)
-            await self.dispatch(ctx, work)
+        try:
+            if work.sender_earlier and work.command is None:
+                await self.activity.persisted(work.sender_earlier)  # what the sender did before
+            async with claims.claimed(self.db, event, self.clock(), self.settings) as sender:
+                if sender is None:
+                    return
+                self.activity.mark_known(event.user)
+                if work.command is not None:
+                    await self.activity.settle()  # a command may name anyone the log has seen
+                log.debug("handling %s %s from %s:%s in %s", type(event).__name__,
+                          event.event_id, event.platform, event.user.id,
+                          event.channel.id)  # fmt: skip
+                await self.dispatch(self.context(self.platforms[event.platform], sender), work)
+        except BaseException:
+            self.activity.unsee(event)
+            raise
 
     async def dispatch(self, ctx: Context, work: Work) -> None:
         """A command, else the listeners in order until one consumes the event, else the

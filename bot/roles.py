@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.models import Identity, Member, Role
 from bot.settings import Settings
+from bot.types import UserRef
 
 FACILITATOR = "facilitator"
 COORDINATOR = "coordinator"
@@ -42,6 +44,31 @@ async def roles_of(session: AsyncSession, member_id: int, settings: Settings) ->
         if user_ids & ids:
             held.add(role)
     return held
+
+
+async def of_user(
+    session: AsyncSession, user: UserRef, settings: Settings
+) -> tuple[Member, set[str]] | None:
+    """The member behind a platform user and every role they hold, in one query; None if
+    Convener has never seen the user."""
+    linked = aliased(Identity)
+    rows = (
+        await session.execute(
+            select(Member, Role.role, linked.user_id)
+            .join(Identity, Identity.member_id == Member.id)
+            .join(linked, linked.member_id == Member.id)
+            .outerjoin(Role, Role.member_id == Member.id)
+            .where(Identity.platform == user.platform, Identity.user_id == user.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    held = {role for _, role, _ in rows if role}
+    user_ids = {user_id for _, _, user_id in rows}
+    for role, ids in _configured(settings).items():
+        if user_ids & ids:
+            held.add(role)
+    return rows[0][0], held
 
 
 def permits(held: Iterable[str], needed: Iterable[str]) -> bool:

@@ -111,9 +111,9 @@ async def test_control_characters_in_names_never_break_the_report(bot):
 # activity: faults of the database ----------------------------------------------------------
 
 
-async def test_a_failed_flush_puts_rows_back_and_releases_the_claim(bot, monkeypatch):
-    """A flush that fails while a command waits for it: nothing is lost, and the command is
-    handled when it is delivered again (its claim was never taken or was given back)."""
+async def test_a_failed_write_is_retried_before_the_delivery_is_acknowledged(bot, monkeypatch):
+    """A write that fails once (the database was locked): the durable submit returns only
+    once the row is stored, and nothing is lost or doubled."""
     log = bot.app.activity
     real = log._insert
     failures = {"left": 1}
@@ -125,13 +125,24 @@ async def test_a_failed_flush_puts_rows_back_and_releases_the_claim(bot, monkeyp
         await real(sql, rows)
 
     monkeypatch.setattr(log, "_insert", flaky)
-    command = Message("cmd-1", bot.user("dana"), bot.channel(), bot.clock(), "!help", "m1")
-    await bot.app.handle(command)  # the first sight of dana makes the pipeline flush
-    await bot.app.handle(command)  # a redelivery
-    await log.flush()
+    event = Message("ev-1", bot.user("dana"), bot.channel(), bot.clock(), "hello", "m1")
+    await bot.app.submit(event, durable=True)
+    assert failures["left"] == 0
     assert await count(bot.app, Activity) == 1
+
+
+async def test_a_failed_handler_gives_its_claim_back_for_the_redelivery(bot):
+    """The claim was once taken outside the `try` that released it: the event was never
+    handled again, even when delivered again."""
+    command = Message("cmd-1", bot.user("dana"), bot.channel(), bot.clock(), "!help", "m1")
+    bot.platform.fail_next = 1  # the reply cannot be sent
+    await bot.app.handle(command)
+    assert await count(bot.app, HandledEvent) == 0
+    await bot.app.handle(command)  # delivered again
     assert await count(bot.app, HandledEvent) == 1
     assert any("help" in text for text in bot.replies_to("dana"))
+    await bot.app.activity.flush()
+    assert await count(bot.app, Activity) == 1
 
 
 async def test_cancelling_a_flush_mid_write_puts_the_rows_back(bot, monkeypatch):
