@@ -1,6 +1,8 @@
-"""Ingest: synthetic member events through the real core (console translation, dedupe,
-member resolution, activity logging) into SQLite, against plain `sqlite3.executemany` of
-the same rows into the same schema."""
+"""Ingest: synthetic member events through the real core (console translation, then the
+intake every platform adapter uses: normalise, dedupe, activity logging, the bounded
+processor handling welcomes, member resolution) into SQLite, against plain
+`sqlite3.executemany` of the same rows into the same schema. Timed until every event is
+handled and stored."""
 
 from __future__ import annotations
 
@@ -87,8 +89,9 @@ async def through_core(url: str, history: Script) -> tuple[float, int]:
                 if isinstance(events, str):  # already in that channel: post instead
                     events = console.parse("Thanks, that helps.")
                 for event in events:
-                    await app.handle(event)
+                    await app.submit(event, key=event.channel.id)
                     count += 1
+            await app.processor.drain()
             await app.activity.flush()
         await app.close()
     return count / timer.seconds, count

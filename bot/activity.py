@@ -205,6 +205,10 @@ class ActivityLog:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def knows(self, user: UserRef) -> bool:
+        """Whether this process has seen the member behind `user` stored."""
+        return (user.platform, user.id) in self._known_users
+
     def mark_known(self, user: UserRef) -> None:
         """The member behind `user` exists now (the pipeline resolved the sender)."""
         key = (user.platform, user.id)

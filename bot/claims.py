@@ -51,16 +51,19 @@ class Sender:
 
 @asynccontextmanager
 async def claimed(
-    db: Database, event: Event, now: datetime, settings: Settings
+    db: Database, event: Event, now: datetime, settings: Settings, *, new_sender: bool = False
 ) -> AsyncIterator[Sender | None]:
     """Claim the event and resolve its sender; yields None when someone else claimed it
     first. Any exception in the body gives the claim back.
 
     A known sender is read (member and roles, one query) before the write, so the write
     transaction holds SQLite's one writer for the claim alone; a sender seen for the first
-    time is created in the claim's transaction."""
-    async with db.sessions() as session:
-        known = await roles.of_user(session, event.user, settings)
+    time (`new_sender`: this process has never seen them, so the read is skipped) is created
+    in the claim's transaction, holding the roles the settings give them."""
+    known = None
+    if not new_sender:
+        async with db.sessions() as session:
+            known = await roles.of_user(session, event.user, settings)
     async with db.write_lock(), db.sessions() as session:
         if not await take(session, event.platform, event.event_id, now):
             log.debug("event %s %s already handled", event.platform, event.event_id)
@@ -68,9 +71,7 @@ async def claimed(
         elif known is not None:
             sender = Sender(event.user, known[0], frozenset(known[1]))
         else:
-            member = await members.resolve(session, event.user, now)
-            held = await roles.roles_of(session, member.id, settings)
-            sender = Sender(event.user, member, frozenset(held))
+            sender = await _first_sight(session, event.user, now, settings)
         await session.commit()
     if sender is None:
         yield None
@@ -80,6 +81,20 @@ async def claimed(
     except BaseException:
         await asyncio.shield(release(db, event.platform, event.event_id))
         raise
+
+
+async def _first_sight(
+    session: AsyncSession, user: UserRef, now: datetime, settings: Settings
+) -> Sender:
+    """The sender not found by the read (or never seen by this process): created, or the
+    member someone else created meanwhile."""
+    member, created = await members.create(session, user, now)
+    held = (
+        roles.configured_for(user, settings)
+        if created
+        else await roles.roles_of(session, member.id, settings)
+    )
+    return Sender(user, member, frozenset(held))
 
 
 def _insert(dialect: str):

@@ -32,6 +32,14 @@ async def resolve(session: AsyncSession, user: UserRef, now: datetime | None = N
         if user.name and member.display_name in ("", user.id) and user.name != user.id:
             member.display_name = user.name[:200]
         return member
+    return (await create(session, user, now))[0]
+
+
+async def create(
+    session: AsyncSession, user: UserRef, now: datetime | None = None
+) -> tuple[Member, bool]:
+    """A member for a platform user Convener has not seen: (member, True), or (the member
+    someone else created meanwhile, False). Flushes, never commits."""
     now = now or datetime.now(UTC)
     member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot, created_at=now)
     try:
@@ -51,7 +59,8 @@ async def resolve(session: AsyncSession, user: UserRef, now: datetime | None = N
         member = await find(session, user)
         if member is None:
             raise
-    return member
+        return member, False
+    return member, True
 
 
 async def resolve_channel(session: AsyncSession, channel: ChannelRef) -> Channel:

@@ -128,7 +128,9 @@ class Pipeline:
         try:
             if work.sender_earlier and work.command is None:
                 await self.activity.persisted(work.sender_earlier)  # what the sender did before
-            async with claims.claimed(self.db, event, self.clock(), self.settings) as sender:
+            new = not self.activity.knows(event.user)
+            now = self.clock()
+            async with claims.claimed(self.db, event, now, self.settings, new_sender=new) as sender:
                 if sender is None:
                     return
                 self.activity.mark_known(event.user)

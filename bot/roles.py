@@ -30,6 +30,11 @@ def _configured(settings: Settings) -> dict[str, set[str]]:
     }
 
 
+def configured_for(user: UserRef, settings: Settings) -> set[str]:
+    """The roles the settings give this platform user (all a brand-new member holds)."""
+    return {role for role, ids in _configured(settings).items() if user.id in ids}
+
+
 async def roles_of(session: AsyncSession, member_id: int, settings: Settings) -> set[str]:
     """Every role a member holds, stored or configured (one query)."""
     rows = await session.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import string
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import roles, state
@@ -107,16 +107,22 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     member is welcomed once, even by several replicas or two joins at once."""
     now = ctx.now()
     name = await ctx.platform.display_name(event.user)
+    member = ctx.sender.member
+    stamp = literal(now, Member.__table__.c.joined_at.type)
     async with ctx.db() as session:
-        member = await ctx.sender.load(session)
-        if member.joined_at is None:
-            member.joined_at = now
         claimed = await session.execute(
             update(Member)
             .where(Member.id == member.id, Member.welcomed_at.is_(None))
-            .values(welcomed_at=now)
+            .values(welcomed_at=now, joined_at=func.coalesce(Member.joined_at, stamp))
             .execution_options(synchronize_session=False)
         )
+        if claimed.rowcount != 1:
+            await session.execute(
+                update(Member)
+                .where(Member.id == member.id, Member.joined_at.is_(None))
+                .values(joined_at=now)
+                .execution_options(synchronize_session=False)
+            )
         if claimed.rowcount != 1 or await _was_already_active(session, member.id, event):
             await session.commit()
             return False
