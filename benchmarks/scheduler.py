@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from benchmarks.common import Result, emit, fresh_sqlite, median, percentile, runs
 from benchmarks.latency import Recorder
 from bot.app import Convener
+from bot.cli import build
 from bot.models import Channel, Prompt, PromptRun, PromptSchedule
 from bot.settings import Settings
 from schedules import start_scheduler
@@ -78,10 +79,10 @@ async def seed(app: Convener, due_at: datetime) -> None:
 
 
 async def measure(url: str) -> tuple[float, list[float]]:
-    app = Convener(Settings(_env_file=None, database_url=url))
+    app = build(Settings(_env_file=None, database_url=url), schedule=False)
     platform = TimedRecorder()
     app.add_platform(platform)
-    await app.start(migrate=False, schedule=False)
+    await app.start(migrate=False)
     now = datetime.now(UTC)
     due_at = (now + timedelta(seconds=75)).replace(second=0, microsecond=0)
     if (due_at - now).total_seconds() < 20:
