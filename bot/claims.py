@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members, roles
-from bot.db import Database
+from bot.db import Database, upsert
 from bot.errors import CommandError
 from bot.models import HandledEvent, Member
 from bot.settings import Settings
@@ -31,11 +31,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Sender:
     """Who sent the event being handled: their platform account, member and roles, resolved
-    once by the pipeline. `member` is detached: load it again to change it."""
+    once by the pipeline. `member` is detached: load it again to change it. `is_new`: the
+    member was created for this very event (nothing they did before is stored)."""
 
     user: UserRef
     member: Member
     roles: frozenset[str]
+    is_new: bool = False
 
     @property
     def member_id(self) -> int:
@@ -94,15 +96,7 @@ async def _first_sight(
         if created
         else await roles.roles_of(session, member.id, settings)
     )
-    return Sender(user, member, frozenset(held))
-
-
-def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(HandledEvent).on_conflict_do_nothing()
+    return Sender(user, member, frozenset(held), is_new=created)
 
 
 async def claim(db: Database, platform: str, event_id: str, now: datetime) -> bool:
@@ -116,7 +110,8 @@ async def claim(db: Database, platform: str, event_id: str, now: datetime) -> bo
 async def take(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
     """Claim inside the caller's transaction (which must commit before acting)."""
     claimed = await session.scalar(
-        _insert(session.bind.dialect.name)
+        upsert(session, HandledEvent)
+        .on_conflict_do_nothing()
         .values(platform=platform, event_id=event_id[:255], handled_at=now)
         .returning(HandledEvent.event_id)
     )

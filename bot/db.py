@@ -34,6 +34,16 @@ def _urls(url: str) -> tuple[URL, URL]:
     return parsed, parsed
 
 
+def upsert(session: AsyncSession, model):
+    """`INSERT` for `model` in the session's dialect, with its `ON CONFLICT` clauses
+    (`on_conflict_do_nothing`, `on_conflict_do_update`)."""
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 def sync_url(url: str) -> URL:
     """The URL for a synchronous engine (migrations, reports built on a worker thread)."""
     return _urls(url)[0]

@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import upsert
 from bot.errors import CommandError
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
@@ -42,24 +43,27 @@ async def create(
     someone else created meanwhile, False). Flushes, never commits."""
     now = now or datetime.now(UTC)
     member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot, created_at=now)
-    try:
-        async with session.begin_nested():
-            session.add(member)
-            await session.flush()
-            session.add(
-                Identity(
-                    member_id=member.id,
-                    platform=user.platform,
-                    user_id=user.id,
-                    display_name=user.name,
-                )
-            )
-            await session.flush()
-    except IntegrityError:
-        member = await find(session, user)
-        if member is None:
-            raise
-        return member, False
+    session.add(member)
+    await session.flush()
+    identity = await session.scalar(
+        upsert(session, Identity)
+        .values(
+            member_id=member.id,
+            platform=user.platform,
+            user_id=user.id,
+            display_name=user.name,
+            name_key=fold(user.name, NAME_KEY_LENGTH),
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "user_id"])
+        .returning(Identity.id)
+    )
+    if identity is None:  # someone else created them meanwhile: theirs stands
+        await session.delete(member)
+        await session.flush()
+        found = await find(session, user)
+        if found is None:
+            raise RuntimeError(f"the identity {user.platform}:{user.id} was taken and then removed")
+        return found, False
     return member, True
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from bot.commands import clean, split_words
 from bot.context import Context
+from bot.db import upsert
 from bot.errors import UsageError
 from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
@@ -115,14 +116,14 @@ def opening() -> str:
 
 
 async def start(session: AsyncSession, member: Member, user: UserRef, now: datetime) -> None:
-    """Open (or reopen) the conversation at the first question. Flushes, never commits."""
-    row = await session.get(Onboarding, member.id)
-    if row is None:
-        row = Onboarding(member_id=member.id, started_at=now, reminders=0)
-        session.add(row)
-    row.platform, row.user_id = user.platform, user.id
-    row.step, row.status, row.updated_at = 0, ACTIVE, now
-    await session.flush()
+    """Open (or reopen) the conversation at the first question. Never commits."""
+    opened = {"platform": user.platform, "user_id": user.id, "step": 0, "status": ACTIVE,
+              "updated_at": now}  # fmt: skip
+    await session.execute(
+        upsert(session, Onboarding)
+        .values(member_id=member.id, started_at=now, reminders=0, **opened)
+        .on_conflict_do_update(index_elements=["member_id"], set_=opened)
+    )
 
 
 async def forget(session: AsyncSession, member_id: int) -> None:

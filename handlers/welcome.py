@@ -123,7 +123,9 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
                 .values(joined_at=now)
                 .execution_options(synchronize_session=False)
             )
-        if claimed.rowcount != 1 or await _was_already_active(session, member.id, event):
+        if claimed.rowcount != 1 or (
+            not ctx.sender.is_new and await _was_already_active(session, member.id, event)
+        ):
             await session.commit()
             return False
         await onboarding.start(session, member, event.user, now)
