@@ -82,6 +82,7 @@ class ConsoleAdapter:
         self.bot_user = UserRef(PLATFORM, "convener", "convener", is_bot=True)
         self.state = ConsoleState()
         self._ids = itertools.count(1)
+        self._run = f"{int(clock().timestamp() * 1000):x}"
         self._task: asyncio.Task | None = None
 
     # Platform --------------------------------------------------------------------------
@@ -149,7 +150,9 @@ class ConsoleAdapter:
         return UserRef(PLATFORM, name, name)
 
     def _event_id(self) -> str:
-        return f"console-{self.clock().timestamp():.6f}-{next(self._ids)}"
+        """Unique across runs on one database: the run's start (ms, hex) and a counter; short,
+        since every event id is a key of the activity log's unique index."""
+        return f"{self._run}-{next(self._ids):x}"
 
     def here(self) -> ChannelRef:
         return channel(self.state.where.get(self.state.user, HOME))
