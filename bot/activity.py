@@ -119,11 +119,6 @@ class ActivityLog:
         self.written = 0
         self.dead_lettered = 0
 
-    @property
-    def waiting(self) -> int:
-        """Rows recorded but not yet stored."""
-        return len(self._rows)
-
     def forget_member(self, user: UserRef | None = None) -> None:
         """Forget which platform users are known (after erasing members), so their next
         event creates them again."""

@@ -99,14 +99,6 @@ async def _first_sight(
     return Sender(user, member, frozenset(held), is_new=created)
 
 
-async def claim(db: Database, platform: str, event_id: str, now: datetime) -> bool:
-    """True if this process is the first to claim the event."""
-    async with db.write_lock(), db.sessions() as session:
-        claimed = await take(session, platform, event_id, now)
-        await session.commit()
-        return claimed
-
-
 async def take(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
     """Claim inside the caller's transaction (which must commit before acting)."""
     claimed = await session.scalar(

@@ -36,7 +36,6 @@ RESET_WORD = "default"
 
 DEFAULT_TEMPLATE = (
     "Welcome to {community}, {name}! I'm Convener, the community's assistant.\n"
-    "• Ask a question with `ask <question>` and I'll find members who can help.\n"
     "• Find people who know a topic with `experts <topic>`, and browse `topics`.\n"
     "• Join the weekly discussions in {channel} and the other channels.\n"
     "Type `help` any time to see everything I can do."

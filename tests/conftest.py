@@ -3,22 +3,19 @@ CONVENER_TEST_DATABASE_URL is set) and the bot harness, run once per platform na
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bot.db import upgrade
 from bot.models import Base
 from bot.settings import Settings
+from tests.databases import PG_URL, throwaway_postgres
 from tests.harness import PLATFORMS, BotHarness, FakeClock
 
-PG_URL = os.environ.get("CONVENER_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
@@ -34,17 +31,9 @@ def postgres_database() -> Iterator[str]:
     """A throwaway database on the test server, migrated once, dropped at the end."""
     if not PG_URL:
         pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
-    server = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"convener_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_postgres("convener_test") as url:
+        upgrade(url)
+        yield url
 
 
 def _truncate(url: str) -> None:

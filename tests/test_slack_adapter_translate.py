@@ -123,8 +123,8 @@ def test_slash_commands_and_shortcuts():
     assert event.text == "profile city Nairobi" and event.reply_token == "http://x/response/t"
     assert event.event_id == f"cmd:{form['trigger_id']}" and event.ts == NOW
     assert event.user == UserRef("slack", "W111") and event.channel.name == "#random"
-    ask = translate_command(load_slash_command("How do you &amp; your team budget?", "/ask"), NOW)
-    assert ask.text == "ask How do you & your team budget?"
+    offer = translate_command(load_slash_command("add rates &amp; levies", "/expertise"), NOW)
+    assert offer.text == "expertise add rates & levies"
     assert translate_command(load_slash_command("", "/report"), NOW).text == "report"
     dm = translate_command(
         load_slash_command("help", channel_id="D111", channel_name="directmessage"), NOW

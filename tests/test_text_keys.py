@@ -4,7 +4,6 @@ PostgreSQL: once per platform and database, plus the migration that fills in the
 from __future__ import annotations
 
 import unicodedata
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -12,14 +11,13 @@ import pytest
 from alembic import command
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
 
 from bot import members
 from bot.db import alembic_config, upgrade
 from bot.models import Base, Identity, Member
 from bot.textkey import fold
 from bot.types import UserRef
-from tests.conftest import PG_URL
+from tests.databases import PG_URL, throwaway_postgres
 
 DECOMPOSED = unicodedata.normalize("NFD", "ÉLODIE")
 
@@ -100,17 +98,8 @@ def empty_database(request, tmp_path) -> Iterator[str]:
         return
     if not PG_URL:
         pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
-    server = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"convener_keys_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres("convener_keys") as url:
+        yield url
 
 
 def _downgrade(url: str, revision: str) -> None:

@@ -35,7 +35,7 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
-SHORTCUTS = {"/ask": "ask", "/prompt": "prompt", "/report": "report", "/expertise": "expertise"}
+SHORTCUTS = {"/report": "report", "/expertise": "expertise"}
 """Slash commands that stand for a command word; any other command (`/convener`) is the
 whole command line."""
 
@@ -224,7 +224,7 @@ def _author_name(fields: _Fields, event: dict[str, Any], is_bot: bool) -> str | 
 
 
 def translate_command(form: Any, now: datetime) -> SlashCommand | None:
-    """A slash command's form fields as a `SlashCommand`: `/ask x` is `ask x`, `/convener x`
+    """A slash command's form fields as a `SlashCommand`: `/report x` is `report x`, `/convener x`
     is `x`. The `response_url` becomes the reply token. None (after one warning) when a
     required field is missing or malformed. Never raises."""
     if not isinstance(form, dict):

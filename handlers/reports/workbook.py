@@ -299,7 +299,7 @@ class Writer:
             ):  # fmt: skip
                 break
         if not sheet.rows:
-            sheet.note("No questions were asked in this period (questions come from `ask`).")
+            sheet.note("No questions were asked in this period.")
         sheet.finish()
 
     def prompts(self) -> None:
