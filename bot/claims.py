@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import members, roles
 from bot.db import Database, upsert
@@ -56,26 +57,23 @@ async def claimed(
     db: Database, event: Event, now: datetime, settings: Settings, *, new_sender: bool = False
 ) -> AsyncIterator[Sender | None]:
     """Claim the event and resolve its sender; yields None when someone else claimed it
-    first. Any exception in the body gives the claim back.
+    first. Any exception in the body gives the claim back, and so does cancelling the claim
+    itself once it is taken.
 
-    A known sender is read (member and roles, one query) before the write, so the write
-    transaction holds SQLite's one writer for the claim alone; a sender seen for the first
-    time (`new_sender`: this process has never seen them, so the read is skipped) is created
+    Both happen in one unit of work (`Database.unit`). A sender seen for the first time
+    (`new_sender`: this process has never seen them, so the lookup is skipped) is created
     in the claim's transaction, holding the roles the settings give them."""
-    known = None
-    if not new_sender:
-        async with db.sessions() as session:
-            known = await roles.of_user(session, event.user, settings)
-    async with db.write_lock(), db.sessions() as session:
-        if not await take(session, event.platform, event.event_id, now):
-            log.debug("event %s %s already handled", event.platform, event.event_id)
-            sender = None
-        elif known is not None:
-            sender = Sender(event.user, known[0], frozenset(known[1]))
-        else:
-            sender = await _first_sight(session, event.user, now, settings)
-        await session.commit()
+    unit = asyncio.ensure_future(
+        db.unit(_claim, event.platform, event.event_id, event.user, now, settings, new_sender)
+    )
+    try:
+        sender = await asyncio.shield(unit)
+    except asyncio.CancelledError:
+        if not unit.cancelled() and await _wait_quietly(unit) is not None:
+            await asyncio.shield(release(db, event.platform, event.event_id))
+        raise
     if sender is None:
+        log.debug("event %s %s already handled", event.platform, event.event_id)
         yield None
         return
     try:
@@ -85,23 +83,44 @@ async def claimed(
         raise
 
 
-async def _first_sight(
-    session: AsyncSession, user: UserRef, now: datetime, settings: Settings
-) -> Sender:
-    """The sender not found by the read (or never seen by this process): created, or the
-    member someone else created meanwhile."""
-    member, created = await members.create(session, user, now)
-    held = (
-        roles.configured_for(user, settings)
-        if created
-        else await roles.roles_of(session, member.id, settings)
-    )
-    return Sender(user, member, frozenset(held), is_new=created)
+async def _wait_quietly(unit: asyncio.Future) -> Sender | None:
+    """The claim's outcome after its caller was cancelled (None if it failed)."""
+    try:
+        return await asyncio.shield(unit)
+    except Exception:
+        return None
 
 
-async def take(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
+def _claim(
+    session: Session,
+    platform: str,
+    event_id: str,
+    user: UserRef,
+    now: datetime,
+    settings: Settings,
+    new_sender: bool,
+) -> Sender | None:
+    known = None if new_sender else roles.of_user(session, user, settings)
+    if not take(session, platform, event_id, now):
+        session.rollback()
+        return None
+    if known is not None:
+        sender = Sender(user, known[0], frozenset(known[1]))
+    else:
+        member, created = members.create(session, user, now)
+        held = (
+            roles.configured_for(user, settings)
+            if created
+            else roles.roles_of(session, member.id, settings)
+        )
+        sender = Sender(user, member, frozenset(held), is_new=created)
+    session.commit()
+    return sender
+
+
+def take(session: Session, platform: str, event_id: str, now: datetime) -> bool:
     """Claim inside the caller's transaction (which must commit before acting)."""
-    claimed = await session.scalar(
+    claimed = session.scalar(
         upsert(session, HandledEvent)
         .on_conflict_do_nothing()
         .values(platform=platform, event_id=event_id[:255], handled_at=now)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db import upsert
 from bot.errors import CommandError
@@ -17,13 +18,17 @@ from bot.textkey import NAME_KEY_LENGTH, fold
 from bot.types import ChannelRef, UserRef
 
 
-async def find(session: AsyncSession, user: UserRef) -> Member | None:
-    """The member behind a platform user, or None if Convener has never seen them."""
-    return await session.scalar(
+def _find(user: UserRef):
+    return (
         select(Member)
         .join(Identity, Identity.member_id == Member.id)
         .where(Identity.platform == user.platform, Identity.user_id == user.id)
     )
+
+
+async def find(session: AsyncSession, user: UserRef) -> Member | None:
+    """The member behind a platform user, or None if Convener has never seen them."""
+    return await session.scalar(_find(user))
 
 
 async def resolve(session: AsyncSession, user: UserRef, now: datetime | None = None) -> Member:
@@ -33,19 +38,18 @@ async def resolve(session: AsyncSession, user: UserRef, now: datetime | None = N
         if user.name and member.display_name in ("", user.id) and user.name != user.id:
             member.display_name = user.name[:200]
         return member
-    return (await create(session, user, now))[0]
+    return (await session.run_sync(create, user, now))[0]
 
 
-async def create(
-    session: AsyncSession, user: UserRef, now: datetime | None = None
-) -> tuple[Member, bool]:
+def create(session: Session, user: UserRef, now: datetime | None = None) -> tuple[Member, bool]:
     """A member for a platform user Convener has not seen: (member, True), or (the member
-    someone else created meanwhile, False). Flushes, never commits."""
+    someone else created meanwhile, False). Flushes, never commits. Synchronous, for units of
+    work; from async code, `await session.run_sync(create, user, now)`."""
     now = now or datetime.now(UTC)
     member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot, created_at=now)
     session.add(member)
-    await session.flush()
-    identity = await session.scalar(
+    session.flush()
+    identity = session.scalar(
         upsert(session, Identity)
         .values(
             member_id=member.id,
@@ -58,9 +62,9 @@ async def create(
         .returning(Identity.id)
     )
     if identity is None:  # someone else created them meanwhile: theirs stands
-        await session.delete(member)
-        await session.flush()
-        found = await find(session, user)
+        session.delete(member)
+        session.flush()
+        found = session.scalar(_find(user))
         if found is None:
             raise RuntimeError(f"the identity {user.platform}:{user.id} was taken and then removed")
         return found, False

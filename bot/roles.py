@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot.models import Identity, Member, Role
 from bot.settings import Settings
@@ -35,9 +35,10 @@ def configured_for(user: UserRef, settings: Settings) -> set[str]:
     return {role for role, ids in _configured(settings).items() if user.id in ids}
 
 
-async def roles_of(session: AsyncSession, member_id: int, settings: Settings) -> set[str]:
-    """Every role a member holds, stored or configured (one query)."""
-    rows = await session.execute(
+def roles_of(session: Session, member_id: int, settings: Settings) -> set[str]:
+    """Every role a member holds, stored or configured (one query). Synchronous, for units
+    of work; from async code, `await session.run_sync(roles_of, member_id, settings)`."""
+    rows = session.execute(
         select(literal("role"), Role.role)
         .where(Role.member_id == member_id)
         .union_all(select(literal("id"), Identity.user_id).where(Identity.member_id == member_id))
@@ -51,14 +52,12 @@ async def roles_of(session: AsyncSession, member_id: int, settings: Settings) ->
     return held
 
 
-async def of_user(
-    session: AsyncSession, user: UserRef, settings: Settings
-) -> tuple[Member, set[str]] | None:
+def of_user(session: Session, user: UserRef, settings: Settings) -> tuple[Member, set[str]] | None:
     """The member behind a platform user and every role they hold, in one query; None if
-    Convener has never seen the user."""
+    Convener has never seen the user. Synchronous, for units of work."""
     linked = aliased(Identity)
     rows = (
-        await session.execute(
+        session.execute(
             select(Member, Role.role, linked.user_id)
             .join(Identity, Identity.member_id == Member.id)
             .join(linked, linked.member_id == Member.id)
@@ -89,7 +88,7 @@ async def allowed(
     """True if the member may use something open to any of the `needed` roles."""
     if not needed:
         return True
-    return permits(await roles_of(session, member_id, settings), needed)
+    return permits(await session.run_sync(roles_of, member_id, settings), needed)
 
 
 async def grant(session: AsyncSession, member_id: int, role: str, by: int | None = None) -> bool:

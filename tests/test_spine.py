@@ -145,6 +145,30 @@ async def test_a_failed_handler_gives_its_claim_back_for_the_redelivery(bot):
     assert await count(bot.app, Activity) == 1
 
 
+async def test_cancelling_the_claim_itself_gives_it_back(bot, monkeypatch):
+    """Shutdown can cancel a handler while its claim is being written: the claim, taken by
+    then, is given back so that the redelivery is handled."""
+    command = Message("cmd-2", bot.user("dana"), bot.channel(), bot.clock(), "!help", "m2")
+    real, started = bot.app.db.unit, asyncio.Event()
+
+    async def unit(fn, *args):
+        started.set()
+        await asyncio.sleep(0)
+        return await real(fn, *args)
+
+    monkeypatch.setattr(bot.app.db, "unit", unit)
+    task = asyncio.create_task(bot.app.handle(command))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await count(bot.app, HandledEvent) == 0
+    assert not bot.replies_to("dana")
+    await bot.app.handle(command)  # delivered again
+    assert await count(bot.app, HandledEvent) == 1
+    assert any("help" in text for text in bot.replies_to("dana"))
+
+
 async def test_cancelling_a_flush_mid_write_puts_the_rows_back(bot, monkeypatch):
     log = bot.app.activity
     for n in range(10):
