@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.models import KeyValue
 
@@ -13,9 +14,12 @@ from bot.models import KeyValue
 async def get(
     session: AsyncSession, scope: str, key: str, default: str | None = None
 ) -> str | None:
-    row = await session.scalar(
-        select(KeyValue.value).where(KeyValue.scope == scope, KeyValue.key == key)
-    )
+    return await session.run_sync(read, scope, key, default)
+
+
+def read(session: Session, scope: str, key: str, default: str | None = None) -> str | None:
+    """`get` in a unit of work (a synchronous session)."""
+    row = session.scalar(select(KeyValue.value).where(KeyValue.scope == scope, KeyValue.key == key))
     return default if row is None else row
 
 

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot.commands import clean, split_words
 from bot.context import Context
@@ -115,13 +115,14 @@ def opening() -> str:
     )
 
 
-async def start(session: AsyncSession, member: Member, user: UserRef, now: datetime) -> None:
-    """Open (or reopen) the conversation at the first question. Never commits."""
+def start(session: Session, member_id: int, user: UserRef, now: datetime) -> None:
+    """Open (or reopen) the conversation at the first question, in a unit of work. Never
+    commits."""
     opened = {"platform": user.platform, "user_id": user.id, "step": 0, "status": ACTIVE,
               "updated_at": now}  # fmt: skip
-    await session.execute(
+    session.execute(
         upsert(session, Onboarding)
-        .values(member_id=member.id, started_at=now, reminders=0, **opened)
+        .values(member_id=member_id, started_at=now, reminders=0, **opened)
         .on_conflict_do_update(index_elements=["member_id"], set_=opened)
     )
 

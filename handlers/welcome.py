@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import string
+from datetime import datetime
 
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import roles, state
 from bot.commands import Command
@@ -84,11 +85,30 @@ def _channel_label(name: str | None) -> str:
     return name or "the community's channels"
 
 
-async def _was_already_active(session: AsyncSession, member_id: int, event: MemberJoined) -> bool:
-    """True for someone who posted or reacted in a channel before their first join was seen:
-    a member from before Convener was installed, marked welcomed without a welcome."""
-    return bool(
-        await session.scalar(
+def _open_welcome(
+    session: Session, member_id: int, event: MemberJoined, now: datetime, is_new: bool
+) -> str | None:
+    """Claim the member's welcomed_at stamp and open onboarding, in one unit of work: the
+    template to send, or None when there is nobody to welcome (welcomed already, or active
+    before their first join was seen: a member from before Convener was installed)."""
+    stamp = literal(now, Member.__table__.c.joined_at.type)
+    claimed = session.execute(
+        update(Member)
+        .where(Member.id == member_id, Member.welcomed_at.is_(None))
+        .values(welcomed_at=now, joined_at=func.coalesce(Member.joined_at, stamp))
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        session.execute(
+            update(Member)
+            .where(Member.id == member_id, Member.joined_at.is_(None))
+            .values(joined_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    already_active = (
+        claimed.rowcount == 1
+        and not is_new
+        and session.scalar(
             select(Activity.id)
             .where(
                 Activity.member_id == member_id,
@@ -98,6 +118,13 @@ async def _was_already_active(session: AsyncSession, member_id: int, event: Memb
             .limit(1)
         )
     )
+    if claimed.rowcount != 1 or already_active:
+        session.commit()
+        return None
+    onboarding.start(session, member_id, event.user, now)
+    template = state.read(session, SCOPE, KEY) or DEFAULT_TEMPLATE
+    session.commit()
+    return template
 
 
 @router.on(MemberJoined, when=lambda event: not event.channel.is_direct, once_per_user=True)
@@ -107,29 +134,9 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     now = ctx.now()
     name = await ctx.platform.display_name(event.user)
     member = ctx.sender.member
-    stamp = literal(now, Member.__table__.c.joined_at.type)
-    async with ctx.db() as session:
-        claimed = await session.execute(
-            update(Member)
-            .where(Member.id == member.id, Member.welcomed_at.is_(None))
-            .values(welcomed_at=now, joined_at=func.coalesce(Member.joined_at, stamp))
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
-            await session.execute(
-                update(Member)
-                .where(Member.id == member.id, Member.joined_at.is_(None))
-                .values(joined_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        if claimed.rowcount != 1 or (
-            not ctx.sender.is_new and await _was_already_active(session, member.id, event)
-        ):
-            await session.commit()
-            return False
-        await onboarding.start(session, member, event.user, now)
-        template = await state.get(session, SCOPE, KEY) or DEFAULT_TEMPLATE
-        await session.commit()
+    template = await ctx.db.unit(_open_welcome, member.id, event, now, ctx.sender.is_new)
+    if template is None:
+        return False
     text = render(template, name, ctx.settings.community_name, _channel_label(event.channel.name))
     try:
         await ctx.platform.send_dm(event.user, text)
