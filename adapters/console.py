@@ -13,12 +13,14 @@ import itertools
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.types import (
+    Action,
     ChannelRef,
     Event,
     MemberJoined,
@@ -94,7 +96,13 @@ class ConsoleAdapter:
         self.out.write(f"{header} convener: {text}\n")
         self.out.flush()
 
-    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+    async def send(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> Sent:
         message_id = self._next_id()
         if channel.is_direct:
             header = f"[DM {channel.name or channel.id}]"
@@ -105,8 +113,11 @@ class ConsoleAdapter:
         self._print(header, text)
         return Sent(channel, message_id, text, thread_id)
 
-    async def send_dm(self, user: UserRef, text: str) -> Sent:
+    async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
         return await self.send(direct(user.id), text)
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        return None
 
     async def send_private(
         self,

@@ -32,11 +32,14 @@ class Recorder:
         self.replied.setdefault(user.id, time.perf_counter())
         return Sent(channel or ChannelRef("console", "dm"), "x", text)
 
-    async def send(self, channel, text, thread_id=None):
+    async def send(self, channel, text, thread_id=None, actions=()):
         return Sent(channel, "x", text)
 
-    async def send_dm(self, user, text):
+    async def send_dm(self, user, text, actions=()):
         return await self._note(user, text, None)
+
+    async def permalink(self, channel, message_id):
+        return None
 
     async def send_private(self, user, text, channel=None, reply_token=None):
         return await self._note(user, text, channel)

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bot.types import ChannelRef, Event, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, UserRef
 
 
 @runtime_checkable
@@ -20,12 +20,23 @@ class Platform(Protocol):
     name: str
     bot_user: UserRef | None
 
-    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
-        """Post to a channel, or into a thread of it when `thread_id` is given."""
+    async def send(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> Sent:
+        """Post to a channel, or into a thread of it when `thread_id` is given; `actions`
+        become buttons where the platform has them."""
         ...
 
-    async def send_dm(self, user: UserRef, text: str) -> Sent:
+    async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
         """Write to a member directly, opening (or reusing) a direct chat."""
+        ...
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        """A link that opens a message (None where the platform has no links, or it failed)."""
         ...
 
     async def send_private(

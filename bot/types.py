@@ -112,6 +112,16 @@ class ReactionAdded(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Action:
+    """A button that stands for a command: pressing it is the presser typing `command`
+    (Slack draws buttons; where a platform has none, the message text already says which
+    command to type, so adapters may ignore actions)."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundFile:
     """A file the bot sends."""
 

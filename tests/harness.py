@@ -74,19 +74,34 @@ class FakePlatform:
             self.fail_next -= 1
             raise ConnectionError("fake platform is down")
 
-    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+    async def send(
+        self, channel: ChannelRef, text: str, thread_id: str | None = None, actions=()
+    ) -> Sent:
         self._check()
         sent = Sent(channel, self._id(), text, thread_id)
+        sent.extra["actions"] = self._buttons(actions)
         if channel.is_direct and channel.id.startswith("dm-"):
             sent.private_to = UserRef(self.name, channel.id[3:])
         self.sent.append(sent)
         return sent
 
-    async def send_dm(self, user: UserRef, text: str) -> Sent:
+    async def send_dm(self, user: UserRef, text: str, actions=()) -> Sent:
         self._check()
         sent = Sent(direct(user), self._id(), text, private_to=user)
+        sent.extra["actions"] = self._buttons(actions)
         self.sent.append(sent)
         return sent
+
+    def _buttons(self, actions) -> list:
+        """Buttons as Slack draws them; Matrix and the console have none."""
+        return list(actions) if self.name == "slack" else []
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        if self.name == "slack":
+            return f"https://example.slack.com/archives/{channel.id}/p{message_id}"
+        if self.name == "matrix":
+            return f"https://matrix.to/#/{channel.id}/{message_id}"
+        return None
 
     async def send_private(self, user, text, channel=None, reply_token=None) -> Sent:
         """Slack answers ephemerally in the channel; Matrix and the console have no
