@@ -199,6 +199,7 @@ class Expertise(Base):
     """A member's relation to a topic: `offers` (can help) or `wants` (wants to learn)."""
 
     __tablename__ = "expertise"
+    __table_args__ = (Index("ix_expertise_topic_kind", "topic_id", "kind", "member_id"),)
 
     member_id: Mapped[int] = mapped_column(
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
@@ -238,7 +239,15 @@ class LinkCode(Base):
 
 
 class Question(Base):
+    """A question asked with `ask`: posted in `channel_id` as `message_id` (the root of its
+    thread, where answers go). `escalations`: 0, 1 (more experts asked), 2 (facilitators
+    told)."""
+
     __tablename__ = "questions"
+    __table_args__ = (
+        Index("ix_questions_status_asked", "status", "asked_at"),
+        Index("ix_questions_message", "channel_id", "message_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asker_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
@@ -251,6 +260,8 @@ class Question(Base):
     solved_by: Mapped[int | None] = mapped_column(Integer)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
     last_escalated_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    first_responder_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class QuestionTopic(Base):
@@ -265,7 +276,12 @@ class QuestionTopic(Base):
 
 
 class QuestionExpert(Base):
+    """Someone told about a question: an expert asked (`asked`, later `declined`) or a
+    facilitator told (`facilitator`). One row per person and question: nobody is told
+    twice, whichever process tells them."""
+
     __tablename__ = "question_experts"
+    __table_args__ = (Index("ix_question_experts_member", "member_id", "notified_at"),)
 
     question_id: Mapped[int] = mapped_column(
         ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True
@@ -274,6 +290,29 @@ class QuestionExpert(Base):
         ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
     )
     notified_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="asked")
+    round: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QuestionOffer(Base):
+    """A plain message ending in a question mark, watched for a reply: offered once to be
+    routed to experts when none comes. `text` is kept only when message text is stored."""
+
+    __tablename__ = "question_offers"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_id", name="uq_question_offer_message"),
+        Index("ix_question_offers_status_posted", "status", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(255))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    posted_at: Mapped[datetime]
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    offer_message_id: Mapped[str | None] = mapped_column(String(255))
+    question_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Prompt(Base):

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     coordinators: str = _env("CONVENER_COORDINATORS", "")
     question_sla_hours: float = _env("CONVENER_QUESTION_SLA_HOURS", 24, gt=0)
     experts_per_question: int = _env("CONVENER_EXPERTS_PER_QUESTION", 2, ge=1)
+    questions_channel: str = _env("CONVENER_QUESTIONS_CHANNEL", "")
     prompt_grace_hours: float = _env("CONVENER_PROMPT_GRACE_HOURS", 6, ge=0)
     store_message_text: bool = _env("CONVENER_STORE_MESSAGE_TEXT", False)
     retention_days: int = _env("CONVENER_RETENTION_DAYS", 730, ge=0)

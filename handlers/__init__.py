@@ -6,10 +6,20 @@ from bot.router import Router
 
 
 def all_routers() -> list[Router]:
-    from handlers import admin, help, link, onboarding, profiles, reports, topics, welcome
+    from handlers import (
+        admin,
+        help,
+        link,
+        onboarding,
+        profiles,
+        questions,
+        reports,
+        topics,
+        welcome,
+    )
 
     return [
         help.router,
         admin.router,
-        *(m.router for m in (welcome, onboarding, profiles, topics, link, reports)),
+        *(m.router for m in (welcome, onboarding, profiles, topics, questions, link, reports)),
     ]

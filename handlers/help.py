@@ -29,12 +29,12 @@ async def help_command(ctx: Context, cmd: Command) -> str:
             return f"There is no command `{wanted[:30]}` you can use.{tail} Type `help` for all."
         return "\n".join(_line(s) for s in matches)
     lines = ["Here is what you can ask me:"]
-    lines += [_line(s) for s in specs]
+    lines += [_line(s, example=False) for s in specs]
     lines.append("Type `help <command>` for one command.")
     return "\n".join(lines)
 
 
-def _line(spec: CommandSpec) -> str:
+def _line(spec: CommandSpec, example: bool = True) -> str:
     summary = f" — {spec.summary}" if spec.summary else ""
-    example = f" (e.g. `{spec.example}`)" if spec.example != spec.usage else ""
+    example = f" (e.g. `{spec.example}`)" if example and spec.example != spec.usage else ""
     return f"• `{spec.usage}`{summary}{example}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.context import Context
+from handlers.questions import jobs as questions
 from schedules import prompts, retention
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class JobSpec:
 JOBS: list[JobSpec] = [
     JobSpec("retention", retention.purge_old_activity, "cron", {"hour": 3, "minute": 17}),
     JobSpec("prune-claims", retention.prune_claims, "cron", {"hour": 3, "minute": 29}),
+    JobSpec("questions", questions.follow_up, "interval", {"minutes": 5}),
 ]
 
 

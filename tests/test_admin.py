@@ -13,9 +13,10 @@ async def test_help_lists_only_what_a_member_may_use(bot):
 async def test_help_for_facilitator_lists_admin_commands_with_examples(bot):
     await bot.say("fac", "!help")
     answer = bot.last_reply_to("fac")
-    assert "role grant" in answer and "e.g. `role grant @amina coordinator`" in answer
+    assert "role grant" in answer and "e.g." not in answer  # the overview stays short
     await bot.say("fac", "!help role")
     assert bot.last_reply_to("fac").count("• ") == 2
+    assert "e.g. `role grant @amina coordinator`" in bot.last_reply_to("fac")
     await bot.say("fac", "!help nonsense")
     assert "no command `nonsense`" in bot.last_reply_to("fac")
 

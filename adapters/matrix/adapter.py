@@ -20,6 +20,9 @@ fetching a gap) syncs again from the same token.
 State kept in the database (scope `matrix:<bot user id>`): the access token and device id
 of a password login (a restart reuses the device), the sync token, and one direct room per
 member (also written to the `m.direct` account data clients use to list direct chats).
+
+Matrix has no buttons: the `actions` of `send` and `send_dm` are accepted and ignored (the
+text the core sends already says which command to type). `permalink` is a matrix.to link.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import functools
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -59,7 +62,7 @@ from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_men
 from bot import state
 from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
-from bot.types import ChannelRef, Event, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, UserRef
 
 if TYPE_CHECKING:
     from bot.db import Database
@@ -74,6 +77,7 @@ MAX_BACKFILL_EVENTS = 20_000
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_GRACE_SECONDS = 5.0
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+MATRIX_TO = "https://matrix.to/#/"
 
 
 class MatrixError(RuntimeError):
@@ -86,6 +90,20 @@ class MatrixNotReady(MatrixError):
 
 class _Retry(Exception):
     """A batch could not be handed over whole: sync again from the same token."""
+
+
+def _to_part(identifier: str) -> str:
+    """One identifier of a matrix.to link, percent-encoded as the spec asks (RFC 3986):
+    `!room:server` becomes `!room%3Aserver`, `$event` `%24event`, and a `/` or `+` of a
+    hashed event id is encoded too, so the link splits back into the same identifiers."""
+    return quote(identifier, safe="!")
+
+
+def _server_of(identifier: str) -> str:
+    """The server name of `!opaque:server` (with its port, if any), or "" for an identifier
+    without one (room ids of the newest room versions)."""
+    _, colon, server = identifier.partition(":")
+    return server if colon else ""
 
 
 def _label(value: Any) -> str:
@@ -565,7 +583,15 @@ class MatrixAdapter:
         return response.event_id
 
     @_outgoing
-    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+    async def send(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> Sent:
+        """Post `text` (Markdown, also sent as HTML); `actions` are ignored: Matrix has no
+        buttons, and the text already says which command to type."""
         content: dict[str, Any] = {
             "msgtype": "m.text",
             "body": text,
@@ -621,7 +647,8 @@ class MatrixAdapter:
             log.warning("could not record m.direct (HTTP %s)", response.status)
 
     @_outgoing
-    async def send_dm(self, user: UserRef, text: str) -> Sent:
+    async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
+        """Write in the member's direct room; `actions` are ignored, as in `send`."""
         room_id = await self.direct_room(user.id)
         sent = await self.send(ChannelRef(PLATFORM, room_id, user.name, is_direct=True), text)
         sent.private_to = user
@@ -669,6 +696,16 @@ class MatrixAdapter:
         )
         channel = ChannelRef(PLATFORM, room_id, is_direct=True)
         return Sent(channel, event_id, file.filename, private_to=user, file=file)
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        """`https://matrix.to/#/<room id>/<event id>?via=<server>`, both ids percent-encoded,
+        routed through the room id's server (the bot's own when the room id names none).
+        Needs no homeserver request; None for an empty message id."""
+        if not message_id or not channel.id:
+            return None
+        via = _server_of(channel.id) or _server_of(self.settings.matrix_user_id)
+        link = f"{MATRIX_TO}{_to_part(channel.id)}/{_to_part(message_id)}"
+        return f"{link}?via={quote(via, safe='')}" if via else link
 
     async def display_name(self, user: UserRef) -> str:
         """The name the event carried, else the profile's (cleaned and cut), else the id."""

@@ -165,3 +165,39 @@ async def ensure(session: AsyncSession, name: str, now: datetime) -> tuple[Topic
     if topic is not None:
         return topic, False
     return await create(session, name, now), True
+
+
+def _close(word: str, other: str) -> bool:
+    """A small misspelling of a word of five letters or more ("procurment")."""
+    if len(word) < 5 or abs(len(word) - len(other)) > 2 or word[0] != other[0]:
+        return False
+    matcher = difflib.SequenceMatcher(None, word, other)
+    return matcher.real_quick_ratio() >= MATCH_CUTOFF and matcher.ratio() >= MATCH_CUTOFF
+
+
+def _label_score(label: list[str], phrase: str, words: set[str]) -> float:
+    if not label:
+        return 0.0
+    if f" {' '.join(label)} " in phrase:
+        return 1.0
+    if all(w in words or any(_close(w, t) for t in words) for w in label):
+        return 0.8
+    return 0.0
+
+
+def mentioned_in(all_topics: list[Topic], text: str) -> list[Scored]:
+    """The topics a text is about, best first: a topic's name or one of its keywords appears
+    in it (1.0), or appears with a small misspelling or in another order (0.8). Plurals and
+    common endings are forgiven on both sides."""
+    stemmed = _stemmed(key_of(text))
+    phrase, words = f" {stemmed} ", set(stemmed.split())
+    found = []
+    for topic in all_topics:
+        labels = [topic.name, *keywords_of(topic)]
+        score = max(
+            _label_score(_stemmed(key_of(label)).split(), phrase, words) for label in labels
+        )
+        if score:
+            found.append(Scored(topic, score))
+    found.sort(key=lambda s: (-s.score, s.topic.id))
+    return found

@@ -1,0 +1,589 @@
+"""Questions to experts: asking, telling people, first responses, solving, passing on and
+escalating. The commands, listeners and the escalation job call these.
+
+Everyone told about a question has a row in `question_experts`, claimed before the message
+is sent and given back if sending fails: nobody is told twice about one question, whichever
+process or restart tells them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import members, roles
+from bot.claims import Sender
+from bot.context import Context
+from bot.db import upsert
+from bot.errors import CommandError, UsageError
+from bot.models import Channel, Member, Question, QuestionExpert, QuestionTopic, Topic
+from bot.types import Action, ChannelRef, UserRef
+from handlers.questions import routing
+from handlers.topics import service as topics
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION = 2000
+OPEN, SOLVED = routing.OPEN, "solved"
+ASKED, DECLINED, NOT_MY_TOPIC, FACILITATOR = (
+    routing.ASKED,
+    "declined",
+    "not_my_topic",
+    "facilitator",
+)
+FIRST_ROUND, SECOND_ROUND, FACILITATOR_ROUND = 0, 1, 2
+EXCERPT = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where a question lives: its channel and the id of the message that roots its thread."""
+
+    channel: ChannelRef
+    message_id: str
+
+
+def check_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise UsageError(
+            "What is your question? For example: ask How do you phase a tax reassessment?"
+        )
+    if len(text) > MAX_QUESTION:
+        raise CommandError(
+            f"That question is {len(text):,} characters long; please keep it under "
+            f"{MAX_QUESTION:,} (put the details in the thread once it is posted)."
+        )
+    return text
+
+
+def split_named_topics(text: str) -> tuple[str, list[str]]:
+    """`question : topic, topic` as (question, topic names); a colon followed by anything that
+    does not look like a list of topics belongs to the question."""
+    head, colon, tail = text.rpartition(":")
+    if not colon or not head.strip() or "?" in tail or not tail.strip():
+        return text.strip(), []
+    try:
+        names = topics.split_names(tail)
+    except UsageError:
+        return text.strip(), []
+    return head.strip(), names
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def actions(question_id: int) -> list[Action]:
+    return [
+        Action("Solved", f"solved {question_id}"),
+        Action("I can't help", f"decline {question_id}"),
+        Action("Not my topic", f"decline {question_id} not my topic"),
+    ]
+
+
+# asking ---------------------------------------------------------------------------------
+
+
+async def where_to_post(ctx: Context, channel: ChannelRef) -> ChannelRef:
+    """The channel a question asked in `channel` is posted in: that channel, or for a direct
+    message the facilitators' questions channel on the same platform."""
+    if not channel.is_direct:
+        return channel
+    wanted = ctx.settings.questions_channel.strip()
+    row = None
+    if wanted:
+        names = {wanted, "#" + wanted.lstrip("#")}
+        async with ctx.db() as session:
+            row = await session.scalar(
+                select(Channel)
+                .where(
+                    Channel.platform == channel.platform,
+                    Channel.is_direct.is_(False),
+                    or_(Channel.channel_id == wanted, Channel.name.in_(names)),
+                )
+                .limit(1)
+            )
+    if row is None:
+        raise CommandError(
+            "Questions are posted in a channel so that everyone can learn from the answers. "
+            "Ask in a channel (for example `ask How do you ...?` there)"
+            + (
+                ""
+                if wanted
+                else ", or a facilitator can choose one with CONVENER_QUESTIONS_CHANNEL"
+            )
+            + "."
+        )
+    return ChannelRef(row.platform, row.channel_id, row.name)
+
+
+async def ask(
+    ctx: Context, sender: Sender, asked_in: ChannelRef, body: str, root: str | None = None
+) -> str | None:
+    """Post a question, route it to experts (or the facilitators), and say so in its thread.
+    With `root`, the question is a message already in `asked_in` (an accepted offer) and its
+    thread is that message's. Returns the answer for the asker, if they need one beyond the
+    thread."""
+    text, named = split_named_topics(body)
+    text = check_text(text)
+    post_in = asked_in if root else await where_to_post(ctx, asked_in)
+    now = ctx.now()
+    async with ctx.db() as session:
+        every_topic = list((await session.scalars(select(Topic).order_by(Topic.id))).all())
+        chosen: dict[int, Topic] = {
+            s.topic.id: s.topic for s in topics.mentioned_in(every_topic, text)
+        }
+        unknown = []
+        for name in named:
+            topic = await topics.find(session, name)
+            if topic is None:
+                unknown.append(name)
+            else:
+                chosen[topic.id] = topic
+        if named and unknown and len(unknown) == len(named):
+            close = await topics.closest(session, unknown[0])
+            raise CommandError(
+                f"I don't know the topic `{unknown[0][:40]}`."
+                + (topics.did_you_mean(close) or " Type `topics` to see them all.")
+            )
+        channel = await members.resolve_channel(session, post_in)
+        question = Question(
+            asker_id=sender.member_id,
+            channel_id=channel.id,
+            message_id="",
+            text=text,
+            asked_at=now,
+            status=OPEN,
+        )
+        session.add(question)
+        await session.flush()
+        session.add_all(QuestionTopic(question_id=question.id, topic_id=t) for t in chosen)
+        await session.commit()
+    name = sender.member.display_name or sender.user.name or sender.user.id
+    if root is None:
+        try:
+            posted = await ctx.platform.send(
+                post_in, f"❓ **Question #{question.id}** from {name}:\n{text}"
+            )
+        except BaseException:
+            await asyncio.shield(_forget(ctx, question.id))
+            raise
+        root = posted.message_id
+    async with ctx.db() as session:
+        await session.execute(
+            update(Question).where(Question.id == question.id).values(message_id=root)
+        )
+        await session.commit()
+    question.message_id = root
+    where = Where(post_in, root)
+    experts = await tell_experts(
+        ctx, question, where, FIRST_ROUND, ctx.settings.experts_per_question
+    )
+    names = ", ".join(t.name for t in chosen.values())
+    if experts:
+        who = "a member who knows" if len(experts) == 1 else f"{len(experts)} members who know"
+        routed = f"I've asked {who} {names}."
+    else:
+        await tell_facilitators(ctx, question, where, FIRST_ROUND, reason=_no_expert(names))
+        routed = (
+            f"Nobody offers {names} yet, so I've told the facilitators."
+            if names
+            else "I couldn't tell its topic, so I've told the facilitators."
+        )
+    skipped = f" (I don't know the topic {', '.join(unknown)}.)" if unknown else ""
+    await ctx.platform.send(
+        post_in,
+        f"Question #{question.id}"
+        + (f" · Topics: {names}" if names else "")
+        + f"\n{routed}{skipped} "
+        f"Anyone can answer in this thread. {name}: when it's answered, react ✅ to the question "
+        f"or type `solved {question.id}`.",
+        thread_id=root,
+        actions=actions(question.id),
+    )
+    if asked_in.is_direct:
+        link = await ctx.platform.permalink(post_in, root)
+        return (
+            f"Posted your question as #{question.id} in {post_in.name or post_in.id}"
+            + (f": {link}" if link else ".")
+            + f" {routed}"
+        )
+    return None
+
+
+def _no_expert(names: str) -> str:
+    return f"Nobody offers {names} yet." if names else "I couldn't tell which topic it is about."
+
+
+async def _forget(ctx: Context, question_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(delete(QuestionTopic).where(QuestionTopic.question_id == question_id))
+        await session.execute(delete(Question).where(Question.id == question_id))
+        await session.commit()
+
+
+# telling people -------------------------------------------------------------------------
+
+
+async def where_is(session: AsyncSession, question: Question) -> Where:
+    channel = await session.get(Channel, question.channel_id)
+    assert channel is not None
+    return Where(
+        ChannelRef(channel.platform, channel.channel_id, channel.name), question.message_id
+    )
+
+
+async def tell_experts(
+    ctx: Context, question: Question, where: Where, round_: int, count: int
+) -> list[int]:
+    """Ask up to `count` more experts, best ranked first, skipping anyone already told."""
+    if count <= 0:
+        return []
+    async with ctx.db() as session:
+        scores = await routing.topic_scores(session, question)
+        told = set(
+            await session.scalars(
+                select(QuestionExpert.member_id).where(QuestionExpert.question_id == question.id)
+            )
+        )
+        ranked = await routing.rank(session, scores, question.asker_id, ctx.now(), exclude=told)
+        asker = await session.get(Member, question.asker_id)
+    text = await _expert_message(ctx, question, where, asker)
+    reached = []
+    for member_id in ranked:
+        if len(reached) >= count:
+            break
+        if await _tell(
+            ctx, question, member_id, round_, ASKED, text, actions(question.id)[1:], where
+        ):
+            reached.append(member_id)
+    return reached
+
+
+async def tell_facilitators(
+    ctx: Context, question: Question, where: Where, round_: int, reason: str
+) -> list[int]:
+    async with ctx.db() as session:
+        facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
+        asker = await session.get(Member, question.asker_id)
+    link = await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
+    text = (
+        f"{reason} Question #{question.id} from {_name(asker)} in "
+        f"{where.channel.name or where.channel.id} needs someone:\n> {excerpt(question.text, 300)}"
+        + (f"\nThread: {link}" if link else "")
+        + "\nYou can answer in its thread, or point an expert to it."
+    )
+    reached = []
+    for member in facilitators:
+        if member.id == question.asker_id:
+            continue
+        if await _tell(ctx, question, member.id, round_, FACILITATOR, text, (), where):
+            reached.append(member.id)
+    if not reached:
+        log.warning("question #%s: no facilitator to tell (%s)", question.id, reason)
+    return reached
+
+
+async def _expert_message(
+    ctx: Context, question: Question, where: Where, asker: Member | None
+) -> str:
+    link = await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
+    return (
+        f"{_name(asker)} asked a question you may know about (#{question.id}, in "
+        f"{where.channel.name or where.channel.id}):\n> {excerpt(question.text, 500)}\n"
+        + (f"Open the thread: {link}\n" if link else "")
+        + f"Answer in the question's thread. Can't help? `decline {question.id}`. "
+        f"Not your topic? `decline {question.id} not my topic`."
+    )
+
+
+def _name(member: Member | None) -> str:
+    return member.display_name if member and member.display_name else "A member"
+
+
+async def _tell(
+    ctx: Context,
+    question: Question,
+    member_id: int,
+    round_: int,
+    status: str,
+    text: str,
+    buttons,
+    where: Where,
+) -> bool:
+    """Claim the (question, member) row, then send; the row is given back if sending fails.
+    False if someone else told them already or they cannot be reached."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        claimed = await session.scalar(
+            upsert(session, QuestionExpert)
+            .values(
+                question_id=question.id,
+                member_id=member_id,
+                notified_at=now,
+                status=status,
+                round=round_,
+            )
+            .on_conflict_do_nothing()
+            .returning(QuestionExpert.member_id)
+        )
+        accounts = await members.platform_users(session, member_id)
+        await session.commit()
+    if claimed is None:
+        return False
+    try:
+        user = _reachable(ctx, accounts, where.channel.platform)
+        if user is None:
+            raise LookupError(f"member {member_id} has no account on a running platform")
+        await ctx.on(user.platform).platform.send_dm(user, text, actions=buttons)
+    except BaseException as exc:
+        await asyncio.shield(_untell(ctx, question.id, member_id))
+        if isinstance(exc, Exception):
+            log.warning("question #%s: could not tell member %s: %s", question.id, member_id, exc)
+            return False
+        raise
+    return True
+
+
+def _reachable(ctx: Context, accounts: list[UserRef], prefer: str) -> UserRef | None:
+    running = [a for a in accounts if a.platform in ctx.platforms]
+    running.sort(key=lambda a: a.platform != prefer)
+    return running[0] if running else None
+
+
+async def _untell(ctx: Context, question_id: int, member_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(
+            delete(QuestionExpert).where(
+                QuestionExpert.question_id == question_id, QuestionExpert.member_id == member_id
+            )
+        )
+        await session.commit()
+
+
+async def dm_member(ctx: Context, member_id: int, text: str, prefer: str) -> bool:
+    async with ctx.db() as session:
+        accounts = await members.platform_users(session, member_id)
+    user = _reachable(ctx, accounts, prefer)
+    if user is None:
+        return False
+    await ctx.on(user.platform).platform.send_dm(user, text)
+    return True
+
+
+# finding a question ---------------------------------------------------------------------
+
+
+def parse_id(word: str) -> int:
+    digits = word.strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 9:
+        raise UsageError(f"`{word[:20]}` is not a question number (they look like 12 or #12).")
+    return int(digits)
+
+
+async def get(session: AsyncSession, question_id: int) -> Question:
+    question = await session.get(Question, question_id)
+    if question is None:
+        raise CommandError(f"There is no question #{question_id}. Type `questions` to see them.")
+    return question
+
+
+async def in_thread(session: AsyncSession, channel: ChannelRef, message_id: str) -> Question | None:
+    """The question whose thread root is `message_id` in `channel`."""
+    return await session.scalar(
+        select(Question)
+        .join(Channel, Channel.id == Question.channel_id)
+        .where(
+            Channel.platform == channel.platform,
+            Channel.channel_id == channel.id,
+            Question.message_id == message_id,
+        )
+    )
+
+
+# first response, solving, passing on ----------------------------------------------------
+
+
+async def first_response(ctx: Context, question: Question, responder: Sender) -> bool:
+    """Note the first reply by someone other than the asker and tell the asker who answered."""
+    if responder.member_id == question.asker_id or question.first_response_at is not None:
+        return False
+    async with ctx.db() as session:
+        result = await session.execute(
+            update(Question)
+            .where(Question.id == question.id, Question.first_response_at.is_(None))
+            .values(first_response_at=ctx.now(), first_responder_id=responder.member_id)
+        )
+        where = await where_is(session, question)
+        await session.commit()
+    if result.rowcount != 1:
+        return False
+    link = await ctx.platform.permalink(where.channel, where.message_id)
+    name = responder.member.display_name or responder.user.id
+    await dm_member(
+        ctx,
+        question.asker_id,
+        f"{name} answered your question #{question.id}"
+        + (f": {link}" if link else " in its thread.")
+        + f"\nIf that solves it, type `solved {question.id}` or react ✅ to the question.",
+        where.channel.platform,
+    )
+    return True
+
+
+async def solve(
+    ctx: Context, question_id: int, sender: Sender, credit_id: int | None, via: str
+) -> str:
+    async with ctx.db() as session:
+        question = await get(session, question_id)
+        if question.asker_id != sender.member_id and roles.FACILITATOR not in sender.roles:
+            raise CommandError(
+                f"Only the person who asked #{question_id} or a facilitator can mark it solved."
+            )
+        if question.status == SOLVED:
+            raise CommandError(f"Question #{question_id} is already solved.")
+        credit = credit_id if credit_id is not None else question.first_responder_id
+        if credit == question.asker_id:
+            credit = None
+        result = await session.execute(
+            update(Question)
+            .where(Question.id == question_id, Question.status == OPEN)
+            .values(status=SOLVED, solved_at=ctx.now(), solved_by=credit)
+        )
+        if result.rowcount != 1:
+            raise CommandError(f"Question #{question_id} is already solved.")
+        helper = await session.get(Member, credit) if credit else None
+        where = await where_is(session, question)
+        await session.commit()
+    thanks = f", thanks to {helper.display_name}" if helper else ""
+    log.info("question #%s solved by %s (%s)", question_id, sender.member_id, via)
+    if where.message_id:
+        await ctx.on(where.channel.platform).platform.send(
+            where.channel,
+            f"✅ Question #{question_id} is solved{thanks}.",
+            thread_id=where.message_id,
+        )
+    return f"Marked question #{question_id} solved{thanks}."
+
+
+async def decline(ctx: Context, question_id: int, sender: Sender, not_my_topic: bool) -> str:
+    async with ctx.db() as session:
+        question = await get(session, question_id)
+        row = await session.get(QuestionExpert, (question_id, sender.member_id))
+        if row is None or row.status not in (ASKED, DECLINED, NOT_MY_TOPIC):
+            raise CommandError(f"You weren't asked about question #{question_id}.")
+        if row.status != ASKED:
+            raise CommandError(f"You have already passed on question #{question_id}.")
+        if question.status == SOLVED:
+            raise CommandError(f"Question #{question_id} is already solved; thank you anyway.")
+        await session.execute(
+            update(QuestionExpert)
+            .where(
+                QuestionExpert.question_id == question_id,
+                QuestionExpert.member_id == sender.member_id,
+                QuestionExpert.status == ASKED,
+            )
+            .values(status=NOT_MY_TOPIC if not_my_topic else DECLINED)
+        )
+        where = await where_is(session, question)
+        round_ = row.round
+        await session.commit()
+    if await tell_experts(ctx, question, where, round_, 1):
+        return f"Thanks for letting me know: I've passed question #{question_id} to another expert."
+    if await tell_facilitators(
+        ctx, question, where, FACILITATOR_ROUND, reason="Every expert asked has passed."
+    ):
+        return (
+            "Thanks: no other expert offers that topic, so I've told the facilitators about "
+            f"#{question_id}."
+        )
+    return f"Thanks for letting me know about question #{question_id}."
+
+
+# escalation -----------------------------------------------------------------------------
+
+
+async def escalate(ctx: Context) -> int:
+    """Questions with no response after the SLA go to more experts; after twice the SLA to the
+    facilitators. Each step is claimed on the question's row, so it happens once across
+    processes; a step whose telling fails is given back and tried at the next run."""
+    sla = timedelta(hours=ctx.settings.question_sla_hours)
+    now = ctx.now()
+    async with ctx.db() as session:
+        due = (
+            await session.scalars(
+                select(Question)
+                .where(
+                    Question.status == OPEN,
+                    Question.first_response_at.is_(None),
+                    Question.escalations < 2,
+                    Question.asked_at <= now - sla,
+                )
+                .order_by(Question.asked_at)
+                .limit(500)
+            )
+        ).all()
+    steps = 0
+    for question in due:
+        level = 2 if question.asked_at <= now - 2 * sla else 1
+        for step in range(question.escalations + 1, level + 1):
+            steps += await _escalate_once(ctx, question, step)
+    return steps
+
+
+async def _escalate_once(ctx: Context, question: Question, step: int) -> bool:
+    async with ctx.db() as session:
+        claimed = await session.execute(
+            update(Question)
+            .where(
+                Question.id == question.id,
+                Question.escalations == step - 1,
+                Question.first_response_at.is_(None),
+                Question.status == OPEN,
+            )
+            .values(escalations=step, last_escalated_at=ctx.now())
+        )
+        where = await where_is(session, question)
+        earlier = await session.scalar(
+            select(func.count())
+            .select_from(QuestionExpert)
+            .where(QuestionExpert.question_id == question.id, QuestionExpert.round == SECOND_ROUND)
+        )
+        await session.commit()
+    if claimed.rowcount != 1:
+        return False
+    try:
+        if step == 1:
+            count = ctx.settings.experts_per_question - (earlier or 0)
+            await tell_experts(ctx, question, where, SECOND_ROUND, count)
+        else:
+            hours = ctx.settings.question_sla_hours * 2
+            await tell_facilitators(
+                ctx,
+                question,
+                where,
+                FACILITATOR_ROUND,
+                reason=f"No answer after {hours:g} hours.",
+            )
+    except BaseException:
+        await asyncio.shield(_unclaim(ctx, question.id, step))
+        raise
+    log.info("question #%s escalated (step %s)", question.id, step)
+    return True
+
+
+async def _unclaim(ctx: Context, question_id: int, step: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(
+            update(Question)
+            .where(Question.id == question_id, Question.escalations == step)
+            .values(escalations=step - 1)
+        )
+        await session.commit()
