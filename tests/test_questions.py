@@ -3,8 +3,6 @@ escalate, the offer on unanswered messages, and bad input."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import func, select
 
