@@ -37,6 +37,7 @@ RESET_WORD = "default"
 
 DEFAULT_TEMPLATE = (
     "Welcome to {community}, {name}! I'm Convener, the community's assistant.\n"
+    "• Ask the community with `ask <question>`: I'll bring it to members who know the topic.\n"
     "• Find people who know a topic with `experts <topic>`, and browse `topics`.\n"
     "• Join the weekly discussions in {channel} and the other channels.\n"
     "Type `help` any time to see everything I can do."

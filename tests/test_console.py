@@ -107,3 +107,25 @@ def test_newcomer_is_welcomed_and_onboarded(tmp_path):
     assert "[DM @dana] convener: All right, no more questions." in out
     assert "City: Nairobi" in out
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_question_reaches_the_expert_and_is_followed_to_solved(tmp_path):
+    script = (
+        "!topic add budgeting: budget, multi-year\n"
+        "/as kofi\n!expertise add budgeting\n"
+        "/as lena\n!ask How do other cities plan a multi-year capital budget?\n"
+        "/as kofi\n/reply We phase it over three years.\n"
+        "/as lena\n/dm !questions mine\n/react ✅\n/dm !questions mine\n"
+    )
+    done = convener(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[#general] convener: ❓ **Question #1** from lena:" in out
+    assert "[DM @kofi] convener: lena asked a question you may know about (#1, in #general)" in out
+    assert "[#general thread] convener: Question #1 · Topics: budgeting" in out
+    assert "[DM @lena] convener: kofi answered your question #1" in out
+    assert "• #1 · answered, open · 0 min ago · lena · budgeting" in out
+    assert "[#general thread] convener: ✅ Question #1 is solved, thanks to kofi." in out
+    assert "• #1 · solved · 0 min ago · lena · budgeting" in out
+    assert "Traceback" not in done.stderr

@@ -44,6 +44,8 @@ async def reaction(ctx: Context, event: ReactionAdded) -> bool:
         return await offers.accept_by_reaction(ctx, ctx.sender, event.channel, event.message_id)
     async with ctx.db() as session:
         question = await service.in_thread(session, event.channel, event.message_id)
+        if question is None and event.thread_id:  # on a message in the question's thread
+            question = await service.in_thread(session, event.channel, event.thread_id)
     if question is None or question.asker_id != ctx.sender.member_id:
         return False
     if question.status == service.OPEN:

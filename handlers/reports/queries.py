@@ -435,6 +435,7 @@ def questions(conn: Connection, period: Period) -> Iterator[tuple]:
     )
     experts = (
         select(QuestionExpert.question_id, func.count().label("experts"))
+        .where(QuestionExpert.status != "facilitator")
         .group_by(QuestionExpert.question_id)
         .subquery()
     )
