@@ -138,6 +138,7 @@ class ActivityLog:
             return False
         self._seen.add(key)
         text = getattr(event, "text", None)
+        kind = kind or kind_of(event)
         self._recorded += 1
         self._latest[(event.platform, event.user.id)] = self._recorded
         user_key, channel_key = (event.platform, event.user.id), (event.platform, event.channel.id)
@@ -152,13 +153,14 @@ class ActivityLog:
                 event.channel,
                 (
                     event.ts,
-                    kind or kind_of(event),
+                    kind,
                     event.platform,
                     event.event_id,
                     getattr(event, "message_id", None) or None,
                     getattr(event, "thread_id", None),
                     len(text) if text else 0,
                     text if (text and self.settings.store_message_text) else None,
+                    kind == "message" and text.rstrip().endswith("?"),  # may be offered to experts
                 ),
             )
         )
@@ -405,6 +407,7 @@ class ActivityLog:
 
 _COLUMNS = (
     "ts", "channel_id", "kind", "platform", "event_id", "message_id", "thread_id", "size", "text",
+    "asks",
 )  # fmt: skip
 
 

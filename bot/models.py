@@ -20,8 +20,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -140,7 +142,8 @@ class Role(Base):
 
 
 class Activity(Base):
-    """One thing a member did. `kind` is message, reply, reaction, join, leave or command."""
+    """One thing a member did. `kind` is message, reply, reaction, join, leave or command;
+    `asks`: a message in a channel, not in a thread, ending with a question mark."""
 
     __tablename__ = "activity"
     __table_args__ = (
@@ -148,6 +151,12 @@ class Activity(Base):
         Index("ix_activity_ts_member_channel_kind", "ts", "member_id", "channel_id", "kind"),
         Index("ix_activity_member_ts_kind", "member_id", "ts", "kind"),
         Index("ix_activity_thread", "channel_id", "thread_id"),
+        Index(
+            "ix_activity_asks",
+            "ts",
+            sqlite_where=sql("asks"),
+            postgresql_where=sql("asks"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -161,6 +170,7 @@ class Activity(Base):
     thread_id: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer, default=0)
     text: Mapped[str | None] = mapped_column(Text)
+    asks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class HandledEvent(Base):
@@ -295,22 +305,20 @@ class QuestionExpert(Base):
 
 
 class QuestionOffer(Base):
-    """A plain message ending in a question mark, watched for a reply: offered once to be
-    routed to experts when none comes. `text` is kept only when message text is stored."""
+    """An offer, made once in the thread of an unanswered question-like message, to route it
+    to experts; `question_id` once the member accepted."""
 
     __tablename__ = "question_offers"
     __table_args__ = (
         UniqueConstraint("channel_id", "message_id", name="uq_question_offer_message"),
-        Index("ix_question_offers_status_posted", "status", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(255))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    posted_at: Mapped[datetime]
-    text: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    offered_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="offered")
     offer_message_id: Mapped[str | None] = mapped_column(String(255))
     question_id: Mapped[int | None] = mapped_column(Integer)
 

@@ -1,6 +1,6 @@
 """What members do around questions without a command: replies in a question's thread (the
-first response), ✅ by the asker (solved), ✋ on an offer (route it), and question-like
-messages watched for an offer."""
+first response), ✅ by the asker (solved) and ✋ on an offer (route it). Question-like
+messages need no listener: the offer job finds them in the activity log."""
 
 from __future__ import annotations
 
@@ -26,14 +26,6 @@ async def reply_in_thread(ctx: Context, event: Message) -> bool:
         question = await service.in_thread(session, event.channel, event.thread_id)
     if question is not None:
         await service.first_response(ctx, question, ctx.sender)
-    else:
-        await offers.replied(ctx, event)
-    return False
-
-
-@router.on(Message, when=offers.looks_like_a_question)
-async def question_like(ctx: Context, event: Message) -> bool:
-    await offers.watch(ctx, event)
     return False
 
 

@@ -1,10 +1,12 @@
-"""The gentle offer: a plain message ending in a question mark that gets no reply within half
-the SLA is offered, once, in its thread, to be routed to experts. Reacting ✋ or answering
-`ask` in the thread accepts; the message becomes the question and its thread the question's.
+"""The gentle offer: a plain message ending in a question mark (an activity row with `asks`)
+that nobody else replied to within half the SLA is offered, once, in its thread, to be routed
+to experts. Reacting ✋ or answering `ask` in the thread accepts; the message becomes the
+question and its thread the question's.
 
-Messages by facilitators are never offered. The message's text is kept only when message
-text is stored (`CONVENER_STORE_MESSAGE_TEXT`); otherwise accepting asks the member to type
-the question after `ask` in the thread, and only that text is kept, for the question.
+Nothing is written while messages flow: the job finds them in the activity log. Messages by
+facilitators are never offered. Their text is known only when message text is stored
+(`CONVENER_STORE_MESSAGE_TEXT`); otherwise accepting asks the member to type the question
+after `ask` in the thread, and only that text is kept, for the question.
 """
 
 from __future__ import annotations
@@ -13,74 +15,117 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
-from bot import members, roles
+from bot import roles
 from bot.claims import Sender
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
-from bot.models import Channel, QuestionOffer
-from bot.types import ChannelRef, Message
+from bot.models import Activity, Channel, Question, QuestionOffer
+from bot.types import ChannelRef
 from handlers.questions import service
 
 log = logging.getLogger(__name__)
 
-WAITING, OFFERED, ANSWERED, ACCEPTED = "waiting", "offered", "answered", "accepted"
+OFFERED, ACCEPTED = "offered", "accepted"
+LOOK_BACK = timedelta(days=3)
+OFFER_TEXT = (
+    "Nobody has replied yet. Shall I ask members who know this topic? React ✋ to your "
+    "message, or answer `ask` here, and I'll route it to experts."
+)
 
 
-def looks_like_a_question(event: Message) -> bool:
+def _unanswered(cutoff, since):
+    """Question-like messages posted between `since` and `cutoff` with no reply by anyone
+    else, not offered and not made a question yet."""
+    reply = aliased(Activity)
     return (
-        not event.channel.is_direct
-        and not event.is_reply
-        and event.text.rstrip().endswith("?")
-        and len(event.text.strip()) > 1
+        select(Activity, Channel)
+        .join(Channel, Channel.id == Activity.channel_id)
+        .where(
+            Activity.asks.is_(True),
+            Activity.ts <= cutoff,
+            Activity.ts > since,
+            ~exists().where(
+                reply.channel_id == Activity.channel_id,
+                reply.thread_id == Activity.message_id,
+                reply.member_id != Activity.member_id,
+            ),
+            ~exists().where(
+                QuestionOffer.channel_id == Activity.channel_id,
+                QuestionOffer.message_id == Activity.message_id,
+            ),
+            ~exists().where(
+                Question.channel_id == Activity.channel_id,
+                Question.message_id == Activity.message_id,
+            ),
+        )
+        .order_by(Activity.ts)
+        .limit(500)
     )
 
 
-async def watch(ctx: Context, event: Message) -> None:
-    """Remember a question-like message, to offer help if nobody replies."""
-    sender = ctx.sender
-    if sender is None or roles.FACILITATOR in sender.roles:
-        return
-    text = (
-        service.excerpt(event.text, service.MAX_QUESTION)
-        if ctx.settings.store_message_text
-        else None
-    )
+async def offer_due(ctx: Context) -> int:
+    """Offer help on every question-like message unanswered for half the SLA (the job)."""
+    cutoff = ctx.now() - timedelta(hours=ctx.settings.question_sla_hours / 2)
     async with ctx.db() as session:
-        channel = await members.resolve_channel(session, event.channel)
-        await session.execute(
+        due = (await session.execute(_unanswered(cutoff, cutoff - LOOK_BACK))).all()
+        facilitators = {
+            member.id for member in (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
+        }
+    offered = 0
+    for message, channel in due:
+        if message.member_id in facilitators or channel.platform not in ctx.platforms:
+            continue
+        where = ChannelRef(channel.platform, channel.channel_id, channel.name)
+        offered += await _offer(ctx, message, where)
+    return offered
+
+
+async def _offer(ctx: Context, message: Activity, channel: ChannelRef) -> bool:
+    """Claim the offer (one per message, whichever process gets there first), then post it;
+    the claim is given back if posting fails."""
+    async with ctx.db() as session:
+        claimed = await session.scalar(
             upsert(session, QuestionOffer)
             .values(
-                channel_id=channel.id,
-                message_id=event.message_id,
-                member_id=sender.member_id,
-                posted_at=event.ts,
-                text=text,
-                status=WAITING,
+                channel_id=message.channel_id,
+                message_id=message.message_id,
+                member_id=message.member_id,
+                offered_at=ctx.now(),
+                status=OFFERED,
             )
             .on_conflict_do_nothing()
+            .returning(QuestionOffer.id)
         )
         await session.commit()
-
-
-async def replied(ctx: Context, event: Message) -> None:
-    """A reply by someone else in a watched message's thread: no offer is needed."""
-    if ctx.sender is None or not event.thread_id:
-        return
+    if claimed is None:
+        return False
+    try:
+        sent = await ctx.on(channel.platform).platform.send(
+            channel, OFFER_TEXT, thread_id=message.message_id
+        )
+    except BaseException as exc:
+        await asyncio.shield(_withdraw(ctx, claimed))
+        if isinstance(exc, Exception):
+            log.warning("could not offer help on message %s: %s", message.message_id, exc)
+            return False
+        raise
     async with ctx.db() as session:
         await session.execute(
             update(QuestionOffer)
-            .where(
-                QuestionOffer.channel_id == _channel_id(event.channel),
-                QuestionOffer.message_id == event.thread_id,
-                QuestionOffer.status == WAITING,
-                QuestionOffer.member_id != ctx.sender.member_id,
-            )
-            .values(status=ANSWERED, text=None)
-            .execution_options(synchronize_session=False)
+            .where(QuestionOffer.id == claimed)
+            .values(offer_message_id=sent.message_id)
         )
+        await session.commit()
+    return True
+
+
+async def _withdraw(ctx: Context, offer_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(delete(QuestionOffer).where(QuestionOffer.id == offer_id))
         await session.commit()
 
 
@@ -92,69 +137,11 @@ def _channel_id(channel: ChannelRef):
     )
 
 
-async def offer_due(ctx: Context) -> int:
-    """Offer help on every watched message unanswered for half the SLA (the job)."""
-    cutoff = ctx.now() - timedelta(hours=ctx.settings.question_sla_hours / 2)
-    async with ctx.db() as session:
-        due = (
-            await session.execute(
-                select(QuestionOffer, Channel)
-                .join(Channel, Channel.id == QuestionOffer.channel_id)
-                .where(QuestionOffer.status == WAITING, QuestionOffer.posted_at <= cutoff)
-                .order_by(QuestionOffer.posted_at)
-                .limit(500)
-            )
-        ).all()
-    offered = 0
-    for offer, channel in due:
-        offered += await _offer(
-            ctx, offer, ChannelRef(channel.platform, channel.channel_id, channel.name)
-        )
-    return offered
-
-
-async def _offer(ctx: Context, offer: QuestionOffer, channel: ChannelRef) -> bool:
-    async with ctx.db() as session:
-        claimed = await session.execute(
-            update(QuestionOffer)
-            .where(QuestionOffer.id == offer.id, QuestionOffer.status == WAITING)
-            .values(status=OFFERED)
-        )
-        await session.commit()
-    if claimed.rowcount != 1 or channel.platform not in ctx.platforms:
-        return False
-    try:
-        sent = await ctx.on(channel.platform).platform.send(
-            channel,
-            "Nobody has replied yet. Shall I ask members who know this topic? React ✋ to your "
-            "message, or answer `ask` here, and I'll route it to experts.",
-            thread_id=offer.message_id,
-        )
-    except BaseException as exc:
-        await asyncio.shield(_set(ctx, offer.id, WAITING))
-        if isinstance(exc, Exception):
-            log.warning("could not offer help on message %s: %s", offer.message_id, exc)
-            return False
-        raise
-    await _set(ctx, offer.id, OFFERED, offer_message_id=sent.message_id)
-    return True
-
-
-async def _set(ctx: Context, offer_id: int, status: str, **values) -> None:
-    async with ctx.db() as session:
-        await session.execute(
-            update(QuestionOffer)
-            .where(QuestionOffer.id == offer_id)
-            .values(status=status, **values)
-        )
-        await session.commit()
-
-
 async def open_offer(
     ctx: Context, sender: Sender, channel: ChannelRef, message_id: str
 ) -> QuestionOffer | None:
-    """The sender's watched message that `message_id` is (or the offer made on it), if it is
-    still open."""
+    """The offer made on the sender's message `message_id` (or the offer message itself),
+    if it is still open."""
     async with ctx.db() as session:
         return await session.scalar(
             select(QuestionOffer).where(
@@ -164,7 +151,7 @@ async def open_offer(
                     QuestionOffer.offer_message_id == message_id,
                 ),
                 QuestionOffer.member_id == sender.member_id,
-                QuestionOffer.status.in_((WAITING, OFFERED)),
+                QuestionOffer.status == OFFERED,
             )
         )
 
@@ -172,7 +159,7 @@ async def open_offer(
 async def accept_by_reaction(
     ctx: Context, sender: Sender, channel: ChannelRef, message_id: str
 ) -> bool:
-    """✋ by the member on their watched message or on the offer."""
+    """✋ by the member on their message or on the offer."""
     offer = await open_offer(ctx, sender, channel, message_id)
     if offer is None:
         return False
@@ -188,8 +175,8 @@ async def accept_by_reaction(
 async def accept(
     ctx: Context, sender: Sender, channel: ChannelRef, offer: QuestionOffer, typed: str
 ) -> str | None:
-    """Route the watched message as a question (`typed`, or its kept text), in its thread."""
-    text = typed.strip() or offer.text
+    """Route the offered message as a question (`typed`, or its stored text), in its thread."""
+    text = typed.strip() or await _stored_text(ctx, offer)
     if not text:
         raise UsageError(
             "Happy to. I don't keep message text here, so type your question after `ask` in "
@@ -199,8 +186,8 @@ async def accept(
     async with ctx.db() as session:
         claimed = await session.execute(
             update(QuestionOffer)
-            .where(QuestionOffer.id == offer.id, QuestionOffer.status.in_((WAITING, OFFERED)))
-            .values(status=ACCEPTED, text=None)
+            .where(QuestionOffer.id == offer.id, QuestionOffer.status == OFFERED)
+            .values(status=ACCEPTED)
         )
         await session.commit()
     if claimed.rowcount != 1:
@@ -208,5 +195,26 @@ async def accept(
     try:
         return await service.ask(ctx, sender, channel, text, root=offer.message_id)
     except BaseException:
-        await asyncio.shield(_set(ctx, offer.id, offer.status, text=offer.text))
+        await asyncio.shield(_reopen(ctx, offer.id))
         raise
+
+
+async def _stored_text(ctx: Context, offer: QuestionOffer) -> str | None:
+    async with ctx.db() as session:
+        return await session.scalar(
+            select(Activity.text).where(
+                and_(
+                    Activity.channel_id == offer.channel_id,
+                    Activity.message_id == offer.message_id,
+                    Activity.asks.is_(True),
+                )
+            )
+        )
+
+
+async def _reopen(ctx: Context, offer_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(
+            update(QuestionOffer).where(QuestionOffer.id == offer_id).values(status=OFFERED)
+        )
+        await session.commit()

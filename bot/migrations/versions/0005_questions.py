@@ -1,4 +1,5 @@
-"""Questions: first response, who was told in which round, and messages watched for an offer.
+"""Questions: first response, who was told in which round, question-like messages (`asks`)
+and the offers made on them.
 
 Revision ID: 0005
 Revises: 0004
@@ -29,6 +30,17 @@ def upgrade() -> None:
         batch_op.create_index("ix_question_experts_member", ["member_id", "notified_at"])
     with op.batch_alter_table("expertise") as batch_op:
         batch_op.create_index("ix_expertise_topic_kind", ["topic_id", "kind", "member_id"])
+    with op.batch_alter_table("activity") as batch_op:
+        batch_op.add_column(
+            sa.Column("asks", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.create_index(
+        "ix_activity_asks",
+        "activity",
+        ["ts"],
+        sqlite_where=sa.text("asks"),
+        postgresql_where=sa.text("asks"),
+    )
     op.create_table(
         "question_offers",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -45,19 +57,19 @@ def upgrade() -> None:
             sa.ForeignKey("members.id", ondelete="CASCADE"),
             nullable=False,
         ),
-        sa.Column("posted_at", UTCDateTime(timezone=True), nullable=False),
-        sa.Column("text", sa.Text()),
+        sa.Column("offered_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("offer_message_id", sa.String(255)),
         sa.Column("question_id", sa.Integer()),
         sa.UniqueConstraint("channel_id", "message_id", name="uq_question_offer_message"),
     )
-    op.create_index("ix_question_offers_status_posted", "question_offers", ["status", "posted_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_question_offers_status_posted", table_name="question_offers")
     op.drop_table("question_offers")
+    op.drop_index("ix_activity_asks", table_name="activity")
+    with op.batch_alter_table("activity") as batch_op:
+        batch_op.drop_column("asks")
     with op.batch_alter_table("expertise") as batch_op:
         batch_op.drop_index("ix_expertise_topic_kind")
     with op.batch_alter_table("question_experts") as batch_op:
