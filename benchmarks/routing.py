@@ -223,7 +223,7 @@ def seed(url: str, rng: random.Random, now: datetime) -> tuple[list[dict], list[
 
 async def route_once(session, text: str, asker_id: int, now: datetime, limit: int) -> list[int]:
     """The experts chosen for a question, as `ask` and `tell_experts` choose them."""
-    every_topic = list((await session.scalars(select(Topic).order_by(Topic.id))).all())
+    every_topic = await topics.every_label(session)
     scores = {s.topic.id: s.score for s in topics.mentioned_in(every_topic, text)}
     return await routing.rank(session, scores, asker_id, now, limit=limit)
 

@@ -4,7 +4,6 @@ and members who are away are never asked."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 
@@ -38,8 +37,10 @@ async def topic_scores(session: AsyncSession, question: Question) -> dict[int, f
     )
     if not ids:
         return {}
-    rows = (await session.scalars(select(Topic).where(Topic.id.in_(ids)))).all()
-    found = {s.topic.id: s.score for s in topics.mentioned_in(list(rows), question.text)}
+    rows = (
+        await session.execute(select(Topic.id, Topic.name, Topic.keywords).where(Topic.id.in_(ids)))
+    ).all()
+    found = {s.topic.id: s.score for s in topics.mentioned_in(rows, question.text)}
     return {topic_id: found.get(topic_id, 1.0) for topic_id in ids}
 
 
@@ -54,25 +55,30 @@ async def rank(
     """Member ids of the experts to ask, best first."""
     if not scores:
         return []
-    candidates = await session.execute(
-        select(Expertise.member_id, Expertise.topic_id)
-        .join(Member, Member.id == Expertise.member_id)
-        .where(
-            Expertise.topic_id.in_(list(scores)),
-            Expertise.kind == OFFERS,
-            Member.id != asker_id,
-            Member.is_bot.is_(False),
-            available(now),
-        )
+    conditions = [
+        Expertise.topic_id.in_(list(scores)),
+        Expertise.kind == OFFERS,
+        Member.id != asker_id,
+        Member.is_bot.is_(False),
+        available(now),
+    ]
+    if exclude:
+        conditions.append(Expertise.member_id.not_in(list(exclude)))
+    weight = func.sum(case({t: float(v) for t, v in scores.items()}, value=Expertise.topic_id))
+    match: dict[int, float] = dict(
+        (
+            await session.execute(
+                select(Expertise.member_id, weight)
+                .join(Member, Member.id == Expertise.member_id)
+                .where(*conditions)
+                .group_by(Expertise.member_id)
+            )
+        ).all()
     )
-    match: dict[int, float] = defaultdict(float)
-    for member_id, topic_id in candidates:
-        if member_id not in exclude:
-            match[member_id] += scores[topic_id]
     if not match:
         return []
+    ids = _contenders(match, limit)
     load: dict[int, tuple[int, datetime]] = {}
-    ids = list(match)
     for start in range(0, len(ids), 900):
         rows = await session.execute(
             select(
@@ -94,3 +100,16 @@ async def rank(
 
     ranked = sorted(ids, key=order)
     return ranked if limit is None else ranked[:limit]
+
+
+def _contenders(match: dict[int, float], limit: int | None) -> list[int]:
+    """The members who can make the first `limit`: everyone in the best match groups until
+    `limit` are covered (load and recency only order members who match equally well)."""
+    if limit is None:
+        return list(match)
+    chosen: list[int] = []
+    for score in sorted(set(match.values()), reverse=True):
+        if len(chosen) >= limit:
+            break
+        chosen.extend(member_id for member_id, value in match.items() if value == score)
+    return chosen

@@ -136,7 +136,7 @@ async def ask(
     post_in = asked_in if root else await where_to_post(ctx, asked_in)
     now = ctx.now()
     async with ctx.db() as session:
-        every_topic = list((await session.scalars(select(Topic).order_by(Topic.id))).all())
+        every_topic = await topics.every_label(session)
         chosen: dict[int, Topic] = {
             s.topic.id: s.topic for s in topics.mentioned_in(every_topic, text)
         }
@@ -244,26 +244,34 @@ async def tell_experts(
     ctx: Context, question: Question, where: Where, round_: int, count: int
 ) -> list[int]:
     """Ask up to `count` more experts, best ranked first, skipping anyone already told."""
-    if count <= 0:
-        return []
-    async with ctx.db() as session:
-        scores = await routing.topic_scores(session, question)
-        told = set(
-            await session.scalars(
-                select(QuestionExpert.member_id).where(QuestionExpert.question_id == question.id)
+    reached: list[int] = []
+    tried: set[int] = set()
+    text = None
+    while len(reached) < count:
+        async with ctx.db() as session:
+            scores = await routing.topic_scores(session, question)
+            told = set(
+                await session.scalars(
+                    select(QuestionExpert.member_id).where(
+                        QuestionExpert.question_id == question.id
+                    )
+                )
             )
-        )
-        ranked = await routing.rank(session, scores, question.asker_id, ctx.now(), exclude=told)
-        asker = await session.get(Member, question.asker_id)
-    text = await _expert_message(ctx, question, where, asker)
-    reached = []
-    for member_id in ranked:
-        if len(reached) >= count:
+            ranked = await routing.rank(
+                session, scores, question.asker_id, ctx.now(), exclude=told | tried,
+                limit=count - len(reached),
+            )  # fmt: skip
+            if text is None and ranked:
+                text = await _expert_message(
+                    ctx, question, where, await session.get(Member, question.asker_id)
+                )
+        if not ranked:
             break
-        if await _tell(
-            ctx, question, member_id, round_, ASKED, text, actions(question.id)[1:], where
-        ):
-            reached.append(member_id)
+        for member_id in ranked:
+            tried.add(member_id)
+            buttons = actions(question.id)[1:]
+            if await _tell(ctx, question, member_id, round_, ASKED, text or "", buttons, where):
+                reached.append(member_id)
     return reached
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -84,6 +86,15 @@ def split_names(text: str) -> list[str]:
         name = clean_name(part)
         names.setdefault(key_of(name), name)
     return list(names.values())
+
+
+async def every_label(session: AsyncSession) -> list:
+    """Every topic's id, name and keywords, as light rows for `mentioned_in`."""
+    return list(
+        (
+            await session.execute(select(Topic.id, Topic.name, Topic.keywords).order_by(Topic.id))
+        ).all()
+    )
 
 
 def keywords_of(topic: Topic) -> list[str]:
@@ -169,34 +180,50 @@ async def ensure(session: AsyncSession, name: str, now: datetime) -> tuple[Topic
 
 def _close(word: str, other: str) -> bool:
     """A small misspelling of a word of five letters or more ("procurment")."""
-    if len(word) < 5 or abs(len(word) - len(other)) > 2 or word[0] != other[0]:
+    if len(word) < 5 or abs(len(word) - len(other)) > 2:
         return False
     matcher = difflib.SequenceMatcher(None, word, other)
     return matcher.real_quick_ratio() >= MATCH_CUTOFF and matcher.ratio() >= MATCH_CUTOFF
 
 
-def _label_score(label: list[str], phrase: str, words: set[str]) -> float:
-    if not label:
-        return 0.0
-    if f" {' '.join(label)} " in phrase:
-        return 1.0
-    if all(w in words or any(_close(w, t) for t in words) for w in label):
-        return 0.8
-    return 0.0
+@lru_cache(maxsize=8192)
+def _label_words(label: str) -> tuple[str, ...]:
+    return tuple(_stemmed(key_of(label)).split())
 
 
-def mentioned_in(all_topics: list[Topic], text: str) -> list[Scored]:
+class _Text:
+    """A text's stemmed words, as a phrase and grouped by first letter for fuzzy lookups."""
+
+    def __init__(self, text: str) -> None:
+        stemmed = _stemmed(key_of(text))
+        self.phrase = f" {stemmed} "
+        self.words = set(stemmed.split())
+        self.by_initial: dict[str, list[str]] = {}
+        for word in self.words:
+            self.by_initial.setdefault(word[0], []).append(word)
+
+    def has(self, word: str) -> bool:
+        return word in self.words or any(
+            _close(word, other) for other in self.by_initial.get(word[0], ())
+        )
+
+    def score(self, label: tuple[str, ...]) -> float:
+        if not label:
+            return 0.0
+        if f" {' '.join(label)} " in self.phrase:
+            return 1.0
+        return 0.8 if all(self.has(word) for word in label) else 0.0
+
+
+def mentioned_in(all_topics: Sequence[Topic], text: str) -> list[Scored]:
     """The topics a text is about, best first: a topic's name or one of its keywords appears
     in it (1.0), or appears with a small misspelling or in another order (0.8). Plurals and
     common endings are forgiven on both sides."""
-    stemmed = _stemmed(key_of(text))
-    phrase, words = f" {stemmed} ", set(stemmed.split())
+    words = _Text(text)
     found = []
     for topic in all_topics:
         labels = [topic.name, *keywords_of(topic)]
-        score = max(
-            _label_score(_stemmed(key_of(label)).split(), phrase, words) for label in labels
-        )
+        score = max(words.score(_label_words(label)) for label in labels)
         if score:
             found.append(Scored(topic, score))
     found.sort(key=lambda s: (-s.score, s.topic.id))
