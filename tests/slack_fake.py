@@ -11,6 +11,9 @@ Typical use::
         ...
         await sm.send_envelope(events_api_envelope(load_event("app_mention.bolt-python")))
 
+A button click is ``load_block_actions(...)``: over HTTP post ``encode_payload(click)`` as a
+form, over Socket Mode send ``interactive_envelope(click)``.
+
 Conventions (all as Slack does them):
 
 * API errors are HTTP 200 with ``{"ok": false, "error": ...}``; only injected faults
@@ -53,8 +56,10 @@ __all__ = [
     "FakeSlackWebAPI",
     "FakeSocketModeServer",
     "encode_form",
+    "encode_payload",
     "events_api_envelope",
     "interactive_envelope",
+    "load_block_actions",
     "load_event",
     "load_payload",
     "load_slash_command",
@@ -168,6 +173,51 @@ def load_slash_command(
 def encode_form(form: dict[str, Any]) -> bytes:
     """Form-encode a dict as Slack sends slash commands (``application/x-www-form-urlencoded``)."""
     return urlencode(form).encode("utf-8")
+
+
+def load_block_actions(
+    value: str,
+    action_id: str = "convener:0",
+    *,
+    source: str = "docs",
+    user_id: str = "W111",
+    channel_id: str = "C111",
+    message_ts: str | None = None,
+    response_url: str | None = None,
+    label: str | None = None,
+    **fields: Any,
+) -> dict:
+    """A real ``block_actions`` payload (``interactive/block_actions.<source>.json``) for a
+    click on the button ``action_id`` whose ``value`` is ``value``, by ``user_id`` in
+    ``channel_id``. ``trigger_id`` and ``action_ts`` are fresh on every call; ``response_url``
+    keeps the fixture's hooks.slack.com URL unless given (point it at
+    ``FakeSlackWebAPI.response_url()``); ``fields`` replace top-level keys (``DELETE``
+    removes one)."""
+    payload = load_payload(f"interactive/block_actions.{source}.json")
+    now = time.time()
+    payload["trigger_id"] = f"{int(now)}.{next(_counter)}.{uuid.uuid4().hex[:12]}"
+    payload["user"]["id"] = user_id
+    payload["channel"]["id"] = channel_id
+    payload["container"]["channel_id"] = channel_id
+    if message_ts is not None:
+        payload["container"]["message_ts"] = message_ts
+        if isinstance(payload.get("message"), dict):
+            payload["message"]["ts"] = message_ts
+    if response_url is not None:
+        payload["response_url"] = response_url
+    action = payload["actions"][0]
+    action.update(action_id=action_id, value=value, action_ts=f"{now:.6f}")
+    if label is not None:
+        action["text"]["text"] = label
+    _apply_overrides(payload, fields)
+    return payload
+
+
+def encode_payload(payload: Any) -> bytes:
+    """An interaction as Slack posts it: the form field ``payload`` holding the JSON (a
+    string is sent as it is, to send one that is not JSON)."""
+    data = payload if isinstance(payload, str) else json.dumps(payload)
+    return urlencode({"payload": data}).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------
@@ -654,6 +704,7 @@ class FakeSlackWebAPI:
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
+            "chat.getPermalink": self._chat_get_permalink,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
@@ -1047,6 +1098,25 @@ class FakeSlackWebAPI:
         self.messages[(channel, ts)] = updated
         text = updated["text"]
         return {"ok": True, "channel": channel, "ts": ts, "text": text, "message": updated}
+
+    def _chat_get_permalink(self, call: Call) -> dict:
+        """The documented shapes: ``.../archives/<channel>/p<ts without the dot>``, with
+        ``?thread_ts=...&cid=...`` for a reply the bot posted in a thread. Any message of a
+        valid timestamp has a link (the fake knows only the bot's own messages)."""
+        params = call.params
+        channel = self._resolve_channel(params.get("channel"))
+        ts = str(params.get("message_ts") or "")
+        seconds, dot, fraction = ts.partition(".")
+        if not (dot and seconds.isdigit() and fraction.isdigit()):
+            raise _ApiError("message_not_found")
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{seconds}{fraction}"
+        message = self.messages.get((channel, ts)) or {}
+        thread_ts = message.get("thread_ts")
+        if thread_ts and thread_ts != ts:
+            link += f"?thread_ts={thread_ts}&cid={channel}"
+        result = _web_api_example("chat.getPermalink")
+        result.update(channel=channel, permalink=link)
+        return result
 
     def _conversations_open(self, call: Call) -> dict:
         params = call.params

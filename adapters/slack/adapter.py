@@ -4,6 +4,11 @@ slack-sdk's Web API client for the `Platform` operations that go out.
 Lifecycle (driven by `bot.cli.serve`): `start(intake)` signs in and connects or listens,
 `ready()`, `wait_closed()`, `stop(grace)`. A delivery is acknowledged to Slack only after
 `intake.submit(event, durable=True)` has returned, that is once its activity row is stored.
+
+Buttons: a message sent with `actions` is drawn with Block Kit, each button's `value` being
+the command it stands for. A click arrives as a `block_actions` payload (a form field
+`payload` posted to `/slack/events`, or a Socket Mode `interactive` envelope) and is handed
+to the core as that command typed by whoever pressed it, exactly like a slash command.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
@@ -32,13 +38,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack.events import translate_command, translate_event
-from adapters.slack.text import PLATFORM, to_mrkdwn, user_from_mention
+from adapters.slack.events import (
+    convener_action,
+    translate_action,
+    translate_command,
+    translate_event,
+)
+from adapters.slack.text import ACTION_PREFIX, PLATFORM, blocks, to_mrkdwn, user_from_mention
 from bot.settings import Settings
-from bot.types import ChannelRef, Event, OutboundFile, Sent, SlashCommand, UserRef
+from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, SlashCommand, UserRef
 
 if TYPE_CHECKING:
     from bot.platform import Intake
@@ -374,6 +386,11 @@ class SlackAdapter:
         if task is not None:
             self._socket_requests.add(task)
         try:
+            if request.type == "interactive" and _not_convener_click(request.payload):
+                await client.send_socket_mode_response(
+                    SocketModeResponse(envelope_id=request.envelope_id)
+                )
+                return
             await self._socket.handle(client, request)
         except Exception as exc:  # not acknowledged: Slack delivers it again
             _unreadable(exc)
@@ -417,7 +434,12 @@ class SlackAdapter:
             )
         except Exception as exc:  # signed, yet not shaped like anything Slack sends
             _unreadable(exc)
+            if _is_interaction(body, request.content_type):
+                # A click Slack would only show as failed: nothing to deliver again.
+                return web.Response(status=200, text="")
             return web.Response(status=400, text="unreadable request")
+        if _not_convener_click(bolt_request.body):
+            return web.Response(status=200, text="")
         answer = await self.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(answer)
 
@@ -461,6 +483,7 @@ class SlackAdapter:
         bolt.middleware(self._on_rate_limited)
         bolt.event(re.compile(".*"))(self._on_event)
         bolt.command(re.compile(".*"))(self._on_command)
+        bolt.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(self._on_action)
         bolt.error(self._on_error)
         return bolt
 
@@ -500,6 +523,18 @@ class SlackAdapter:
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
         """A slash command: `ack()` once it is stored (within Slack's 3 s)."""
         event = translate_command(command, self.clock())
+        if event is not None:
+            refused = await self._deliver(event)
+            if refused is not None:
+                return refused
+        await ack()
+        return None
+
+    async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
+        """A click on one of Convener's buttons: the command it stands for, from whoever
+        pressed it, handed over like a slash command (`ack()` once it is stored); a
+        malformed click is acknowledged after one warning line."""
+        event = translate_action(body, self.clock())
         if event is not None:
             refused = await self._deliver(event)
             if refused is not None:
@@ -613,17 +648,49 @@ class SlackAdapter:
 
     # Platform ---------------------------------------------------------------------------
 
-    async def send(self, channel: ChannelRef, text: str, thread_id: str | None = None) -> Sent:
+    async def send(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> Sent:
+        """Post to a channel (into a thread with `thread_id`); with `actions`, as Block Kit:
+        the text in `section` blocks, then a button for each action whose `value` is its
+        command. `text` stays the notification's fallback."""
+        mrkdwn = to_mrkdwn(text)
+        extra: dict[str, Any] = {}
+        if actions:
+            extra["blocks"] = blocks(mrkdwn, actions)
         posted = await self.client.chat_postMessage(
-            channel=channel.id, text=to_mrkdwn(text), thread_ts=thread_id
+            channel=channel.id, text=mrkdwn, thread_ts=thread_id, **extra
         )
-        return Sent(channel, posted["ts"], text, thread_id)
+        sent = Sent(channel, posted["ts"], text, thread_id)
+        if actions:
+            sent.extra["actions"] = list(actions)
+        return sent
 
-    async def send_dm(self, user: UserRef, text: str) -> Sent:
+    async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
         channel = ChannelRef(PLATFORM, await self._dm_channel_id(user), None, is_direct=True)
-        sent = await self.send(channel, text)
+        sent = await self.send(channel, text, actions=actions)
         sent.private_to = user
         return sent
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        """`chat.getPermalink`: a link that opens the message (in its thread if it is a
+        reply); None if Slack refuses or cannot be reached."""
+        try:
+            answer = await self.client.chat_getPermalink(channel=channel.id, message_ts=message_id)
+        except SlackApiError as exc:
+            log.info("Slack: no permalink for %s in %s (%s)", message_id, channel.id,
+                     exc.response.get("error"))  # fmt: skip
+            return None
+        except Exception as exc:  # the connection, a timeout, a response that is not JSON
+            log.info("Slack: no permalink for %s in %s (%s: %s)", message_id, channel.id,
+                     type(exc).__name__, str(exc)[:200])  # fmt: skip
+            return None
+        link = answer.get("permalink")
+        return link if isinstance(link, str) and link else None
 
     async def send_private(
         self,
@@ -707,6 +774,30 @@ class SlackAdapter:
 def _unreadable(error: Exception) -> None:
     log.warning("Slack: could not read a delivery (%s: %s)", type(error).__name__,
                 str(error)[:200])  # fmt: skip
+
+
+def _not_convener_click(payload: Any) -> bool:
+    """Whether `payload` is a button click (`block_actions`) Convener cannot act on: no
+    `actions`, or not a button it drew. One warning line; the click is then acknowledged
+    without going through bolt (which cannot read a payload without actions) and Slack does
+    not deliver it again."""
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        return False
+    if convener_action(payload) is not None:
+        return False
+    log.warning("Slack: ignored a block_actions payload without a Convener button "
+                "(trigger %.100r)", payload.get("trigger_id"))  # fmt: skip
+    return True
+
+
+def _is_interaction(body: bytes, content_type: str) -> bool:
+    """Whether a request body is an interaction (`payload=` in a form), not an event."""
+    if content_type != "application/x-www-form-urlencoded":
+        return False
+    return any(
+        name == "payload"
+        for name, _ in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    )
 
 
 def _not_acknowledged() -> BoltResponse:

@@ -5,7 +5,8 @@ except messages. Slack sends a `message` *and* an `app_mention` event, with diff
 `event_id`s, for one message that mentions the bot; both translate to the same `Message`
 keyed by the message itself (`msg:<channel>:<ts>`), so whichever arrives first is handled
 and the other is a duplicate, in one process or across replicas. Slash commands have no
-event id: their `trigger_id` is unique per invocation.
+event id: their `trigger_id` is unique per invocation, and so is a button click's (a
+`block_actions` payload Slack delivers again carries the same one).
 
 The boundary: nothing here raises, whatever the payload holds. A malformed optional field
 (a `thread_ts` that is an object, a profile name that is a list) is left out; an event whose
@@ -19,7 +20,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from adapters.slack.text import PLATFORM, from_slack, strip_leading_mention
+from adapters.slack.text import ACTION_PREFIX, PLATFORM, from_slack, strip_leading_mention
 from bot import normalise
 from bot.normalise import Malformed
 from bot.types import (
@@ -261,4 +262,73 @@ def _command(form: dict[str, Any], now: datetime) -> SlashCommand:
         reply_token=response_url,
     )
     fields.warn("slash command", event_id)
+    return translated
+
+
+def convener_action(payload: Any) -> dict[str, Any] | None:
+    """The button a `block_actions` payload reports, if it is one of Convener's (its
+    `action_id` starts with `ACTION_PREFIX`); None for anything else. Never raises."""
+    if not isinstance(payload, dict):
+        return None
+    actions = payload.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions else None
+    if not isinstance(action, dict):
+        return None
+    action_id = action.get("action_id")
+    if not isinstance(action_id, str) or not action_id.startswith(ACTION_PREFIX):
+        return None
+    return action
+
+
+def translate_action(payload: Any, now: datetime) -> SlashCommand | None:
+    """A click on one of Convener's buttons (a `block_actions` payload) as the command the
+    button stands for, typed by whoever pressed it: the button's `value` is the command, the
+    payload's `response_url` the reply token (so the answer is ephemeral to the presser).
+    None (after one warning) when it is not such a click or a required field is missing or
+    malformed. Never raises."""
+    try:
+        return _action(payload, now)
+    except Exception as exc:
+        log.warning("Slack: dropped a malformed button click: %s", str(exc)[:200])
+        return None
+
+
+def _action(payload: Any, now: datetime) -> SlashCommand:
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        raise Malformed("not a block_actions payload")
+    action = convener_action(payload)
+    if action is None:
+        raise Malformed("no Convener button in actions")
+    fields = _Fields()
+    person = payload.get("user")
+    if not isinstance(person, dict):
+        raise Malformed("user is missing")
+    user_id = _ident(person.get("id"), "user.id")
+    where = fields.mapping(payload.get("channel"), "channel")
+    container = fields.mapping(payload.get("container"), "container")
+    channel_id = _ident(where.get("id") or container.get("channel_id"), "channel.id")
+    command = fields.text(action.get("value"), "actions[0].value").strip()
+    if not command:
+        raise Malformed("the button has no command (value)")
+    trigger = fields.optional_ident(payload.get("trigger_id"), "trigger_id")
+    if trigger is None:  # documented as always present; the click's time is as unique
+        action_ts = _ident(action.get("action_ts"), "action_ts")
+        trigger = f"{user_id}:{action_ts}"
+    name = fields.line(where.get("name"), "channel.name")
+    channel = channel_ref(
+        channel_id, name=f"#{name}" if name and name not in _NOT_A_CHANNEL_NAME else None
+    )
+    user_name = fields.line(person.get("name"), "user.name") or fields.line(
+        person.get("username"), "user.username"
+    )
+    event_id = f"act:{trigger}"
+    translated = SlashCommand(
+        event_id,
+        UserRef(PLATFORM, user_id, user_name),
+        channel,
+        now,
+        text=command,
+        reply_token=fields.line(payload.get("response_url"), "response_url", 2000),
+    )
+    fields.warn("button click", event_id)
     return translated

@@ -1,13 +1,31 @@
-"""Text between the core and Slack: Markdown out as mrkdwn, Slack's message markup in as
-plain text, and Slack's user mentions."""
+"""Text between the core and Slack: Markdown out as mrkdwn (with buttons, as Block Kit),
+Slack's message markup in as plain text, and Slack's user mentions."""
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Sequence
+from typing import Any
 
-from bot.types import UserRef
+from bot.types import Action, UserRef
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+ACTION_PREFIX = "convener:"
+"""The start of the `action_id` of every button Convener draws (`convener:0`, `convener:1`...);
+the button's `value` is the command it stands for."""
+SECTION_CHARS = 3000
+"""Block Kit: the most text one `section` block holds."""
+LABEL_CHARS = 75
+"""Block Kit: the longest button label."""
+VALUE_CHARS = 2000
+"""Block Kit: the longest button `value` (the command)."""
+BUTTONS_PER_BLOCK = 25
+"""Block Kit: the most elements one `actions` block holds."""
+MAX_BLOCKS = 50
+"""Block Kit: the most blocks one message holds."""
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^<>]*))?>")
 _MARKUP = re.compile(r"<([^<>|\s]+)(?:\|([^<>]*))?>")
@@ -104,3 +122,84 @@ def user_from_mention(text: str) -> UserRef | None:
     if match is None:
         return None
     return UserRef(PLATFORM, match.group(1), match.group(2) or None)
+
+
+def blocks(mrkdwn: str, actions: Sequence[Action]) -> list[dict[str, Any]]:
+    """A message with buttons as Block Kit: the (already converted) text in `section` blocks of
+    at most `SECTION_CHARS` each, then `actions` blocks of buttons whose `value` is the command
+    each stands for and whose `action_id` (`convener:<n>`) is unique within the message. A
+    command too long for a button is left out (the text already says what to type)."""
+    buttons = []
+    for number, action in enumerate(actions):
+        if not action.command.strip() or len(action.command) > VALUE_CHARS:
+            log.warning("Slack: no button for a command of %d characters (at most %d)",
+                        len(action.command), VALUE_CHARS)  # fmt: skip
+            continue
+        buttons.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": _label(action), "emoji": True},
+                "action_id": f"{ACTION_PREFIX}{number}",
+                "value": action.command,
+            }
+        )
+    rows = [
+        {"type": "actions", "elements": buttons[start : start + BUTTONS_PER_BLOCK]}
+        for start in range(0, len(buttons), BUTTONS_PER_BLOCK)
+    ]
+    sections = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+        for chunk in split_text(mrkdwn, SECTION_CHARS)
+    ]
+    return sections[: max(MAX_BLOCKS - len(rows), 0)] + rows[:MAX_BLOCKS]
+
+
+def _label(action: Action) -> str:
+    label = " ".join((action.label or action.command).split())
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1].rstrip() + "…"
+
+
+_FENCE_MARK = "```"
+
+
+def split_text(text: str, limit: int = SECTION_CHARS) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at a line break in the second half
+    of a piece where there is one (else at a space, else anywhere but inside a `<...>` link or
+    an `&...;` entity); a code block that a cut runs through is closed at the cut and opened
+    again after it. Pieces that are only whitespace are left out."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        room = limit - len(_FENCE_MARK)  # so that an open code block can be closed
+        least = max(room // 2, len(_FENCE_MARK) + 1)  # each piece moves on past a fence
+        cut = rest.rfind("\n", least, room + 1)
+        if cut < 0:
+            cut = rest.rfind(" ", least, room + 1)
+        if cut < 0:
+            cut = _safe_cut(rest, least, room)
+            piece, rest = rest[:cut], rest[cut:]
+        else:  # the line break or space itself goes
+            piece, rest = rest[:cut], rest[cut + 1 :].lstrip("\n")
+        if piece.count(_FENCE_MARK) % 2:  # close the code block, and open it again
+            piece += _FENCE_MARK
+            if rest.startswith(_FENCE_MARK):
+                rest = rest.removeprefix(_FENCE_MARK)
+            else:
+                rest = _FENCE_MARK + rest
+        if piece.strip():
+            pieces.append(piece)
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def _safe_cut(text: str, least: int, at: int) -> int:
+    """Where to cut `text`, at `at` or a little before (not before `least`), without splitting
+    a `<...>` link or an `&...;` entity."""
+    opened = text.rfind("<", least, at)
+    if opened >= 0 and text.rfind(">", opened, at) < 0:
+        return opened
+    amp = text.rfind("&", max(at - 8, least), at)
+    if amp >= 0 and ";" not in text[amp:at]:
+        return amp
+    return at
