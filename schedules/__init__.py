@@ -38,7 +38,7 @@ class JobSpec:
 JOBS: list[JobSpec] = [
     JobSpec("retention", retention.purge_old_activity, "cron", {"hour": 3, "minute": 17}),
     JobSpec("prune-claims", retention.prune_claims, "cron", {"hour": 3, "minute": 29}),
-    JobSpec("questions", questions.follow_up, "interval", {"minutes": 5}),
+    JobSpec("questions", questions.follow_up, "interval", {"minutes": 1}),
 ]
 
 

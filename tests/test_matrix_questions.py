@@ -119,7 +119,7 @@ async def test_a_question_is_asked_routed_answered_and_solved(community):
     link = await bot.adapter.permalink(ChannelRef("matrix", room), post.event_id)
     assert link.startswith(MATRIX_TO) and link in told.body
 
-    # kofi answers in the question's thread, as a Matrix client does: lena is told.
+    # kofi answers in the question's thread, as a Matrix client does.
     answer = await kofi.say(
         room,
         "We phase it over three years, with a rolling plan.",
@@ -133,10 +133,13 @@ async def test_a_question_is_asked_routed_answered_and_solved(community):
         },
     )
     assert answer
+    # lena looks at her questions: the reply is her question's first response, she is told.
+    await lena.say(room, "!questions mine")
     lena_dm, answered = await lena.wait_for(
         from_bot(bot_id, room, "kofi answered your question #1", direct=True)
     )
     assert lena_dm == bot.adapter._direct[lena.user_id] and link in answered.body
+    await lena.wait_for(from_bot(bot_id, room, "#1 · answered, open", direct=True))
 
     # lena reacts ✅ to the question: it is solved, and the thread says thanks to kofi.
     reacted = await lena.client.room_send(

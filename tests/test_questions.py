@@ -164,17 +164,31 @@ async def test_the_first_reply_by_someone_else_is_the_first_response(bot):
     await bot.say("lena", f"!ask {QUESTION}")
     root = root_of(bot)
     await bot.say("lena", "Some more detail", thread_id=root.message_id)
+    await follow_up(bot)
     [question] = await rows(bot, Question)
     assert question.first_response_at is None
     bot.clock.advance(hours=2)
+    answered_at = bot.clock()
     await bot.say("kofi", "We phase it over three years.", thread_id=root.message_id)
+    bot.clock.advance(minutes=1)
+    await bot.say("ama", "Same here.", thread_id=root.message_id)
+    await follow_up(bot)  # the job finds it in the activity log
     [question] = await rows(bot, Question)
-    assert question.first_response_at == bot.clock()
+    assert question.first_response_at == answered_at
     assert "kofi answered your question #1" in bot.last_reply_to("lena")
     before = len(bot.replies_to("lena"))
-    await bot.say("ama", "Same here.", thread_id=root.message_id)
+    await follow_up(bot)
     assert len(bot.replies_to("lena")) == before  # told once
     await bot.say("lena", "!questions mine")
+    assert "#1 · answered, open" in bot.last_reply_to("lena")
+
+
+async def test_a_listing_notes_a_first_response_at_once(bot):
+    await setup(bot, "kofi")
+    await bot.say("lena", f"!ask {QUESTION}")
+    await bot.say("kofi", "Answer.", thread_id=root_of(bot).message_id)
+    await bot.say("lena", "!questions mine")
+    assert "kofi answered your question #1" in bot.replies_to("lena")[-2]
     assert "#1 · answered, open" in bot.last_reply_to("lena")
 
 

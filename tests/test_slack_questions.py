@@ -98,6 +98,7 @@ async def test_a_question_is_routed_answered_and_solved_with_buttons(bot):
             blocks=DELETE,
         )
     )
+    await bot.command(load_slash_command("questions mine", user_id="W111"))
     told = posts(slack, "DW111")[-1]
     assert "Grace Hopper answered your question #1" in told["text"]
 

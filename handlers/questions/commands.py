@@ -52,6 +52,7 @@ async def list_questions(ctx: Context, cmd: Command) -> str:
     which = LISTS.get(cmd.args.strip().lower())
     if which is None:
         raise UsageError("Which questions? `questions`, `questions mine` or `questions all`.")
+    await service.note_first_responses(ctx)
     query = select(Question, Member.display_name).join(Member, Member.id == Question.asker_id)
     if which == "open":
         query = query.where(Question.status == service.OPEN)

@@ -1,5 +1,5 @@
-"""The questions job, run by the scheduler every few minutes: escalate unanswered questions
-and offer help on unanswered question-like messages."""
+"""The questions job, run by the scheduler every minute: note first responses, escalate
+unanswered questions and offer help on unanswered question-like messages."""
 
 from __future__ import annotations
 
@@ -8,5 +8,7 @@ from handlers.questions import offers, service
 
 
 async def follow_up(ctx: Context) -> tuple[int, int]:
-    """(escalation steps taken, offers made)."""
+    """(escalation steps taken, offers made); first responses are noted first, so that an
+    answered question never escalates."""
+    await service.note_first_responses(ctx)
     return await service.escalate(ctx), await offers.offer_due(ctx)

@@ -1,12 +1,13 @@
-"""What members do around questions without a command: replies in a question's thread (the
-first response), ✅ by the asker (solved) and ✋ on an offer (route it). Question-like
-messages need no listener: the offer job finds them in the activity log."""
+"""What members do around questions without a command: ✅ by the asker (solved) and ✋ on an
+offer (route it). Replies and question-like messages need no listener: first responses and
+offers are found in the activity log (see `service.note_first_responses` and `offers`), so
+nothing runs per message."""
 
 from __future__ import annotations
 
 from bot.context import Context
 from bot.router import Router
-from bot.types import Message, ReactionAdded
+from bot.types import ReactionAdded
 from handlers.questions import offers, service
 
 router = Router()
@@ -17,16 +18,6 @@ ACCEPT_EMOJI = {"raised_hand", "hand", "✋"}
 
 def _emoji(event: ReactionAdded) -> str:
     return event.emoji.strip(":").replace("\ufe0f", "").split("::")[0]
-
-
-@router.on(Message, when=lambda e: e.is_reply and not e.channel.is_direct)
-async def reply_in_thread(ctx: Context, event: Message) -> bool:
-    assert ctx.sender is not None and event.thread_id is not None
-    async with ctx.db() as session:
-        question = await service.in_thread(session, event.channel, event.thread_id)
-    if question is not None:
-        await service.first_response(ctx, question, ctx.sender)
-    return False
 
 
 @router.on(ReactionAdded, when=lambda e: _emoji(e) in SOLVED_EMOJI | ACCEPT_EMOJI)

@@ -13,15 +13,24 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import members, roles
 from bot.claims import Sender
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
-from bot.models import Channel, Member, Question, QuestionExpert, QuestionTopic, Topic
+from bot.models import (
+    Activity,
+    Channel,
+    Member,
+    Question,
+    QuestionExpert,
+    QuestionTopic,
+    Topic,
+)
 from bot.types import Action, ChannelRef, UserRef
 from handlers.questions import routing
 from handlers.topics import service as topics
@@ -209,7 +218,7 @@ async def ask(
         actions=actions(question.id),
     )
     if asked_in.is_direct:
-        link = await ctx.platform.permalink(post_in, root)
+        link = await link_to(ctx, Where(post_in, root))
         return (
             f"Posted your question as #{question.id} in {post_in.name or post_in.id}"
             + (f": {link}" if link else ".")
@@ -230,6 +239,13 @@ async def _forget(ctx: Context, question_id: int) -> None:
 
 
 # telling people -------------------------------------------------------------------------
+
+
+async def link_to(ctx: Context, where: Where) -> str | None:
+    """A link that opens the question's thread, where its platform can give one."""
+    if where.channel.platform not in ctx.platforms or not where.message_id:
+        return None
+    return await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
 
 
 async def where_is(session: AsyncSession, question: Question) -> Where:
@@ -281,7 +297,7 @@ async def tell_facilitators(
     async with ctx.db() as session:
         facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
         asker = await session.get(Member, question.asker_id)
-    link = await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
+    link = await link_to(ctx, where)
     text = (
         f"{reason} Question #{question.id} from {_name(asker)} in "
         f"{where.channel.name or where.channel.id} needs someone:\n> {excerpt(question.text, 300)}"
@@ -302,7 +318,7 @@ async def tell_facilitators(
 async def _expert_message(
     ctx: Context, question: Question, where: Where, asker: Member | None
 ) -> str:
-    link = await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
+    link = await link_to(ctx, where)
     return (
         f"{_name(asker)} asked a question you may know about (#{question.id}, in "
         f"{where.channel.name or where.channel.id}):\n> {excerpt(question.text, 500)}\n"
@@ -419,28 +435,79 @@ async def in_thread(session: AsyncSession, channel: ChannelRef, message_id: str)
 # first response, solving, passing on ----------------------------------------------------
 
 
-async def first_response(ctx: Context, question: Question, responder: Sender) -> bool:
-    """Note the first reply by someone other than the asker and tell the asker who answered."""
-    if responder.member_id == question.asker_id or question.first_response_at is not None:
-        return False
+async def note_first_responses(ctx: Context, question_id: int | None = None) -> int:
+    """Find first responses in the activity log: the earliest reply in an open question's
+    thread by someone other than the asker (bots are never logged). Each is noted once
+    (whichever process gets there first) and the asker is told who answered. Nothing runs
+    per message: the questions job calls this, and so do the commands that show or close a
+    question, after the log has caught up."""
+    if ctx.activity is not None:
+        await ctx.activity.persisted()
+    reply = aliased(Activity)
+    answers = (
+        select(Question.id, func.min(reply.ts))
+        .join(
+            reply,
+            and_(
+                reply.channel_id == Question.channel_id,
+                reply.thread_id == Question.message_id,
+                reply.kind == "reply",
+                reply.member_id != Question.asker_id,
+            ),
+        )
+        .where(
+            Question.status == OPEN,
+            Question.first_response_at.is_(None),
+            Question.message_id != "",
+        )
+        .group_by(Question.id)
+    )
+    if question_id is not None:
+        answers = answers.where(Question.id == question_id)
     async with ctx.db() as session:
+        found = (await session.execute(answers)).all()
+    noted = 0
+    for found_id, first_ts in found:
+        noted += await _first_response(ctx, found_id, first_ts)
+    return noted
+
+
+async def _first_response(ctx: Context, question_id: int, first_ts) -> bool:
+    async with ctx.db() as session:
+        question = await session.get(Question, question_id)
+        if question is None:
+            return False
+        responder = await session.scalar(
+            select(Activity.member_id)
+            .where(
+                Activity.channel_id == question.channel_id,
+                Activity.thread_id == question.message_id,
+                Activity.kind == "reply",
+                Activity.member_id != question.asker_id,
+                Activity.ts == first_ts,
+            )
+            .limit(1)
+        )
         result = await session.execute(
             update(Question)
-            .where(Question.id == question.id, Question.first_response_at.is_(None))
-            .values(first_response_at=ctx.now(), first_responder_id=responder.member_id)
+            .where(Question.id == question_id, Question.first_response_at.is_(None))
+            .values(first_response_at=first_ts, first_responder_id=responder)
         )
+        who = await session.get(Member, responder) if responder else None
         where = await where_is(session, question)
         await session.commit()
     if result.rowcount != 1:
         return False
-    link = await ctx.platform.permalink(where.channel, where.message_id)
-    name = responder.member.display_name or responder.user.id
+    platform = (
+        ctx.on(where.channel.platform).platform if where.channel.platform in ctx.platforms else None
+    )
+    link = await platform.permalink(where.channel, where.message_id) if platform else None
     await dm_member(
         ctx,
         question.asker_id,
-        f"{name} answered your question #{question.id}"
+        f"{_name(who)} answered your question #{question_id}"
         + (f": {link}" if link else " in its thread.")
-        + f"\nIf that solves it, type `solved {question.id}` or react ✅ to the question.",
+        + f"\nIf that solves it, type `solved {question_id}` or react ✅ to the question.",
         where.channel.platform,
     )
     return True
@@ -449,6 +516,9 @@ async def first_response(ctx: Context, question: Question, responder: Sender) ->
 async def solve(
     ctx: Context, question_id: int, sender: Sender, credit_id: int | None, via: str
 ) -> str:
+    async with ctx.db() as session:
+        await get(session, question_id)
+    await note_first_responses(ctx, question_id)  # the one to credit, if nobody is named
     async with ctx.db() as session:
         question = await get(session, question_id)
         if question.asker_id != sender.member_id and roles.FACILITATOR not in sender.roles:
