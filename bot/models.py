@@ -365,6 +365,19 @@ class PromptRun(Base):
     posted_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class DigestRun(Base):
+    """The weekly digest sent to one facilitator for one slot: claimed before sending, so it
+    goes out once per week across restarts and replicas."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("slot", "member_id", name="uq_digest_run_slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[datetime]
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    sent_at: Mapped[datetime]
+
+
 class ReportPull(Base):
     """Who pulled which engagement report, when, and for what period."""
 

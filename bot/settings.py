@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     experts_per_question: int = _env("CONVENER_EXPERTS_PER_QUESTION", 2, ge=1)
     questions_channel: str = _env("CONVENER_QUESTIONS_CHANNEL", "")
     prompt_grace_hours: float = _env("CONVENER_PROMPT_GRACE_HOURS", 6, ge=0)
+    digest_weekday: str = _env("CONVENER_DIGEST_WEEKDAY", "monday")
+    digest_time: str = _env("CONVENER_DIGEST_TIME", "08:00")
     store_message_text: bool = _env("CONVENER_STORE_MESSAGE_TEXT", False)
     retention_days: int = _env("CONVENER_RETENTION_DAYS", 730, ge=0)
     welcome_in_channel: bool = _env("CONVENER_WELCOME_IN_CHANNEL", False)

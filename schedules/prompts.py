@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import delete, select, update
@@ -21,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.context import Context
 from bot.models import Channel, Prompt, PromptRun, PromptSchedule
 from bot.types import ChannelRef
+from schedules import when
 
 if TYPE_CHECKING:
     from bot.app import Convener
@@ -37,15 +37,7 @@ def job_id(schedule_id: int) -> str:
 
 def last_slot(schedule: PromptSchedule, now: datetime) -> datetime:
     """The most recent time at or before `now` this schedule was due (aware UTC)."""
-    zone = ZoneInfo(schedule.timezone)
-    local = now.astimezone(zone)
-    hour, minute = (int(part) for part in schedule.time_of_day.split(":"))
-    days_back = (local.weekday() - schedule.weekday) % 7
-    day = (local - timedelta(days=days_back)).date()
-    slot = datetime.combine(day, time(hour, minute), zone)
-    if slot > local:
-        slot = datetime.combine(day - timedelta(days=7), time(hour, minute), zone)
-    return slot.astimezone(now.tzinfo)
+    return when.last_slot(schedule.weekday, schedule.time_of_day, schedule.timezone, now)
 
 
 class _Triggers:
