@@ -12,6 +12,7 @@ def all_routers() -> list[Router]:
         link,
         onboarding,
         profiles,
+        prompts,
         questions,
         reports,
         topics,
@@ -21,5 +22,8 @@ def all_routers() -> list[Router]:
     return [
         help.router,
         admin.router,
-        *(m.router for m in (welcome, onboarding, profiles, topics, questions, link, reports)),
+        *(
+            m.router
+            for m in (welcome, onboarding, profiles, topics, questions, prompts, link, reports)
+        ),
     ]
