@@ -1,14 +1,19 @@
-"""Questions on Slack end to end: Slack's real payloads over signed HTTP (and Socket Mode),
-through the real core and handlers, answered through the local Web API; the buttons drawn
-on the question's thread and in the expert's direct message are pressed as Slack sends
-clicks."""
+"""Questions (and prompts) on Slack end to end: Slack's real payloads over signed HTTP
+(and Socket Mode), through the real core and handlers, answered through the local Web API;
+the buttons drawn on the question's thread and in the expert's direct message are pressed
+as Slack sends clicks."""
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from bot.models import Question
+from handlers.reports.period import parse_period
+from handlers.reports.queries import prompt_figures
+from schedules import prompts
 from tests.slack_fake import (
     DELETE,
     FakeSlackWebAPI,
@@ -145,3 +150,36 @@ async def test_the_experts_not_my_topic_button_passes_it_on(bot):
     assert "No answer" not in answer
     fatima = posts(slack, "DUFAC")[-1]["text"]
     assert "Question #1 from Ada" in fatima and "Every expert asked has passed" in fatima
+
+
+async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_response(bot):
+    """Prompts ride on the same adapter: posted once in the right channel, and a reply in the
+    prompt's thread counts as a response."""
+    slack = bot.slack
+    prompt = "What is one revenue idea your city tried this year?"
+    await bot.command(load_slash_command(f"add {prompt}", command="/prompt", user_id="UFAC"))
+    await bot.command(
+        load_slash_command("schedule monday 09:00 UTC", command="/prompt", user_id="UFAC")
+    )
+    slot = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    ctx = bot.app.context(bot.adapter)
+    first = await prompts.post_slot(ctx, 1, slot)
+    assert await prompts.post_slot(ctx, 1, slot) is None  # a catch-up, or another replica
+    assert [p["text"] for p in posts(slack, "C111")] == [prompt]
+    assert first.message_id == ts_of(slack, "C111", prompt)
+
+    await bot.deliver(
+        load_event(
+            "message_channel.bolt-python",
+            text="We tried a tourism levy.",
+            user="W111",
+            ts="1772442000.000200",
+            thread_ts=first.message_id,
+            blocks=DELETE,
+        )
+    )
+    await bot.app.activity.flush()
+    period = parse_period([], date.today(), "UTC", default_days=365)
+    async with bot.app.db.engine.connect() as conn:
+        figures = await conn.run_sync(prompt_figures, period)
+    assert figures["runs"] == 1 and figures["responses"] == 1 and figures["responders"] == 1

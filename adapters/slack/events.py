@@ -36,7 +36,7 @@ from bot.types import (
 
 log = logging.getLogger(__name__)
 
-SHORTCUTS = {"/ask": "ask", "/report": "report", "/expertise": "expertise"}
+SHORTCUTS = {"/ask": "ask", "/prompt": "prompt", "/report": "report", "/expertise": "expertise"}
 """Slash commands that stand for a command word; any other command (`/convener`) is the
 whole command line."""
 
