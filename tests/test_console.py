@@ -129,3 +129,28 @@ def test_a_question_reaches_the_expert_and_is_followed_to_solved(tmp_path):
     assert "[#general thread] convener: ✅ Question #1 is solved, thanks to kofi." in out
     assert "• #1 · solved · 0 min ago · lena · budgeting" in out
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_prompt_is_posted_now_and_on_schedule_exactly_once(tmp_path):
+    """`prompt now` posts at once; a schedule a minute ahead is posted once while the
+    console waits (the scheduler picks the new schedule up within a minute)."""
+    from datetime import UTC, datetime, timedelta
+
+    due = datetime.now(UTC) + timedelta(seconds=61)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[due.weekday()]
+    script = (
+        "!prompt add What is one revenue idea your city tried this year?\n"
+        "!prompt add How do you publish your budget?\n"
+        "!prompt list\n!prompt now\n"
+        f"!prompt schedule {day} {due:%H:%M} UTC\n/wait 70\n"
+    )
+    done = convener(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Prompts, in the order they will be posted:" in out
+    first = "[#general] convener: What is one revenue idea your city tried this year?"
+    second = "[#general] convener: How do you publish your budget?"
+    assert out.count(first) == 1 and out.count(second) == 1
+    assert out.index(first) < out.index(second)
+    assert "Traceback" not in done.stderr
