@@ -8,6 +8,7 @@ from bot.router import Router
 def all_routers() -> list[Router]:
     from handlers import (
         admin,
+        digest,
         help,
         link,
         onboarding,
@@ -26,4 +27,5 @@ def all_routers() -> list[Router]:
             m.router
             for m in (welcome, onboarding, profiles, topics, questions, prompts, link, reports)
         ),
+        digest.router,
     ]

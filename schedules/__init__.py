@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.context import Context
+from handlers.digest import jobs as digest_jobs
 from handlers.questions import jobs as questions
 from schedules import prompts, retention
 
@@ -104,9 +105,21 @@ async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> S
             **spec.trigger_args,
         )
     count = await prompts.load(app, scheduler)
+    digest_jobs.register(app, scheduler)
+    scheduler.add_job(
+        prompts.sync, "interval", args=(app, scheduler), id="prompt-sync", minutes=1,
+        replace_existing=True, misfire_grace_time=60, coalesce=True, max_instances=1,
+    )  # fmt: skip
     scheduler.start()
     try:
         posted = await prompts.catch_up(app)
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        raise
+    try:
+        await digest_jobs.catch_up(app)
+    except Exception:  # a digest that fails never keeps the scheduler from running
+        log.exception("catching up the weekly digest failed")
     except BaseException:
         scheduler.shutdown(wait=False)
         raise

@@ -1,0 +1,22 @@
+"""`digest`: the facilitators' weekly digest, now, to the facilitator who asks."""
+
+from __future__ import annotations
+
+from bot import roles
+from bot.commands import Command
+from bot.context import Context
+from bot.router import Router
+from handlers.digest import service
+
+router = Router()
+
+
+@router.command(
+    "digest",
+    usage="digest",
+    summary="the weekly digest, now: new and silent members, overdue questions, prompts",
+    example="digest",
+    roles=[roles.FACILITATOR],
+)
+async def digest(ctx: Context, cmd: Command) -> str:
+    return await service.build(ctx, ctx.now())
