@@ -29,6 +29,7 @@ from bot.types import (
     ReactionAdded,
     Sent,
     SlashCommand,
+    ThreadMessage,
     UserRef,
 )
 
@@ -65,6 +66,7 @@ class ConsoleState:
     where: dict[str, str] = field(default_factory=lambda: {FIRST_MEMBER: HOME})
     members: dict[str, set[str]] = field(default_factory=lambda: {HOME: {FIRST_MEMBER}})
     last: dict[str, _Posted] = field(default_factory=dict)
+    threads: dict[tuple[str, str], list[ThreadMessage]] = field(default_factory=dict)
 
 
 class ConsoleAdapter:
@@ -110,6 +112,8 @@ class ConsoleAdapter:
             label = channel.name or f"#{channel.id}"
             header = f"[{label} thread]" if thread_id else f"[{label}]"
             self.state.last[channel.id] = _Posted(message_id, thread_id)
+            if thread_id:
+                self._in_thread(channel, thread_id, message_id, self.bot_user, text)
         self._print(header, text)
         return Sent(channel, message_id, text, thread_id)
 
@@ -118,6 +122,15 @@ class ConsoleAdapter:
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
         return None
+
+    async def thread(self, channel: ChannelRef, root_id: str) -> list[ThreadMessage]:
+        return list(self.state.threads.get((channel.id, root_id), ()))
+
+    def _in_thread(
+        self, channel: ChannelRef, root: str, message_id: str, user: UserRef, text: str
+    ) -> None:
+        replies = self.state.threads.setdefault((channel.id, root), [])
+        replies.append(ThreadMessage(message_id, user, text, self.clock()))
 
     async def send_private(
         self,
@@ -232,6 +245,8 @@ class ConsoleAdapter:
         message_id = self._next_id()
         if not where.is_direct:
             self.state.last[where.id] = _Posted(message_id, thread_id)
+            if thread_id:
+                self._in_thread(where, thread_id, message_id, user, text)
         return Message(self._event_id(), user, where, self.clock(), text, message_id, thread_id)
 
     @staticmethod

@@ -41,6 +41,9 @@ class Recorder:
     async def permalink(self, channel, message_id):
         return None
 
+    async def thread(self, channel, root_id):
+        return []
+
     async def send_private(self, user, text, channel=None, reply_token=None):
         return await self._note(user, text, channel)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
 
 
 @runtime_checkable
@@ -37,6 +37,12 @@ class Platform(Protocol):
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
         """A link that opens a message (None where the platform has no links, or it failed)."""
+        ...
+
+    async def thread(self, channel: ChannelRef, root_id: str) -> list[ThreadMessage]:
+        """The replies in a thread as they stand now (edited text, deleted ones left out),
+        oldest first, without the root; bots' replies are marked (`user.is_bot`). Raises if
+        the platform cannot be asked."""
         ...
 
     async def send_private(

@@ -122,6 +122,16 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    """A reply in a thread as the platform shows it now: edits applied, deleted ones gone."""
+
+    message_id: str
+    user: UserRef
+    text: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundFile:
     """A file the bot sends."""
 

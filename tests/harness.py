@@ -21,6 +21,7 @@ from bot.types import (
     ReactionAdded,
     Sent,
     SlashCommand,
+    ThreadMessage,
     UserRef,
 )
 
@@ -61,6 +62,7 @@ class FakePlatform:
     sent: list[Sent] = field(default_factory=list)
     bot_user: UserRef | None = None
     fail_next: int = 0
+    threads: dict[tuple[str, str], list[ThreadMessage]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.bot_user = UserRef(self.name, user_id(self.name, "convener"), "convener", True)
@@ -80,6 +82,8 @@ class FakePlatform:
         self._check()
         sent = Sent(channel, self._id(), text, thread_id)
         sent.extra["actions"] = self._buttons(actions)
+        if thread_id:
+            self.reply_in(channel, thread_id, sent.message_id, self.bot_user, text)
         if channel.is_direct and channel.id.startswith("dm-"):
             sent.private_to = UserRef(self.name, channel.id[3:])
         self.sent.append(sent)
@@ -95,6 +99,15 @@ class FakePlatform:
     def _buttons(self, actions) -> list:
         """Buttons as Slack draws them; Matrix and the console have none."""
         return list(actions) if self.name == "slack" else []
+
+    def reply_in(self, channel: ChannelRef, root: str, message_id: str, user, text: str) -> None:
+        """A reply the platform now shows in a thread (what `thread` answers)."""
+        replies = self.threads.setdefault((channel.id, root), [])
+        replies.append(ThreadMessage(message_id, user, text, datetime.now(UTC)))
+
+    async def thread(self, channel: ChannelRef, root_id: str) -> list[ThreadMessage]:
+        self._check()
+        return list(self.threads.get((channel.id, root_id), ()))
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
         if self.name == "slack":
@@ -198,8 +211,23 @@ class BotHarness:
             f"in{next(self._messages)}",
             thread_id,
         )
+        if thread_id:
+            self.platform.reply_in(
+                message.channel, thread_id, message.message_id, message.user, text
+            )
         await self.app.handle(message)
         return message
+
+    def edit(self, message: Message, text: str) -> None:
+        """The author edits a reply (platforms send no new activity for it)."""
+        replies = self.platform.threads[(message.channel.id, message.thread_id)]
+        for n, reply in enumerate(replies):
+            if reply.message_id == message.message_id:
+                replies[n] = ThreadMessage(reply.message_id, reply.user, text, reply.ts)
+
+    def delete(self, message: Message) -> None:
+        replies = self.platform.threads[(message.channel.id, message.thread_id)]
+        replies[:] = [r for r in replies if r.message_id != message.message_id]
 
     async def dm(self, name: str, text: str) -> Message:
         user = self.user(name)
