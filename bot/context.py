@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from bot.db import Database
 from bot.platform import Platform
 from bot.settings import Settings
+from bot.types import ChannelRef
 
 if TYPE_CHECKING:
     from bot.activity import ActivityLog
@@ -42,3 +43,9 @@ class Context:
 
     def now(self) -> datetime:
         return self.clock()
+
+    async def permalink(self, channel: ChannelRef, message_id: str | None) -> str | None:
+        """A link that opens a message, where its platform runs and can give one."""
+        if not message_id or channel.platform not in self.platforms:
+            return None
+        return await self.platforms[channel.platform].permalink(channel, message_id)

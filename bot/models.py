@@ -272,6 +272,8 @@ class Question(Base):
     last_escalated_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
     first_responder_id: Mapped[int | None] = mapped_column(Integer)
+    held_until: Mapped[datetime | None]
+    answered_by_entry: Mapped[int | None] = mapped_column(Integer)
 
 
 class QuestionTopic(Base):
@@ -363,6 +365,41 @@ class PromptRun(Base):
     message_id: Mapped[str] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
     posted_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class KnowledgeEntry(Base):
+    """The library: a solved question with the answers in its thread (`question_id` set,
+    linked to its thread by `channel_id` and `message_id`), or a resource a facilitator
+    curated (`url` set). `shown`: how often it was offered in search results and at `ask`;
+    `answered`: how many questions it answered. Searched through the database's full-text
+    index (`knowledge_fts` on SQLite, the `search` tsvector on PostgreSQL; migration 0007)."""
+
+    __tablename__ = "knowledge_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="SET NULL"), unique=True
+    )
+    url: Mapped[str | None] = mapped_column(String(2000))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KnowledgeTopic(Base):
+    __tablename__ = "knowledge_topics"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
 
 
 class DigestRun(Base):

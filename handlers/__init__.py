@@ -10,6 +10,7 @@ def all_routers() -> list[Router]:
         admin,
         digest,
         help,
+        knowledge,
         link,
         onboarding,
         profiles,
@@ -28,4 +29,5 @@ def all_routers() -> list[Router]:
             for m in (welcome, onboarding, profiles, topics, questions, prompts, link, reports)
         ),
         digest.router,
+        knowledge.router,
     ]

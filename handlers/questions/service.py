@@ -32,6 +32,7 @@ from bot.models import (
     Topic,
 )
 from bot.types import Action, ChannelRef, UserRef
+from handlers.knowledge import library
 from handlers.questions import routing
 from handlers.topics import service as topics
 
@@ -243,9 +244,7 @@ async def _forget(ctx: Context, question_id: int) -> None:
 
 async def link_to(ctx: Context, where: Where) -> str | None:
     """A link that opens the question's thread, where its platform can give one."""
-    if where.channel.platform not in ctx.platforms or not where.message_id:
-        return None
-    return await ctx.on(where.channel.platform).platform.permalink(where.channel, where.message_id)
+    return await ctx.permalink(where.channel, where.message_id)
 
 
 async def where_is(session: AsyncSession, question: Question) -> Where:
@@ -542,13 +541,64 @@ async def solve(
         await session.commit()
     thanks = f", thanks to {helper.display_name}" if helper else ""
     log.info("question #%s solved by %s (%s)", question_id, sender.member_id, via)
-    if where.message_id:
+    kept = await keep_in_library(ctx, question, where)
+    library_note = (
+        " The question and the answers in this thread are now kept in the library, with "
+        "your names, so that others find them with `search`."
+        if kept
+        else ""
+    )
+    if where.message_id and where.channel.platform in ctx.platforms:
         await ctx.on(where.channel.platform).platform.send(
             where.channel,
-            f"✅ Question #{question_id} is solved{thanks}.",
+            f"✅ Question #{question_id} is solved{thanks}.{library_note}",
             thread_id=where.message_id,
         )
     return f"Marked question #{question_id} solved{thanks}."
+
+
+async def keep_in_library(ctx: Context, question: Question, where: Where) -> bool:
+    """Keep a solved question and the answers in its thread (the replies by others than the
+    asker, as they stand now: edits applied, deleted ones gone) as a knowledge entry, with
+    their authors and a link to the thread. The one place message text is kept whatever
+    CONVENER_STORE_MESSAGE_TEXT says. False when there was no answer to keep."""
+    if not where.message_id or where.channel.platform not in ctx.platforms:
+        return False
+    try:
+        replies = await ctx.on(where.channel.platform).platform.thread(
+            where.channel, where.message_id
+        )
+    except Exception as exc:
+        log.warning("question #%s: could not read its thread to keep it: %s", question.id, exc)
+        return False
+    async with ctx.db() as session:
+        asker_accounts = {
+            (u.platform, u.id) for u in await members.platform_users(session, question.asker_id)
+        }
+        answers = [
+            r for r in replies
+            if not r.user.is_bot and (r.user.platform, r.user.id) not in asker_accounts
+            and r.text.strip()
+        ]  # fmt: skip
+        if not answers:
+            return False
+        lines = [question.text, ""]
+        for reply in answers:
+            author = await members.find(session, reply.user)
+            name = author.display_name if author else (reply.user.name or reply.user.id)
+            lines.append(f"{name}: {' '.join(reply.text.split())}")
+        topic_ids = list(
+            await session.scalars(
+                select(QuestionTopic.topic_id).where(QuestionTopic.question_id == question.id)
+            )
+        )
+        await library.add(
+            session, title=excerpt(question.text, 200), body="\n".join(lines), now=ctx.now(),
+            topic_ids=topic_ids, question_id=question.id, channel_id=question.channel_id,
+            message_id=question.message_id, created_by=question.asker_id,
+        )  # fmt: skip
+        await session.commit()
+    return True
 
 
 async def decline(ctx: Context, question_id: int, sender: Sender, not_my_topic: bool) -> str:

@@ -53,6 +53,18 @@ def _stemmed(key: str) -> str:
     return " ".join(_stem(word) for word in key.split())
 
 
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i in is it its of on or our "
+    "that the their there these this to was we what when where which who why will with would "
+    "you your any anyone other others about into than then them they us my me".split()
+)
+
+
+def stems(text: str) -> set[str]:
+    """The content words of a text, stemmed as topic names are (for comparing two texts)."""
+    return {word for word in _stemmed(key_of(text)).split() if word not in STOPWORDS}
+
+
 def similarity(a: str, b: str) -> float:
     """How alike two names are, from 0 to 1 (1: the same topic)."""
     ka, kb = _stemmed(key_of(a)), _stemmed(key_of(b))

@@ -1,0 +1,155 @@
+"""Commands: `search <words>`, `resources [<topic>]`, and for facilitators `resource add` and
+`resource remove`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import roles
+from bot.commands import Command
+from bot.context import Context
+from bot.errors import CommandError, UsageError
+from bot.models import Channel, KnowledgeEntry, KnowledgeTopic
+from bot.router import Router
+from bot.types import ChannelRef
+from handlers.knowledge import library
+from handlers.topics import service as topics
+
+router = Router()
+
+LISTED = 15
+
+
+@router.command(
+    "search",
+    usage="search <words>",
+    summary='solved questions and resources that match, best first ("quotes" for a phrase)',
+    example="search multi-year budget",
+)
+async def search(ctx: Context, cmd: Command) -> str:
+    words = cmd.args.strip()
+    if not words:
+        raise UsageError("What should I look for? For example: search budget forecasting")
+    async with ctx.db() as session:
+        hits = await library.search(session, words)
+        await library.shown(session, hits)
+        await session.commit()
+    if not hits:
+        return f"Nothing in the library matches {words[:60]}. Ask the community with `ask`."
+    lines = [f"The library on {words[:60]}:"]
+    for hit in hits:
+        lines.append(await line(ctx, hit))
+    return "\n".join(lines)
+
+
+async def line(ctx: Context, hit: library.Hit) -> str:
+    """One result: number, title, excerpt, topics and a link."""
+    entry = hit.entry
+    topics_ = f" · {', '.join(hit.topics)}" if hit.topics else ""
+    if entry.url:
+        where = entry.url
+    else:
+        where = await _thread_link(ctx, entry) or f"question #{entry.question_id}"
+    excerpt = f" — {hit.excerpt}" if hit.excerpt and hit.excerpt != entry.title else ""
+    return f"• #{entry.id} {entry.title}{excerpt}{topics_} · {where}"
+
+
+async def _thread_link(ctx: Context, entry: KnowledgeEntry) -> str | None:
+    if entry.channel_id is None:
+        return None
+    async with ctx.db() as session:
+        channel = await session.get(Channel, entry.channel_id)
+    if channel is None:
+        return None
+    ref = ChannelRef(channel.platform, channel.channel_id, channel.name)
+    return await ctx.permalink(ref, entry.message_id)
+
+
+@router.command(
+    "resources",
+    usage="resources [<topic>]",
+    summary="knowledge notes, toolkits, guides and recordings (for a topic)",
+    example="resources budgeting",
+)
+async def resources(ctx: Context, cmd: Command) -> str:
+    name = cmd.args.strip()
+    query = select(KnowledgeEntry).where(KnowledgeEntry.url.is_not(None))
+    async with ctx.db() as session:
+        topic = None
+        if name:
+            topic = await topics.find(session, topics.clean_name(name))
+            if topic is None:
+                close = await topics.closest(session, name)
+                raise CommandError(
+                    f"There is no topic like `{name[:40]}`."
+                    + (topics.did_you_mean(close) or " Type `topics` to see them all.")
+                )
+            query = query.join(KnowledgeTopic, KnowledgeTopic.entry_id == KnowledgeEntry.id).where(
+                KnowledgeTopic.topic_id == topic.id
+            )
+        rows = list(
+            await session.scalars(query.order_by(KnowledgeEntry.created_at.desc()).limit(LISTED))
+        )
+        names = await library.topic_names(session, [r.id for r in rows])
+    if not rows:
+        where = f" on {topic.name}" if topic else ""
+        return f"No resources{where} yet. Facilitators add them with `resource add <url> <title>`."
+    lines = [f"Resources{f' on {topic.name}' if topic else ''}:"]
+    for row in rows:
+        tags = f" · {', '.join(names[row.id])}" if names.get(row.id) else ""
+        lines.append(f"• #{row.id} {row.title} — {row.url}{tags}")
+    return "\n".join(lines)
+
+
+@router.command(
+    "resource add",
+    usage="resource add <url> <title>[: topic, ...]",
+    summary="add a knowledge note, toolkit, guide or recording to the library",
+    example="resource add https://example.org/mtef.pdf Multi-year budgeting toolkit: budgeting",
+    roles=[roles.FACILITATOR],
+)
+async def add(ctx: Context, cmd: Command) -> str:
+    parts = cmd.args.strip().split(None, 1)
+    if len(parts) < 2:
+        raise UsageError("Give a link and a title.")
+    url = library.check_url(parts[0])
+    title, colon, tail = parts[1].rpartition(":") if ":" in parts[1] else (parts[1], "", "")
+    async with ctx.db() as session:
+        topic_ids = []
+        for name in topics.split_names(tail) if colon else []:
+            topic = await topics.find(session, name)
+            if topic is None:
+                close = await topics.closest(session, name)
+                raise CommandError(
+                    f"There is no topic like `{name[:40]}`."
+                    + (topics.did_you_mean(close) or " A facilitator adds it with `topic add`.")
+                )
+            topic_ids.append(topic.id)
+        entry = await library.add(
+            session, title=library.plain_title(title), body="", url=url, now=ctx.now(),
+            topic_ids=topic_ids, created_by=cmd.member_id,
+        )  # fmt: skip
+        await session.commit()
+    return f"Added resource #{entry.id}: {entry.title}."
+
+
+@router.command(
+    "resource remove",
+    usage="resource remove <id>",
+    summary="take a resource out of the library",
+    example="resource remove 4",
+    roles=[roles.FACILITATOR],
+)
+async def remove(ctx: Context, cmd: Command) -> str:
+    if len(cmd.argv) != 1:
+        raise UsageError("Which resource? For example: resource remove 4")
+    word = cmd.argv[0].lstrip("#")
+    if not word.isdigit() or len(word) > 9:
+        raise UsageError(f"`{cmd.argv[0][:20]}` is not a resource number.")
+    async with ctx.db() as session:
+        entry = await session.get(KnowledgeEntry, int(word))
+        if entry is None or entry.url is None:
+            raise CommandError(f"There is no resource #{word}. Type `resources` to see them.")
+        await session.delete(entry)
+        await session.commit()
+    return f"Removed resource #{word} ({entry.title})."

@@ -1,0 +1,180 @@
+"""The knowledge library: entries (solved questions with their answers, resources curated by
+facilitators) and the one search over them, on the database's own full-text index: SQLite
+FTS5 with porter stemming ("budgets" finds "budgeting"), PostgreSQL's tsvector with a GIN
+index. Ranked by relevance, then recency."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import CommandError, UsageError
+from bot.models import KnowledgeEntry, KnowledgeTopic, Topic
+from handlers.topics import service as topics
+
+MAX_URL = 2000
+MAX_TITLE = 200
+EXCERPT = 120
+SIMILAR = 0.5  # share of a question's content words an entry must hold to be offered at `ask`
+_PHRASE = re.compile(r'"([^"]+)"')
+_MARKUP = re.compile(r"[<>*_`~|\[\]]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: KnowledgeEntry
+    excerpt: str
+    topics: list[str]
+
+
+def check_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
+        raise UsageError(f"`{url[:40]}` is not a web link; give one starting with https://.")
+    return url
+
+
+def plain_title(title: str) -> str:
+    """A title as text: no markup characters, one line, bounded."""
+    cleaned = " ".join(_MARKUP.sub("", title).split())
+    if not cleaned:
+        raise UsageError("Give the resource a title after its link.")
+    if len(cleaned) > MAX_TITLE:
+        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+    return cleaned
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    title: str,
+    body: str,
+    now: datetime,
+    topic_ids: list[int],
+    url: str | None = None,
+    question_id: int | None = None,
+    channel_id: int | None = None,
+    message_id: str | None = None,
+    created_by: int | None = None,
+) -> KnowledgeEntry:
+    """A new entry (flushed, not committed); the full-text index follows by itself."""
+    entry = KnowledgeEntry(
+        title=title[:300], body=body, url=url, question_id=question_id, channel_id=channel_id,
+        message_id=message_id, created_by=created_by, created_at=now, shown=0, answered=0,
+    )  # fmt: skip
+    session.add(entry)
+    await session.flush()
+    session.add_all(KnowledgeTopic(entry_id=entry.id, topic_id=t) for t in set(topic_ids))
+    await session.flush()
+    return entry
+
+
+def _terms(words: str) -> tuple[list[str], list[str]]:
+    """(phrases in quotes, other words) of a search."""
+    phrases = [" ".join(p.split()) for p in _PHRASE.findall(words) if p.split()]
+    rest = _PHRASE.sub(" ", words).replace('"', " ")
+    found = [w for w in re.findall(r"\w+", rest.casefold()) if w not in topics.STOPWORDS]
+    return phrases, list(dict.fromkeys(found))[:20]
+
+
+def _sqlite_match(phrases: list[str], words: list[str]) -> str:
+    quoted = [f'"{p.replace(chr(34), "")}"' for p in phrases]
+    anyword = " OR ".join(f'"{w}"' for w in words)
+    parts = quoted + ([f"({anyword})"] if anyword else [])
+    return " AND ".join(parts)
+
+
+async def search(session: AsyncSession, words: str, limit: int = 5) -> list[Hit]:
+    """The best entries for `words`: every phrase in quotes must appear, and at least one of
+    the other words; ranked by relevance, then recency."""
+    phrases, plain = _terms(words)
+    if not phrases and not plain:
+        return []
+    if session.bind.dialect.name == "postgresql":
+        parts = [f"phraseto_tsquery('english', :p{n})" for n in range(len(phrases))]
+        if plain:
+            parts.append("(" + " || ".join(
+                f"plainto_tsquery('english', :w{n})" for n in range(len(plain))
+            ) + ")")  # fmt: skip
+        query = " && ".join(parts)
+        sql = text(
+            f"SELECT id FROM knowledge_entries, ({'SELECT ' + query}) AS q(query) "
+            "WHERE search @@ q.query ORDER BY ts_rank(search, q.query) DESC, created_at DESC, "
+            "id DESC LIMIT :limit"
+        )
+        params = {f"p{n}": p for n, p in enumerate(phrases)}
+        params.update({f"w{n}": w for n, w in enumerate(plain)})
+    else:
+        sql = text(
+            "SELECT e.id FROM knowledge_fts JOIN knowledge_entries e ON e.id = knowledge_fts.rowid "
+            "WHERE knowledge_fts MATCH :match "
+            "ORDER BY bm25(knowledge_fts, 2.0, 1.0), e.created_at DESC, e.id DESC LIMIT :limit"
+        )
+        params = {"match": _sqlite_match(phrases, plain)}
+    ids = list(await session.scalars(sql, {**params, "limit": limit}))
+    if not ids:
+        return []
+    entries = {
+        e.id: e
+        for e in await session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))
+    }
+    names = await topic_names(session, ids)
+    return [
+        Hit(entries[i], excerpt(entries[i], phrases + plain), names.get(i, []))
+        for i in ids
+        if i in entries
+    ]
+
+
+async def similar(session: AsyncSession, question: str, limit: int = 3) -> list[Hit]:
+    """Entries that may already answer a question: among the best matches, those holding at
+    least half of its content words."""
+    wanted = topics.stems(question)
+    if not wanted:
+        return []
+    hits = await search(session, " ".join(sorted(wanted)), limit=10)
+    close = [
+        h for h in hits
+        if len(wanted & topics.stems(f"{h.entry.title} {h.entry.body}")) / len(wanted) >= SIMILAR
+    ]  # fmt: skip
+    return close[:limit]
+
+
+async def shown(session: AsyncSession, hits: list[Hit]) -> None:
+    if hits:
+        await session.execute(
+            update(KnowledgeEntry)
+            .where(KnowledgeEntry.id.in_([h.entry.id for h in hits]))
+            .values(shown=KnowledgeEntry.shown + 1)
+        )
+
+
+async def topic_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    rows = await session.execute(
+        select(KnowledgeTopic.entry_id, Topic.name)
+        .join(Topic, Topic.id == KnowledgeTopic.topic_id)
+        .where(KnowledgeTopic.entry_id.in_(bindparam("ids", expanding=True)))
+        .order_by(Topic.name),
+        {"ids": ids},
+    )
+    for entry_id, name in rows:
+        found.setdefault(entry_id, []).append(name)
+    return found
+
+
+def excerpt(entry: KnowledgeEntry, terms: list[str]) -> str:
+    """The first line of the entry beyond its title that holds a searched word, else its
+    first such line (for a kept question: an answer), else the title."""
+    lines = [line.strip() for line in entry.body.splitlines() if line.strip()]
+    lines = [line for line in lines if line != entry.title.strip()] or [entry.title]
+    wanted = topics.stems(" ".join(terms))
+    chosen = next((line for line in lines if wanted & topics.stems(line)), lines[0])
+    line = " ".join(chosen.split())
+    return line if len(line) <= EXCERPT else line[: EXCERPT - 1].rstrip() + "…"
