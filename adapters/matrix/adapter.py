@@ -23,6 +23,8 @@ member (also written to the `m.direct` account data clients use to list direct c
 
 Matrix has no buttons: the `actions` of `send` and `send_dm` are accepted and ignored (the
 text the core sends already says which command to type). `permalink` is a matrix.to link.
+`thread` reads a thread's replies as they stand with the relations API (which nio lacks):
+`/relations/{root}/m.thread`, each reply with the latest edit the homeserver bundles with it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from nio import (
@@ -62,7 +64,7 @@ from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_men
 from bot import state
 from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
-from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
 
 if TYPE_CHECKING:
     from bot.db import Database
@@ -74,6 +76,8 @@ T = TypeVar("T")
 TIMELINE_LIMIT = 100
 BACKFILL_PAGE = 100
 MAX_BACKFILL_EVENTS = 20_000
+RELATIONS_PAGE = 100
+MAX_THREAD_EVENTS = 1_000
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_GRACE_SECONDS = 5.0
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -706,6 +710,121 @@ class MatrixAdapter:
         via = _server_of(channel.id) or _server_of(self.settings.matrix_user_id)
         link = f"{MATRIX_TO}{_to_part(channel.id)}/{_to_part(message_id)}"
         return f"{link}?via={quote(via, safe='')}" if via else link
+
+    @_outgoing
+    async def thread(self, channel: ChannelRef, root_id: str) -> list[ThreadMessage]:
+        """The thread's replies as they stand, oldest first, without the root: redacted ones
+        and what is not text left out, each with its latest edit's text (reply fallback
+        stripped) and its own time; the bot's marked `is_bot`. At most the first
+        `MAX_THREAD_EVENTS` events of the thread are read. Raises `MatrixError` if the
+        homeserver refuses or cannot be reached, `MatrixNotReady` before `ready()`."""
+        room_id = channel.id
+        sources = await self._relations(room_id, root_id, "m.thread", MAX_THREAD_EVENTS)
+        room = self._outbound().rooms.get(room_id)
+        replies: list[ThreadMessage] = []
+        for source in sources:
+            dropped: list[str] = []
+            try:
+                reply = await self._thread_reply(room_id, room, root_id, source, dropped)
+            except Malformed as exc:
+                log.warning("skipped a malformed reply %s in the thread %s of %s: %s",
+                            _label(source.get("event_id")), _label(root_id), room_id,
+                            exc)  # fmt: skip
+                continue
+            if dropped:
+                log.warning("reply %s in the thread %s of %s: ignored malformed %s",
+                            _label(source.get("event_id")), _label(root_id), room_id,
+                            ", ".join(dropped))  # fmt: skip
+            if reply is not None:
+                replies.append(reply)
+        return replies
+
+    async def _thread_reply(
+        self,
+        room_id: str,
+        room: MatrixRoom | None,
+        root_id: str,
+        source: dict,
+        dropped: list[str],
+    ) -> ThreadMessage | None:
+        """One event of a thread as it stands now, or None for what is not kept (not a text
+        message, redacted, empty)."""
+        if source.get("type") != MESSAGE or events.is_redacted(source):
+            return None
+        event_id = events.required_id(source, "event_id")
+        sender = events.required_id(source, "sender")
+        ts = events.when(source.get("origin_server_ts"))
+        content = events.content_of(source, dropped)
+        if event_id == root_id or not events.is_thread_text(content):
+            return None
+        if events.is_edit(events.relation(content, dropped)):
+            return None  # an edit of a reply (it is in the thread only when a client errs)
+        replaced = None
+        edit = events.bundled_edit(source)
+        if edit is not None:
+            replaced = events.new_content(source, edit)
+            if replaced is None and not isinstance(edit.get("content"), dict):
+                # A homeserver before spec v1.7 bundles only the latest edit's id: ask.
+                edits = await self._relations(room_id, event_id, "m.replace", MAX_THREAD_EVENTS)
+                replaced = events.latest_edit(source, edits)
+        text = events.current_text(content, replaced, dropped)
+        if not text.strip():
+            return None
+        bot_id = self.settings.matrix_user_id
+        if sender == bot_id:
+            name = self._bot_name(room) or (self.bot_user.name if self.bot_user else None)
+            user = UserRef(PLATFORM, sender, name, is_bot=True)
+        else:
+            user = self._user(room, sender)
+        return ThreadMessage(event_id, user, text, ts)
+
+    async def _relations(
+        self, room_id: str, event_id: str, rel_type: str, limit: int
+    ) -> list[dict]:
+        """The events related to `event_id` by `rel_type`, oldest first (`dir=f`, spec v1.4),
+        page by page, at most `limit` of them; `MatrixError` on a refusal or a fault."""
+        path = (
+            f"/_matrix/client/v1/rooms/{quote(room_id, safe='')}"
+            f"/relations/{quote(event_id, safe='')}/{quote(rel_type, safe='')}"
+        )
+        found: list[dict] = []
+        token: str | None = None
+        while len(found) < limit:
+            query = {"dir": "f", "limit": str(min(RELATIONS_PAGE, limit - len(found)))}
+            if token:
+                query["from"] = token
+            page = await self._get_json(
+                f"{path}?{urlencode(query)}", f"the {rel_type} of {event_id}"
+            )
+            chunk = page.get("chunk")
+            if not isinstance(chunk, list):
+                raise MatrixError(f"the {rel_type} relations of {event_id} are unreadable")
+            found.extend(event for event in chunk if isinstance(event, dict))
+            following = page.get("next_batch")
+            if not chunk or not isinstance(following, str) or not following or following == token:
+                return found
+            token = following
+        log.warning("%s of %s in %s has more than %d events; the later ones are left out",
+                    rel_type, _label(event_id), room_id, limit)  # fmt: skip
+        return found[:limit]
+
+    async def _get_json(self, path: str, what: str) -> dict:
+        """GET a client-server API path; the answer's JSON object, or `MatrixError`."""
+        headers = {"Authorization": f"Bearer {self._outbound().access_token}"}
+        status = None
+        try:
+            response = await self._request(lambda client: client.send("GET", path, headers=headers))
+            async with response:
+                status = response.status
+                body = await response.json(content_type=None)
+        except CONNECTION_ERRORS as exc:
+            raise MatrixError(f"could not fetch {what}: {exc!r}") from exc
+        except ValueError as exc:  # not JSON
+            raise MatrixError(f"could not read {what} (HTTP {status})") from exc
+        if status != 200 or not isinstance(body, dict):
+            why = body.get("errcode") if isinstance(body, dict) else None
+            raise MatrixError(f"could not fetch {what}: HTTP {status} {_label(why or '')}")
+        return body
 
     async def display_name(self, user: UserRef) -> str:
         """The name the event carried, else the profile's (cleaned and cut), else the id."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.matrix.text import strip_reply_fallback
 from bot import normalise
 from bot.normalise import Malformed
 from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, ReactionAdded, UserRef
@@ -21,6 +22,7 @@ PLATFORM = "matrix"
 MESSAGE, MEMBER, REACTION = "m.room.message", "m.room.member", "m.reaction"
 KINDS = frozenset({MESSAGE, MEMBER, REACTION})
 TEXT_TYPES = frozenset({"m.text"})
+THREAD_TYPES = frozenset({"m.text", "m.notice", "m.emote"})  # what a thread keeps as answers
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
@@ -173,3 +175,79 @@ def name(value: Any) -> str | None:
         return normalise.line(value, normalise.NAME_CHARS, "display name")
     except Malformed:
         return None
+
+
+# Threads as they stand now -----------------------------------------------------------------
+
+
+def is_redacted(source: dict) -> bool:
+    """A redacted event: its content stripped (`unsigned.redacted_because` says by whom)."""
+    unsigned = source.get("unsigned")
+    if isinstance(unsigned, dict) and unsigned.get("redacted_because") is not None:
+        return True
+    return not source.get("content")
+
+
+def bundled_edit(source: dict) -> dict | None:
+    """The latest edit the homeserver bundled with the event (`unsigned.m.relations.m.replace`,
+    spec: server-side aggregation of `m.replace`): a whole event since spec v1.7, only its
+    `event_id`, `sender` and `origin_server_ts` before. None when nothing is bundled."""
+    unsigned = source.get("unsigned")
+    relations = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
+    edit = relations.get("m.replace") if isinstance(relations, dict) else None
+    return edit if isinstance(edit, dict) else None
+
+
+def new_content(original: dict, edit: dict) -> dict | None:
+    """The `m.new_content` of `edit` if it is a valid edit of `original` (spec: validity of
+    replacement events: the same sender and type, an `m.replace` of that event, neither a
+    state event, not redacted), else None."""
+    content = edit.get("content")
+    if not isinstance(content, dict) or is_redacted(edit):
+        return None
+    relates_to = content.get("m.relates_to")
+    replaced = content.get("m.new_content")
+    if not (
+        isinstance(relates_to, dict)
+        and is_edit(relates_to)
+        and relates_to.get("event_id") == original.get("event_id")
+        and edit.get("sender") == original.get("sender")
+        and edit.get("type") == original.get("type")
+        and "state_key" not in edit
+        and "state_key" not in original
+        and isinstance(replaced, dict)
+    ):
+        return None
+    return replaced
+
+
+def latest_edit(original: dict, edits: list[dict]) -> dict | None:
+    """The `m.new_content` of the latest valid edit among `edits` (the greatest
+    `origin_server_ts`, ties broken by the greater event id, as the spec orders them)."""
+    best: tuple[Any, str] | None = None
+    chosen: dict | None = None
+    for edit in edits:
+        replaced = new_content(original, edit)
+        ts, event_id = edit.get("origin_server_ts"), edit.get("event_id")
+        if replaced is None or isinstance(ts, bool) or not isinstance(ts, int | float):
+            continue
+        key = (ts, event_id if isinstance(event_id, str) else "")
+        if best is None or key > best:
+            best, chosen = key, replaced
+    return chosen
+
+
+def is_thread_text(content: dict) -> bool:
+    msgtype = content.get("msgtype")
+    return isinstance(msgtype, str) and msgtype in THREAD_TYPES
+
+
+def current_text(content: dict, replaced: dict | None, dropped: list[str]) -> str:
+    """The text of a message as it stands: the latest edit's, else the original's without its
+    reply fallback (an edit's `m.new_content` carries none), through `normalise.text`."""
+    if replaced is not None:
+        return body_of(replaced, dropped)
+    body = content.get("body")
+    if isinstance(body, str) and isinstance(relation(content, []).get("m.in_reply_to"), dict):
+        content = {**content, "body": strip_reply_fallback(body)}
+    return body_of(content, dropped)

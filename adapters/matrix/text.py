@@ -14,6 +14,7 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])_(?!\s)(.+?)(?<!\s)_(?!\w)")
 _LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)")
+_FALLBACK = re.compile(r"> \*? ?<[^>\n]+>[^\n]*\n(?:>[^\n]*\n)*(?:\n|$)")
 
 
 def to_html(markdown: str) -> str:
@@ -54,3 +55,10 @@ def strip_mention(body: str, bot_user_id: str, bot_name: str | None) -> tuple[st
             if not rest or rest[0] in " :,\t":
                 return rest.lstrip(" :,\t"), True
     return body, False
+
+
+def strip_reply_fallback(body: str) -> str:
+    """A reply's body without the quote of the replied-to message that older clients put
+    first (`> <@sender:server> their text`, more `> ` lines, then an empty line)."""
+    match = _FALLBACK.match(body)
+    return body[match.end() :] if match else body
