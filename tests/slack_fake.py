@@ -24,11 +24,16 @@ Conventions (all as Slack does them):
 * The raw file upload and ``response_url`` posts are recorded as calls too, under the
   pseudo-method names ``UPLOAD_URL`` (``"upload_url"``) and ``RESPONSE_URL``
   (``"response_url"``); Slack method names always contain a dot, so they cannot clash.
+* The fake knows the bot's own posts (``messages``) and what a test says people posted
+  (``add_message``, ``add_reply``, ``edit_message``, ``delete_message``);
+  ``conversations.replies`` answers from both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import copy
 import email.parser
 import email.policy
@@ -636,6 +641,18 @@ def _as_list(value: Any) -> list:
     return list(value)
 
 
+def _ts_key(ts: str) -> tuple[int, int]:
+    """A Slack ``ts`` (``"1482960137.003543"``) in time order."""
+    seconds, _, fraction = ts.partition(".")
+    return int(seconds or 0), int(fraction or 0)
+
+
+def _cursor_of(ts: str) -> str:
+    """What a ``conversations.replies`` cursor stands for: ``next_ts:`` and the ts of the
+    page's first reply without the dot (the documented example's cursor decodes so)."""
+    return "next_ts:" + ts.replace(".", "")
+
+
 class FakeSlackWebAPI:
     """A local HTTP server playing Slack's Web API (``base_url`` ends in ``/api/``).
 
@@ -681,6 +698,13 @@ class FakeSlackWebAPI:
         self.channels: dict[str, dict] = {}
         self.messages: dict[tuple[str, str], dict] = {}
         """Messages the bot posted, by (channel id, ts); ``chat.update`` edits them."""
+        self.others_messages: dict[tuple[str, str], dict] = {}
+        """Messages people (and other apps) posted, by (channel id, ts): what a test
+        registered with ``add_message``/``add_reply``. ``conversations.replies`` reads these
+        and the bot's own."""
+        self.root_on_every_page = True
+        """Whether ``conversations.replies`` repeats the thread's root at the top of every
+        page, or gives it on the first page only."""
         self.ephemeral: list[dict] = []
         self.reactions: list[tuple[str, str, str]] = []
         self.dm_channels: dict[str, str] = {}
@@ -707,6 +731,7 @@ class FakeSlackWebAPI:
             "chat.getPermalink": self._chat_get_permalink,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
             "reactions.add": self._reactions_add,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
@@ -839,6 +864,93 @@ class FakeSlackWebAPI:
         channel.update(fields)
         self.channels[channel_id] = channel
         return channel
+
+    def add_message(
+        self,
+        channel: str,
+        user: str | None,
+        text: str,
+        *,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Register a message someone posted in ``channel`` (into the thread of
+        ``thread_ts``), shaped like a message of the documented ``conversations.replies``
+        example; returns its ``ts`` (a fresh one unless given). ``fields`` replace keys
+        (``DELETE`` removes one): ``bot_id=...`` for an app's message, ``subtype=...``;
+        ``user=None`` leaves ``user`` out (a classic ``bot_message`` has none)."""
+        ts = ts or self._next_ts()
+        examples = _web_api_example("conversations.replies")["messages"]
+        message = copy.deepcopy(examples[1] if thread_ts else examples[0])
+        for key in ("reply_count", "subscribed", "last_read", "unread_count"):
+            message.pop(key, None)  # set on a root only once it has replies
+        message.update(user=user, text=text, ts=ts)
+        if user is None:
+            del message["user"]
+        if thread_ts:
+            parent = self._message(channel, thread_ts) or {}
+            message.update(thread_ts=thread_ts, parent_user_id=parent.get("user", ""))
+        else:
+            message.pop("thread_ts", None)
+        _apply_overrides(message, fields)
+        self.others_messages[(channel, ts)] = message
+        return ts
+
+    def add_reply(
+        self,
+        channel: str,
+        root_ts: str,
+        user: str | None,
+        text: str,
+        ts: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Register a reply someone posted in the thread of ``root_ts``; returns its ts."""
+        return self.add_message(channel, user, text, ts=ts, thread_ts=root_ts, **fields)
+
+    def edit_message(self, channel: str, ts: str, text: str) -> dict:
+        """Edit a message as its author does in Slack: new text and an ``edited`` mark."""
+        message = self._message(channel, ts)
+        if message is None:
+            raise KeyError((channel, ts))
+        message["text"] = text
+        message.pop("blocks", None)
+        message["edited"] = {"user": message.get("user", ""), "ts": self._next_ts()}
+        return message
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        """Delete a message: gone from ``conversations.replies``. A root that has replies
+        stays as a ``tombstone`` (as Slack shows a deleted thread root)."""
+        key = (channel, ts)
+        message = self._message(channel, ts)
+        if message is None:
+            raise KeyError(key)
+        self.messages.pop(key, None)
+        self.others_messages.pop(key, None)
+        if self._thread_replies(channel, ts):
+            self.others_messages[key] = {
+                "type": "message",
+                "subtype": "tombstone",
+                "text": "This message was deleted.",
+                "user": "USLACKBOT",
+                "hidden": True,
+                "thread_ts": ts,
+                "ts": ts,
+            }
+
+    def _message(self, channel: str, ts: str) -> dict | None:
+        return self.messages.get((channel, ts)) or self.others_messages.get((channel, ts))
+
+    def _thread_replies(self, channel: str, root_ts: str) -> list[dict]:
+        """The thread's replies (the bot's and others'), oldest first."""
+        found = [
+            message
+            for store in (self.messages, self.others_messages)
+            for (where, ts), message in store.items()
+            if where == channel and ts != root_ts and message.get("thread_ts") == root_ts
+        ]
+        return sorted(found, key=lambda message: _ts_key(message["ts"]))
 
     def fail_next(
         self, method: str, status: int = 429, retry_after: int | None = 1, times: int = 1
@@ -1052,7 +1164,7 @@ class FakeSlackWebAPI:
                 message[key] = json.loads(value) if isinstance(value, str) else value
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
-            parent = self.messages.get((channel, message["thread_ts"]))
+            parent = self._message(channel, message["thread_ts"])
             if parent is not None and parent is not message:
                 message["parent_user_id"] = parent.get("user", "")
         return message
@@ -1101,8 +1213,8 @@ class FakeSlackWebAPI:
 
     def _chat_get_permalink(self, call: Call) -> dict:
         """The documented shapes: ``.../archives/<channel>/p<ts without the dot>``, with
-        ``?thread_ts=...&cid=...`` for a reply the bot posted in a thread. Any message of a
-        valid timestamp has a link (the fake knows only the bot's own messages)."""
+        ``?thread_ts=...&cid=...`` for a reply in a thread (one the bot posted or a test
+        registered). Any message of a valid timestamp has a link."""
         params = call.params
         channel = self._resolve_channel(params.get("channel"))
         ts = str(params.get("message_ts") or "")
@@ -1110,7 +1222,7 @@ class FakeSlackWebAPI:
         if not (dot and seconds.isdigit() and fraction.isdigit()):
             raise _ApiError("message_not_found")
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{seconds}{fraction}"
-        message = self.messages.get((channel, ts)) or {}
+        message = self._message(channel, ts) or {}
         thread_ts = message.get("thread_ts")
         if thread_ts and thread_ts != ts:
             link += f"?thread_ts={thread_ts}&cid={channel}"
@@ -1172,6 +1284,51 @@ class FakeSlackWebAPI:
         else:
             raise _ApiError("channel_not_found")
         return {"ok": True, "channel": info}
+
+    def _conversations_replies(self, call: Call) -> dict:
+        """The documented shape: the root first, then its replies oldest first, ``limit``
+        replies a page (default and most 1000); while more remain, ``has_more`` and a
+        ``response_metadata.next_cursor`` (base64 of ``next_ts:<ts without the dot>``, as in
+        the documented example) to pass back as ``cursor``. The root comes at the top of
+        every page (``root_on_every_page``) or of the first only. A message without replies
+        is a thread of one."""
+        params = call.params
+        channel = self._resolve_channel(params.get("channel"))
+        root_ts = str(params.get("ts") or "")
+        root = self._message(channel, root_ts)
+        if root is None:
+            raise _ApiError("thread_not_found")
+        try:
+            limit = min(max(int(params.get("limit") or 1000), 1), 1000)
+        except ValueError:
+            raise _ApiError("invalid_limit") from None
+        replies = self._thread_replies(channel, root_ts)
+        start = 0
+        cursor = params.get("cursor")
+        if cursor:
+            try:
+                marker = base64.b64decode(str(cursor), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise _ApiError("invalid_cursor") from None
+            starts = [n for n, m in enumerate(replies) if _cursor_of(m["ts"]) == marker]
+            if not starts:
+                raise _ApiError("invalid_cursor")
+            start = starts[0]
+        page = replies[start : start + limit]
+        root = copy.deepcopy(root)
+        if replies:
+            root.update(thread_ts=root_ts, reply_count=len(replies))
+        messages = [root] if start == 0 or self.root_on_every_page else []
+        messages += [copy.deepcopy(message) for message in page]
+        result = _web_api_example("conversations.replies")
+        result["messages"] = messages
+        result["has_more"] = start + limit < len(replies)
+        if result["has_more"]:
+            marker = _cursor_of(replies[start + limit]["ts"]).encode()
+            result["response_metadata"] = {"next_cursor": base64.b64encode(marker).decode()}
+        else:
+            result.pop("response_metadata", None)
+        return result
 
     def _users_info(self, call: Call) -> dict:
         user = self.users.get(call.params.get("user") or "")

@@ -47,10 +47,20 @@ from adapters.slack.events import (
     translate_action,
     translate_command,
     translate_event,
+    translate_reply,
 )
 from adapters.slack.text import ACTION_PREFIX, PLATFORM, blocks, to_mrkdwn, user_from_mention
 from bot.settings import Settings
-from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, SlashCommand, UserRef
+from bot.types import (
+    Action,
+    ChannelRef,
+    Event,
+    OutboundFile,
+    Sent,
+    SlashCommand,
+    ThreadMessage,
+    UserRef,
+)
 
 if TYPE_CHECKING:
     from bot.platform import Intake
@@ -71,6 +81,11 @@ MAX_IN_HAND = 1000
 CONNECT_SECONDS = 30.0
 FINISH_SECONDS = 1.0
 """At stop, how long answers already decided may take to be written."""
+THREAD_PAGE = 200
+"""Replies asked for per `conversations.replies` request (Slack recommends at most 200; it
+may return fewer)."""
+MAX_THREAD_REPLIES = 1000
+"""The most replies `thread` reads; a longer thread is cut there (with a warning)."""
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -220,6 +235,8 @@ class SlackAdapter:
         self._user_names = _Lookups()
         self._channel_names = _Lookups()
         self._dm_channels = _Lookups(ttl=24 * LOOKUP_TTL_SECONDS)
+        self.thread_page = THREAD_PAGE
+        self.max_thread_replies = MAX_THREAD_REPLIES
 
     @property
     def mode(self) -> str | None:
@@ -691,6 +708,58 @@ class SlackAdapter:
             return None
         link = answer.get("permalink")
         return link if isinstance(link, str) and link else None
+
+    async def thread(self, channel: ChannelRef, root_id: str) -> list[ThreadMessage]:
+        """`conversations.replies`, page after page (`cursor`): the thread's replies as they
+        stand now (Slack returns edited text and leaves deleted replies out), oldest first,
+        without the root and without what is not a post; bots' messages have `is_bot`. At
+        most `max_thread_replies` (a longer thread is cut, with a warning). People's names
+        come from the cached lookup, for at most `names_seconds` (else None). Raises what
+        the client raises (`SlackApiError`, a connection error) when Slack cannot be asked."""
+        bot_id = self.bot_user.id if self.bot_user else None
+        cap = max(self.max_thread_replies, 0)
+        replies: dict[str, ThreadMessage] = {}
+        cursor: str | None = None
+        cursors: set[str] = set()
+        cut = False
+        for _ in range(cap + 1):  # a well-behaved page adds at least one reply
+            page = await self.client.conversations_replies(
+                channel=channel.id, ts=root_id, limit=self.thread_page, cursor=cursor
+            )
+            messages = page.get("messages")
+            for message in messages if isinstance(messages, list) else ():
+                reply = translate_reply(message, root_id, bot_id)
+                if reply is not None:
+                    replies.setdefault(reply.message_id, reply)  # a root repeated per page
+            metadata = page.get("response_metadata")
+            cursor = metadata.get("next_cursor") if isinstance(metadata, dict) else None
+            if not isinstance(cursor, str) or not cursor or cursor in cursors:
+                break
+            cursors.add(cursor)
+            if len(replies) >= cap:
+                cut = True
+                break
+        ordered = sorted(replies.values(), key=lambda reply: (reply.ts, reply.message_id))
+        if cut or len(ordered) > cap:
+            log.warning("Slack: read only the first %d replies of thread %s in %s; the "
+                        "rest were left out", cap, root_id, channel.id)  # fmt: skip
+        return await self._with_reply_names(ordered[:cap])
+
+    async def _with_reply_names(self, replies: list[ThreadMessage]) -> list[ThreadMessage]:
+        """The replies with their authors' names: the bot's own from sign-in, people's from
+        the cached lookup (each for at most `names_seconds`, all at once)."""
+        wanted = sorted({r.user.id for r in replies if not r.user.is_bot and not r.user.name})
+        found = await asyncio.gather(*(self._quick(self._user_name(uid)) for uid in wanted))
+        names = dict(zip(wanted, found, strict=True))
+        named = []
+        for reply in replies:
+            user = reply.user
+            if self.bot_user is not None and user.id == self.bot_user.id:
+                user = self.bot_user
+            elif names.get(user.id):
+                user = replace(user, name=names[user.id])
+            named.append(replace(reply, user=user) if user is not reply.user else reply)
+        return named
 
     async def send_private(
         self,

@@ -31,6 +31,7 @@ from bot.types import (
     Message,
     ReactionAdded,
     SlashCommand,
+    ThreadMessage,
     UserRef,
 )
 
@@ -205,6 +206,43 @@ def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | Non
     )
     fields.warn("message", event_id)
     return translated
+
+
+def translate_reply(
+    message: Any, root_id: str, bot_user_id: str | None = None
+) -> ThreadMessage | None:
+    """One message of a `conversations.replies` answer as a `ThreadMessage`, or None for the
+    thread's root (`ts == root_id`), for what is not a post (a `tombstone` left where a root
+    was deleted, a join notice...) and for a malformed one (one warning line). The text is
+    what the message says now (Slack returns edited text; deleted replies are absent), from
+    Slack's markup as in `translate_event`. A bot's message (`bot_id`, or subtype
+    `bot_message`, or `bot_user_id`'s own) has `is_bot`; a person's name is there only when
+    the message carries a `user_profile` (the adapter looks the rest up). Never raises."""
+    if not isinstance(message, dict):
+        return None
+    subtype = _hashable(message.get("subtype"))
+    if subtype not in PERSON_SUBTYPES and subtype != "bot_message":
+        return None
+    try:
+        ts = _ident(message.get("ts"), "ts")
+        if ts == root_id:
+            return None
+        fields = _Fields()
+        user_id = _ident(message.get("user") or message.get("bot_id"), "user")
+        is_bot = subtype == "bot_message" or bool(message.get("bot_id")) or user_id == bot_user_id
+        text = normalise.text(from_slack(fields.text(message.get("text"))))
+        reply = ThreadMessage(
+            ts,
+            UserRef(PLATFORM, user_id, _author_name(fields, message, is_bot), is_bot=is_bot),
+            text,
+            parse_ts(ts),
+        )
+    except Exception as exc:  # Malformed, or a message shaped like nothing Slack documents
+        log.warning("Slack: dropped a malformed reply in thread %.50s: %s", root_id,
+                    str(exc)[:200])  # fmt: skip
+        return None
+    fields.warn("reply", ts)
+    return reply
 
 
 def _author_name(fields: _Fields, event: dict[str, Any], is_bot: bool) -> str | None:
