@@ -154,3 +154,88 @@ async def test_bad_input_gets_a_short_answer_and_changes_nothing(bot, who, comma
     reply = bot.last_reply_to(who)
     assert answer in reply and len(reply) < 400
     assert await entries(bot) == []
+
+
+# the library at `ask` -----------------------------------------------------------------------
+
+
+async def library_and_expert(bot: BotHarness) -> None:
+    await bot.say("fac", "!topic add budgeting: budget, multi-year")
+    await bot.say("kofi", "!expertise add budgeting")
+    await bot.say(
+        "fac",
+        "!resource add https://example.org/cip How cities plan a multi-year capital budget:"
+        " budgeting",
+    )
+    bot.clear()
+
+
+def kofi_asked(bot: BotHarness) -> bool:
+    return any("decline 1" in text for text in bot.replies_to("kofi"))
+
+
+async def test_a_question_the_library_answers_bothers_no_expert(bot):
+    await library_and_expert(bot)
+    await bot.say("lena", f"!ask {QUESTION}")
+    offer = [s for s in bot.posts_in() if s.thread_id][-1]
+    assert "The library may already answer this" in offer.text
+    assert "#1 How cities plan a multi-year capital budget" in offer.text
+    assert "example.org/cip" in offer.text
+    if bot.platform_name == "slack":
+        assert [a.command for a in offer.extra["actions"]] == ["solved 1 entry 1", "route 1"]
+    assert not kofi_asked(bot)
+    await bot.say("lena", "!solved 1 entry 1")
+    assert "answered by the library (#1 How cities plan" in bot.last_reply_to("lena")
+    [entry] = await entries(bot)
+    assert (entry.shown, entry.answered) == (1, 1)
+    bot.clock.advance(minutes=30)
+    await follow_up(bot)
+    assert not kofi_asked(bot)
+
+
+async def test_route_asks_the_experts_at_once(bot):
+    await library_and_expert(bot)
+    await bot.say("lena", f"!ask {QUESTION}")
+    await bot.say("ben", "!route 1")
+    assert "Only the person who asked #1" in bot.last_reply_to("ben")
+    await bot.say("lena", "!route 1")
+    assert "I've asked a member who knows budgeting" in bot.last_reply_to("lena")
+    assert kofi_asked(bot)
+    await bot.say("lena", "!route 1")
+    assert "already with the experts" in bot.last_reply_to("lena")
+
+
+async def test_the_experts_are_asked_when_the_wait_is_over(bot):
+    await library_and_expert(bot)
+    await bot.say("lena", f"!ask {QUESTION}")
+    bot.clock.advance(minutes=9)
+    await follow_up(bot)
+    assert not kofi_asked(bot)
+    bot.clock.advance(minutes=2)
+    await follow_up(bot)
+    assert kofi_asked(bot)
+    await follow_up(bot)
+    assert sum("decline 1" in t for t in bot.replies_to("kofi")) == 1
+
+
+async def test_solved_while_waiting_credits_the_best_entry(bot):
+    await library_and_expert(bot)
+    await bot.say("lena", f"!ask {QUESTION}")
+    await bot.say("lena", "!solved 1")
+    assert "answered by the library (#1" in bot.last_reply_to("lena")
+    await bot.say("lena", "!solved 2 entry 1")
+    assert "There is no question #2" in bot.last_reply_to("lena")
+
+
+async def test_an_unrelated_question_is_routed_at_once(bot):
+    await library_and_expert(bot)
+    await bot.say("lena", "!ask How do you forecast a budget deficit for pensions?")
+    assert kofi_asked(bot)
+    assert not any("library may already" in s.text for s in bot.posts_in())
+
+
+async def follow_up(bot: BotHarness):
+    from handlers.questions import jobs
+
+    await bot.app.activity.flush()
+    return await jobs.follow_up(bot.app.context(bot.platform))

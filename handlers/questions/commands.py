@@ -120,7 +120,7 @@ async def _topic_names(session: AsyncSession, ids: list[int]) -> dict[int, list[
 
 @router.command(
     "solved",
-    usage="solved <id> [@who]",
+    usage="solved <id> [@who | entry <number>]",
     summary="mark your question solved, crediting who answered (a ✅ on it does the same)",
     example="solved 12",
 )
@@ -128,13 +128,32 @@ async def solved(ctx: Context, cmd: Command) -> str:
     if not cmd.argv:
         raise UsageError("Which question? For example: solved 12")
     question_id = service.parse_id(cmd.argv[0])
-    credit = None
-    who = " ".join(cmd.argv[1:]).strip()
-    if who:
+    credit = entry = None
+    rest = cmd.argv[1:]
+    if rest and rest[0].lower() == "entry":
+        if len(rest) != 2:
+            raise UsageError("Which library entry? For example: solved 12 entry 3")
+        entry = service.parse_id(rest[1])
+    elif rest:
         async with ctx.db() as session:
-            credit = (await members.from_mention(session, ctx.platform, who, ctx.now())).id
+            credit = (
+                await members.from_mention(session, ctx.platform, " ".join(rest), ctx.now())
+            ).id
             await session.commit()
-    return await service.solve(ctx, question_id, _sender(ctx), credit, via="command")
+    return await service.solve(ctx, question_id, _sender(ctx), credit, "command", entry)
+
+
+@router.command(
+    "route",
+    usage="route <id>",
+    summary="ask members who know the topic now, when the library did not answer your question",
+    example="route 12",
+)
+async def route(ctx: Context, cmd: Command) -> str:
+    if len(cmd.argv) != 1:
+        raise UsageError("Which question? For example: route 12")
+    routed = await service.release(ctx, service.parse_id(cmd.argv[0]), _sender(ctx))
+    return f"Question #{cmd.argv[0].lstrip('#')}: {routed}"
 
 
 @router.command(

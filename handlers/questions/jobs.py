@@ -1,5 +1,6 @@
 """The questions job, run by the scheduler every minute: note first responses, escalate
-unanswered questions and offer help on unanswered question-like messages."""
+unanswered questions, route questions whose wait for the library's answer has passed, and
+offer help on unanswered question-like messages."""
 
 from __future__ import annotations
 
@@ -11,4 +12,5 @@ async def follow_up(ctx: Context) -> tuple[int, int]:
     """(escalation steps taken, offers made); first responses are noted first, so that an
     answered question never escalates."""
     await service.note_first_responses(ctx)
+    await service.release_held(ctx)
     return await service.escalate(ctx), await offers.offer_due(ctx)

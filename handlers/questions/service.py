@@ -25,6 +25,7 @@ from bot.errors import CommandError, UsageError
 from bot.models import (
     Activity,
     Channel,
+    KnowledgeEntry,
     Member,
     Question,
     QuestionExpert,
@@ -48,6 +49,8 @@ ASKED, DECLINED, NOT_MY_TOPIC, FACILITATOR = (
 )
 FIRST_ROUND, SECOND_ROUND, FACILITATOR_ROUND = 0, 1, 2
 EXCERPT = 80
+THREAD_SECONDS = 30
+HOLD = timedelta(minutes=10)  # a question the library may answer waits this long for experts
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,31 +196,28 @@ async def ask(
         await session.commit()
     question.message_id = root
     where = Where(post_in, root)
-    experts = await tell_experts(
-        ctx, question, where, FIRST_ROUND, ctx.settings.experts_per_question
-    )
     names = ", ".join(t.name for t in chosen.values())
-    if experts:
-        who = "a member who knows" if len(experts) == 1 else f"{len(experts)} members who know"
-        routed = f"I've asked {who} {names}."
-    else:
-        await tell_facilitators(ctx, question, where, FIRST_ROUND, reason=_no_expert(names))
-        routed = (
-            f"Nobody offers {names} yet, so I've told the facilitators."
-            if names
-            else "I couldn't tell its topic, so I've told the facilitators."
-        )
     skipped = f" (I don't know the topic {', '.join(unknown)}.)" if unknown else ""
-    await ctx.platform.send(
-        post_in,
-        f"Question #{question.id}"
-        + (f" · Topics: {names}" if names else "")
-        + f"\n{routed}{skipped} "
-        f"Anyone can answer in this thread. {name}: when it's answered, react ✅ to the question "
-        f"or type `solved {question.id}`.",
-        thread_id=root,
-        actions=actions(question.id),
-    )
+    heading = f"Question #{question.id}" + (f" · Topics: {names}" if names else "")
+    async with ctx.db() as session:
+        suggestions = await library.similar(session, text)
+        await library.shown(session, suggestions)
+        if suggestions:
+            await session.execute(
+                update(Question).where(Question.id == question.id).values(held_until=now + HOLD)
+            )
+        await session.commit()
+    if suggestions:
+        routed = await _offer_library(ctx, question, where, suggestions, name, heading + skipped)
+    else:
+        routed = await route(ctx, question, where, names)
+        await ctx.platform.send(
+            post_in,
+            f"{heading}\n{routed}{skipped} Anyone can answer in this thread. {name}: when it's "
+            f"answered, react ✅ to the question or type `solved {question.id}`.",
+            thread_id=root,
+            actions=actions(question.id),
+        )
     if asked_in.is_direct:
         link = await link_to(ctx, Where(post_in, root))
         return (
@@ -226,6 +226,123 @@ async def ask(
             + f" {routed}"
         )
     return None
+
+
+async def route(ctx: Context, question: Question, where: Where, names: str) -> str:
+    """Ask the first experts (or tell the facilitators when there are none); what was done,
+    in a sentence."""
+    experts = await tell_experts(
+        ctx, question, where, FIRST_ROUND, ctx.settings.experts_per_question
+    )
+    if experts:
+        who = "a member who knows" if len(experts) == 1 else f"{len(experts)} members who know"
+        return f"I've asked {who} {names or 'it'}."
+    await tell_facilitators(ctx, question, where, FIRST_ROUND, reason=_no_expert(names))
+    if names:
+        return f"Nobody offers {names} yet, so I've told the facilitators."
+    return "I couldn't tell its topic, so I've told the facilitators."
+
+
+async def _offer_library(
+    ctx: Context, question: Question, where: Where, hits: list, asker: str, heading: str
+) -> str:
+    """Before asking anyone: the entries that may already answer the question, in its
+    thread; the asker says whether one does, else the experts are asked after `HOLD`."""
+    lines = [heading, "The library may already answer this:"]
+    for hit in hits:
+        link = hit.entry.url or await _entry_link(ctx, hit.entry) or f"#{hit.entry.id}"
+        lines.append(f"• #{hit.entry.id} {hit.entry.title} — {hit.excerpt} · {link}")
+    minutes = int(HOLD.total_seconds() // 60)
+    lines.append(
+        f"{asker}: if one answers it, type `solved {question.id} entry <number>`; otherwise "
+        f"`route {question.id}` asks members who know the topic now, and I will in {minutes} "
+        "minutes anyway."
+    )
+    buttons = [
+        Action(f"#{hit.entry.id} answers it", f"solved {question.id} entry {hit.entry.id}")
+        for hit in hits
+    ] + [Action("Ask the experts", f"route {question.id}")]
+    await ctx.on(where.channel.platform).platform.send(
+        where.channel, "\n".join(lines), thread_id=where.message_id, actions=buttons
+    )
+    return f"The library may already answer it; I'll ask the experts in {minutes} minutes if not."
+
+
+async def _entry_link(ctx: Context, entry) -> str | None:
+    if entry.channel_id is None:
+        return None
+    async with ctx.db() as session:
+        channel = await session.get(Channel, entry.channel_id)
+    if channel is None:
+        return None
+    return await ctx.permalink(
+        ChannelRef(channel.platform, channel.channel_id, channel.name), entry.message_id
+    )
+
+
+async def release(ctx: Context, question_id: int, sender: Sender | None) -> str:
+    """Route a question held for the library's answer now (`route`, or the job when the hold
+    has passed)."""
+    async with ctx.db() as session:
+        question = await get(session, question_id)
+        if (
+            sender is not None
+            and question.asker_id != sender.member_id
+            and (roles.FACILITATOR not in sender.roles)
+        ):
+            raise CommandError(
+                f"Only the person who asked #{question_id} or a facilitator can route it."
+            )
+        if question.status != OPEN:
+            raise CommandError(f"Question #{question_id} is already solved.")
+        claimed = await session.execute(
+            update(Question)
+            .where(Question.id == question_id, Question.held_until.is_not(None))
+            .values(held_until=None)
+        )
+        names = ", ".join(
+            await session.scalars(
+                select(Topic.name)
+                .join(QuestionTopic, QuestionTopic.topic_id == Topic.id)
+                .where(QuestionTopic.question_id == question_id)
+                .order_by(Topic.name)
+            )
+        )
+        where = await where_is(session, question)
+        await session.commit()
+    if claimed.rowcount != 1:
+        raise CommandError(f"Question #{question_id} is already with the experts.")
+    routed = await route(ctx, question, where, names)
+    if where.channel.platform in ctx.platforms:
+        await ctx.on(where.channel.platform).platform.send(
+            where.channel,
+            f"{routed} Anyone can answer in this thread.",
+            thread_id=where.message_id,
+            actions=actions(question_id),
+        )
+    return routed
+
+
+async def release_held(ctx: Context) -> int:
+    """The job: route every question whose hold for the library's answer has passed."""
+    async with ctx.db() as session:
+        due = list(
+            await session.scalars(
+                select(Question.id).where(
+                    Question.status == OPEN,
+                    Question.held_until.is_not(None),
+                    Question.held_until <= ctx.now(),
+                )
+            )
+        )
+    released = 0
+    for question_id in due:
+        try:
+            await release(ctx, question_id, None)
+            released += 1
+        except CommandError:
+            continue  # released meanwhile by the asker or another process
+    return released
 
 
 def _no_expert(names: str) -> str:
@@ -513,8 +630,15 @@ async def _first_response(ctx: Context, question_id: int, first_ts) -> bool:
 
 
 async def solve(
-    ctx: Context, question_id: int, sender: Sender, credit_id: int | None, via: str
+    ctx: Context,
+    question_id: int,
+    sender: Sender,
+    credit_id: int | None,
+    via: str,
+    entry_id: int | None = None,
 ) -> str:
+    """Mark a question solved, crediting a member (by default the first to answer) or, when
+    it was held for the library's answer, the library entry that answered it."""
     async with ctx.db() as session:
         await get(session, question_id)
     await note_first_responses(ctx, question_id)  # the one to credit, if nobody is named
@@ -526,20 +650,41 @@ async def solve(
             )
         if question.status == SOLVED:
             raise CommandError(f"Question #{question_id} is already solved.")
+        if entry_id is None and credit_id is None and question.held_until is not None:
+            top = await library.similar(session, question.text, limit=1)
+            entry_id = top[0].entry.id if top else None
+        entry = await session.get(KnowledgeEntry, entry_id) if entry_id is not None else None
+        if entry_id is not None and entry is None:
+            raise CommandError(f"There is no library entry #{entry_id}.")
         credit = credit_id if credit_id is not None else question.first_responder_id
-        if credit == question.asker_id:
+        if credit == question.asker_id or (entry is not None and credit_id is None):
             credit = None
         result = await session.execute(
             update(Question)
             .where(Question.id == question_id, Question.status == OPEN)
-            .values(status=SOLVED, solved_at=ctx.now(), solved_by=credit)
+            .values(
+                status=SOLVED,
+                solved_at=ctx.now(),
+                solved_by=credit,
+                held_until=None,
+                answered_by_entry=entry_id,
+            )
         )
         if result.rowcount != 1:
             raise CommandError(f"Question #{question_id} is already solved.")
+        if entry is not None:
+            await session.execute(
+                update(KnowledgeEntry)
+                .where(KnowledgeEntry.id == entry.id)
+                .values(answered=KnowledgeEntry.answered + 1)
+            )
         helper = await session.get(Member, credit) if credit else None
         where = await where_is(session, question)
         await session.commit()
-    thanks = f", thanks to {helper.display_name}" if helper else ""
+    if entry is not None:
+        thanks = f", answered by the library (#{entry.id} {entry.title})"
+    else:
+        thanks = f", thanks to {helper.display_name}" if helper else ""
     log.info("question #%s solved by %s (%s)", question_id, sender.member_id, via)
     kept = await keep_in_library(ctx, question, where)
     library_note = (
@@ -565,9 +710,10 @@ async def keep_in_library(ctx: Context, question: Question, where: Where) -> boo
     if not where.message_id or where.channel.platform not in ctx.platforms:
         return False
     try:
-        replies = await ctx.on(where.channel.platform).platform.thread(
-            where.channel, where.message_id
-        )
+        async with asyncio.timeout(THREAD_SECONDS):  # Slack allows some apps one read a minute
+            replies = await ctx.on(where.channel.platform).platform.thread(
+                where.channel, where.message_id
+            )
     except Exception as exc:
         log.warning("question #%s: could not read its thread to keep it: %s", question.id, exc)
         return False
