@@ -149,6 +149,7 @@ async def test_every_sheet_has_its_rows(bot):
         "Channels",
         "Questions",
         "Prompts",
+        "Knowledge",
         "Definitions",
     ]
     weekly = {row[0].date().isoformat(): row[1:] for row in rows(book, "Weekly")[1:]}

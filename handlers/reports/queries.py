@@ -31,6 +31,8 @@ from bot.models import (
     Activity,
     Channel,
     Expertise,
+    KnowledgeEntry,
+    KnowledgeTopic,
     Member,
     PromptRun,
     Question,
@@ -41,6 +43,7 @@ from bot.models import (
 from handlers.reports.period import Period
 
 A, M, Q, P = Activity.__table__, Member.__table__, Question.__table__, PromptRun.__table__
+K = KnowledgeEntry.__table__
 BOTS = select(M.c.id).where(M.c.is_bot.is_(True))
 
 
@@ -499,3 +502,24 @@ def prompts(conn: Connection, period: Period) -> Iterator[tuple]:
         .order_by(P.c.posted_at)
     )  # fmt: skip
     yield from conn.execute(query)
+
+
+def knowledge(conn: Connection, period: Period) -> Iterator[tuple]:
+    """The library as it stood when the period ended: every entry created before then (it is
+    cumulative), oldest first, with its topics and its running shown and answered counts."""
+    topics = (
+        select(KnowledgeTopic.entry_id, joined_list(conn, Topic.name).label("topics"))
+        .join(Topic, Topic.id == KnowledgeTopic.topic_id)
+        .group_by(KnowledgeTopic.entry_id)
+        .subquery()
+    )
+    query = (
+        select(
+            K.c.id, K.c.url, K.c.question_id, K.c.title, topics.c.topics, K.c.created_at,
+            K.c.shown, K.c.answered,
+        )
+        .select_from(K.outerjoin(topics, topics.c.entry_id == K.c.id))
+        .where(K.c.created_at < period.end)
+        .order_by(K.c.created_at, K.c.id)
+    )  # fmt: skip
+    yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)

@@ -1,10 +1,10 @@
 """The engagement workbook, streamed with openpyxl's write-only mode.
 
-Every value that comes from people (names, cities, questions, topics, prompt text) is written
-as a text cell, so `=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as typed and never become
-formulas, and without the control characters a workbook may not hold (stored before names
-were cleaned at the boundary, they would make the whole report fail). Sheets stop at
-Excel's row limit with a line that says so; cells at its 32,767 characters.
+Every value that comes from people (names, cities, questions, topics, prompt text, library
+titles and links) is written as a text cell, so `=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as
+typed and never become formulas, and without the control characters a workbook may not hold
+(stored before names were cleaned at the boundary, they would make the whole report fail).
+Sheets stop at Excel's row limit with a line that says so; cells at its 32,767 characters.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ Pseudonym = Callable[[int, str], str]
 
 
 class Sheet:
-    """A write-only sheet with a bold frozen header, widths, formats and an autofilter."""
+    """A write-only sheet with a bold frozen header, widths, formats and an autofilter; it
+    prints landscape, one page wide."""
 
     def __init__(self, book: Workbook, title: str, columns: list[tuple[str, int, str | None]]):
         self.ws = book.create_sheet(title[:31])
@@ -42,6 +43,9 @@ class Sheet:
         for index, (_, width, _) in enumerate(columns, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
         self.ws.freeze_panes = "A2"
+        self.ws.page_setup.orientation = "landscape"
+        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         self.width = len(columns)
         self.rows = 0
         header = []
@@ -133,6 +137,7 @@ class Writer:
         self.channels()
         self.questions()
         self.prompts()
+        self.knowledge()
         self.definitions()
         self.book.save(target)
 
@@ -228,7 +233,7 @@ class Writer:
             bar.set_categories(categories)
             sheet.ws.add_chart(bar, "K20")
 
-    # Members, channels, questions, prompts ------------------------------------------------
+    # Members, channels, questions, prompts, knowledge -------------------------------------
 
     def members(self) -> None:
         dt = "yyyy-mm-dd hh:mm"
@@ -316,6 +321,38 @@ class Writer:
             sheet.note("No discussion prompts were posted in this period.")
         sheet.finish()
 
+    def knowledge(self) -> None:
+        sheet = Sheet(
+            self.book,
+            "Knowledge",
+            [("Id", 7, "0"), ("Kind", 10, None), ("Title", 60, None), ("Topics", 24, None),
+             ("Created", 12, "yyyy-mm-dd"), ("Link", 40, None), ("Shown", 10, "0"),
+             ("Answered", 10, "0")],
+        )  # fmt: skip
+        for (
+            entry_id,
+            url,
+            question_id,
+            title,
+            topics,
+            created,
+            shown,
+            answered,
+        ) in queries.knowledge(self.conn, self.period):
+            kind = "resource" if url is not None else "question"
+            if url is not None:
+                link = Text(url)
+            else:
+                link = None if question_id is None else f"question #{question_id}"
+            if not sheet.append(
+                [entry_id, kind, Text(title), text(topics), self.local(created).date(), link,
+                 shown, answered]
+            ):  # fmt: skip
+                break
+        if not sheet.rows:
+            sheet.note("The knowledge library had no entries by the end of this period.")
+        sheet.finish()
+
     def definitions(self) -> None:
         sheet = Sheet(self.book, "Definitions", [("Term", 36, None), ("Meaning", 110, None)])
         for term, meaning in DEFINITIONS:
@@ -366,6 +403,19 @@ DEFINITIONS = [
         "Prompt response",
         "A reply in the thread of a discussion prompt. Unique responders count "
         "each member once per prompt; first-time responders answered a prompt for the first time.",
+    ),
+    (
+        "Knowledge",
+        "The library as it stood at the end of the period: every entry created before the "
+        "period ended, not only those created in it (the library is cumulative; removed "
+        "resources are not listed). Kind: question (a solved question kept with the answers in "
+        "its thread) or resource (a link a facilitator added).",
+    ),
+    (
+        "Knowledge: shown, answered",
+        "Shown: how often the entry was offered in search results and at `ask`. Answered: how "
+        "many questions it answered. Both are running totals up to when the report was built, "
+        "not counts within the period.",
     ),
     ("Status: new", "First joined in the period."),
     ("Status: active", "Posted, replied or reacted in the period."),
