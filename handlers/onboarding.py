@@ -31,6 +31,7 @@ from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
+from handlers.knowledge import library
 from handlers.profiles import OFFERS, WANTS, add_expertise, set_text_field
 from handlers.topics import service as topics
 
@@ -221,6 +222,7 @@ async def _answer(ctx: Context, step: int, text: str) -> str | None:
             await session.commit()
             return f"{ack}\n{question(new_step)}"
         suggestions = await introductions(session, member)
+        reading = await library.for_learning(session, member.id)
         await session.commit()
     if status == DONE:
         closing = "Thank you, that's all! Type `profile` to see your profile."
@@ -228,7 +230,7 @@ async def _answer(ctx: Context, step: int, text: str) -> str | None:
         closing = (
             "You can fill in your profile any time: `profile city <name>`, `expertise add <topic>`."
         )
-    return "\n".join([ack, closing, suggestions])
+    return "\n".join(part for part in (ack, closing, suggestions, reading) if part)
 
 
 @dataclass

@@ -154,3 +154,24 @@ def test_a_prompt_is_posted_now_and_on_schedule_exactly_once(tmp_path):
     assert out.count(first) == 1 and out.count(second) == 1
     assert out.index(first) < out.index(second)
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_search_finds_a_resource_and_a_solved_question(tmp_path):
+    script = (
+        "!topic add budgeting: budget, multi-year\n"
+        "!resource add https://example.org/mtef Multi-year budgeting toolkit: budgeting\n"
+        "/as lena\n!ask Which revenue sources fund multi-year budgets in your city?\n"
+        "/as kofi\n/reply Property tax and transfers, planned over three years.\n"
+        "/as lena\n!solved 1\n!search budgets\n"
+    )
+    done = convener(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Added resource #1: Multi-year budgeting toolkit." in out
+    assert "kept in the library" in out
+    listing = out[out.index("The library on budgets:") :]
+    assert "• #1 Multi-year budgeting toolkit" in listing
+    assert "#2 Which revenue sources fund multi-year budgets in your city?" in listing
+    assert "Property tax and transfers" in listing
+    assert "Traceback" not in done.stderr

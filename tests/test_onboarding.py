@@ -151,3 +151,17 @@ def test_split_org_role():
     assert split_org_role("City of Kisumu, budget officer") == ("City of Kisumu", "budget officer")
     assert split_org_role("Treasurer at City of Accra") == ("City of Accra", "Treasurer")
     assert split_org_role("Ministry of Finance") == ("Ministry of Finance", None)
+
+
+async def test_onboarding_ends_with_the_resources_for_what_one_wants_to_learn(bot):
+    await bot.say("fac", "!topic add audit")
+    await bot.say("fac", "!topic add procurement")
+    await bot.say("fac", "!resource add https://example.org/audit Audit checklist: audit")
+    await bot.say("fac", "!resource add https://example.org/proc Procurement guide: procurement")
+    await bot.join("dana")
+    for answer in ("Nairobi", "skip", "procurement", "audits"):
+        await bot.dm("dana", answer)
+    end = bot.last_reply_to("dana")
+    assert "To start learning, from the community's library:" in end
+    assert "• Audit checklist — https://example.org/audit" in end
+    assert "Procurement guide" not in end  # offered, not wanted

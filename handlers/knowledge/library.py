@@ -178,3 +178,31 @@ def excerpt(entry: KnowledgeEntry, terms: list[str]) -> str:
     chosen = next((line for line in lines if wanted & topics.stems(line)), lines[0])
     line = " ".join(chosen.split())
     return line if len(line) <= EXCERPT else line[: EXCERPT - 1].rstrip() + "…"
+
+
+async def for_learning(session: AsyncSession, member_id: int, limit: int = 5) -> str:
+    """The resources on the topics a member wants to learn, as lines to end onboarding with
+    (empty when there are none)."""
+    from bot.models import Expertise
+
+    rows = (
+        await session.execute(
+            select(KnowledgeEntry.title, KnowledgeEntry.url)
+            .join(KnowledgeTopic, KnowledgeTopic.entry_id == KnowledgeEntry.id)
+            .join(Expertise, Expertise.topic_id == KnowledgeTopic.topic_id)
+            .where(
+                Expertise.member_id == member_id,
+                Expertise.kind == "wants",
+                KnowledgeEntry.url.is_not(None),
+            )
+            .group_by(KnowledgeEntry.id, KnowledgeEntry.title, KnowledgeEntry.url)
+            .order_by(KnowledgeEntry.answered.desc(), KnowledgeEntry.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return ""
+    return "\n".join(
+        ["To start learning, from the community's library:"]
+        + [f"• {title} — {url}" for title, url in rows]
+    )
