@@ -11,7 +11,7 @@ from pathlib import Path
 from benchmarks.common import MARKER
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["ingest", "latency", "report", "routing", "scheduler"]
+MODULES = ["ingest", "latency", "report", "routing", "scheduler", "search"]
 
 
 def run_module(name: str) -> list[dict]:

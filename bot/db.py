@@ -93,6 +93,7 @@ class Database:
         self._unit_engine: Engine | None = None
         self._unit_sessions: sessionmaker[Session] | None = None
         self._unit_thread: ThreadPoolExecutor | None = None
+        self._read_thread: ThreadPoolExecutor | None = None
         if self.is_sqlite and self.sync_url.database not in (None, "", ":memory:"):
             self._unit_engine = create_engine(
                 self.sync_url,
@@ -103,6 +104,7 @@ class Database:
             _sqlite_pragmas(self._unit_engine)
             self._unit_sessions = sessionmaker(self._unit_engine, expire_on_commit=False)
             self._unit_thread = ThreadPoolExecutor(1, thread_name_prefix="convener-unit")
+            self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="convener-read")
 
     def write_lock(self) -> AbstractAsyncContextManager:
         """Held around this process's busy write transactions on SQLite, which has one writer
@@ -125,6 +127,16 @@ class Database:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._unit_thread, self._run_unit, fn, args)
 
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(session, *args)`, a synchronous read, the way `unit` runs a write but on a
+        thread of its own and without waiting for this process's writes (SQLite's WAL lets
+        reads go on beside a write)."""
+        if self._unit_sessions is None:
+            async with self.sessions() as session:
+                return await session.run_sync(fn, *args)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_thread, self._run_unit, fn, args)
+
     def _run_unit(self, fn: Callable[..., T], args: tuple) -> T:
         assert self._unit_sessions is not None
         with self._unit_sessions() as session:
@@ -146,6 +158,8 @@ class Database:
         await self.engine.dispose()
         if self._unit_engine is not None and self._unit_thread is not None:
             self._unit_thread.shutdown(wait=True)
+            if self._read_thread is not None:
+                self._read_thread.shutdown(wait=True)
             self._unit_engine.dispose()
 
 

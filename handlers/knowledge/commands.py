@@ -30,8 +30,8 @@ async def search(ctx: Context, cmd: Command) -> str:
     words = cmd.args.strip()
     if not words:
         raise UsageError("What should I look for? For example: search budget forecasting")
+    hits = await ctx.db.read(library.search, words)
     async with ctx.db() as session:
-        hits = await library.search(session, words)
         await library.shown(session, hits)
         await session.commit()
     if not hits:
@@ -90,7 +90,7 @@ async def resources(ctx: Context, cmd: Command) -> str:
         rows = list(
             await session.scalars(query.order_by(KnowledgeEntry.created_at.desc()).limit(LISTED))
         )
-        names = await library.topic_names(session, [r.id for r in rows])
+        names = await session.run_sync(library.topic_names, [r.id for r in rows])
     if not rows:
         where = f" on {topic.name}" if topic else ""
         return f"No resources{where} yet. Facilitators add them with `resource add <url> <title>`."

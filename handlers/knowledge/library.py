@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.errors import CommandError, UsageError
 from bot.models import KnowledgeEntry, KnowledgeTopic, Topic
@@ -20,6 +21,7 @@ from handlers.topics import service as topics
 MAX_URL = 2000
 MAX_TITLE = 200
 EXCERPT = 120
+RANKED = 1000  # a word in most entries ranks only the newest this many: recency is a tie-break
 SIMILAR = 0.5  # share of a question's content words an entry must hold to be offered at `ask`
 _PHRASE = re.compile(r'"([^"]+)"')
 _MARKUP = re.compile(r"[<>*_`~|\[\]]")
@@ -90,9 +92,10 @@ def _sqlite_match(phrases: list[str], words: list[str]) -> str:
     return " AND ".join(parts)
 
 
-async def search(session: AsyncSession, words: str, limit: int = 5) -> list[Hit]:
+def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
     """The best entries for `words`: every phrase in quotes must appear, and at least one of
-    the other words; ranked by relevance, then recency."""
+    the other words; ranked by relevance, then recency (among the newest `RANKED` matches,
+    so that a word found in most entries costs no more than a rarer one)."""
     phrases, plain = _terms(words)
     if not phrases and not plain:
         return []
@@ -102,29 +105,30 @@ async def search(session: AsyncSession, words: str, limit: int = 5) -> list[Hit]
             parts.append("(" + " || ".join(
                 f"plainto_tsquery('english', :w{n})" for n in range(len(plain))
             ) + ")")  # fmt: skip
-        query = " && ".join(parts)
         sql = text(
-            f"SELECT id FROM knowledge_entries, ({'SELECT ' + query}) AS q(query) "
-            "WHERE search @@ q.query ORDER BY ts_rank(search, q.query) DESC, created_at DESC, "
-            "id DESC LIMIT :limit"
+            f"WITH q AS (SELECT {' && '.join(parts)} AS query), "
+            "recent AS (SELECT id, search FROM knowledge_entries, q WHERE search @@ q.query "
+            "ORDER BY id DESC LIMIT :window) "
+            "SELECT id FROM recent, q ORDER BY ts_rank(recent.search, q.query) DESC, id DESC "
+            "LIMIT :limit"
         )
         params = {f"p{n}": p for n, p in enumerate(phrases)}
         params.update({f"w{n}": w for n, w in enumerate(plain)})
     else:
         sql = text(
-            "SELECT e.id FROM knowledge_fts JOIN knowledge_entries e ON e.id = knowledge_fts.rowid "
-            "WHERE knowledge_fts MATCH :match "
-            "ORDER BY bm25(knowledge_fts, 2.0, 1.0), e.created_at DESC, e.id DESC LIMIT :limit"
+            "SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH :match AND rowid >= ("
+            "SELECT min(rowid) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts "
+            "MATCH :match ORDER BY rowid DESC LIMIT :window)) "
+            "ORDER BY bm25(knowledge_fts, 2.0, 1.0), rowid DESC LIMIT :limit"
         )
         params = {"match": _sqlite_match(phrases, plain)}
-    ids = list(await session.scalars(sql, {**params, "limit": limit}))
+    params["window"] = RANKED
+    ids = list(session.scalars(sql, {**params, "limit": limit}))
     if not ids:
         return []
-    entries = {
-        e.id: e
-        for e in await session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))
-    }
-    names = await topic_names(session, ids)
+    found = session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))
+    entries = {entry.id: entry for entry in found}
+    names = topic_names(session, ids)
     return [
         Hit(entries[i], excerpt(entries[i], phrases + plain), names.get(i, []))
         for i in ids
@@ -132,13 +136,13 @@ async def search(session: AsyncSession, words: str, limit: int = 5) -> list[Hit]
     ]
 
 
-async def similar(session: AsyncSession, question: str, limit: int = 3) -> list[Hit]:
+def similar(session: Session, question: str, limit: int = 3) -> list[Hit]:
     """Entries that may already answer a question: among the best matches, those holding at
     least half of its content words."""
     wanted = topics.stems(question)
     if not wanted:
         return []
-    hits = await search(session, " ".join(sorted(wanted)), limit=10)
+    hits = search(session, " ".join(sorted(wanted)), limit=10)
     close = [
         h for h in hits
         if len(wanted & topics.stems(f"{h.entry.title} {h.entry.body}")) / len(wanted) >= SIMILAR
@@ -155,9 +159,9 @@ async def shown(session: AsyncSession, hits: list[Hit]) -> None:
         )
 
 
-async def topic_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
+def topic_names(session: Session, ids: list[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
-    rows = await session.execute(
+    rows = session.execute(
         select(KnowledgeTopic.entry_id, Topic.name)
         .join(Topic, Topic.id == KnowledgeTopic.topic_id)
         .where(KnowledgeTopic.entry_id.in_(bindparam("ids", expanding=True)))

@@ -200,7 +200,7 @@ async def ask(
     skipped = f" (I don't know the topic {', '.join(unknown)}.)" if unknown else ""
     heading = f"Question #{question.id}" + (f" · Topics: {names}" if names else "")
     async with ctx.db() as session:
-        suggestions = await library.similar(session, text)
+        suggestions = await session.run_sync(library.similar, text)
         await library.shown(session, suggestions)
         if suggestions:
             await session.execute(
@@ -651,7 +651,7 @@ async def solve(
         if question.status == SOLVED:
             raise CommandError(f"Question #{question_id} is already solved.")
         if entry_id is None and credit_id is None and question.held_until is not None:
-            top = await library.similar(session, question.text, limit=1)
+            top = await session.run_sync(library.similar, question.text, 1)
             entry_id = top[0].entry.id if top else None
         entry = await session.get(KnowledgeEntry, entry_id) if entry_id is not None else None
         if entry_id is not None and entry is None:
