@@ -23,6 +23,7 @@ MAX_TITLE = 200
 EXCERPT = 120
 RANKED = 1000  # a word in most entries ranks only the newest this many: recency is a tie-break
 SIMILAR = 0.5  # share of a question's content words an entry must hold to be offered at `ask`
+_COLUMNS = ", ".join(f"e.{column.name}" for column in KnowledgeEntry.__table__.columns)
 _PHRASE = re.compile(r'"([^"]+)"')
 _MARKUP = re.compile(r"[<>*_`~|\[\]]")
 
@@ -108,32 +109,31 @@ def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
         sql = text(
             f"WITH q AS (SELECT {' && '.join(parts)} AS query), "
             "recent AS (SELECT id, search FROM knowledge_entries, q WHERE search @@ q.query "
-            "ORDER BY id DESC LIMIT :window) "
-            "SELECT id FROM recent, q ORDER BY ts_rank(recent.search, q.query) DESC, id DESC "
-            "LIMIT :limit"
+            "ORDER BY id DESC LIMIT :window), "
+            "top AS (SELECT id, ts_rank(recent.search, q.query) AS r FROM recent, q "
+            "ORDER BY r DESC, id DESC LIMIT :limit) "
+            f"SELECT {_COLUMNS} FROM top JOIN knowledge_entries e ON e.id = top.id "
+            "ORDER BY top.r DESC, e.id DESC"
         )
         params = {f"p{n}": p for n, p in enumerate(phrases)}
         params.update({f"w{n}": w for n, w in enumerate(plain)})
     else:
         sql = text(
-            "SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH :match AND rowid >= ("
+            f"SELECT {_COLUMNS} FROM (SELECT rowid AS id, bm25(knowledge_fts, 2.0, 1.0) AS r "
+            "FROM knowledge_fts WHERE knowledge_fts MATCH :match AND rowid >= ("
             "SELECT min(rowid) FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts "
             "MATCH :match ORDER BY rowid DESC LIMIT :window)) "
-            "ORDER BY bm25(knowledge_fts, 2.0, 1.0), rowid DESC LIMIT :limit"
+            "ORDER BY r, rowid DESC LIMIT :limit) AS top "
+            "JOIN knowledge_entries e ON e.id = top.id ORDER BY top.r, e.id DESC"
         )
         params = {"match": _sqlite_match(phrases, plain)}
     params["window"] = RANKED
-    ids = list(session.scalars(sql, {**params, "limit": limit}))
-    if not ids:
+    query = select(KnowledgeEntry).from_statement(sql)
+    found = list(session.scalars(query, {**params, "limit": limit}))
+    if not found:
         return []
-    found = session.scalars(select(KnowledgeEntry).where(KnowledgeEntry.id.in_(ids)))
-    entries = {entry.id: entry for entry in found}
-    names = topic_names(session, ids)
-    return [
-        Hit(entries[i], excerpt(entries[i], phrases + plain), names.get(i, []))
-        for i in ids
-        if i in entries
-    ]
+    names = topic_names(session, [entry.id for entry in found])
+    return [Hit(e, excerpt(e, phrases + plain), names.get(e.id, [])) for e in found]
 
 
 def similar(session: Session, question: str, limit: int = 3) -> list[Hit]:
