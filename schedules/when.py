@@ -5,7 +5,7 @@ prompt schedules and the digest alike."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import UsageError
@@ -38,6 +38,22 @@ def timezone(text: str) -> str:
     from handlers.profiles import timezone_name
 
     return timezone_name(text)
+
+
+def day(text: str) -> date:
+    """A date written YYYY-MM-DD."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"`{text[:20]}` is not a date; write it like 2026-12-24.") from None
+
+
+def local_moment(on: date, at: str, zone: str) -> datetime:
+    """The UTC instant of a local date and `HH:MM` in `zone`."""
+    hour, minute = (int(part) for part in at.split(":"))
+    return datetime.combine(on, time(hour, minute), ZoneInfo(zone)).astimezone(ZoneInfo("UTC"))
 
 
 def last_slot(weekday_: int, at: str, zone: str, now: datetime) -> datetime:
