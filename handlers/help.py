@@ -29,8 +29,15 @@ async def help_command(ctx: Context, cmd: Command) -> str:
             return f"There is no command `{wanted[:30]}` you can use.{tail} Type `help` for all."
         return "\n".join(_line(s) for s in matches)
     lines = ["Here is what you can ask me:"]
-    lines += [_line(s, example=False) for s in specs]
-    lines.append("Type `help <command>` for one command.")
+    families: dict[str, list[CommandSpec]] = {}
+    for spec in specs:
+        families.setdefault(spec.words[0], []).append(spec)
+    for family in families.values():
+        first = min(family, key=lambda s: len(s.words))
+        more = len(family) - 1
+        tail = f" (+{more} more: `help {first.words[0]}`)" if more else ""
+        lines.append(f"• `{first.usage}`{tail}" if more else _line(first, example=False))
+    lines.append("Type `help <command>` for one command, with an example.")
     return "\n".join(lines)
 
 
