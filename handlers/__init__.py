@@ -8,7 +8,9 @@ from bot.router import Router
 def all_routers() -> list[Router]:
     from handlers import (
         admin,
+        calls,
         digest,
+        events,
         help,
         knowledge,
         link,
@@ -30,4 +32,6 @@ def all_routers() -> list[Router]:
         ),
         digest.router,
         knowledge.router,
+        events.router,
+        calls.router,
     ]

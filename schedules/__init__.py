@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.context import Context
+from handlers.calls import jobs as calls_jobs
 from handlers.digest import jobs as digest_jobs
+from handlers.events import jobs as events_jobs
 from handlers.questions import jobs as questions
 from schedules import prompts, retention
 
@@ -40,6 +42,8 @@ JOBS: list[JobSpec] = [
     JobSpec("retention", retention.purge_old_activity, "cron", {"hour": 3, "minute": 17}),
     JobSpec("prune-claims", retention.prune_claims, "cron", {"hour": 3, "minute": 29}),
     JobSpec("questions", questions.follow_up, "interval", {"minutes": 1}),
+    JobSpec("calls", calls_jobs.follow_up, "interval", {"minutes": 1}),
+    JobSpec("events", events_jobs.remind, "interval", {"minutes": 1}),
 ]
 
 

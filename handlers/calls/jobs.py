@@ -1,0 +1,260 @@
+"""The calls job, run by the scheduler every minute: the reminders in a call's channel 7 days
+and 1 day before its deadline, one DM to each member who offers one of its topics, and at
+the deadline the closing (a note in the channel, and the list of interest as a workbook to
+each facilitator and coordinator). Every message goes through `notices.once`, so it is sent
+exactly once across reruns, restarts and replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from sqlalchemy import func, select, update
+
+from bot import roles
+from bot.context import Context
+from bot.models import Call, CallInterest, CallTopic, Channel, Expertise, Member, Notice
+from bot.types import ChannelRef, OutboundFile
+from handlers.calls import service
+from handlers.reports.workbook import Sheet, Text
+from schedules import notices
+
+log = logging.getLogger(__name__)
+
+REMINDERS = (("1d", timedelta(days=1)), ("7d", timedelta(days=7)))  # latest first
+GRACE = timedelta(days=7)  # a call that closed longer ago than this gets no closing notices
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+COLUMNS = [
+    ("Name", 28, None),
+    ("City", 18, None),
+    ("Organisation", 28, None),
+    ("Role", 24, None),
+    ("Note", 60, None),
+    ("When", 18, "yyyy-mm-dd hh:mm"),
+]
+
+
+async def follow_up(ctx: Context) -> int:
+    """Messages sent this run."""
+    now = ctx.now()
+    sent = 0
+    async with ctx.db() as session:
+        rows = (
+            await session.execute(
+                select(Call, Channel)
+                .join(Channel, Channel.id == Call.channel_id)
+                .where(Call.deadline > now - GRACE)
+                .order_by(Call.deadline, Call.id)
+            )
+        ).all()
+        done = {
+            (n.subject, n.kind, n.member_id)
+            for n in await session.scalars(
+                select(Notice).where(Notice.subject.in_([service.subject(c.id) for c, _ in rows]))
+            )
+        }
+    for call, channel in rows:
+        where = ChannelRef(channel.platform, channel.channel_id, channel.name)
+        try:
+            if call.deadline > now:
+                sent += await _remind(ctx, call, where, now, done)
+                sent += await _topic_dms(ctx, call, where, done)
+            else:
+                sent += await _close(ctx, call, where, now, done)
+        except Exception:
+            log.exception("call #%s: follow-up failed; the next run tries again", call.id)
+    await _close_old(ctx, now)
+    return sent
+
+
+async def _remind(ctx: Context, call: Call, where: ChannelRef, now: datetime, done) -> int:
+    """The latest reminder that is due and came after the call was announced; an earlier
+    one that was missed is not posted late."""
+    subject = service.subject(call.id)
+    for kind, before in REMINDERS:
+        moment = call.deadline - before
+        if moment <= now and moment > call.created_at:
+            if (subject, kind, notices.CHANNEL) in done or where.platform not in ctx.platforms:
+                return 0
+            zone = ctx.settings.timezone
+            left = "one day" if kind == "1d" else "one week"
+            text = (
+                f"⏰ **Call #{call.id}: {call.title}** closes in {left}, at the end of "
+                f"{service.show_day(call, zone)} ({zone}). Express interest with "
+                f"`interest {call.id} <a short note>`; type `calls` to see every open call."
+            )
+            platform = ctx.platforms[where.platform]
+            sent = await notices.once(
+                ctx, subject, kind, notices.CHANNEL, partial(platform.send, where, text)
+            )
+            return int(sent)
+    return 0
+
+
+async def _topic_dms(ctx: Context, call: Call, where: ChannelRef, done) -> int:
+    """One DM to each member who offers one of the call's topics, and has not expressed
+    interest yet."""
+    subject = service.subject(call.id)
+    async with ctx.db() as session:
+        offering = list(
+            await session.scalars(
+                select(Expertise.member_id)
+                .join(CallTopic, CallTopic.topic_id == Expertise.topic_id)
+                .where(CallTopic.call_id == call.id, Expertise.kind == "offers")
+                .distinct()
+                .order_by(Expertise.member_id)
+            )
+        )
+        if not offering:
+            return 0
+        interested = set(
+            await session.scalars(
+                select(CallInterest.member_id).where(CallInterest.call_id == call.id)
+            )
+        )
+        names = await service.topic_names(session, call.id)
+    zone = ctx.settings.timezone
+    text = (
+        f"A call that matches what you offer ({', '.join(names)}): **#{call.id} {call.title}**, "
+        f"open until the end of {service.show_day(call, zone)} ({zone}). If it is for you, "
+        f"answer `interest {call.id} <a short note>`."
+    )
+    sent = 0
+    for member_id in offering:
+        if (
+            member_id == call.created_by
+            or member_id in interested
+            or (subject, "topics", member_id) in done
+        ):
+            continue
+        user = await service.account_of(ctx, member_id, where.platform)
+        if user is None:
+            continue
+        platform = ctx.platforms[user.platform]
+        try:
+            if await notices.once(
+                ctx, subject, "topics", member_id, partial(platform.send_dm, user, text)
+            ):
+                sent += 1
+        except Exception as exc:
+            log.warning("call #%s: could not tell member %s: %s", call.id, member_id, exc)
+    return sent
+
+
+async def _close(ctx: Context, call: Call, where: ChannelRef, now: datetime, done) -> int:
+    subject = service.subject(call.id)
+    async with ctx.db() as session:
+        if call.closed_at is None:  # whoever gets here first closes it
+            await session.execute(
+                update(Call)
+                .where(Call.id == call.id, Call.closed_at.is_(None))
+                .values(closed_at=now)
+            )
+            await session.commit()
+        holders = await roles.holders(session, ctx.settings)
+        count = await session.scalar(
+            select(func.count())
+            .select_from(CallInterest)
+            .where(CallInterest.call_id == call.id, CallInterest.withdrawn_at.is_(None))
+        )
+    zone = ctx.settings.timezone
+    sent = 0
+    if (subject, "closed", notices.CHANNEL) not in done and where.platform in ctx.platforms:
+        platform = ctx.platforms[where.platform]
+        text = (
+            f"🔒 **Call #{call.id}: {call.title}** closed at the end of "
+            f"{service.show_day(call, zone)} ({zone}), with {count} expression"
+            f"{'' if count == 1 else 's'} of interest. Thank you! The facilitators and "
+            "coordinators have the list."
+        )
+        sent += int(
+            await notices.once(
+                ctx, subject, "closed", notices.CHANNEL, partial(platform.send, where, text)
+            )
+        )
+    recipients: dict[int, Member] = {}
+    for role in (roles.FACILITATOR, roles.COORDINATOR):
+        for member in holders.get(role, []):
+            recipients.setdefault(member.id, member)
+    waiting = [m for m in recipients if (subject, "list", m) not in done]
+    if not waiting:
+        return sent
+    data = await asyncio.to_thread(workbook, await _interests(ctx, call.id), zone)
+    filename = f"call-{call.id}-interest.xlsx"
+    message = (
+        f"Call #{call.id} ({call.title}) has closed: {count} expression"
+        f"{'' if count == 1 else 's'} of interest, attached."
+    )
+    for member_id in waiting:
+        user = await service.account_of(ctx, member_id, where.platform)
+        if user is None:
+            continue
+        platform = ctx.platforms[user.platform]
+        file = OutboundFile(filename, data, f"Call #{call.id}: interest", XLSX)
+        try:
+            if await notices.once(
+                ctx, subject, "list", member_id, partial(platform.send_file, user, file, message)
+            ):
+                sent += 1
+        except Exception as exc:
+            log.warning("call #%s: could not send the list to %s: %s", call.id, member_id, exc)
+    return sent
+
+
+async def _close_old(ctx: Context, now: datetime) -> None:
+    """Calls whose deadline passed beyond the grace (the bot was down) close quietly."""
+    async with ctx.db() as session:
+        await session.execute(
+            update(Call)
+            .where(Call.closed_at.is_(None), Call.deadline <= now - GRACE)
+            .values(closed_at=now)
+        )
+        await session.commit()
+
+
+async def _interests(ctx: Context, call_id: int) -> list[tuple]:
+    async with ctx.db() as session:
+        return list(
+            (
+                await session.execute(
+                    select(
+                        Member.display_name,
+                        CallInterest.city,
+                        CallInterest.org,
+                        CallInterest.role_title,
+                        CallInterest.note,
+                        CallInterest.updated_at,
+                    )
+                    .join(Member, Member.id == CallInterest.member_id)
+                    .where(CallInterest.call_id == call_id, CallInterest.withdrawn_at.is_(None))
+                    .order_by(CallInterest.updated_at, Member.id)
+                )
+            ).all()
+        )
+
+
+def workbook(rows: list[tuple], zone: str) -> bytes:
+    """The list of interest: one row per member; everything people typed is text."""
+    book = Workbook(write_only=True)
+    sheet = Sheet(book, "Interest", COLUMNS)
+    tz = ZoneInfo(zone)
+    for name, city, org, role, note, at in rows:
+        sheet.append(
+            [
+                Text(name),
+                Text(city or ""),
+                Text(org or ""),
+                Text(role or ""),
+                Text(note),
+                at.astimezone(tz).replace(tzinfo=None),
+            ]
+        )
+    sheet.finish()
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

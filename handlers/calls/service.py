@@ -1,0 +1,187 @@
+"""Calls for expressions of interest: the rules the commands and the job share.
+
+A call's deadline is the end of its day in community time (midnight after it), stored in
+UTC. Interest is one row per member and call, with the member's profile as it was when they
+expressed it; it can be changed or withdrawn until the deadline, never after.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import members
+from bot.context import Context
+from bot.db import upsert
+from bot.errors import CommandError, UsageError
+from bot.models import Call, CallInterest, CallTopic, Member, Topic
+from bot.types import UserRef
+from handlers.topics import service as topics
+from schedules import when
+
+MAX_TITLE = 200
+MAX_NOTE = 2000
+LISTED = 20
+_QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "'": "'"}
+
+
+def subject(call_id: int) -> str:
+    return f"call:{call_id}"
+
+
+def parse_id(word: str) -> int:
+    digits = word.strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 9:
+        raise UsageError(f"`{word[:20]}` is not a call number (they look like 3 or #3).")
+    return int(digits)
+
+
+def deadline_of(day: date, zone: str) -> datetime:
+    """The end of `day` in `zone` (midnight after it), in UTC."""
+    return when.local_moment(day + timedelta(days=1), "00:00", zone)
+
+
+def last_day(call: Call, zone: str) -> date:
+    """The local date a call closes at the end of."""
+    return (call.deadline.astimezone(ZoneInfo(zone)) - timedelta(seconds=1)).date()
+
+
+def show_day(call: Call, zone: str) -> str:
+    return f"{last_day(call, zone):%a %d %b %Y}"
+
+
+def is_open(call: Call, now: datetime) -> bool:
+    return call.closed_at is None and call.deadline > now
+
+
+def split_title(text: str) -> tuple[str, list[str]]:
+    """`"<title>" [: topic, ...]` (or an unquoted title) as (title, topic names)."""
+    text = text.strip()
+    rest = ""
+    if text and text[0] in _QUOTES:
+        end = text.find(_QUOTES[text[0]], 1)
+        if end < 0:
+            raise UsageError("The title needs its closing quote.")
+        title, rest = text[1:end], text[end + 1 :].strip()
+        if rest and not rest.startswith(":"):
+            raise UsageError('Put the topics after a colon: `"<title>": topic, topic`.')
+    else:
+        title, colon, tail = text.partition(":")
+        rest = colon + tail
+    title = " ".join(title.split())
+    if not title:
+        raise UsageError("What is the call about? Give it a title in quotes.")
+    if len(title) > MAX_TITLE:
+        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+    tail = rest[1:].strip() if rest.startswith(":") else ""
+    return title, topics.split_names(tail) if re.search(r"\w", tail) else []
+
+
+async def named_topics(session: AsyncSession, names: list[str]) -> list[Topic]:
+    chosen: dict[int, Topic] = {}
+    for name in names:
+        topic = await topics.find(session, name)
+        if topic is None:
+            close = await topics.closest(session, name)
+            raise CommandError(
+                f"I don't know the topic `{name[:40]}`."
+                + (topics.did_you_mean(close) or " Type `topics` to see them all.")
+            )
+        chosen[topic.id] = topic
+    return list(chosen.values())
+
+
+async def get(session: AsyncSession, call_id: int) -> Call:
+    call = await session.get(Call, call_id)
+    if call is None:
+        raise CommandError(f"There is no call #{call_id}. Type `calls` to see the open ones.")
+    return call
+
+
+async def topic_names(session: AsyncSession, call_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(Topic.name)
+            .join(CallTopic, CallTopic.topic_id == Topic.id)
+            .where(CallTopic.call_id == call_id)
+            .order_by(Topic.name)
+        )
+    )
+
+
+def closed_answer(call: Call, zone: str, what: str = "added") -> str:
+    return (
+        f"Thank you for your interest, but call #{call.id} ({call.title}) closed on "
+        f"{show_day(call, zone)}; interest can no longer be {what}. Type `calls` to see the "
+        "open ones."
+    )
+
+
+async def open_calls(session: AsyncSession, now: datetime) -> list[tuple[Call, int]]:
+    """Open calls, soonest deadline first, with how many members are interested."""
+    interested = (
+        select(CallInterest.call_id, func.count().label("n"))
+        .where(CallInterest.withdrawn_at.is_(None))
+        .group_by(CallInterest.call_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Call, func.coalesce(interested.c.n, 0))
+        .outerjoin(interested, interested.c.call_id == Call.id)
+        .where(Call.closed_at.is_(None), Call.deadline > now)
+        .order_by(Call.deadline, Call.id)
+    )
+    return [(call, count) for call, count in rows.all()]
+
+
+async def express(
+    session: AsyncSession, call: Call, member: Member, note: str, now: datetime
+) -> bool:
+    """Record or change a member's interest with their profile as it is now; True if new
+    (or expressed again after a withdrawal)."""
+    before = await session.get(CallInterest, (call.id, member.id))
+    fresh = before is None or before.withdrawn_at is not None
+    values = {
+        "note": note,
+        "city": member.city,
+        "org": member.org,
+        "role_title": member.role_title,
+        "updated_at": now,
+        "withdrawn_at": None,
+    }
+    await session.execute(
+        upsert(session, CallInterest)
+        .values(call_id=call.id, member_id=member.id, **values)
+        .on_conflict_do_update(index_elements=["call_id", "member_id"], set_=values)
+    )
+    return fresh
+
+
+def check_note(text: str) -> str:
+    note = text.strip()
+    if not note:
+        raise UsageError(
+            "Add a short note on why you are interested, for example: "
+            "interest 3 I led our city's budget reform"
+        )
+    if len(note) > MAX_NOTE:
+        raise CommandError(
+            f"That note is {len(note):,} characters long; please keep it to {MAX_NOTE:,} at most."
+        )
+    return note
+
+
+def reachable(ctx: Context, accounts: list[UserRef], prefer: str) -> UserRef | None:
+    running = [a for a in accounts if a.platform in ctx.platforms]
+    running.sort(key=lambda a: a.platform != prefer)
+    return running[0] if running else None
+
+
+async def account_of(ctx: Context, member_id: int, prefer: str) -> UserRef | None:
+    async with ctx.db() as session:
+        accounts = await members.platform_users(session, member_id)
+    return reachable(ctx, accounts, prefer)

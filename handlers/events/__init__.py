@@ -1,0 +1,6 @@
+"""Learning events: announcing, signing up, reminders, starting and cancelling."""
+
+from bot.router import Router
+from handlers.events import commands, listeners
+
+router = Router().include(commands.router, listeners.router)

@@ -1,0 +1,84 @@
+"""The events job, run by the scheduler every minute: reminders a day and an hour before
+an event to everyone who said yes (unless they signed up after the reminder's time), the
+start post in the event's channel and a direct message to each yes at the start (up to
+`CONVENER_PROMPT_GRACE_HOURS` late, after downtime), and a retry of any cancellation notice
+that failed. Each notice is sent once across restarts and replicas (`schedules.notices`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from bot.context import Context
+from bot.models import Channel, Event, EventRsvp
+from handlers.events import service
+
+REMINDERS = (("24h", timedelta(hours=24), "in 24 hours"), ("1h", timedelta(hours=1), "in an hour"))
+CANCEL_RETRY = timedelta(hours=1)
+
+
+async def remind(ctx: Context) -> int:
+    """How many notices this run sent."""
+    now = ctx.now()
+    grace = timedelta(hours=ctx.settings.prompt_grace_hours)
+    async with ctx.db() as session:
+        events = list(
+            await session.scalars(
+                select(Event)
+                .where(
+                    or_(
+                        (Event.cancelled_at.is_(None))
+                        & (Event.starts_at <= now + REMINDERS[0][1])
+                        & (Event.starts_at >= now - grace),
+                        (Event.cancelled_at >= now - CANCEL_RETRY) & (Event.starts_at > now),
+                    )
+                )
+                .order_by(Event.starts_at, Event.id)
+            )
+        )
+    sent = 0
+    for event in events:
+        if event.cancelled_at is not None:
+            sent += await service.tell_cancelled(ctx, event)
+        else:
+            sent += await _due(ctx, event, now)
+    return sent
+
+
+async def _due(ctx: Context, event: Event, now) -> int:
+    async with ctx.db() as session:
+        channel = await session.get(Channel, event.channel_id)
+        yes = list(
+            (
+                await session.execute(
+                    select(EventRsvp.member_id, EventRsvp.answered_at)
+                    .where(EventRsvp.event_id == event.id, EventRsvp.answer == service.YES)
+                    .order_by(EventRsvp.member_id)
+                )
+            ).all()
+        )
+    at = service.moment(event.starts_at, event.timezone)
+    title = f"event #{event.id}, **{event.title}**"
+    sent = 0
+    if event.starts_at <= now:  # it starts: one post in its channel, a message to each yes
+        if await service.post_once(
+            ctx, event, channel, "start", f"🟢 Event #{event.id}, **{event.title}**, starts now."
+        ):
+            sent += 1
+        text = f"🟢 Starting now: {title} ({at}), in {service.where(channel)}."
+        for member_id, _ in yes:
+            sent += await service.dm_once(ctx, event, channel, "start", member_id, text)
+        return sent
+    # the latest reminder that is due; an earlier one missed is not sent late
+    for kind, before, words in reversed(REMINDERS):
+        due = event.starts_at - before
+        if due > now:
+            continue
+        text = f"⏰ Reminder: {title} is {words}, {at}, in {service.where(channel)}."
+        for member_id, answered_at in yes:
+            if answered_at > due:  # signed up after this reminder's time
+                continue
+            sent += await service.dm_once(ctx, event, channel, kind, member_id, text)
+        break
+    return sent

@@ -1,0 +1,373 @@
+"""Learning events: announcing, answers (RSVPs), cancelling, and the notices around them.
+The commands, the reaction listener and the reminders job call these.
+
+Every notice (a reminder, the start post, a cancellation) goes through `schedules.notices.once`
+with subject `event:<id>`, so it is sent exactly once across restarts and replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import members
+from bot.context import Context
+from bot.db import upsert
+from bot.errors import CommandError, UsageError
+from bot.models import Channel, Event, EventRsvp, EventTopic, Member, Topic
+from bot.types import Action, ChannelRef
+from handlers.questions.service import dm_member
+from handlers.topics import service as topics
+from schedules import notices, when
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 200
+YES, NO, MAYBE = "yes", "no", "maybe"
+ANSWERS = (YES, NO, MAYBE)
+UTC = ZoneInfo("UTC")
+
+# `<YYYY-MM-DD> <HH:MM> [Area/City] "<title>" [: topic, ...]`, straight or curly quotes
+_ADD = re.compile(
+    r'(?P<day>\S+)\s+(?P<time>\S+)\s+(?:(?P<zone>[^\s"“”]+)\s+)?'
+    r'["“”](?P<title>.*)["“”]\s*(?::(?P<topics>.*))?',
+    re.S,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    starts_at: datetime
+    timezone: str
+    title: str
+    topic_names: list[str]
+
+
+def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
+    found = _ADD.fullmatch(text.strip())
+    if found is None:
+        raise UsageError(
+            "Say when and what, with the title in double quotes, for example: "
+            'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"'
+        )
+    on = when.day(found["day"])
+    at = when.time_of_day(found["time"])
+    zone = when.timezone(found["zone"]) if found["zone"] else default_zone
+    title = " ".join(found["title"].split())
+    if not title:
+        raise UsageError("The event needs a title, in double quotes.")
+    if len(title) > MAX_TITLE:
+        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+    starts_at = when.local_moment(on, at, zone)
+    if starts_at <= now:
+        raise CommandError(
+            f"{on:%Y-%m-%d} {at} ({zone}) is in the past; events are announced ahead."
+        )
+    names = topics.split_names(found["topics"]) if found["topics"] is not None else []
+    return NewEvent(starts_at, zone, title, names)
+
+
+def parse_id(word: str) -> int:
+    digits = word.strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 9:
+        raise UsageError(f"`{word[:20]}` is not an event number (they look like 3 or #3).")
+    return int(digits)
+
+
+def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> str:
+    """`Tue 14 Apr 2026 15:00 Africa/Nairobi (12:00 UTC)`, and the member's own time when
+    they have a different timezone."""
+    local = starts_at.astimezone(ZoneInfo(zone))
+    text = f"{local:%a %d %b %Y %H:%M} {zone}"
+    if zone != "UTC":
+        text += f" ({starts_at.astimezone(UTC):%H:%M} UTC)"
+    if member_zone and member_zone not in (zone, "UTC"):
+        try:
+            own = starts_at.astimezone(ZoneInfo(member_zone))
+            text += f", {own:%a %H:%M} your time ({member_zone})"
+        except (ValueError, KeyError, OSError):
+            pass
+    return text
+
+
+def actions(event_id: int) -> list[Action]:
+    return [
+        Action("I'll come", f"rsvp {event_id} yes"),
+        Action("Maybe", f"rsvp {event_id} maybe"),
+        Action("Can't come", f"rsvp {event_id} no"),
+    ]
+
+
+def subject(event_id: int) -> str:
+    return f"event:{event_id}"
+
+
+def channel_ref(channel: Channel) -> ChannelRef:
+    return ChannelRef(channel.platform, channel.channel_id, channel.name, channel.is_direct)
+
+
+def where(channel: Channel) -> str:
+    return channel.name or channel.channel_id
+
+
+# announcing ---------------------------------------------------------------------------------
+
+
+async def add(ctx: Context, channel_ref_: ChannelRef, created_by: int | None, new: NewEvent):
+    """Store the event, announce it in `channel_ref_` with buttons, and keep the message id.
+    If the announcement fails, the event is removed again."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        topic_rows: list[Topic] = []
+        for name in new.topic_names:
+            topic = await topics.find(session, name)
+            if topic is None:
+                close = await topics.closest(session, name)
+                raise CommandError(
+                    f"There is no topic like `{name[:40]}`."
+                    + (topics.did_you_mean(close) or " A facilitator adds it with `topic add`.")
+                )
+            if topic not in topic_rows:
+                topic_rows.append(topic)
+        channel = await members.resolve_channel(session, channel_ref_)
+        event = Event(
+            title=new.title,
+            starts_at=new.starts_at,
+            timezone=new.timezone,
+            channel_id=channel.id,
+            message_id="",
+            created_by=created_by,
+            created_at=now,
+        )
+        session.add(event)
+        await session.flush()
+        session.add_all(EventTopic(event_id=event.id, topic_id=t.id) for t in topic_rows)
+        await session.commit()
+    text = announcement(event, [t.name for t in topic_rows])
+    try:
+        posted = await ctx.platform.send(channel_ref_, text, actions=actions(event.id))
+    except BaseException:
+        await asyncio.shield(_forget(ctx, event.id))
+        raise
+    async with ctx.db() as session:
+        await session.execute(
+            update(Event).where(Event.id == event.id).values(message_id=posted.message_id)
+        )
+        await session.commit()
+    event.message_id = posted.message_id
+    return event
+
+
+def announcement(event: Event, topic_names: list[str]) -> str:
+    lines = [
+        f"📅 **Event #{event.id}: {event.title}**",
+        f"When: {moment(event.starts_at, event.timezone)}",
+    ]
+    if topic_names:
+        lines.append("Topics: " + ", ".join(topic_names))
+    lines.append(
+        f"To sign up: `rsvp {event.id}` (or `rsvp {event.id} maybe`, `rsvp {event.id} no`), "
+        "or react ✅ to this message."
+    )
+    return "\n".join(lines)
+
+
+async def _forget(ctx: Context, event_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(delete(EventTopic).where(EventTopic.event_id == event_id))
+        await session.execute(delete(Event).where(Event.id == event_id))
+        await session.commit()
+
+
+# finding -------------------------------------------------------------------------------------
+
+
+async def get(session: AsyncSession, event_id: int) -> Event:
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise CommandError(f"There is no event #{event_id}. Type `events` to see them.")
+    return event
+
+
+async def announced_at(session: AsyncSession, channel: ChannelRef, message_id: str) -> Event | None:
+    """The event whose announcement is `message_id` in `channel`."""
+    if not message_id:
+        return None
+    return await session.scalar(
+        select(Event)
+        .join(Channel, Channel.id == Event.channel_id)
+        .where(
+            Channel.platform == channel.platform,
+            Channel.channel_id == channel.id,
+            Event.message_id == message_id,
+        )
+    )
+
+
+async def counts(session: AsyncSession, event_ids: list[int]) -> dict[int, dict[str, int]]:
+    found: dict[int, dict[str, int]] = {i: dict.fromkeys(ANSWERS, 0) for i in event_ids}
+    if not event_ids:
+        return found
+    rows = await session.execute(
+        select(EventRsvp.event_id, EventRsvp.answer, func.count())
+        .where(EventRsvp.event_id.in_(event_ids))
+        .group_by(EventRsvp.event_id, EventRsvp.answer)
+    )
+    for event_id, answer, n in rows:
+        found[event_id][answer] = n
+    return found
+
+
+async def topic_names(session: AsyncSession, event_id: int) -> list[str]:
+    return list(
+        await session.scalars(
+            select(Topic.name)
+            .join(EventTopic, EventTopic.topic_id == Topic.id)
+            .where(EventTopic.event_id == event_id)
+            .order_by(Topic.name)
+        )
+    )
+
+
+# answering -----------------------------------------------------------------------------------
+
+
+async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> str:
+    """Record (or change) a member's answer; the confirmation for them."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        event = await get(session, event_id)
+        if event.cancelled_at is not None:
+            raise CommandError(f"Event #{event.id} ({event.title}) was cancelled.")
+        if event.starts_at <= now:
+            raise CommandError(f"Event #{event.id} ({event.title}) has already started.")
+        # the same answer again keeps its time, so a reminder already due stays due
+        await session.execute(
+            upsert(session, EventRsvp)
+            .values(event_id=event.id, member_id=member_id, answer=answer, answered_at=now)
+            .on_conflict_do_nothing()
+        )
+        await session.execute(
+            update(EventRsvp)
+            .where(
+                EventRsvp.event_id == event.id,
+                EventRsvp.member_id == member_id,
+                EventRsvp.answer != answer,
+            )
+            .values(answer=answer, answered_at=now)
+        )
+        member = await session.get(Member, member_id)
+        await session.commit()
+    at = moment(event.starts_at, event.timezone, member.timezone if member else None)
+    name = f"event #{event.id}, **{event.title}**, on {at}"
+    if answer == YES:
+        left = event.starts_at - now
+        if left > timedelta(hours=24):
+            later = "I'll remind you a day and an hour before."
+        elif left > timedelta(hours=1):
+            later = "I'll remind you an hour before."
+        else:
+            later = "I'll tell you when it starts."
+        return f"✅ You're coming to {name}. {later}"
+    if answer == MAYBE:
+        return f"Noted: maybe for {name}. Say `rsvp {event.id}` once you know you're coming."
+    return f"Noted: you can't come to {name}."
+
+
+# cancelling ----------------------------------------------------------------------------------
+
+
+async def cancel(ctx: Context, event_id: int) -> tuple[Event, int]:
+    """Mark the event cancelled, post it in its channel, and tell everyone who said yes or
+    maybe (each once). (event, people told)."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        event = await get(session, event_id)
+        if event.cancelled_at is not None:
+            raise CommandError(f"Event #{event.id} is already cancelled.")
+        if event.starts_at <= now:
+            raise CommandError(f"Event #{event.id} has already started; it can't be cancelled.")
+        done = await session.execute(
+            update(Event)
+            .where(Event.id == event.id, Event.cancelled_at.is_(None))
+            .values(cancelled_at=now)
+        )
+        if done.rowcount == 0:
+            raise CommandError(f"Event #{event.id} is already cancelled.")
+        await session.commit()
+    event.cancelled_at = now
+    return event, await tell_cancelled(ctx, event)
+
+
+async def tell_cancelled(ctx: Context, event: Event) -> int:
+    """The cancellation post in the event's channel and a direct message to everyone who
+    said yes or maybe, each once (the reminders job calls this again, so a notice that
+    failed is retried); how many people this call told."""
+    async with ctx.db() as session:
+        channel = await session.get(Channel, event.channel_id)
+        people = list(
+            await session.scalars(
+                select(EventRsvp.member_id)
+                .where(EventRsvp.event_id == event.id, EventRsvp.answer.in_((YES, MAYBE)))
+                .order_by(EventRsvp.member_id)
+            )
+        )
+    at = moment(event.starts_at, event.timezone)
+    await post_once(
+        ctx,
+        event,
+        channel,
+        "cancel",
+        f"❌ Event #{event.id}, **{event.title}** ({at}), is cancelled.",
+    )
+    text = f"❌ Event #{event.id}, **{event.title}**, planned for {at}, is cancelled. Sorry!"
+    told = 0
+    for member_id in people:
+        if await dm_once(ctx, event, channel, "cancel", member_id, text):
+            told += 1
+    return told
+
+
+# sending once --------------------------------------------------------------------------------
+
+
+async def post_once(ctx: Context, event: Event, channel: Channel, kind: str, text: str) -> bool:
+    """A post in the event's channel, once; False if sent before or its platform is not
+    running here (another process that runs it posts it)."""
+    if channel.platform not in ctx.platforms:
+        return False
+    platform = ctx.platforms[channel.platform]
+
+    async def send() -> None:
+        await platform.send(channel_ref(channel), text)
+
+    try:
+        return await notices.once(ctx, subject(event.id), kind, notices.CHANNEL, send)
+    except Exception as exc:
+        log.warning("event #%s: could not post %s in %s: %s", event.id, kind, where(channel), exc)
+        return False
+
+
+async def dm_once(
+    ctx: Context, event: Event, channel: Channel, kind: str, member_id: int, text: str
+) -> bool:
+    """A direct message to a member, once. A failure to send is logged and retried later."""
+
+    async def send() -> None:
+        if not await dm_member(ctx, member_id, text, channel.platform):
+            log.info("event #%s: member %s has no account on a running platform", event.id,
+                     member_id)  # fmt: skip
+
+    try:
+        return await notices.once(ctx, subject(event.id), kind, member_id, send)
+    except Exception as exc:
+        log.warning("event #%s: could not send %s to member %s: %s", event.id, kind, member_id,
+                    exc)  # fmt: skip
+        return False

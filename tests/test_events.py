@@ -1,0 +1,351 @@
+"""Learning events, on every platform name: announcing with buttons, RSVPs by command and by
+reaction, listing, reminders a day and an hour before and the start post, each exactly once
+across restarts and two processes, cancelling, attendees, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from bot.cli import build
+from bot.models import Event, EventRsvp, Notice
+from bot.types import Action
+from handlers.events import jobs
+from tests.harness import BotHarness
+
+# the clock starts on Mon 2 Mar 2026 09:00 UTC; Nairobi is UTC+3
+ADD = '!event add 2026-03-05 18:00 Africa/Nairobi "Deep dive: property tax"'
+WHEN = "Thu 05 Mar 2026 18:00 Africa/Nairobi (15:00 UTC)"
+
+
+async def announce(bot: BotHarness, command: str = ADD, channel: str = "general"):
+    await bot.say("fac", command, channel=channel)
+    post = bot.posts_in(channel)[-1]
+    bot.clear()
+    return post
+
+
+async def remind(bot: BotHarness) -> int:
+    return await jobs.remind(bot.app.context(bot.platform))
+
+
+def notices(bot: BotHarness, name: str, word: str) -> list[str]:
+    return [text for text in bot.replies_to(name) if word in text]
+
+
+async def rsvps(bot: BotHarness) -> dict[str, str]:
+    async with bot.app.db.sessions() as session:
+        rows = (await session.scalars(select(EventRsvp))).all()
+    return {str(r.member_id): r.answer for r in rows}
+
+
+async def events(bot: BotHarness) -> list[Event]:
+    async with bot.app.db.sessions() as session:
+        return list((await session.scalars(select(Event))).all())
+
+
+# announcing -----------------------------------------------------------------------------
+
+
+async def test_add_announces_in_the_channel_with_buttons_on_slack(bot):
+    await bot.say("fac", "!topic add budgeting")
+    await bot.say("fac", ADD + " : budgeting", channel="events")
+    post = bot.posts_in("events")[-1]
+    assert "Event #1: Deep dive: property tax" in post.text
+    assert WHEN in post.text and "Topics: budgeting" in post.text
+    assert "`rsvp 1`" in post.text
+    if bot.platform_name == "slack":
+        assert post.extra["actions"] == [
+            Action("I'll come", "rsvp 1 yes"),
+            Action("Maybe", "rsvp 1 maybe"),
+            Action("Can't come", "rsvp 1 no"),
+        ]
+    else:
+        assert post.extra["actions"] == []
+    assert "Announced event #1" in bot.last_reply_to("fac")
+    [event] = await events(bot)
+    assert event.message_id == post.message_id and event.timezone == "Africa/Nairobi"
+
+
+async def test_timezone_defaults_to_the_community_one(bot):
+    await bot.say("fac", '!event add 2026-03-05 18:00 "Webinar"')
+    assert "Thu 05 Mar 2026 18:00 UTC" in bot.posts_in()[-1].text
+
+
+@pytest.mark.parametrize(
+    ("command", "answer"),
+    [
+        ('!event add 2026-03-01 10:00 "Too late"', "is in the past"),
+        ('!event add 2026-03-02 08:59 "Just gone"', "is in the past"),
+        ('!event add 31-12-2026 10:00 "Bad date"', "`31-12-2026` is not a date"),
+        ('!event add 2026-12-31 25:00 "Bad time"', "`25:00` is not a time"),
+        ('!event add 2026-12-31 10:00 Mars/Base "Far"', "is not a timezone I know"),
+        ('!event add 2026-12-31 10:00 ""', "needs a title"),
+        ('!event add 2026-12-31 10:00 "' + "x" * 201 + '"', "too long"),
+        ("!event add 2026-12-31 10:00 No quotes", "double quotes"),
+        ('!event add 2026-12-31 10:00 "Talk" : astrology', "There is no topic like `astrology`"),
+    ],
+)
+async def test_bad_event_add_gets_a_short_answer_and_changes_nothing(bot, command, answer):
+    await bot.say("fac", command)
+    reply = bot.last_reply_to("fac")
+    assert answer in reply and len(reply) < 500
+    assert await events(bot) == []
+    assert bot.posts_in() == []
+
+
+async def test_topic_did_you_mean(bot):
+    await bot.say("fac", "!topic add budgeting")
+    await bot.say("fac", '!event add 2026-12-31 10:00 "Talk" : budgetting tricks')
+    assert "There is no topic like" in bot.last_reply_to("fac")
+
+
+async def test_only_facilitators_add_and_not_in_a_dm(bot):
+    await bot.say("kofi", ADD)
+    assert "Only facilitators" in bot.last_reply_to("kofi")
+    await bot.dm("fac", ADD[1:])
+    assert "in the channel where the event should be announced" in bot.last_reply_to("fac")
+    assert await events(bot) == []
+
+
+# RSVPs, listing --------------------------------------------------------------------------
+
+
+async def test_rsvp_change_and_counts(bot):
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    answer = bot.last_reply_to("kofi")
+    assert "You're coming to event #1" in answer and WHEN in answer
+    await bot.say("ama", "!rsvp #1 maybe")
+    assert "maybe" in bot.last_reply_to("ama") and WHEN in bot.last_reply_to("ama")
+    await bot.say("zoe", "!rsvp 1 no")
+    await bot.say("zoe", "!rsvp 1 YES")
+    await bot.say("ama", "!rsvp 1 no")
+    assert sorted((await rsvps(bot)).values()) == ["no", "yes", "yes"]
+    await bot.say("lena", "!event 1")
+    shown = bot.last_reply_to("lena")
+    assert "2 yes · 0 maybe · 1 no" in shown and "Deep dive" in shown and WHEN in shown
+    await bot.say("lena", "!events")
+    listing = bot.last_reply_to("lena")
+    assert "#1 ·" in listing and "2 coming" in listing
+
+
+async def test_events_lists_upcoming_soonest_first(bot):
+    await announce(bot, '!event add 2026-03-20 10:00 "Later"')
+    await announce(bot, '!event add 2026-03-03 10:00 "Sooner"')
+    await announce(bot, '!event add 2026-03-10 10:00 "Cancelled"')
+    await bot.say("fac", "!event cancel 3")
+    await bot.say("kofi", "!events")
+    listing = bot.last_reply_to("kofi")
+    assert listing.index("Sooner") < listing.index("Later") and "Cancelled" not in listing
+    bot.clock.advance(days=2)
+    await bot.say("kofi", "!events")
+    assert "Sooner" not in bot.last_reply_to("kofi")
+
+
+async def test_rsvp_refusals(bot):
+    await bot.say("kofi", "!rsvp 9")
+    assert "There is no event #9" in bot.last_reply_to("kofi")
+    await bot.say("kofi", "!event 9")
+    assert "There is no event #9" in bot.last_reply_to("kofi")
+    await bot.say("kofi", "!rsvp soon")
+    assert "is not an event number" in bot.last_reply_to("kofi")
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1 perhaps")
+    assert "is not an answer" in bot.last_reply_to("kofi")
+    await bot.say("fac", "!event cancel 1")
+    await bot.say("kofi", "!rsvp 1")
+    assert "was cancelled" in bot.last_reply_to("kofi")
+    await announce(bot, '!event add 2026-03-02 10:00 "Soon"')
+    bot.clock.advance(hours=2)
+    await bot.say("kofi", "!rsvp 2")
+    assert "has already started" in bot.last_reply_to("kofi")
+    assert await rsvps(bot) == {}
+
+
+async def test_a_reaction_on_the_announcement_is_a_yes(bot):
+    post = await announce(bot)
+    await bot.say("kofi", "hello")
+    await bot.react("kofi", "+1", "someothermessage")
+    assert await rsvps(bot) == {}
+    emoji = {"slack": "white_check_mark", "matrix": "👍", "console": "✅"}[bot.platform_name]
+    await bot.react("kofi", emoji, post.message_id)
+    assert list((await rsvps(bot)).values()) == ["yes"]
+    assert "You're coming to event #1" in bot.last_reply_to("kofi")
+    await bot.react("ama", "thumbsup", post.message_id)
+    assert sorted((await rsvps(bot)).values()) == ["yes", "yes"]
+
+
+# reminders and the start ------------------------------------------------------------------
+
+
+async def test_reminders_a_day_and_an_hour_before_each_once(bot):
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    await bot.say("ama", "!rsvp 1 maybe")
+    bot.clear()
+    assert await remind(bot) == 0
+    bot.clock.advance(days=2, hours=5, minutes=59)  # Wed 4 Mar 14:59 UTC
+    assert await remind(bot) == 0
+    bot.clock.advance(minutes=1)  # 24 h before
+    assert await remind(bot) == 1
+    assert await remind(bot) == 0
+    [day] = notices(bot, "kofi", "Reminder")
+    assert "in 24 hours" in day and WHEN in day
+    assert notices(bot, "ama", "Reminder") == []
+    bot.clock.advance(hours=23)  # 1 h before
+    assert await remind(bot) == 1
+    assert await remind(bot) == 0
+    assert len(notices(bot, "kofi", "Reminder")) == 2
+    assert "in an hour" in notices(bot, "kofi", "Reminder")[-1]
+    bot.clock.advance(hours=1)  # the start
+    assert await remind(bot) == 2
+    assert await remind(bot) == 0
+    starts = [s.text for s in bot.posts_in() if "starts now" in s.text]
+    assert starts == ["🟢 Event #1, **Deep dive: property tax**, starts now."]
+    assert len(notices(bot, "kofi", "Starting now")) == 1
+    assert notices(bot, "ama", "Starting now") == []
+    bot.clock.advance(days=1)
+    assert await remind(bot) == 0
+
+
+async def test_a_reminder_is_skipped_when_signing_up_after_its_time(bot):
+    await announce(bot)
+    bot.clock.advance(days=2, hours=12)  # Wed 4 Mar 21:00 UTC, 18 h before
+    await bot.say("kofi", "!rsvp 1")
+    bot.clear()
+    assert await remind(bot) == 0
+    bot.clock.advance(hours=17)
+    assert await remind(bot) == 1
+    assert len(notices(bot, "kofi", "in an hour")) == 1
+    assert notices(bot, "kofi", "in 24 hours") == []
+
+
+async def test_a_missed_day_reminder_is_not_sent_late_and_a_late_start_is_limited(bot):
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    bot.clear()
+    bot.clock.advance(days=3, hours=5, minutes=30)  # 30 min before; the bot was down
+    assert await remind(bot) == 1
+    assert len(notices(bot, "kofi", "Reminder")) == 1
+    assert "in an hour" in notices(bot, "kofi", "Reminder")[0]
+    bot.clock.advance(hours=bot.settings.prompt_grace_hours + 1)  # down past the grace
+    assert await remind(bot) == 0
+    assert [s for s in bot.posts_in() if "starts now" in s.text] == []
+
+
+async def test_reminders_are_not_repeated_after_a_restart(bot, settings, clock):
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    bot.clock.advance(days=2, hours=6)
+    assert await remind(bot) == 1
+    await bot.close()
+    again = await BotHarness(bot.platform_name, settings, clock).start()
+    try:
+        assert await remind(again) == 0
+        clock.advance(hours=23)
+        assert await remind(again) == 1
+        clock.advance(hours=1)
+        assert await remind(again) == 2
+        assert await remind(again) == 0
+        assert len(notices(again, "kofi", "Reminder")) == 1
+        assert len(notices(again, "kofi", "Starting now")) == 1
+    finally:
+        await again.close()
+    bot.app = build(settings, clock=clock, schedule=False)  # closed above; fixture closes this
+    bot.app.add_platform(bot.platform)
+    await bot.app.start(migrate=False)
+
+
+async def test_two_processes_send_each_notice_once(bot, settings, clock):
+    await announce(bot)
+    for name in ("kofi", "ama", "zoe"):
+        await bot.say(name, "!rsvp 1")
+    bot.clear()
+    other = await BotHarness(bot.platform_name, settings, clock).start()
+    try:
+        for hours, expected in ((2 * 24 + 6, 3), (23, 3), (1, 4)):
+            clock.advance(hours=hours)
+            results = await asyncio.gather(remind(bot), remind(other), remind(bot))
+            assert sum(results) == expected
+        sent = bot.platform.sent + other.platform.sent
+        to = [s.private_to.id for s in sent if s.private_to is not None]
+        assert len(to) == 9 and all(to.count(user) == 3 for user in set(to))
+        assert len([s for s in sent if s.private_to is None and "starts now" in s.text]) == 1
+        async with bot.app.db.sessions() as session:
+            assert len((await session.scalars(select(Notice))).all()) == 10
+    finally:
+        await other.close()
+
+
+async def test_a_failed_reminder_is_given_back_and_sent_next_run(bot):
+    await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    bot.clear()
+    bot.clock.advance(days=2, hours=6)
+    bot.platform.fail_next = 1
+    assert await remind(bot) == 0
+    assert await remind(bot) == 1
+    assert len(notices(bot, "kofi", "in 24 hours")) == 1
+
+
+# cancelling, attendees -------------------------------------------------------------------
+
+
+async def test_cancel_tells_the_channel_and_yes_and_maybe_once(bot):
+    await announce(bot, channel="events")
+    await bot.say("kofi", "!rsvp 1")
+    await bot.say("ama", "!rsvp 1 maybe")
+    await bot.say("zoe", "!rsvp 1 no")
+    bot.clear()
+    await bot.say("fac", "!event cancel 1")
+    assert "told 2 people" in bot.last_reply_to("fac")
+    [post] = [s.text for s in bot.posts_in("events")]
+    assert "is cancelled" in post and "Deep dive" in post
+    assert len(notices(bot, "kofi", "is cancelled")) == 1
+    assert len(notices(bot, "ama", "is cancelled")) == 1
+    assert notices(bot, "zoe", "is cancelled") == []
+    await bot.say("fac", "!event cancel 1")
+    assert "already cancelled" in bot.last_reply_to("fac")
+    assert await remind(bot) == 0  # nothing again, no reminders either
+    bot.clock.advance(days=2, hours=6)
+    assert await remind(bot) == 0
+    assert len(notices(bot, "kofi", "is cancelled")) == 1
+    assert notices(bot, "kofi", "Reminder") == []
+
+
+async def test_cancel_refusals(bot):
+    await bot.say("fac", "!event cancel 4")
+    assert "There is no event #4" in bot.last_reply_to("fac")
+    await announce(bot)
+    await bot.say("kofi", "!event cancel 1")
+    assert "Only facilitators" in bot.last_reply_to("kofi")
+    assert (await events(bot))[0].cancelled_at is None
+
+
+async def test_attendees_for_facilitators_and_coordinators_only(bot):
+    await announce(bot)
+    await bot.say("kofi", "!profile city Nairobi")
+    await bot.say("kofi", "!profile org Nairobi City County")
+    await bot.say("kofi", "!rsvp 1")
+    await bot.say("ama", "!rsvp 1 maybe")
+    await bot.say("zoe", "!rsvp 1")
+    await bot.say("fac", "!event attendees 1")
+    listing = bot.last_reply_to("fac")
+    assert "2 coming, 1 maybe" in listing
+    assert "kofi · Nairobi · Nairobi City County" in listing and "zoe" in listing
+    assert "ama" not in listing
+    await bot.say("coord", "!event attendees 1")
+    assert "2 coming" in bot.last_reply_to("coord")
+    await bot.say("kofi", "!event attendees 1")
+    assert "Only facilitators and coordinators" in bot.last_reply_to("kofi")
+    await bot.say("fac", "!event attendees 7")
+    assert "There is no event #7" in bot.last_reply_to("fac")
+
+
+async def test_help_lists_the_event_commands(bot):
+    await bot.say("kofi", "!help")
+    listing = bot.last_reply_to("kofi")
+    assert "rsvp" in listing and "events" in listing and "event add" not in listing
