@@ -30,7 +30,7 @@ def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedPro
         text=True,
         cwd=tmp_path,
         env=environment,
-        timeout=120,
+        timeout=200,
     )
 
 
@@ -132,18 +132,26 @@ def test_a_question_reaches_the_expert_and_is_followed_to_solved(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_prompt_is_posted_now_and_on_schedule_exactly_once(tmp_path):
-    """`prompt now` posts at once; a schedule a minute ahead is posted once while the
-    console waits (the scheduler picks the new schedule up within a minute)."""
+def test_prompts_events_and_calls_go_out_on_time_exactly_once(tmp_path):
+    """One real-time run for everything scheduled: `prompt now` posts at once; a prompt
+    scheduled a minute ahead and an event starting a minute or two ahead are posted once
+    while the console waits (the scheduler picks new rows up every minute); a call is open."""
     from datetime import UTC, datetime, timedelta
 
-    due = datetime.now(UTC) + timedelta(seconds=61)
-    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[due.weekday()]
+    now = datetime.now(UTC)
+    prompt_at, event_at = now + timedelta(seconds=65), now + timedelta(seconds=90)
+    day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[prompt_at.weekday()]
+    deadline = (now + timedelta(days=30)).date()
     script = (
         "!prompt add What is one revenue idea your city tried this year?\n"
         "!prompt add How do you publish your budget?\n"
         "!prompt list\n!prompt now\n"
-        f"!prompt schedule {day} {due:%H:%M} UTC\n/wait 70\n"
+        f"!prompt schedule {day} {prompt_at:%H:%M} UTC\n"
+        f'!event add {event_at:%Y-%m-%d} {event_at:%H:%M} UTC "Console deep dive"\n'
+        f'!call add {deadline} "Peer review panel"\n'
+        "/as dana\n!rsvp 1\n"
+        "/as kofi\n!interest 1 I led our city's budget reform\n!calls\n"
+        "/wait 130\n"
     )
     done = convener(tmp_path, script)
     assert done.returncode == 0, done.stderr
@@ -153,6 +161,10 @@ def test_a_prompt_is_posted_now_and_on_schedule_exactly_once(tmp_path):
     second = "[#general] convener: How do you publish your budget?"
     assert out.count(first) == 1 and out.count(second) == 1
     assert out.index(first) < out.index(second)
+    assert out.count("[#general] convener: 🟢 Event #1, **Console deep dive**, starts now.") == 1
+    assert out.count("[DM @dana] convener: 🟢 Starting now: event #1") == 1
+    assert "[DM @kofi] convener: Open calls, soonest deadline first:" in out
+    assert "• #1 Peer review panel" in out
     assert "Traceback" not in done.stderr
 
 

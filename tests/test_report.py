@@ -150,6 +150,8 @@ async def test_every_sheet_has_its_rows(bot):
         "Questions",
         "Prompts",
         "Knowledge",
+        "Events",
+        "Calls",
         "Definitions",
     ]
     weekly = {row[0].date().isoformat(): row[1:] for row in rows(book, "Weekly")[1:]}

@@ -41,7 +41,7 @@ async def test_the_knowledge_sheet_lists_entries_and_resources(bot):
     book = workbook(bot, "2026-03-01", "2026-03-31")
     names = book.sheetnames
     assert names.index("Knowledge") == names.index("Prompts") + 1
-    assert names.index("Definitions") == names.index("Knowledge") + 1
+    assert names.index("Events") == names.index("Knowledge") + 1
     sheet = rows(book, "Knowledge")
     assert sheet[0] == HEADER
     resource, kept = sheet[1:]

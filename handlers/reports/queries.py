@@ -29,7 +29,11 @@ from sqlalchemy.types import Date, Integer, String
 from bot.activity import POSTING_KINDS
 from bot.models import (
     Activity,
+    Call,
+    CallInterest,
     Channel,
+    Event,
+    EventRsvp,
     Expertise,
     KnowledgeEntry,
     KnowledgeTopic,
@@ -44,6 +48,7 @@ from handlers.reports.period import Period
 
 A, M, Q, P = Activity.__table__, Member.__table__, Question.__table__, PromptRun.__table__
 K = KnowledgeEntry.__table__
+E, R, C, CI = Event.__table__, EventRsvp.__table__, Call.__table__, CallInterest.__table__
 BOTS = select(M.c.id).where(M.c.is_bot.is_(True))
 
 
@@ -256,6 +261,45 @@ def prompt_figures(conn: Connection, period: Period) -> dict[str, int]:
         "responses": row[0],
         "responders": row[1],
     }
+
+
+def _events_held(period: Period) -> ColumnElement:
+    return and_(in_period(E.c.starts_at, period), E.c.cancelled_at.is_(None))
+
+
+def _deadline_in(period: Period) -> ColumnElement:
+    """A deadline is the midnight after its day, so a day in the period ends in (start, end]."""
+    return and_(C.c.deadline > period.start, C.c.deadline <= period.end)
+
+
+def event_figures(conn: Connection, period: Period) -> dict[str, int]:
+    """Events held (starting in the period, not cancelled) and their yes answers."""
+    held = select(E.c.id).where(_events_held(period))
+    return {
+        "held": conn.scalar(select(func.count()).select_from(held.subquery())),
+        "yes": conn.scalar(select(func.count()).where(R.c.event_id.in_(held), R.c.answer == "yes")),
+    }
+
+
+def call_figures(conn: Connection, period: Period) -> dict[str, int]:
+    """Calls with their deadline in the period and the interests (not withdrawn) in them."""
+    calls = select(C.c.id).where(_deadline_in(period))
+    return {
+        "calls": conn.scalar(select(func.count()).select_from(calls.subquery())),
+        "interests": conn.scalar(
+            select(func.count()).where(CI.c.call_id.in_(calls), CI.c.withdrawn_at.is_(None))
+        ),
+    }
+
+
+def tally(pairs) -> str:
+    """`[("Nairobi", 3), ("Seoul", 1)]` as "Nairobi 3, Seoul 1", most first."""
+    counts: dict[str, int] = {}
+    for name, n in pairs:
+        key = (name or "").strip() or "unknown"
+        counts[key] = counts.get(key, 0) + n
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
+    return ", ".join(f"{name} {n}" for name, n in ordered)
 
 
 # Sheets -------------------------------------------------------------------------------
@@ -523,3 +567,78 @@ def knowledge(conn: Connection, period: Period) -> Iterator[tuple]:
         .order_by(K.c.created_at, K.c.id)
     )  # fmt: skip
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)
+
+
+def events(conn: Connection, period: Period) -> list[tuple]:
+    """Events starting in the period, with yes/maybe/no counts and the yes answers by city
+    (the member's city now): (id, title, starts_at, channel, cancelled_at, yes, maybe, no,
+    yes by city)."""
+    answers = (
+        select(
+            R.c.event_id,
+            func.sum(case((R.c.answer == "yes", 1), else_=0)).label("yes"),
+            func.sum(case((R.c.answer == "maybe", 1), else_=0)).label("maybe"),
+            func.sum(case((R.c.answer == "no", 1), else_=0)).label("no"),
+        )
+        .group_by(R.c.event_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(
+            E.c.id, E.c.title, E.c.starts_at, Channel.name, E.c.cancelled_at,
+            func.coalesce(answers.c.yes, 0), func.coalesce(answers.c.maybe, 0),
+            func.coalesce(answers.c.no, 0),
+        )
+        .select_from(
+            E.join(Channel, Channel.id == E.c.channel_id)
+            .outerjoin(answers, answers.c.event_id == E.c.id)
+        )
+        .where(in_period(E.c.starts_at, period))
+        .order_by(E.c.starts_at, E.c.id)
+    ).all()  # fmt: skip
+    cities: dict[int, list] = {}
+    for event_id, city, n in conn.execute(
+        select(R.c.event_id, M.c.city, func.count())
+        .join(M, M.c.id == R.c.member_id)
+        .where(R.c.answer == "yes", R.c.event_id.in_([row[0] for row in rows]))
+        .group_by(R.c.event_id, M.c.city)
+    ):
+        cities.setdefault(event_id, []).append((city, n))
+    return [(*row, tally(cities.get(row[0], []))) for row in rows]
+
+
+def calls(conn: Connection, period: Period) -> list[tuple]:
+    """Calls whose deadline falls in the period or that were still open at its end, with the
+    interests (not withdrawn) by city and by organisation as given when expressing interest:
+    (id, title, deadline, open at the period's end, interests, by city, by organisation)."""
+    interested = CI.c.withdrawn_at.is_(None)
+    counts = (
+        select(CI.c.call_id, func.count().label("n"))
+        .where(interested)
+        .group_by(CI.c.call_id)
+        .subquery()
+    )
+    open_at_end = and_(
+        C.c.deadline > period.end, or_(C.c.closed_at.is_(None), C.c.closed_at > period.end)
+    )
+    rows = conn.execute(
+        select(
+            C.c.id, C.c.title, C.c.deadline, open_at_end, func.coalesce(counts.c.n, 0),
+        )
+        .select_from(C.outerjoin(counts, counts.c.call_id == C.c.id))
+        .where(or_(_deadline_in(period), and_(C.c.created_at < period.end, open_at_end)))
+        .order_by(C.c.deadline, C.c.id)
+    ).all()  # fmt: skip
+    ids = [row[0] for row in rows]
+    by: dict[str, dict[int, list]] = {"city": {}, "org": {}}
+    for field, groups in by.items():
+        column = CI.c[field]
+        for call_id, value, n in conn.execute(
+            select(CI.c.call_id, column, func.count())
+            .where(interested, CI.c.call_id.in_(ids))
+            .group_by(CI.c.call_id, column)
+        ):
+            groups.setdefault(call_id, []).append((value, n))
+    return [
+        (*row, tally(by["city"].get(row[0], [])), tally(by["org"].get(row[0], []))) for row in rows
+    ]

@@ -1,9 +1,10 @@
 """The engagement workbook, streamed with openpyxl's write-only mode.
 
 Every value that comes from people (names, cities, questions, topics, prompt text, library
-titles and links) is written as a text cell, so `=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as
-typed and never become formulas, and without the control characters a workbook may not hold
-(stored before names were cleaned at the boundary, they would make the whole report fail).
+titles and links, event and call titles, organisations) is written as a text cell, so
+`=HYPERLINK(...)`, `+1` or `@SUM(A1)` show as typed and never become formulas, and
+without the control characters a workbook may not hold (stored before names were cleaned at
+the boundary, they would make the whole report fail).
 Sheets stop at Excel's row limit with a line that says so; cells at its 32,767 characters.
 """
 
@@ -138,6 +139,8 @@ class Writer:
         self.questions()
         self.prompts()
         self.knowledge()
+        self.events()
+        self.calls()
         self.definitions()
         self.book.save(target)
 
@@ -148,6 +151,8 @@ class Writer:
         newcomers = queries.new_members(conn, period)
         times = queries.response_times(conn, period, self.now)
         prompts = queries.prompt_figures(conn, period)
+        events = queries.event_figures(conn, period)
+        calls = queries.call_figures(conn, period)
         asked = times.asked
 
         def share(part: int) -> float | None:
@@ -171,6 +176,10 @@ class Writer:
             "Prompts posted": prompts["runs"],
             "Prompt responses": prompts["responses"],
             "Unique prompt responders": prompts["responders"],
+            "Events held": events["held"],
+            "Event sign-ups": events["yes"],
+            "Calls": calls["calls"],
+            "Expressions of interest": calls["interests"],
         }
 
     def summary(self) -> None:
@@ -233,7 +242,7 @@ class Writer:
             bar.set_categories(categories)
             sheet.ws.add_chart(bar, "K20")
 
-    # Members, channels, questions, prompts, knowledge -------------------------------------
+    # Members, channels, questions, prompts, knowledge, events, calls ----------------------
 
     def members(self) -> None:
         dt = "yyyy-mm-dd hh:mm"
@@ -353,6 +362,61 @@ class Writer:
             sheet.note("The knowledge library had no entries by the end of this period.")
         sheet.finish()
 
+    def events(self) -> None:
+        sheet = Sheet(
+            self.book,
+            "Events",
+            [("Id", 7, "0"), ("Title", 50, None), ("Starts", 17, "yyyy-mm-dd hh:mm"),
+             ("Channel", 24, None), ("Cancelled", 10, None), ("Yes", 8, "0"),
+             ("Maybe", 8, "0"), ("No", 8, "0"), ("Yes by city", 40, None)],
+        )  # fmt: skip
+        for (
+            event_id,
+            title,
+            starts,
+            channel,
+            cancelled,
+            yes,
+            maybe,
+            no,
+            cities,
+        ) in queries.events(self.conn, self.period):
+            if not sheet.append(
+                [event_id, Text(title), self.local(starts), text(channel),
+                 "yes" if cancelled is not None else "no", yes, maybe, no, text(cities or None)]
+            ):  # fmt: skip
+                break
+        if not sheet.rows:
+            sheet.note("No events started in this period.")
+        sheet.finish()
+
+    def calls(self) -> None:
+        sheet = Sheet(
+            self.book,
+            "Calls",
+            [("Id", 7, "0"), ("Title", 50, None), ("Deadline", 12, "yyyy-mm-dd"),
+             ("Status", 10, None), ("Interests", 10, "0"), ("By city", 40, None),
+             ("By organisation", 50, None)],
+        )  # fmt: skip
+        for (
+            call_id,
+            title,
+            deadline,
+            still_open,
+            interests,
+            cities,
+            orgs,
+        ) in queries.calls(self.conn, self.period):
+            day = (self.local(deadline) - timedelta(seconds=1)).date()  # the midnight after it
+            if not sheet.append(
+                [call_id, Text(title), day, "open" if still_open else "closed", interests,
+                 text(cities or None), text(orgs or None)]
+            ):  # fmt: skip
+                break
+        if not sheet.rows:
+            sheet.note("No call had its deadline in this period or was open at its end.")
+        sheet.finish()
+
     def definitions(self) -> None:
         sheet = Sheet(self.book, "Definitions", [("Term", 36, None), ("Meaning", 110, None)])
         for term, meaning in DEFINITIONS:
@@ -416,6 +480,28 @@ DEFINITIONS = [
         "Shown: how often the entry was offered in search results and at `ask`. Answered: how "
         "many questions it answered. Both are running totals up to when the report was built, "
         "not counts within the period.",
+    ),
+    (
+        "Events held, event sign-ups",
+        "Events that started in the period and were not cancelled, and the members who "
+        "answered yes to them (their latest answer).",
+    ),
+    (
+        "Events",
+        "Every event that starts in the period, cancelled ones included; times in community "
+        "time. Yes by city: the yes answers by each member's city as it is now (unknown when "
+        "not given).",
+    ),
+    (
+        "Calls, expressions of interest",
+        "Calls whose deadline falls in the period, and the interests in them not withdrawn.",
+    ),
+    (
+        "Calls",
+        "Calls whose deadline falls in the period or that were still open at its end. Status: "
+        "open or closed at the end of the period. By city, by organisation: the interests not "
+        "withdrawn, by the city and organisation the member gave when expressing interest "
+        "(unknown when not given).",
     ),
     ("Status: new", "First joined in the period."),
     ("Status: active", "Posted, replied or reacted in the period."),
