@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot import moments
 from bot.types import (
     Action,
     ChannelRef,
@@ -95,7 +96,7 @@ class ConsoleAdapter:
         return f"m{next(self._ids)}"
 
     def _print(self, header: str, text: str) -> None:
-        self.out.write(f"{header} convener: {text}\n")
+        self.out.write(f"{header} convener: {moments.plain(text)}\n")
         self.out.flush()
 
     async def send(

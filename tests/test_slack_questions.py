@@ -183,3 +183,15 @@ async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_respons
     async with bot.app.db.engine.connect() as conn:
         figures = await conn.run_sync(prompt_figures, period)
     assert figures["runs"] == 1 and figures["responses"] == 1 and figures["responders"] == 1
+
+
+async def test_an_event_shows_its_time_in_each_readers_terms(bot):
+    await bot.command(
+        load_slash_command('event add 2031-03-05 18:00 Africa/Nairobi "Deep dive"', user_id="UFAC")
+    )
+    (announcement,) = posts(bot.slack, "C111")
+    at = int(datetime(2031, 3, 5, 15, 0, tzinfo=UTC).timestamp())
+    assert (
+        f"<!date^{at}^{{date_short_pretty}} at {{time}}|Wed 05 Mar 2031 18:00"
+        in (announcement["text"])
+    )

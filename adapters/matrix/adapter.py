@@ -61,7 +61,7 @@ from nio import (
 from adapters.matrix import events
 from adapters.matrix.events import MEMBER, MESSAGE, REACTION
 from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_mention
-from bot import state
+from bot import moments, state
 from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
 from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
@@ -596,6 +596,7 @@ class MatrixAdapter:
     ) -> Sent:
         """Post `text` (Markdown, also sent as HTML); `actions` are ignored: Matrix has no
         buttons, and the text already says which command to type."""
+        text = moments.plain(text)  # Matrix has no way to show a time in each reader's terms
         content: dict[str, Any] = {
             "msgtype": "m.text",
             "body": text,

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot import moments
 from bot.types import Action, UserRef
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,8 @@ def to_mrkdwn(markdown: str) -> str:
         kept.append(text)
         return f"\x00{len(kept) - 1}\x00"
 
-    text = _FENCE.sub(lambda m: keep(f"```{escape(m.group(1))}```"), markdown)
+    text = moments.render(markdown, lambda at, fallback: keep(_date(at, fallback)))
+    text = _FENCE.sub(lambda m: keep(f"```{escape(m.group(1))}```"), text)
     text = _CODE.sub(lambda m: keep(f"`{escape(m.group(1))}`"), text)
     text = _LINK.sub(lambda m: keep(f"<{_url(m.group(2))}|{escape(m.group(1))}>"), text)
     text = _AUTOLINK.sub(lambda m: keep(f"<{_url(m.group(1))}>"), text)
@@ -74,6 +76,11 @@ def to_mrkdwn(markdown: str) -> str:
     text = _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)
     text = text.replace(_BOLD_MARK, "*")
     return _PLACEHOLDER.sub(lambda m: kept[int(m.group(1))], text)
+
+
+def _date(at: int, fallback: str) -> str:
+    """A moment as Slack shows it in each reader's own timezone; `fallback` where it cannot."""
+    return f"<!date^{at}^{{date_short_pretty}} at {{time}}|{escape(fallback)}>"
 
 
 def _url(url: str) -> str:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members
+from bot import members, moments
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
@@ -83,7 +83,7 @@ def parse_id(word: str) -> int:
 
 def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> str:
     """`Tue 14 Apr 2026 15:00 Africa/Nairobi (12:00 UTC)`, and the member's own time when
-    they have a different timezone."""
+    they have a different timezone; on Slack, each reader sees it in their own time."""
     local = starts_at.astimezone(ZoneInfo(zone))
     text = f"{local:%a %d %b %Y %H:%M} {zone}"
     if zone != "UTC":
@@ -94,7 +94,7 @@ def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> st
             text += f", {own:%a %H:%M} your time ({member_zone})"
         except (ValueError, KeyError, OSError):
             pass
-    return text
+    return moments.moment(starts_at, text)
 
 
 def actions(event_id: int) -> list[Action]:
