@@ -134,12 +134,12 @@ def test_a_question_reaches_the_expert_and_is_followed_to_solved(tmp_path):
 @pytest.mark.slow
 def test_prompts_events_and_calls_go_out_on_time_exactly_once(tmp_path):
     """One real-time run for everything scheduled: `prompt now` posts at once; a prompt
-    scheduled a minute ahead and an event starting a minute or two ahead are posted once
+    scheduled a minute ahead and an event starting two minutes ahead are posted once
     while the console waits (the scheduler picks new rows up every minute); a call is open."""
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)
-    prompt_at, event_at = now + timedelta(seconds=65), now + timedelta(seconds=90)
+    prompt_at, event_at = now + timedelta(seconds=65), now + timedelta(seconds=120)
     day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[prompt_at.weekday()]
     deadline = (now + timedelta(days=30)).date()
     script = (
