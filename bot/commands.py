@@ -7,6 +7,7 @@ import shlex
 import unicodedata
 from dataclasses import dataclass, field
 
+from bot.errors import UsageError
 from bot.types import ChannelRef, Event, UserRef
 
 PREFIX = "!"
@@ -37,6 +38,24 @@ def clean(text: str) -> str:
     """Normalise text a person typed: NFC, no control or direction characters, trimmed."""
     text = unicodedata.normalize("NFC", text[:MAX_COMMAND_CHARS])
     return _CONTROL.sub("", text).strip()
+
+
+def number(word: str, what: str, example: int = 3) -> int:
+    """The number a person gave for a question, prompt, event... (`12` or `#12`)."""
+    digits = word.strip().lstrip("#")
+    if not digits.isdigit() or len(digits) > 9:
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise UsageError(
+            f"`{word[:20]}` is not {article} {what} number (they look like {example} or "
+            f"#{example})."
+        )
+    return int(digits)
+
+
+def excerpt(text: str, limit: int = 80) -> str:
+    """Text on one line, cut to `limit` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def command_body(text: str, bot_names: tuple[str, ...] = ()) -> str | None:

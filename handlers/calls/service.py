@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members
+from bot.commands import number
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
@@ -34,10 +35,7 @@ def subject(call_id: int) -> str:
 
 
 def parse_id(word: str) -> int:
-    digits = word.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 9:
-        raise UsageError(f"`{word[:20]}` is not a call number (they look like 3 or #3).")
-    return int(digits)
+    return number(word, "call")
 
 
 def deadline_of(day: date, zone: str) -> datetime:

@@ -16,10 +16,11 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.activity import POSTING_KINDS
+from bot.commands import excerpt
 from bot.context import Context
 from bot.models import Activity, Member, Question
 from bot.settings import Settings
-from handlers.questions.service import OPEN, excerpt
+from handlers.questions.service import OPEN
 from handlers.reports import queries
 from handlers.reports.period import Period
 

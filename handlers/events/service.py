@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members, moments
+from bot.commands import number
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
@@ -75,10 +76,7 @@ def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
 
 
 def parse_id(word: str) -> int:
-    digits = word.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 9:
-        raise UsageError(f"`{word[:20]}` is not an event number (they look like 3 or #3).")
-    return int(digits)
+    return number(word, "event")
 
 
 def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> str:

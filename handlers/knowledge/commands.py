@@ -6,12 +6,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import roles
-from bot.commands import Command
+from bot.commands import Command, number
 from bot.context import Context
 from bot.errors import CommandError, UsageError
-from bot.models import Channel, KnowledgeEntry, KnowledgeTopic
+from bot.models import KnowledgeEntry, KnowledgeTopic
 from bot.router import Router
-from bot.types import ChannelRef
 from handlers.knowledge import library
 from handlers.topics import service as topics
 
@@ -46,23 +45,9 @@ async def line(ctx: Context, hit: library.Hit) -> str:
     """One result: number, title, excerpt, topics and a link."""
     entry = hit.entry
     topics_ = f" · {', '.join(hit.topics)}" if hit.topics else ""
-    if entry.url:
-        where = entry.url
-    else:
-        where = await _thread_link(ctx, entry) or f"question #{entry.question_id}"
+    where = await library.link(ctx, entry) or f"question #{entry.question_id}"
     excerpt = f" — {hit.excerpt}" if hit.excerpt and hit.excerpt != entry.title else ""
     return f"• #{entry.id} {entry.title}{excerpt}{topics_} · {where}"
-
-
-async def _thread_link(ctx: Context, entry: KnowledgeEntry) -> str | None:
-    if entry.channel_id is None:
-        return None
-    async with ctx.db() as session:
-        channel = await session.get(Channel, entry.channel_id)
-    if channel is None:
-        return None
-    ref = ChannelRef(channel.platform, channel.channel_id, channel.name)
-    return await ctx.permalink(ref, entry.message_id)
 
 
 @router.command(
@@ -143,13 +128,13 @@ async def add(ctx: Context, cmd: Command) -> str:
 async def remove(ctx: Context, cmd: Command) -> str:
     if len(cmd.argv) != 1:
         raise UsageError("Which resource? For example: resource remove 4")
-    word = cmd.argv[0].lstrip("#")
-    if not word.isdigit() or len(word) > 9:
-        raise UsageError(f"`{cmd.argv[0][:20]}` is not a resource number.")
+    resource_id = number(cmd.argv[0], "resource")
     async with ctx.db() as session:
-        entry = await session.get(KnowledgeEntry, int(word))
+        entry = await session.get(KnowledgeEntry, resource_id)
         if entry is None or entry.url is None:
-            raise CommandError(f"There is no resource #{word}. Type `resources` to see them.")
+            raise CommandError(
+                f"There is no resource #{resource_id}. Type `resources` to see them."
+            )
         await session.delete(entry)
         await session.commit()
-    return f"Removed resource #{word} ({entry.title})."
+    return f"Removed resource #{resource_id} ({entry.title})."

@@ -14,8 +14,10 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.context import Context
 from bot.errors import CommandError, UsageError
-from bot.models import KnowledgeEntry, KnowledgeTopic, Topic
+from bot.models import Channel, KnowledgeEntry, KnowledgeTopic, Topic
+from bot.types import ChannelRef
 from handlers.topics import service as topics
 
 MAX_URL = 2000
@@ -148,6 +150,20 @@ def similar(session: Session, question: str, limit: int = 3) -> list[Hit]:
         if len(wanted & topics.stems(f"{h.entry.title} {h.entry.body}")) / len(wanted) >= SIMILAR
     ]  # fmt: skip
     return close[:limit]
+
+
+async def link(ctx: Context, entry: KnowledgeEntry) -> str | None:
+    """Where an entry is read: a resource's URL, or a link to a kept question's thread."""
+    if entry.url:
+        return entry.url
+    if entry.channel_id is None:
+        return None
+    async with ctx.db() as session:
+        channel = await session.get(Channel, entry.channel_id)
+    if channel is None:
+        return None
+    ref = ChannelRef(channel.platform, channel.channel_id, channel.name)
+    return await ctx.permalink(ref, entry.message_id)
 
 
 async def shown(session: AsyncSession, hits: list[Hit]) -> None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot import members, roles
-from bot.commands import Command
+from bot.commands import Command, excerpt, number
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Channel, Prompt, PromptSchedule
@@ -22,18 +22,6 @@ router = Router()
 FACILITATORS = [roles.FACILITATOR]
 MAX_PROMPT = 1500
 LISTED = 20
-
-
-def _excerpt(text: str, limit: int = 80) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _number(word: str, what: str) -> int:
-    digits = word.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 9:
-        raise UsageError(f"`{word[:20]}` is not a {what} number (they look like 3 or #3).")
-    return int(digits)
 
 
 def _in_a_channel(cmd: Command) -> None:
@@ -84,7 +72,7 @@ async def list_prompts(ctx: Context, cmd: Command) -> str:
     lines = ["Prompts, in the order they will be posted:"]
     for prompt in rows[:LISTED]:
         posted = f"last posted {prompt.used_at:%Y-%m-%d}" if prompt.used_at else "never posted"
-        lines.append(f"• #{prompt.id} · {posted} — {_excerpt(prompt.text)}")
+        lines.append(f"• #{prompt.id} · {posted} — {excerpt(prompt.text)}")
     if len(rows) > LISTED:
         lines.append(f"… and {len(rows) - LISTED} more.")
     return "\n".join(lines)
@@ -100,14 +88,14 @@ async def list_prompts(ctx: Context, cmd: Command) -> str:
 async def remove(ctx: Context, cmd: Command) -> str:
     if len(cmd.argv) != 1:
         raise UsageError("Which prompt? For example: prompt remove 3")
-    prompt_id = _number(cmd.argv[0], "prompt")
+    prompt_id = number(cmd.argv[0], "prompt")
     async with ctx.db() as session:
         prompt = await session.get(Prompt, prompt_id)
         if prompt is None:
             raise CommandError(f"There is no prompt #{prompt_id}. Type `prompt list` to see them.")
         await session.delete(prompt)
         await session.commit()
-    return f"Removed prompt #{prompt_id} ({_excerpt(prompt.text, 50)})."
+    return f"Removed prompt #{prompt_id} ({excerpt(prompt.text, 50)})."
 
 
 @router.command(
@@ -198,7 +186,7 @@ async def list_schedules(ctx: Context, cmd: Command) -> str:
 async def unschedule(ctx: Context, cmd: Command) -> str:
     if len(cmd.argv) != 1:
         raise UsageError("Which schedule? For example: prompt unschedule 2")
-    schedule_id = _number(cmd.argv[0], "schedule")
+    schedule_id = number(cmd.argv[0], "schedule")
     async with ctx.db() as session:
         row = await session.get(PromptSchedule, schedule_id)
         if row is None or not row.active:

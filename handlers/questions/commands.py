@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members
 from bot.claims import Sender
-from bot.commands import Command
+from bot.commands import Command, excerpt
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Member, Question, QuestionTopic, Topic
@@ -91,7 +91,7 @@ def _line(ctx: Context, question: Question, asker: str, topic_names: list[str]) 
     topics = f" · {', '.join(topic_names)}" if topic_names else ""
     return (
         f"• #{question.id} · {status} · {_ago(ctx.now(), question.asked_at)} · {asker}{topics}"
-        f" — {service.excerpt(question.text, 70)}"
+        f" — {excerpt(question.text, 70)}"
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from bot import members, roles
 from bot.claims import Sender
+from bot.commands import excerpt, number
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
@@ -48,7 +49,6 @@ ASKED, DECLINED, NOT_MY_TOPIC, FACILITATOR = (
     "facilitator",
 )
 FIRST_ROUND, SECOND_ROUND, FACILITATOR_ROUND = 0, 1, 2
-EXCERPT = 80
 THREAD_SECONDS = 30
 HOLD = timedelta(minutes=10)  # a question the library may answer waits this long for experts
 
@@ -86,11 +86,6 @@ def split_named_topics(text: str) -> tuple[str, list[str]]:
     except UsageError:
         return text.strip(), []
     return head.strip(), names
-
-
-def excerpt(text: str, limit: int = EXCERPT) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def actions(question_id: int) -> list[Action]:
@@ -250,7 +245,7 @@ async def _offer_library(
     thread; the asker says whether one does, else the experts are asked after `HOLD`."""
     lines = [heading, "The library may already answer this:"]
     for hit in hits:
-        link = hit.entry.url or await _entry_link(ctx, hit.entry) or f"#{hit.entry.id}"
+        link = await library.link(ctx, hit.entry) or f"#{hit.entry.id}"
         lines.append(f"• #{hit.entry.id} {hit.entry.title} — {hit.excerpt} · {link}")
     minutes = int(HOLD.total_seconds() // 60)
     lines.append(
@@ -266,18 +261,6 @@ async def _offer_library(
         where.channel, "\n".join(lines), thread_id=where.message_id, actions=buttons
     )
     return f"The library may already answer it; I'll ask the experts in {minutes} minutes if not."
-
-
-async def _entry_link(ctx: Context, entry) -> str | None:
-    if entry.channel_id is None:
-        return None
-    async with ctx.db() as session:
-        channel = await session.get(Channel, entry.channel_id)
-    if channel is None:
-        return None
-    return await ctx.permalink(
-        ChannelRef(channel.platform, channel.channel_id, channel.name), entry.message_id
-    )
 
 
 async def release(ctx: Context, question_id: int, sender: Sender | None) -> str:
@@ -522,10 +505,7 @@ async def dm_member(ctx: Context, member_id: int, text: str, prefer: str) -> boo
 
 
 def parse_id(word: str) -> int:
-    digits = word.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 9:
-        raise UsageError(f"`{word[:20]}` is not a question number (they look like 12 or #12).")
-    return int(digits)
+    return number(word, "question", 12)
 
 
 async def get(session: AsyncSession, question_id: int) -> Question:
