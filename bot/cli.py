@@ -174,9 +174,11 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
+    from sqlalchemy.orm import Session
+
+    from bot import audit
     from bot.errors import UsageError
-    from bot.models import ReportPull
-    from handlers.reports.build import connect, write_report
+    from handlers.reports.build import connect, pull_detail, write_report
     from handlers.reports.period import parse_period
 
     now = datetime.now(UTC)
@@ -195,14 +197,11 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
         url, period, args.output, now=now, timezone=settings.timezone,
         pseudonymous=args.pseudonymous,
     )  # fmt: skip
-    with connect(url) as conn:
-        conn.execute(
-            ReportPull.__table__.insert().values(
-                member_id=None, pulled_at=now, period_from=period.start, period_to=period.end,
-                pseudonymous=args.pseudonymous, source="cli",
-            )
-        )  # fmt: skip
-        conn.commit()
+    with connect(url) as conn, Session(conn) as session:
+        audit.record(
+            session, audit.REPORT, now, detail=pull_detail(period, args.pseudonymous, cli=True)
+        )
+        session.commit()
     print(f"wrote {args.output} ({period.label()})")
     return 0
 

@@ -97,15 +97,18 @@ async def resolve_channel(session: AsyncSession, channel: ChannelRef) -> Channel
     return row
 
 
-async def from_mention(
-    session: AsyncSession, platform: Platform, text: str, now: datetime | None = None
-) -> Member:
+async def from_mention(session: AsyncSession, platform: Platform, text: str) -> Member:
     """The member a person means by `@someone` (in the platform's own mention syntax, or a
-    display name seen before). Raises CommandError with a short explanation if unknown."""
+    display name seen before). Only members Convener has seen: anyone else is a CommandError
+    with a short explanation, and nothing is created."""
     token = text.strip()
+    unknown = CommandError(f"I don't know anyone called {token[:40] or '(nobody)'}.")
     user = platform.user_from_mention(token) if token else None
     if user is not None:
-        return await resolve(session, user, now)
+        member = await find(session, user)
+        if member is None:
+            raise unknown
+        return member
     name = token.lstrip("@").strip()
     key = fold(name, NAME_KEY_LENGTH)
     if key:
@@ -127,7 +130,7 @@ async def from_mention(
             return candidates[0]
         if len(candidates) > 1:
             raise CommandError(f"More than one member is called {token[:40]}; mention them.")
-    raise CommandError(f"I don't know anyone called {token[:40] or '(nobody)'}. Mention them.")
+    raise unknown
 
 
 async def platform_users(session: AsyncSession, member_id: int) -> list[UserRef]:

@@ -77,6 +77,7 @@ class Member(Base):
     welcomed_at: Mapped[datetime | None]
     away_until: Mapped[datetime | None]
     is_away: Mapped[bool] = mapped_column(Boolean, default=False)
+    erased_at: Mapped[datetime | None]
 
     identities: Mapped[list[Identity]] = relationship(back_populates="member", lazy="raise")
 
@@ -131,6 +132,9 @@ class Channel(Base):
 
 
 class Role(Base):
+    """A role a member holds: `source` is `grant` (by command) or `config` (from
+    `CONVENER_FACILITATORS` / `CONVENER_COORDINATORS`, reconciled at every start)."""
+
     __tablename__ = "roles"
 
     member_id: Mapped[int] = mapped_column(
@@ -139,6 +143,7 @@ class Role(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     granted_at: Mapped[datetime]
     granted_by: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16), default="grant", server_default="grant")
 
 
 class Activity(Base):
@@ -246,6 +251,8 @@ class LinkCode(Base):
     platform: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
+    claimed_at: Mapped[datetime | None]
 
 
 class Question(Base):
@@ -520,18 +527,19 @@ class DigestRun(Base):
     sent_at: Mapped[datetime]
 
 
-class ReportPull(Base):
-    """Who pulled which engagement report, when, and for what period."""
+class AuditEntry(Base):
+    """Something done to members' roles, accounts or data: a role change, a link or unlink,
+    an erasure, a report pull. `actor_id` is who did it (None: the configuration or the
+    command line); `subject_id` the member it was done to."""
 
-    __tablename__ = "report_pulls"
+    __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int | None] = mapped_column(Integer)
-    pulled_at: Mapped[datetime]
-    period_from: Mapped[datetime]
-    period_to: Mapped[datetime]
-    pseudonymous: Mapped[bool] = mapped_column(Boolean, default=False)
-    source: Mapped[str] = mapped_column(String(16), default="command")
+    at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class ActivityDeadLetter(Base):

@@ -48,7 +48,7 @@ def _parse(cmd: Command) -> tuple[str, str]:
 async def grant_role(ctx: Context, cmd: Command) -> str:
     who, role = _parse(cmd)
     async with ctx.db() as session:
-        member = await members.from_mention(session, ctx.platform, who, ctx.now())
+        member = await members.from_mention(session, ctx.platform, who)
         if member.is_bot:
             raise CommandError("Bots cannot hold roles.")
         added = await roles.grant(session, member.id, role, by=cmd.member_id)
@@ -68,7 +68,7 @@ async def grant_role(ctx: Context, cmd: Command) -> str:
 async def revoke_role(ctx: Context, cmd: Command) -> str:
     who, role = _parse(cmd)
     async with ctx.db() as session:
-        member = await members.from_mention(session, ctx.platform, who, ctx.now())
+        member = await members.from_mention(session, ctx.platform, who)
         removed = await roles.revoke(session, member.id, role)
         configured = await roles.is_configured(session, member.id, role, ctx.settings)
         if role == roles.FACILITATOR and removed and not configured:

@@ -171,7 +171,7 @@ async def show_profile(ctx: Context, cmd: Command) -> str:
             member = me
         else:
             try:
-                member = await members.from_mention(session, ctx.platform, cmd.args, ctx.now())
+                member = await members.from_mention(session, ctx.platform, cmd.args)
             except CommandError as exc:
                 raise UsageError(
                     f"{exc} To change your own profile: `profile city|org|role|timezone <value>`."

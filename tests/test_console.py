@@ -48,14 +48,14 @@ def test_member_gets_help_and_is_refused_a_grant(tmp_path):
 @pytest.mark.slow
 def test_first_member_is_a_facilitator_and_threads_print(tmp_path):
     script = (
-        "!role grant @alice coordinator\n"  # a console mention names a member at once
+        "!role grant @alice coordinator\n"  # alice has not been seen yet
         "/as alice\nhello\n/as you\n!role grant @alice coordinator\n!roles\n"
         "/convener help roles\n/frob\n/reply\n"
     )
     done = convener(tmp_path, script)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "[DM @you] convener: I don't know anyone called @alice" not in out  # @x resolves
+    assert "[DM @you] convener: I don't know anyone called @alice." in out
     assert "[DM @you] convener: alice is now a coordinator." in out
     assert "Coordinators: alice" in out
     assert "(console) unknown /frob" in out

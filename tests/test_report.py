@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from bot import members
-from bot.models import PromptRun, Question, ReportPull
+from bot.models import AuditEntry, PromptRun, Question
 from handlers.reports.build import write_report
 from handlers.reports.period import parse_period
 
@@ -230,8 +230,9 @@ async def test_report_command_sends_the_file_privately_and_records_the_pull(bot)
     assert load_workbook(io.BytesIO(sent.data))["Summary"]["B2"].value == 3
     assert all(s.file is None for s in bot.posts_in("general"))
     async with bot.app.db.sessions() as session:
-        pull = await session.scalar(select(ReportPull))
-        assert pull.period_from == at(1, 0) and pull.period_to == at(1, 0, month=4)
+        pull = await session.scalar(select(AuditEntry))
+        assert (pull.action, pull.detail) == ("report", "2026-03-01 to 2026-03-31")
+        assert pull.actor_id is not None
     await bot.say("alice", "!report")
     assert bot.last_reply_to("alice") == "Only facilitators and coordinators can use `report`."
     await bot.say("coord", "!report 2026-02-30")
@@ -239,7 +240,7 @@ async def test_report_command_sends_the_file_privately_and_records_the_pull(bot)
     await bot.say("coord", "!report 2026-03-31 2026-03-01")
     assert bot.last_reply_to("coord").startswith("The start date is after the end date.")
     async with bot.app.db.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(ReportPull)) == 1
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 1
 
 
 async def test_stats(bot):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import CommandError, UsageError
 from bot.models import (
     Activity,
+    AuditEntry,
     Base,
     Identity,
     LinkCode,
@@ -29,7 +30,6 @@ from bot.models import (
     Prompt,
     PromptSchedule,
     Question,
-    ReportPull,
     Role,
 )
 
@@ -43,7 +43,9 @@ PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     Question.__table__.c.solved_by,
     Prompt.__table__.c.created_by,
     PromptSchedule.__table__.c.created_by,
-    ReportPull.__table__.c.member_id,
+    AuditEntry.__table__.c.actor_id,
+    AuditEntry.__table__.c.subject_id,
+    LinkCode.__table__.c.claimed_by,
 )
 
 _PROFILE_FIELDS = ("city", "org", "role_title", "timezone")

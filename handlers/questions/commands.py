@@ -136,9 +136,7 @@ async def solved(ctx: Context, cmd: Command) -> str:
         entry = service.parse_id(rest[1])
     elif rest:
         async with ctx.db() as session:
-            credit = (
-                await members.from_mention(session, ctx.platform, " ".join(rest), ctx.now())
-            ).id
+            credit = (await members.from_mention(session, ctx.platform, " ".join(rest))).id
             await session.commit()
     return await service.solve(ctx, question_id, _sender(ctx), credit, "command", entry)
 

@@ -56,6 +56,15 @@ def pseudonyms(conn: Connection, now: datetime):
     return pseudonym
 
 
+def pull_detail(period: Period, pseudonymous: bool, cli: bool = False) -> str:
+    """How a report pull reads in the audit log."""
+    return (
+        f"{period.first_day} to {period.last_day}"
+        + (", pseudonymous" if pseudonymous else "")
+        + (" (command line)" if cli else "")
+    )
+
+
 def write_report(
     sync_url: URL | str,
     period: Period,

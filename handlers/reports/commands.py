@@ -7,14 +7,13 @@ import asyncio
 import io
 from zoneinfo import ZoneInfo
 
-from bot import roles
+from bot import audit, roles
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
-from bot.models import ReportPull
 from bot.router import Router
 from bot.types import OutboundFile
-from handlers.reports.build import stats, write_report
+from handlers.reports.build import pull_detail, stats, write_report
 from handlers.reports.period import parse_period
 
 router = Router()
@@ -51,11 +50,9 @@ async def report(ctx: Context, cmd: Command) -> str:
         + (" (pseudonymous)." if pseudonymous else "."),
     )
     async with ctx.db() as session:
-        session.add(
-            ReportPull(
-                member_id=cmd.member_id, pulled_at=ctx.now(), period_from=period.start,
-                period_to=period.end, pseudonymous=pseudonymous, source="command",
-            )
+        audit.record(
+            session, audit.REPORT, ctx.now(), actor_id=cmd.member_id,
+            detail=pull_detail(period, pseudonymous),
         )  # fmt: skip
         await session.commit()
     return f"I sent you the report for {period.label()} as a direct message."
