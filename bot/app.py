@@ -93,11 +93,9 @@ class Convener:
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
             await asyncio.to_thread(self.db.upgrade)
-        async with self.db.sessions() as session:
-            granted = await roles.grant_configured(session, self.settings)
-            await session.commit()
-        if granted:
-            log.info("granted %d configured roles", granted)
+        granted, revoked = await self.db.unit(roles.reconcile, self.settings, self.clock())
+        if granted or revoked:
+            log.info("roles from the settings: %d granted, %d revoked", granted, revoked)
         self.activity.start()
         names = ", ".join(self.platforms) or "none"
         log.info("Convener started: platforms %s, database %s", names,

@@ -8,12 +8,14 @@ coordinators may.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import literal, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
+from bot import audit
 from bot.models import Identity, Member, Role
 from bot.settings import Settings
 from bot.types import UserRef
@@ -91,65 +93,125 @@ async def allowed(
     return permits(await session.run_sync(roles_of, member_id, settings), needed)
 
 
-async def grant(session: AsyncSession, member_id: int, role: str, by: int | None = None) -> bool:
-    """Grant a role; False if the member already held it. The caller commits."""
-    if await session.get(Role, (member_id, role)) is not None:
-        return False
-    session.add(Role(member_id=member_id, role=role, granted_at=datetime.now(UTC), granted_by=by))
-    await session.flush()
-    return True
+# Role changes run one at a time: on PostgreSQL under this transaction-level advisory lock
+# (two replicas must not both revoke one of the last two facilitators); on SQLite a revoke's
+# delete holds the database's one write lock until it commits.
+ROLE_LOCK = 0x636F6E76
 
 
-async def revoke(session: AsyncSession, member_id: int, role: str) -> bool:
-    row = await session.get(Role, (member_id, role))
-    if row is None:
-        return False
-    await session.delete(row)
-    await session.flush()
-    return True
+class Outcome(StrEnum):
+    GRANTED = "granted"
+    ALREADY = "already"
+    REVOKED = "revoked"
+    NOT_HELD = "not held"
+    CONFIGURED = "configured"
+    LAST = "last facilitator"
 
 
-async def holders(session: AsyncSession, settings: Settings) -> dict[str, list[Member]]:
-    """Everyone who holds each role, stored or configured."""
-    result: dict[str, dict[int, Member]] = {role: {} for role in ROLES}
-    rows = await session.execute(
-        select(Role.role, Member).join(Member, Member.id == Role.member_id)
+def _serialise(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(ROLE_LOCK)))
+
+
+def change(
+    session: Session,
+    member_id: int,
+    role: str,
+    grant: bool,
+    settings: Settings,
+    now: datetime,
+    actor_id: int | None,
+) -> Outcome:
+    """Grant or revoke a role, audited, as one unit of work that commits itself. A role the
+    settings give is changed only there; the last facilitator is never revoked."""
+    _serialise(session)
+    held = session.get(Role, (member_id, role))
+    configured = role in roles_of_configured(session, member_id, settings)
+    if grant:
+        if held is not None or configured:
+            return Outcome.ALREADY
+        session.add(Role(member_id=member_id, role=role, granted_at=now, granted_by=actor_id))
+        outcome = Outcome.GRANTED
+    else:
+        if configured or (held is not None and held.source == "config"):
+            return Outcome.CONFIGURED
+        if held is None:
+            return Outcome.NOT_HELD
+        session.delete(held)
+        session.flush()  # first remove, then count: a concurrent revoke cannot slip between
+        if role == FACILITATOR and not _holders(session, settings)[role]:
+            session.rollback()
+            return Outcome.LAST
+        outcome = Outcome.REVOKED
+    audit.record(
+        session,
+        audit.ROLE_GRANT if grant else audit.ROLE_REVOKE,
+        now,
+        actor_id=actor_id,
+        subject_id=member_id,
+        detail=role,
     )
-    for role, member in rows:
+    session.commit()
+    return outcome
+
+
+def roles_of_configured(session: Session, member_id: int, settings: Settings) -> set[str]:
+    """The roles the settings give a member through any of their accounts."""
+    user_ids = set(session.scalars(select(Identity.user_id).where(Identity.member_id == member_id)))
+    return {role for role, ids in _configured(settings).items() if user_ids & ids}
+
+
+def _holders(session: Session, settings: Settings) -> dict[str, list[Member]]:
+    result: dict[str, dict[int, Member]] = {role: {} for role in ROLES}
+    for role, member in session.execute(
+        select(Role.role, Member).join(Member, Member.id == Role.member_id)
+    ):
         result.setdefault(role, {})[member.id] = member
     for role, ids in _configured(settings).items():
         if not ids:
             continue
-        rows = await session.scalars(
+        for member in session.scalars(
             select(Member)
             .join(Identity, Identity.member_id == Member.id)
             .where(Identity.user_id.in_(ids))
-        )
-        for member in rows:
+        ):
             result[role][member.id] = member
     return {
         role: sorted(m.values(), key=lambda m: m.display_name.lower()) for role, m in result.items()
     }
 
 
-async def is_configured(
-    session: AsyncSession, member_id: int, role: str, settings: Settings
-) -> bool:
-    user_ids = set(
-        await session.scalars(select(Identity.user_id).where(Identity.member_id == member_id))
-    )
-    return bool(user_ids & _configured(settings)[role])
+async def holders(session: AsyncSession, settings: Settings) -> dict[str, list[Member]]:
+    """Everyone who holds each role, stored or configured."""
+    return await session.run_sync(_holders, settings)
 
 
-async def grant_configured(session: AsyncSession, settings: Settings) -> int:
-    """Store the configured roles for members already known; returns how many were new."""
-    count = 0
+def reconcile(session: Session, settings: Settings, now: datetime) -> tuple[int, int]:
+    """Make the roles that came from the settings match them, at every start: members now
+    listed gain the role, members no longer listed lose it (roles granted by command stay).
+    Audited; commits. Returns (granted, revoked)."""
+    _serialise(session)
+    granted = revoked = 0
     for role, ids in _configured(settings).items():
-        if not ids:
-            continue
-        member_ids = set(
-            await session.scalars(select(Identity.member_id).where(Identity.user_id.in_(ids)))
+        listed = (
+            set(session.scalars(select(Identity.member_id).where(Identity.user_id.in_(ids))))
+            if ids
+            else set()
         )
-        for member_id in member_ids:
-            count += await grant(session, member_id, role)
-    return count
+        stored = {r.member_id: r for r in session.scalars(select(Role).where(Role.role == role))}
+        for member_id in listed - stored.keys():
+            session.add(Role(member_id=member_id, role=role, granted_at=now, source="config"))
+            audit.record(
+                session, audit.ROLE_GRANT, now, subject_id=member_id, detail=f"{role} (settings)"
+            )
+            granted += 1
+        for member_id, row in stored.items():
+            if row.source == "config" and member_id not in listed:
+                session.delete(row)
+                audit.record(
+                    session, audit.ROLE_REVOKE, now, subject_id=member_id,
+                    detail=f"{role} (removed from the settings)",
+                )  # fmt: skip
+                revoked += 1
+    session.commit()
+    return granted, revoked

@@ -1,11 +1,19 @@
-"""Roles: `roles`, `role grant|revoke @user facilitator|coordinator`."""
+"""Roles and the audit log: `roles`, `role grant|revoke @user facilitator|coordinator`,
+`audit [days]`."""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from bot import members, roles
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.models import AuditEntry, Member
 from bot.router import Router
 
 router = Router()
@@ -38,6 +46,38 @@ def _parse(cmd: Command) -> tuple[str, str]:
     return who, role
 
 
+def _is_bot(ctx: Context, member: Member, who: str) -> bool:
+    me = ctx.platform.bot_user
+    user = ctx.platform.user_from_mention(who.strip())
+    return member.is_bot or (me is not None and user is not None and user.id == me.id)
+
+
+async def _change(ctx: Context, cmd: Command, grant: bool) -> str:
+    who, role = _parse(cmd)
+    async with ctx.db() as session:
+        member = await members.from_mention(session, ctx.platform, who)
+    if grant and _is_bot(ctx, member, who):
+        raise CommandError("Bots cannot hold roles.")
+    outcome = await ctx.db.unit(
+        roles.change, member.id, role, grant, ctx.settings, ctx.now(), cmd.member_id
+    )
+    name = member.display_name
+    match outcome:
+        case roles.Outcome.GRANTED:
+            return f"{name} is now a {role}."
+        case roles.Outcome.ALREADY:
+            return f"{name} is already a {role}."
+        case roles.Outcome.REVOKED:
+            return f"{name} is no longer a {role}."
+        case roles.Outcome.NOT_HELD:
+            return f"{name} was not a {role}."
+        case roles.Outcome.CONFIGURED:
+            return (
+                f"{name} is a {role} by configuration (CONVENER_{role.upper()}S); change it there."
+            )
+    raise CommandError(f"{name} is the last facilitator; grant another one first.")
+
+
 @router.command(
     "role grant",
     usage=ROLE_USAGE.replace("grant|revoke", "grant"),
@@ -46,16 +86,7 @@ def _parse(cmd: Command) -> tuple[str, str]:
     roles=[roles.FACILITATOR],
 )
 async def grant_role(ctx: Context, cmd: Command) -> str:
-    who, role = _parse(cmd)
-    async with ctx.db() as session:
-        member = await members.from_mention(session, ctx.platform, who)
-        if member.is_bot:
-            raise CommandError("Bots cannot hold roles.")
-        added = await roles.grant(session, member.id, role, by=cmd.member_id)
-        await session.commit()
-    if not added:
-        return f"{member.display_name} is already a {role}."
-    return f"{member.display_name} is now a {role}."
+    return await _change(ctx, cmd, grant=True)
 
 
 @router.command(
@@ -66,21 +97,50 @@ async def grant_role(ctx: Context, cmd: Command) -> str:
     roles=[roles.FACILITATOR],
 )
 async def revoke_role(ctx: Context, cmd: Command) -> str:
-    who, role = _parse(cmd)
+    return await _change(ctx, cmd, grant=False)
+
+
+AUDIT_LINES = 40
+
+
+@router.command(
+    "audit",
+    usage="audit [days]",
+    summary="role changes, links, erasures and report pulls (default: last 30 days)",
+    example="audit 90",
+    roles=[roles.FACILITATOR],
+)
+async def show_audit(ctx: Context, cmd: Command) -> str:
+    if len(cmd.argv) > 1 or (cmd.argv and not cmd.argv[0].isdigit()):
+        raise UsageError("Give a number of days, for example: audit 90")
+    days = int(cmd.argv[0]) if cmd.argv else 30
+    if not 1 <= days <= 3650:
+        raise UsageError("Choose between 1 and 3650 days.")
+    since = ctx.now() - timedelta(days=days)
+    actor, subject = aliased(Member), aliased(Member)
     async with ctx.db() as session:
-        member = await members.from_mention(session, ctx.platform, who)
-        removed = await roles.revoke(session, member.id, role)
-        configured = await roles.is_configured(session, member.id, role, ctx.settings)
-        if role == roles.FACILITATOR and removed and not configured:
-            remaining = await roles.holders(session, ctx.settings)
-            if not remaining[roles.FACILITATOR]:
-                raise CommandError("That would leave no facilitator; grant another one first.")
-        await session.commit()
-    if configured:
-        return (
-            f"{member.display_name} is a {role} by configuration "
-            f"(CONVENER_{role.upper()}S); change it there."
-        )
-    if not removed:
-        return f"{member.display_name} was not a {role}."
-    return f"{member.display_name} is no longer a {role}."
+        rows = (
+            await session.execute(
+                select(AuditEntry, actor.display_name, subject.display_name)
+                .outerjoin(actor, actor.id == AuditEntry.actor_id)
+                .outerjoin(subject, subject.id == AuditEntry.subject_id)
+                .where(AuditEntry.at >= since)
+                .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                .limit(AUDIT_LINES + 1)
+            )
+        ).all()
+    if not rows:
+        return f"Nothing in the audit log for the last {days} days."
+    zone = ZoneInfo(ctx.settings.timezone)
+    lines = [f"Audit log, last {days} days, newest first:"]
+    for entry, by, to in rows[:AUDIT_LINES]:
+        who = by or ("the settings" if entry.action.startswith("role") else "the command line")
+        line = f"{entry.at.astimezone(zone):%Y-%m-%d %H:%M} {entry.action}"
+        if to and entry.subject_id != entry.actor_id:
+            line += f" {to}"
+        if entry.detail:
+            line += f": {entry.detail}"
+        lines.append(f"{line} (by {who})")
+    if len(rows) > AUDIT_LINES:
+        lines.append(f"Only the newest {AUDIT_LINES} are shown; ask for fewer days for the rest.")
+    return "\n".join(lines)

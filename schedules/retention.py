@@ -1,25 +1,59 @@
-"""Retention: activity older than `CONVENER_RETENTION_DAYS` is deleted (0 keeps it all)."""
+"""Retention: activity older than `CONVENER_RETENTION_DAYS` is deleted (0 keeps it all), in
+batches of `BATCH` rows, each its own short transaction, so the daily run never holds the
+database for long; and old claims on handled events are pruned."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from bot import claims
 from bot.context import Context
-from bot.models import Activity
+from bot.models import Activity, ActivityDeadLetter
+
+BATCH = 5_000
 
 
-async def purge_old_activity(ctx: Context) -> int:
+def _delete_batch(session: Session, cutoff: datetime, limit: int) -> int:
+    oldest = select(Activity.id).where(Activity.ts < cutoff).order_by(Activity.ts).limit(limit)
+    result = session.execute(
+        delete(Activity)
+        .where(Activity.id.in_(oldest.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+def _delete_dead_letters(session: Session, cutoff: datetime) -> int:
+    result = session.execute(
+        delete(ActivityDeadLetter)
+        .where(ActivityDeadLetter.failed_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount or 0
+
+
+async def purge_old_activity(ctx: Context, batch: int = BATCH) -> int:
+    """Delete activity (and rows that could not be stored) older than the retention period;
+    returns how many activity rows went."""
     days = ctx.settings.retention_days
     if days <= 0:
         return 0
     cutoff = ctx.now() - timedelta(days=days)
-    async with ctx.db() as session:
-        result = await session.execute(delete(Activity).where(Activity.ts < cutoff))
-        await session.commit()
-        return result.rowcount or 0
+    total = 0
+    while True:
+        deleted = await ctx.db.unit(_delete_batch, cutoff, batch)
+        total += deleted
+        if deleted < batch:
+            break
+        await asyncio.sleep(0)  # let commands and the activity log in between batches
+    await ctx.db.unit(_delete_dead_letters, cutoff)
+    return total
 
 
 async def prune_claims(ctx: Context) -> int:

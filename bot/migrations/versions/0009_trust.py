@@ -65,6 +65,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("source", sa.String(16), nullable=False, server_default="grant")
         )
+    # Until now the settings' roles were stored without a granter; commands always name one.
+    op.execute("UPDATE roles SET source = 'config' WHERE granted_by IS NULL")
     with op.batch_alter_table("link_codes") as batch_op:
         batch_op.add_column(sa.Column("claimed_by", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("claimed_at", UTCDateTime(timezone=True), nullable=True))
