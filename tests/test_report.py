@@ -219,6 +219,41 @@ async def test_pseudonyms_are_stable_and_hide_names(bot):
     assert not {"alice", "bob"} & {row[3] for row in rows(first, "Questions")[1:]}
 
 
+async def test_pseudonymous_reports_show_only_widely_shared_cities_orgs_and_roles(bot):
+    """Names alone are not enough: in a small community a city, an organisation or a role
+    can single a person out, so a pseudonymous report shows one only when five members share
+    it; join dates become months and activity times days."""
+    bot.clock.now = datetime(2026, 3, 2, 9, 17, tzinfo=UTC)
+    await bot.join("solo")
+    await bot.say("fac", "hello")
+    for i in range(5):
+        await bot.say(f"m{i}", "hello")
+    await bot.app.activity.flush()
+    async with bot.app.db.sessions() as session:
+        for i in range(5):
+            member = await members.resolve(session, bot.user(f"m{i}"))
+            member.city, member.org, member.role_title = " nairobi", "City Treasury", "Analyst"
+        solo = await members.resolve(session, bot.user("solo"))
+        solo.city, solo.org, solo.role_title = "Seoul", "Seoul Metropolitan Government", "CFO"
+        await session.commit()
+    bot.clock.now = datetime(2026, 4, 1, tzinfo=UTC)
+    plain = {row[0]: row for row in rows(workbook(bot, "2026-03-01", "2026-03-31"), "Members")}
+    assert plain["solo"][1:4] == ("Seoul", "Seoul Metropolitan Government", "CFO")
+    assert plain["solo"][4] == datetime(2026, 3, 2, 9, 17)
+
+    book = workbook(bot, "2026-03-01", "2026-03-31", pseudonymous=True)
+    shown = [row[1:4] for row in rows(book, "Members")[1:]]
+    assert shown.count((" nairobi", "City Treasury", "Analyst")) == 5
+    assert ("other", "other", "other") in shown
+    everything = " ".join(
+        str(value) for sheet in book for row in sheet.iter_rows(values_only=True) for value in row
+    )
+    for rare in ("Seoul", "Metropolitan", "CFO", "solo"):
+        assert rare not in everything
+    joined = {row[4] for row in rows(book, "Members")[1:]} - {None}
+    assert joined == {datetime(2026, 3, 1)}
+
+
 async def test_report_command_sends_the_file_privately_and_records_the_pull(bot):
     await community(bot)
     await bot.say("coord", "!report 2026-03-01 2026-03-31")
@@ -284,3 +319,14 @@ def test_demo_then_report_and_libreoffice_converts(tmp_path):
     assert converted.returncode == 0, converted.stderr
     summary = (tmp_path / "csv" / "demo.csv").read_text().splitlines()
     assert summary[0].startswith("Figure,") and summary[1].startswith("Posting-active members,")
+
+
+def test_tallies_group_rare_values_as_other():
+    from handlers.reports.queries import tally
+
+    def shown(field, value):
+        return value if (field, value) == ("city", "Nairobi") else "other"
+
+    pairs = [("Nairobi", 5), ("Seoul", 1), ("Lima", 2)]
+    assert tally(pairs) == "Nairobi 5, Lima 2, Seoul 1"
+    assert tally(pairs, shown, "city") == "Nairobi 5, other 3"

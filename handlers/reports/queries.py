@@ -292,10 +292,38 @@ def call_figures(conn: Connection, period: Period) -> dict[str, int]:
     }
 
 
-def tally(pairs) -> str:
-    """`[("Nairobi", 3), ("Seoul", 1)]` as "Nairobi 3, Seoul 1", most first."""
+QUASI_IDENTIFIERS = {"city": M.c.city, "org": M.c.org, "role": M.c.role_title}
+OTHER = "other"
+
+
+def shared_values(conn: Connection, field: str, at_least: int) -> set[str]:
+    """The values of a profile field (`city`, `org`, `role`) that at least `at_least`
+    members share, compared by `quasi_key`."""
+    column = QUASI_IDENTIFIERS[field]
     counts: dict[str, int] = {}
-    for name, n in pairs:
+    for value, n in conn.execute(
+        select(column, func.count())
+        .where(column.is_not(None), M.c.is_bot.is_(False))
+        .group_by(column)
+    ):
+        counts[quasi_key(value)] = counts.get(quasi_key(value), 0) + n
+    return {key for key, n in counts.items() if n >= at_least}
+
+
+def quasi_key(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
+
+def same(field: str, value: str | None) -> str | None:
+    return value
+
+
+def tally(pairs, shown=same, field: str = "") -> str:
+    """`[("Nairobi", 3), ("Seoul", 1)]` as "Nairobi 3, Seoul 1", most first; `shown(field,
+    value)` may replace values first (pseudonymous reports group rare ones as "other")."""
+    counts: dict[str, int] = {}
+    for value, n in pairs:
+        name = shown(field, value)
         key = (name or "").strip() or "unknown"
         counts[key] = counts.get(key, 0) + n
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
@@ -569,7 +597,7 @@ def knowledge(conn: Connection, period: Period) -> Iterator[tuple]:
     yield from conn.execution_options(stream_results=True, yield_per=2000).execute(query)
 
 
-def events(conn: Connection, period: Period) -> list[tuple]:
+def events(conn: Connection, period: Period, shown=same) -> list[tuple]:
     """Events starting in the period, with yes/maybe/no counts and the yes answers by city
     (the member's city now): (id, title, starts_at, channel, cancelled_at, yes, maybe, no,
     yes by city)."""
@@ -604,10 +632,10 @@ def events(conn: Connection, period: Period) -> list[tuple]:
         .group_by(R.c.event_id, M.c.city)
     ):
         cities.setdefault(event_id, []).append((city, n))
-    return [(*row, tally(cities.get(row[0], []))) for row in rows]
+    return [(*row, tally(cities.get(row[0], []), shown, "city")) for row in rows]
 
 
-def calls(conn: Connection, period: Period) -> list[tuple]:
+def calls(conn: Connection, period: Period, shown=same) -> list[tuple]:
     """Calls whose deadline falls in the period or that were still open at its end, with the
     interests (not withdrawn) by city and by organisation as given when expressing interest:
     (id, title, deadline, open at the period's end, interests, by city, by organisation)."""
@@ -640,5 +668,7 @@ def calls(conn: Connection, period: Period) -> list[tuple]:
         ):
             groups.setdefault(call_id, []).append((value, n))
     return [
-        (*row, tally(by["city"].get(row[0], [])), tally(by["org"].get(row[0], []))) for row in rows
-    ]
+        (*row, tally(by["city"].get(row[0], []), shown, "city"),
+         tally(by["org"].get(row[0], []), shown, "org"))
+        for row in rows
+    ]  # fmt: skip

@@ -28,6 +28,7 @@ from handlers.reports.period import Period
 
 MAX_DATA_ROWS = 1_048_576 - 2  # header row, and a row saying the sheet was cut
 MAX_CELL = 32_767
+SHARED_BY = 5  # in a pseudonymous report, rarer cities, organisations and roles are "other"
 BOLD = Font(bold=True)
 WRAP = Alignment(wrap_text=True, vertical="top")
 
@@ -118,6 +119,11 @@ class Writer:
         self.now = now
         self.zone = ZoneInfo(timezone)
         self.pseudonym = pseudonym
+        self.shared = (
+            {f: queries.shared_values(conn, f, SHARED_BY) for f in queries.QUASI_IDENTIFIERS}
+            if pseudonym is not None
+            else None
+        )
         self.book = Workbook(write_only=True)
 
     def local(self, moment: datetime | None) -> datetime | None:
@@ -126,10 +132,26 @@ class Writer:
             return None
         return moment.astimezone(self.zone).replace(tzinfo=None)
 
+    def shown(self, field: str, value: str | None) -> str | None:
+        """A city, organisation or role as this report may show it: in a pseudonymous
+        report, one fewer than `SHARED_BY` members share becomes "other"."""
+        if self.shared is None or value is None or not value.strip():
+            return value
+        return value if queries.quasi_key(value) in self.shared[field] else queries.OTHER
+
     def name(self, member_id: int, name: str | None) -> Text:
         if self.pseudonym is not None:
             return Text(self.pseudonym(member_id, name or ""))
         return Text(name or "")
+
+    def coarse(self, moment: datetime | None, month: bool = False) -> datetime | None:
+        """A member's time in their row: to the minute, or in a pseudonymous report to the day
+        (`month`: to the first of the month), so it cannot single them out."""
+        moment = self.local(moment)
+        if moment is None or self.pseudonym is None:
+            return moment
+        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return moment.replace(day=1) if month else moment
 
     def write(self, target: str | IO[bytes]) -> None:
         self.summary()
@@ -261,8 +283,10 @@ class Writer:
              messages, replies, reactions, asked, answered, prompts, offers) = row  # fmt: skip
             status = queries.member_status(joined, last_post, self.period)
             if not sheet.append(
-                [self.name(member_id, name), text(city), text(org), text(role),
-                 self.local(joined), self.local(first), self.local(last), messages, replies,
+                [self.name(member_id, name), text(self.shown("city", city)),
+                 text(self.shown("org", org)), text(self.shown("role", role)),
+                 self.coarse(joined, month=True), self.coarse(first), self.coarse(last),
+                 messages, replies,
                  reactions, asked, answered, prompts, text(offers), status]
             ):  # fmt: skip
                 break
@@ -380,7 +404,7 @@ class Writer:
             maybe,
             no,
             cities,
-        ) in queries.events(self.conn, self.period):
+        ) in queries.events(self.conn, self.period, self.shown):
             if not sheet.append(
                 [event_id, Text(title), self.local(starts), text(channel),
                  "yes" if cancelled is not None else "no", yes, maybe, no, text(cities or None)]
@@ -406,7 +430,7 @@ class Writer:
             interests,
             cities,
             orgs,
-        ) in queries.calls(self.conn, self.period):
+        ) in queries.calls(self.conn, self.period, self.shown):
             day = (self.local(deadline) - timedelta(seconds=1)).date()  # the midnight after it
             if not sheet.append(
                 [call_id, Text(title), day, "open" if still_open else "closed", interests,
@@ -511,6 +535,8 @@ DEFINITIONS = [
     (
         "Pseudonymous",
         "When asked for, names are replaced by stable pseudonyms: the same member "
-        "has the same pseudonym in every report.",
+        f"has the same pseudonym in every report. A city, organisation or role fewer than "
+        f"{SHARED_BY} members share is shown as other; join dates are shown as the month and "
+        "activity times as the day.",
     ),
 ]
