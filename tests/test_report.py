@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from sqlalchemy import func, select, update
 from bot import members
 from bot.models import AuditEntry, PromptRun, Question
 from handlers.reports.build import write_report
+from handlers.reports.pdf import to_pdf
 from handlers.reports.period import parse_period
 
 
@@ -96,7 +98,7 @@ def workbook(bot, *words: str, pseudonymous: bool = False):
     buffer = io.BytesIO()
     write_report(
         bot.app.db.sync_url, period, buffer, now=bot.clock(), timezone="UTC",
-        pseudonymous=pseudonymous,
+        pseudonymous=pseudonymous, community=bot.settings.community_name,
     )  # fmt: skip
     buffer.seek(0)
     return load_workbook(buffer)
@@ -114,7 +116,6 @@ async def test_summary_figures_match_the_hand_count(bot):
         "Posting-active members": (3, 1),
         "New members": (3, 1),
         "Retained in week 1 (new members)": (3, 0),
-        "Retained in week 4 (new members)": (1, 0),
         "Messages": (5, 1),
         "Replies": (7, 0),
         "Reactions": (1, 0),
@@ -127,24 +128,33 @@ async def test_summary_figures_match_the_hand_count(bot):
     }
     for figure, (now, before) in expected.items():
         assert summary[figure][:3] == (now, before, now - before), figure
+    # olga joined on February 10: 28 days had not passed by the end of February
+    assert summary["Retained in week 4 (new members)"][:3] == (1, "not yet", None)
     assert summary["Median hours to first response"][0] == pytest.approx(24)
     # PERCENTILE.INC of [2, 24, 72] at 0.9: 24 + 0.8 * (72 - 24)
     assert summary["90th percentile hours to first response"][0] == pytest.approx(62.4)
     assert summary["Median hours to first response"][1] is None
     assert summary["Share unanswered after 24 hours"][0] == pytest.approx(2 / 4)  # q3, q4
     assert summary["Share unanswered after 72 hours"][0] == pytest.approx(1 / 4)  # q4
-    assert rows(book, "Summary")[0][1:3] == (
-        "2026-03-01 to 2026-03-31",
-        "previous: 2026-01-29 to 2026-02-28",
-    )
+    heading = [row[0] for row in rows(book, "Summary")[:3]]
+    assert heading == [
+        "Engagement summary: Municipal Finance Practice",
+        "2026-03-01 to 2026-03-31 (31 days), compared with the 31 days before "
+        "(2026-01-29 to 2026-02-28)",
+        "Pulled 2026-04-01 00:00 (UTC)",
+    ]
+    assert rows(book, "Summary")[4] == ("Figure", "This period", "Previous period", "Change")
+    assert summary["Members"][:3] == (4, 1, 3)
 
 
 async def test_every_sheet_has_its_rows(bot):
     ids = await community(bot)
     book = workbook(bot, "2026-03-01", "2026-03-31")
     assert book.sheetnames == [
+        "Overview",
         "Summary",
         "Weekly",
+        "Charts",
         "Members",
         "Channels",
         "Questions",
@@ -154,14 +164,20 @@ async def test_every_sheet_has_its_rows(bot):
         "Calls",
         "Definitions",
     ]
-    weekly = {row[0].date().isoformat(): row[1:] for row in rows(book, "Weekly")[1:]}
+    weekly = {
+        row[0].date().isoformat(): row[1:]
+        for row in rows(book, "Weekly")[1:]
+        if isinstance(row[0], datetime)
+    }
     assert list(weekly) == [f"2026-{d}" for d in ("02-23", "03-02", "03-09", "03-16", "03-23",
                                                    "03-30")]  # fmt: skip
-    # week of March 2: active, new, messages, replies, reactions, asked, answered, prompts
-    assert weekly["2026-03-02"] == (3, 3, 4, 4, 1, 4, 3, 0)
-    assert weekly["2026-03-09"] == (2, 0, 0, 3, 0, 0, 0, 3)
-    assert weekly["2026-03-23"] == (1, 0, 1, 0, 0, 0, 0, 0)
-    assert len(book["Weekly"]._charts) == 2
+    # days in the period; active, new, messages, replies, reactions, asked, answered, prompts
+    assert weekly["2026-02-23"][0] == 1 and weekly["2026-03-30"][0] == 2  # partial weeks
+    assert weekly["2026-03-02"] == (7, 3, 3, 4, 4, 1, 4, 3, 0)
+    assert weekly["2026-03-09"] == (7, 2, 0, 0, 3, 0, 0, 0, 3)
+    assert weekly["2026-03-23"] == (7, 1, 0, 1, 0, 0, 0, 0, 0)
+    assert rows(book, "Weekly")[-1][0].startswith("A week with fewer than 7 days")
+    assert len(book["Charts"]._charts) == 3 and len(book["Overview"]._charts) == 1
 
     people = {row[0]: row for row in rows(book, "Members")[1:]}
     assert set(people) == {"alice", "bob", "carol", "olga"}
@@ -262,7 +278,8 @@ async def test_report_command_sends_the_file_privately_and_records_the_pull(bot)
     )
     [sent] = bot.files_to("coord")
     assert sent.filename == "engagement-2026-03-01-to-2026-03-31.xlsx"
-    assert load_workbook(io.BytesIO(sent.data))["Summary"]["B2"].value == 3
+    summary = {row[0]: row[1] for row in rows(load_workbook(io.BytesIO(sent.data)), "Summary")}
+    assert summary["Posting-active members"] == 3
     assert all(s.file is None for s in bot.posts_in("general"))
     async with bot.app.db.sessions() as session:
         pull = await session.scalar(select(AuditEntry))
@@ -305,20 +322,42 @@ def test_demo_then_report_and_libreoffice_converts(tmp_path):
     assert report.returncode == 0, report.stderr
     book = load_workbook(tmp_path / "demo.xlsx", read_only=True)
     assert sum(1 for _ in book["Members"].iter_rows()) > 300
-    soffice = shutil.which("soffice")
-    if soffice is None:
+    check_print_settings(tmp_path / "demo.xlsx")
+    if shutil.which("soffice") is None:
         if os.environ.get("CI"):
             pytest.fail("soffice is missing in CI (scripts/install-libreoffice.sh installs it)")
         pytest.skip("LibreOffice is not installed")
-    converted = subprocess.run(
-        [soffice, "--headless", "--convert-to", "csv", "--outdir", str(tmp_path / "csv"),
-         str(tmp_path / "demo.xlsx")],
-        capture_output=True, text=True, timeout=120,
-        env={**os.environ, "HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert converted.returncode == 0, converted.stderr
-    summary = (tmp_path / "csv" / "demo.csv").read_text().splitlines()
-    assert summary[0].startswith("Figure,") and summary[1].startswith("Posting-active members,")
+    pages = pages_per_sheet(to_pdf(tmp_path / "demo.xlsx"))
+    assert pages["Overview"] == 1 and pages["Summary"] == 1
+    assert pages["Charts"] == 3  # one page each
+    assert pages["Definitions"] <= 2
+    assert pages["Weekly"] == 1
+
+
+def check_print_settings(path) -> None:
+    book = load_workbook(path)
+    for ws in book.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert "&P" in ws.oddFooter.center.text, ws.title
+        assert ws.page_margins.left == 0.5
+        if ws.title != "Charts":
+            assert ws.print_title_rows, ws.title
+    for one_page in ("Overview", "Summary"):
+        assert book[one_page].page_setup.fitToHeight == 1
+    assert book["Members"].page_setup.fitToHeight == 0
+
+
+def pages_per_sheet(pdf) -> dict[str, int]:
+    """Pages by the sheet named in each page's footer ("Summary, page 2 of 19")."""
+    from pypdf import PdfReader
+
+    counts: dict[str, int] = {}
+    for page in PdfReader(pdf).pages:
+        found = re.search(r"(\w+), page \d+ of \d+", page.extract_text())
+        assert found, page.extract_text()[:200]
+        counts[found.group(1)] = counts.get(found.group(1), 0) + 1
+    return counts
 
 
 def test_tallies_group_rare_values_as_other():

@@ -73,10 +73,11 @@ def write_report(
     now: datetime,
     timezone: str,
     pseudonymous: bool = False,
+    community: str = "",
 ) -> None:
     with connect(sync_url) as conn:
         pseudonym = pseudonyms(conn, now) if pseudonymous else None
-        Writer(conn, period, now, timezone, pseudonym).write(target)
+        Writer(conn, period, now, timezone, pseudonym, community).write(target)
 
 
 @dataclass

@@ -41,6 +41,7 @@ async def report(ctx: Context, cmd: Command) -> str:
     await asyncio.to_thread(
         write_report, ctx.db.sync_url, period, buffer, now=ctx.now(),
         timezone=ctx.settings.timezone, pseudonymous=pseudonymous,
+        community=ctx.settings.community_name,
     )  # fmt: skip
     name = f"engagement-{period.first_day}-to-{period.last_day}.xlsx"
     await ctx.platform.send_file(

@@ -383,6 +383,25 @@ def weekly(conn: Connection, period: Period) -> dict[object, dict[str, int]]:
     return dict(sorted(weeks.items()))
 
 
+def week_days(period: Period) -> list[tuple[str, int]]:
+    """Each ISO week the period touches (its Monday) and how many of its days fall in the
+    period: fewer than 7 for a partial first or last week."""
+    return [
+        (monday, round((end - start).total_seconds() / 86400))
+        for monday, start, end in _weeks(period)
+    ]
+
+
+def member_total(conn: Connection, period: Period) -> int:
+    """Members (bots excluded) who had joined by the end of the period."""
+    joined = _joined_at()
+    return conn.scalar(
+        select(func.count())
+        .select_from(joined.join(M, M.c.id == joined.c.member_id))
+        .where(M.c.is_bot.is_(False), joined.c.joined < period.end)
+    )
+
+
 def _weeks(period: Period) -> Iterator[tuple[str, datetime, datetime]]:
     """The ISO weeks (UTC) the period touches: (Monday, start, end) clipped to the period.
     One indexed range query per week reads each row once, with no per-row date functions."""

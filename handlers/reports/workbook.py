@@ -11,7 +11,7 @@ Sheets stop at Excel's row limit with a line that says so; cells at its 32,767 c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import IO
 from zoneinfo import ZoneInfo
 
@@ -19,8 +19,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.pagebreak import Break
 from sqlalchemy import Connection
 
 from handlers.reports import queries
@@ -30,30 +32,60 @@ MAX_DATA_ROWS = 1_048_576 - 2  # header row, and a row saying the sheet was cut
 MAX_CELL = 32_767
 SHARED_BY = 5  # in a pseudonymous report, rarer cities, organisations and roles are "other"
 BOLD = Font(bold=True)
+TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="top")
+HEADER = Alignment(wrap_text=True, vertical="bottom")
+NOT_YET = "not yet"
+PP = '+0" pp";-0" pp";0" pp"'  # a change of a share, in percentage points
 
 Pseudonym = Callable[[int, str], str]
 
 
-class Sheet:
-    """A write-only sheet with a bold frozen header, widths, formats and an autofilter; it
-    prints landscape, one page wide."""
+def print_setup(ws, one_page: bool = False) -> None:
+    """Landscape, one page wide (and one page tall when `one_page`), sensible margins, and a
+    footer with the sheet's name and the page number."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = 9  # A4
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, (1 if one_page else 0)
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top, ws.page_margins.bottom = 0.6, 0.7
+    ws.oddFooter.center.text = "&A, page &P of &N"
+    ws.oddFooter.center.size = 8
 
-    def __init__(self, book: Workbook, title: str, columns: list[tuple[str, int, str | None]]):
+
+class Sheet:
+    """A write-only sheet: an optional title block, then a bold header that stays in view and
+    is repeated on every printed page, widths, formats and an autofilter."""
+
+    def __init__(
+        self,
+        book: Workbook,
+        title: str,
+        columns: list[tuple[str, int, str | None]],
+        heading: list[str] = (),
+        one_page: bool = False,
+    ):
         self.ws = book.create_sheet(title[:31])
         self.formats = [fmt for _, _, fmt in columns]
         for index, (_, width, _) in enumerate(columns, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
-        self.ws.freeze_panes = "A2"
-        self.ws.page_setup.orientation = "landscape"
-        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
-        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
+        print_setup(self.ws, one_page)
+        for number, line in enumerate(heading):
+            cell = WriteOnlyCell(self.ws, value=line)
+            cell.font = TITLE if number == 0 else Font(italic=True)
+            self.ws.append([cell])
+        if heading:
+            self.ws.append([])
+        self.header_row = len(heading) + (2 if heading else 1)
+        self.ws.freeze_panes = f"A{self.header_row + 1}"
+        self.ws.print_title_rows = f"{self.header_row}:{self.header_row}"
         self.width = len(columns)
         self.rows = 0
         header = []
         for name, _, _ in columns:
             cell = WriteOnlyCell(self.ws, value=name)
-            cell.font = BOLD
+            cell.font, cell.alignment = BOLD, HEADER
             header.append(cell)
         self.ws.append(header)
 
@@ -89,7 +121,8 @@ class Sheet:
     def finish(self) -> None:
         if self.rows:
             last = get_column_letter(self.width)
-            self.ws.auto_filter.ref = f"A1:{last}{min(self.rows, MAX_DATA_ROWS) + 1}"
+            end = self.header_row + min(self.rows, MAX_DATA_ROWS)
+            self.ws.auto_filter.ref = f"A{self.header_row}:{last}{end}"
 
 
 class Text:
@@ -113,8 +146,10 @@ class Writer:
         now: datetime,
         timezone: str,
         pseudonym: Pseudonym | None = None,
+        community: str = "",
     ) -> None:
         self.conn = conn
+        self.community = community
         self.period = period
         self.now = now
         self.zone = ZoneInfo(timezone)
@@ -154,8 +189,12 @@ class Writer:
         return moment.replace(day=1) if month else moment
 
     def write(self, target: str | IO[bytes]) -> None:
+        self.weeks = self.week_rows()
+        self.current, self.before = self.figures(self.period), self.figures(self.period.previous())
+        self.overview()
         self.summary()
         self.weekly()
+        self.charts()
         self.members()
         self.channels()
         self.questions()
@@ -181,10 +220,11 @@ class Writer:
             return part / asked if asked else None
 
         return {
+            "Members": queries.member_total(conn, period),
             "Posting-active members": queries.posting_active(conn, period),
             "New members": len(newcomers),
-            "Retained in week 1 (new members)": queries.retained(conn, newcomers, 1, 7),
-            "Retained in week 4 (new members)": queries.retained(conn, newcomers, 22, 28),
+            "Retained in week 1 (new members)": self.retained(newcomers, period, 1, 7),
+            "Retained in week 4 (new members)": self.retained(newcomers, period, 22, 28),
             "Messages": counts["message"],
             "Replies": counts["reply"],
             "Reactions": counts["reaction"],
@@ -204,23 +244,109 @@ class Writer:
             "Expressions of interest": calls["interests"],
         }
 
-    def summary(self) -> None:
+    def retained(self, newcomers: list, period: Period, first: int, last: int) -> int | str:
+        """Retention among the new members who have had all `last` days by the period's end;
+        "not yet" when none has."""
+        ready = [
+            (m, joined) for m, joined in newcomers if joined + timedelta(days=last) <= period.end
+        ]
+        return queries.retained(self.conn, ready, first, last) if ready else NOT_YET
+
+    def heading(self, what: str) -> list[str]:
         previous = self.period.previous()
+        return [
+            f"{what}: {self.community}" if self.community else what,
+            f"{self.period.label()} ({self.period.days} days), compared with the "
+            f"{previous.days} days before ({previous.label()})",
+            f"Pulled {self.local(self.now):%Y-%m-%d %H:%M} ({self.zone.key})"
+            + (", pseudonymous" if self.pseudonym is not None else ""),
+        ]
+
+    @staticmethod
+    def formats(figure: str) -> tuple[str, str, float]:
+        """A figure's number format, its change's format, and what the change is scaled by."""
+        if figure.startswith("Share"):
+            return "0%", PP, 100
+        fmt = "0.0" if "hours" in figure else "0"
+        return fmt, f"+{fmt};-{fmt};0", 1
+
+    def comparison(self, figure: str) -> list:
+        value, old = self.current[figure], self.before[figure]
+        fmt, change_fmt, scale = self.formats(figure)
+        numbers = all(isinstance(v, int | float) for v in (value, old))
+        change = (value - old) * scale if numbers else None
+        return [figure, value, old, change], [None, fmt, fmt, change_fmt]
+
+    def summary(self) -> None:
         sheet = Sheet(
             self.book,
             "Summary",
-            [("Figure", 42, None), (self.period.label(), 24, "0.0"),
-             (f"previous: {previous.label()}", 30, "0.0"), ("Change", 14, "+0.0;-0.0;0")],
+            [("Figure", 44, None), ("This period", 14, None), ("Previous period", 14, None),
+             ("Change", 12, None)],
+            heading=self.heading("Engagement summary"),
+            one_page=True,
         )  # fmt: skip
-        now, before = self.figures(self.period), self.figures(previous)
-        for figure, value in now.items():
-            old = before[figure]
-            change = value - old if value is not None and old is not None else None
-            fmt = "0%" if figure.startswith("Share") else "0.0" if "hours" in figure else "0"
-            sign = "+0%;-0%;0%" if fmt == "0%" else f"+{fmt};-{fmt};0"
-            sheet.formats = [None, fmt, fmt, sign]
-            sheet.append([figure, value, old, change])
+        for figure in self.current:
+            values, sheet.formats = self.comparison(figure)
+            sheet.append(values)
+        sheet.note("Shares change in percentage points (pp). Definitions: see the last sheet.")
         sheet.finish()
+
+    OVERVIEW = [
+        ("Members", "Members"),
+        ("Posting-active members", "Active members"),
+        ("New members", "New members"),
+        ("Questions asked", "Questions asked"),
+        ("Questions answered", "Questions answered"),
+        ("Median hours to first response", "Median hours to a first answer"),
+        ("Prompt responses", "Responses to discussion prompts"),
+        ("Events held", "Learning events held"),
+        ("Event sign-ups", "Event sign-ups"),
+        ("Calls", "Calls for expressions of interest"),
+        ("Expressions of interest", "Expressions of interest"),
+    ]
+
+    def overview(self) -> None:
+        """One printed page for a board: the figures a funder asks for, and one chart."""
+        sheet = Sheet(
+            self.book,
+            "Overview",
+            [("", 34, None), ("This period", 13, None), ("Previous", 13, None),
+             ("Change", 11, None), ("", 3, None), ("Week", 12, "yyyy-mm-dd"),
+             ("Active members", 12, "0")],
+            heading=self.heading("Community engagement"),
+            one_page=True,
+        )  # fmt: skip
+        rows = [(figure, label) for figure, label in self.OVERVIEW if figure in self.current]
+        full = self.full_weeks()
+        height = max(len(rows), len(full))
+        for i in range(height):
+            values, formats = ([None] * 4, [None] * 4)
+            if i < len(rows):
+                figure, label = rows[i]
+                values, formats = self.comparison(figure)
+                values[0] = label
+            week = [None, full[i][0], full[i][2]["active"]] if i < len(full) else []
+            sheet.formats = [*formats, None, "yyyy-mm-dd", "0"]
+            sheet.append([*values, *week])
+        sheet.finish()
+        sheet.ws.auto_filter.ref = None
+        if full:
+            first = sheet.header_row + 1
+            chart = self.line_chart("Active members each week (full weeks)", "members")
+            chart.add_data(
+                Reference(
+                    sheet.ws, min_col=7, min_row=sheet.header_row, max_row=first + len(full) - 1
+                ),
+                titles_from_data=True,
+            )
+            chart.set_categories(
+                Reference(sheet.ws, min_col=6, min_row=first, max_row=first + len(full) - 1)
+            )
+            chart.series[0].smooth = False
+            chart.legend = None
+            chart.height, chart.width = 8, 22
+            sheet.ws.add_chart(chart, f"A{sheet.header_row + height + 2}")
 
     # Weekly -------------------------------------------------------------------------------
 
@@ -230,39 +356,83 @@ class Writer:
         ("answered", "Questions answered"), ("prompt_responses", "Prompt responses"),
     ]  # fmt: skip
 
-    def weekly(self) -> None:
-        columns = [("Week (Monday)", 16, "yyyy-mm-dd")] + [(t, 14, "0") for _, t in self.WEEKLY]
-        sheet = Sheet(self.book, "Weekly", columns)
+    def week_rows(self) -> list[tuple[date, int, dict[str, int]]]:
         data = queries.weekly(self.conn, self.period)
-        monday = self.period.start.astimezone(ZoneInfo("UTC")).date()
-        monday -= timedelta(days=monday.weekday())
-        last = (self.period.end - timedelta(microseconds=1)).astimezone(ZoneInfo("UTC")).date()
-        while monday <= last:
-            row = data.get(monday.isoformat(), {})
-            sheet.append([monday] + [row.get(key) or 0 for key, _ in self.WEEKLY])
-            monday += timedelta(days=7)
+        return [
+            (date.fromisoformat(monday), days,
+             {key: data.get(monday, {}).get(key) or 0 for key, _ in self.WEEKLY})
+            for monday, days in queries.week_days(self.period)
+        ]  # fmt: skip
+
+    def full_weeks(self) -> list[tuple[date, int, dict[str, int]]]:
+        """The weeks wholly inside the period (all of them when there is none)."""
+        return [w for w in self.weeks if w[1] == 7] or self.weeks
+
+    def weekly(self) -> None:
+        columns = [("Week (Monday)", 13, "yyyy-mm-dd"), ("Days in period", 9, "0")]
+        columns += [(title, 12, "0") for _, title in self.WEEKLY]
+        sheet = Sheet(self.book, "Weekly", columns)
+        for monday, days, row in self.weeks:
+            sheet.append([monday, days] + [row[key] for key, _ in self.WEEKLY])
         sheet.finish()
-        weeks = sheet.rows
-        if weeks:
-            categories = Reference(sheet.ws, min_col=1, min_row=2, max_row=weeks + 1)
-            line = LineChart()
-            line.title, line.y_axis.title, line.height, line.width = (
-                "Members each week",
-                "members",
-                8,
-                18,
+        if any(days < 7 for _, days, _ in self.weeks):
+            sheet.note(
+                "A week with fewer than 7 days in the period is partial: its figures are not "
+                "comparable with full weeks, and the charts leave it out."
             )
-            line.add_data(Reference(sheet.ws, min_col=2, max_col=3, min_row=1, max_row=weeks + 1),
-                          titles_from_data=True)  # fmt: skip
-            line.set_categories(categories)
-            sheet.ws.add_chart(line, "K2")
-            bar = BarChart()
-            bar.type, bar.grouping, bar.overlap = "col", "stacked", 100
-            bar.title, bar.height, bar.width = "Messages, replies and reactions", 8, 18
-            bar.add_data(Reference(sheet.ws, min_col=4, max_col=6, min_row=1, max_row=weeks + 1),
-                         titles_from_data=True)  # fmt: skip
-            bar.set_categories(categories)
-            sheet.ws.add_chart(bar, "K20")
+        self.weekly_sheet = sheet
+
+    @staticmethod
+    def line_chart(title: str, axis: str) -> LineChart:
+        chart = LineChart()
+        chart.title, chart.y_axis.title = title, axis
+        chart.y_axis.scaling.min = 0
+        return chart
+
+    CHART_ROWS = 32  # a landscape page at the default row height
+
+    def charts(self) -> None:
+        """Each chart on a page of its own; scales apart by 10x get charts of their own."""
+        ws = self.book.create_sheet("Charts")
+        print_setup(ws)
+        weekly, full = self.weekly_sheet, self.full_weeks()
+        if not full:
+            ws.append(["No weeks in this period."])
+            return
+        top = weekly.header_row + 1 + self.weeks.index(full[0])
+        bottom = top + len(full) - 1
+        categories = Reference(weekly.ws, min_col=1, min_row=top, max_row=bottom)
+
+        def series(col: int, last: int | None = None) -> Reference:
+            return Reference(
+                weekly.ws, min_col=col, max_col=last or col, min_row=top, max_row=bottom
+            )
+
+        active = self.line_chart("Posting-active members each week", "members")
+        new = BarChart()
+        new.title, new.y_axis.title = "New members each week", "members"
+        volume = BarChart()
+        volume.type, volume.grouping, volume.overlap = "col", "stacked", 100
+        volume.title = "Messages, replies and reactions each week"
+        for chart, first, last, names in (
+            (active, 3, 3, ["Posting-active members"]),
+            (new, 4, 4, ["New members"]),
+            (volume, 5, 7, ["Messages", "Replies", "Reactions"]),
+        ):
+            chart.add_data(series(first, last))
+            for serie, name in zip(chart.series, names, strict=True):
+                serie.tx = SeriesLabel(v=name)
+                serie.smooth = False
+            chart.set_categories(categories)
+            chart.height, chart.width = 15, 26
+        for number, chart in enumerate((active, new, volume)):
+            row = 1 + number * self.CHART_ROWS
+            ws.append([f"Weeks wholly in {self.period.label()}"] if number == 0 else [])
+            for _ in range(self.CHART_ROWS - 1):
+                ws.append([])
+            ws.add_chart(chart, f"A{row + 1}")
+            if number:
+                ws.row_breaks.append(Break(id=row - 1))
 
     # Members, channels, questions, prompts, knowledge, events, calls ----------------------
 
@@ -442,12 +612,19 @@ class Writer:
         sheet.finish()
 
     def definitions(self) -> None:
-        sheet = Sheet(self.book, "Definitions", [("Term", 36, None), ("Meaning", 110, None)])
-        for term, meaning in DEFINITIONS:
-            sheet.append([term, meaning])
-        sheet.append(["Period", f"{self.period.label()}, dates in {self.zone.key}; weeks are "
-                      "ISO weeks (Monday to Sunday) in UTC."])  # fmt: skip
-        sheet.append(["Built", f"{self.local(self.now):%Y-%m-%d %H:%M} ({self.zone.key})"])
+        sheet = Sheet(self.book, "Definitions", [("Term", 30, None), ("Meaning", 100, None)])
+        sheet.formats = [None, None]
+        rows = [*DEFINITIONS,
+                ("Period", f"{self.period.label()}, dates in {self.zone.key}; weeks are ISO "
+                 "weeks (Monday to Sunday) in UTC."),
+                ("Built", f"{self.local(self.now):%Y-%m-%d %H:%M} ({self.zone.key})")]  # fmt: skip
+        for term, meaning in rows:
+            cells = [sheet.cell(Text(term)), sheet.cell(Text(meaning))]
+            cells[0].font = BOLD
+            for cell in cells:
+                cell.alignment = WRAP
+            sheet.ws.append(cells)
+            sheet.rows += 1
 
 
 DEFINITIONS = [
@@ -464,7 +641,8 @@ DEFINITIONS = [
     (
         "Retained in week 1 / week 4",
         "A new member of the period who posted, replied or reacted "
-        "again 1-7 days / 22-28 days after joining.",
+        "again 1-7 days / 22-28 days after joining, counted among the new members who had "
+        "all those days by the end of the period; not yet when none had.",
     ),
     (
         "Messages, replies, reactions",
@@ -531,7 +709,12 @@ DEFINITIONS = [
     ("Status: active", "Posted, replied or reacted in the period."),
     ("Status: quiet", "Not active in the period, but posted in the 90 days before it ends."),
     ("Status: dormant", "No posts, replies or reactions in the 90 days before the period ends."),
-    ("Change", "This period's figure minus the previous period's (same length, just before)."),
+    (
+        "Change",
+        "This period's figure minus the previous period's (same length, just before); "
+        "for shares, in percentage points (pp).",
+    ),
+    ("Members", "Members (bots excluded) who had joined by the end of the period."),
     (
         "Pseudonymous",
         "When asked for, names are replaced by stable pseudonyms: the same member "
