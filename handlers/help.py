@@ -24,6 +24,12 @@ async def help_command(ctx: Context, cmd: Command) -> str:
         wanted = " ".join(cmd.argv).lower().lstrip("!/")
         matches = [s for s in specs if s.name == wanted or s.name.startswith(wanted + " ")]
         if not matches:
+            barred = [
+                s for s in ctx.router.commands.values()
+                if s.name == wanted or s.name.startswith(wanted + " ")
+            ]  # fmt: skip
+            if barred:
+                return f"Only {barred[0].who} can use `{barred[0].name}`."
             hint = ctx.router.suggest(cmd.argv[0])
             tail = f" Did you mean `{hint}`?" if hint else ""
             return f"There is no command `{wanted[:30]}` you can use.{tail} Type `help` for all."

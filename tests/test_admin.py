@@ -21,6 +21,15 @@ async def test_help_for_facilitator_lists_admin_commands_with_examples(bot):
     assert "no command `nonsense`" in bot.last_reply_to("fac")
 
 
+async def test_help_for_a_command_one_may_not_use_says_so(bot):
+    await bot.say("alice", "!help stats")
+    assert bot.last_reply_to("alice") == "Only facilitators and coordinators can use `stats`."
+    await bot.say("alice", "!help role")
+    assert bot.last_reply_to("alice") == "Only facilitators can use `role grant`."
+    await bot.say("alice", "!help stat")
+    assert "Did you mean `stats`?" in bot.last_reply_to("alice")
+
+
 async def test_member_cannot_grant_roles(bot):
     await bot.say("alice", f"!role grant {bot.mention('bob')} facilitator")
     assert bot.last_reply_to("alice") == "Only facilitators can use `role grant`."

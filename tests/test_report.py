@@ -288,7 +288,13 @@ async def test_report_command_sends_the_file_privately_and_records_the_pull(bot)
     await bot.say("alice", "!report")
     assert bot.last_reply_to("alice") == "Only facilitators and coordinators can use `report`."
     await bot.say("coord", "!report 2026-02-30")
-    assert bot.last_reply_to("coord").startswith("`2026-02-30` is not a date")
+    assert bot.last_reply_to("coord").startswith("I did not understand `2026-02-30`")
+    await bot.say("coord", "!report 2026-03-01 2026-03-31 quarterly")
+    assert bot.last_reply_to("coord").startswith(
+        "I did not understand `quarterly`: give at most two dates, from and to."
+    )
+    await bot.say("coord", "!report 2026-03-01 pseudo")
+    assert bot.last_reply_to("coord").startswith("I did not understand `pseudo`")
     await bot.say("coord", "!report 2026-03-31 2026-03-01")
     assert bot.last_reply_to("coord").startswith("The start date is after the end date.")
     async with bot.app.db.sessions() as session:

@@ -40,7 +40,9 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"`{text[:20]}` is not a date; write it as YYYY-MM-DD.") from None
+        raise UsageError(
+            f"I did not understand `{text[:20]}`: write dates as YYYY-MM-DD."
+        ) from None
 
 
 def from_days(first: date, last: date, timezone: str) -> Period:
@@ -57,7 +59,9 @@ def from_days(first: date, last: date, timezone: str) -> Period:
 def parse_period(words: list[str], today: date, timezone: str, default_days: int = 30) -> Period:
     """`[] | [from] | [from, to]`; the default is the last `default_days` days up to today."""
     if len(words) > 2:
-        raise UsageError("Give at most two dates: from and to.")
+        raise UsageError(
+            f"I did not understand `{words[2][:20]}`: give at most two dates, from and to."
+        )
     if not words:
         return from_days(today - timedelta(days=default_days - 1), today, timezone)
     first = _day(words[0])
