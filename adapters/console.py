@@ -1,8 +1,9 @@
 """The console: a third platform in a terminal, to try Convener and to script it.
 
 Input lines are `/as <name>`, `/join #<channel>`, `/react <emoji>`, `/reply <text>`,
-`/dm <text>`, `/wait <seconds>`, `/convener <command>` (like Slack's slash command), or
-text posted in the current channel. Bot messages print as blocks starting with
+`/dm <text>`, `/wait <seconds>`, `/convener <command>` (like Slack's slash command), `/help`,
+`/quit`, or text posted in the current channel. Files the bot sends (reports) are written to
+`files_dir`. Bot messages print as blocks starting with
 `[#channel] convener:`, `[#channel thread] convener:` or `[DM @name] convener:`.
 """
 
@@ -233,10 +234,12 @@ class ConsoleAdapter:
             return [SlashCommand(self._event_id(), user, self.here(), now, rest or "help")]
         if head == "/wait":
             return "(console) usage: /wait <seconds>"  # handled by run(), which can sleep
+        if head == "/help":
+            return self.help()
         if head.startswith("/") and len(head) > 1 and head[1:].isalpha():
             return (
                 f"(console) unknown {head[:20]}; use /as, /join, /react, /reply, /dm, /wait, "
-                "/convener, or type a message (!help for commands)"
+                "/convener, /help, /quit, or type a message (!help for commands)"
             )
         return [self._message(user, self.here(), line.strip())]
 
@@ -249,6 +252,24 @@ class ConsoleAdapter:
             if thread_id:
                 self._in_thread(where, thread_id, message_id, user, text)
         return Message(self._event_id(), user, where, self.clock(), text, message_id, thread_id)
+
+    def help(self) -> str:
+        return "\n".join(
+            [
+                "(console) You are acting as "
+                + self.state.user
+                + " in #"
+                + self.here().name
+                + ". Type a message to post it; !help lists Convener's commands.",
+                "(console) /as <name>: act as someone else (a newcomer joins #general)",
+                "(console) /join #<channel>, /react <emoji>, /reply <text> (in the last thread)",
+                "(console) /dm <text>: write to Convener directly; /convener <command>: the "
+                "slash command",
+                "(console) /wait <seconds>: let time pass (scheduled prompts, reminders)",
+                f"(console) files Convener sends (reports) are saved in {self.files_dir}",
+                "(console) /quit (or Ctrl-D) stops Convener",
+            ]
+        )
 
     @staticmethod
     def wait_seconds(line: str) -> float | None:
@@ -284,10 +305,14 @@ class ConsoleAdapter:
         if interactive:
             self.out.write(
                 "Convener console. You are 'you', a facilitator, in #general. "
-                "Type !help, or /as <name> to act as someone else. Ctrl-D quits.\n"
+                "Type !help for Convener's commands, /help for the console's, "
+                f"/as <name> to act as someone else, /quit to stop. Reports are saved in "
+                f"{self.files_dir}.\n"
             )
         lines = _LineReader(stream, interactive, lambda: f"{self.state.user}@{self.here().name}> ")
         while (line := await lines.next()) is not None:
+            if line.strip() in ("/quit", "/exit"):
+                break
             await self.feed(app, line)
 
     # Lifecycle -------------------------------------------------------------------------

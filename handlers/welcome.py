@@ -5,7 +5,8 @@ template with `welcome`, `welcome set <template>` and `welcome test`.
 
 Someone who already posted or reacted in a channel before Convener saw them join is an
 existing member (the bot was installed into a running community): they are marked welcomed
-without being sent anything.
+without being sent anything. The facilitators named in the settings run the community (on the
+console, `you`): they get no newcomer welcome either.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def _open_welcome(
 async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     """Welcome a member on their first join; the welcomed_at stamp is claimed atomically so a
     member is welcomed once, even by several replicas or two joins at once."""
+    if roles.FACILITATOR in roles.configured_for(event.user, ctx.settings):
+        return False
     now = ctx.now()
     name = await ctx.platform.display_name(event.user)
     member = ctx.sender.member

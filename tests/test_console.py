@@ -187,3 +187,16 @@ def test_search_finds_a_resource_and_a_solved_question(tmp_path):
     assert "#2 Which revenue sources fund multi-year budgets in your city?" in listing
     assert "Property tax and transfers" in listing
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_console_help_quit_and_no_welcome_for_the_first_member(tmp_path):
+    script = "/help\n/join #random\nhi\n!report\n/quit\n!help\n"
+    done = convener(tmp_path, script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "(console) /quit (or Ctrl-D) stops Convener" in out
+    assert f"saved in {tmp_path / 'convener-files'}" in out
+    assert "Welcome to our community" not in out  # `you` runs the community
+    assert f"[DM @you] convener: file {tmp_path / 'convener-files'}" in out
+    assert "Here is what you can ask me" not in out  # nothing after /quit is read
