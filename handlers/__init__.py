@@ -15,6 +15,7 @@ def all_routers() -> list[Router]:
         knowledge,
         link,
         onboarding,
+        privacy,
         profiles,
         prompts,
         questions,
@@ -34,4 +35,5 @@ def all_routers() -> list[Router]:
         knowledge.router,
         events.router,
         calls.router,
+        privacy.router,
     ]
