@@ -7,8 +7,9 @@ Each later direct message from that member is an answer to the current question,
 Choices:
 - A bare command typed during the conversation (`help`, `topics`, `expertise add budget`) is
   run as a command, not taken as an answer, when it is a single command word or starts with a
-  command of two words or more; then the current question is asked again. Anything else is an
-  answer (so "report writing" is a topic, not the `report` command).
+  command of two words or more, and one the member may use; then the current question is asked
+  again. Anything else is an answer (so "report writing" or "Audit" is a topic, not the
+  `report` or `audit` command).
 - No reminders: each question is asked once. A conversation nobody answered for
   `LAPSE_DAYS` lapses, and later direct messages are treated as usual.
 """
@@ -23,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
+from bot import roles
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.db import upsert
@@ -168,7 +170,10 @@ def _meant_command(ctx: Context, text: str) -> bool:
         return False
     words = split_words(text)
     spec, consumed = ctx.router.find(words) if words else (None, 0)
-    return spec is not None and (consumed >= 2 or len(words) == 1)
+    if spec is None or not (consumed >= 2 or len(words) == 1):
+        return False
+    held = ctx.sender.roles if ctx.sender is not None else set()
+    return roles.permits(held, spec.roles)  # "Audit" is a topic to a member, not `audit`
 
 
 @router.on(Message, when=lambda event: event.channel.is_direct)

@@ -23,7 +23,6 @@ from bot.processor import Processor
 from bot.types import ChannelRef, Message, UserRef
 from handlers.reports.build import write_report
 from handlers.reports.period import parse_period
-from tests.harness import BotHarness
 
 
 async def count(app, model=Activity, *where) -> int:
@@ -212,43 +211,6 @@ async def test_durable_submit_returns_only_once_stored(bot):
         assert await count(app, Activity, Activity.event_id == event.event_id) == 1
     await app.submit(events[0], durable=True)  # a retried delivery: acknowledged, not added
     assert await count(app, Activity) == 5
-
-
-# merges and replicas ----------------------------------------------------------------------
-
-
-async def test_a_replica_that_missed_a_merge_writes_to_the_merged_member(settings, clock):
-    """Replica B has seen dana's Matrix-style second account; A merges it into dana's
-    member; B then records an event from that account: the row lands on the surviving
-    member, never on the deleted one."""
-    a = await BotHarness("console", settings, clock).start()
-    b = await BotHarness("console", settings, clock).start()
-    try:
-        await a.say("dana", "hello")
-        await b.say("dana2", "hello from my other account")
-        await a.app.activity.flush()
-        await b.app.activity.flush()
-        await a.say("dana", "!link")
-        code = a.last_reply_to("dana").split("code is ")[1].split(".")[0]
-        await a.say("dana2", f"!link {code}")
-        assert a.last_reply_to("dana2").startswith("Linked")
-        await b.say("dana2", "after the merge")
-        await b.app.activity.flush()
-        async with a.app.db.sessions() as session:
-            orphans = await session.scalar(
-                select(func.count())
-                .select_from(Activity)
-                .where(Activity.member_id.not_in(select(Member.id)))
-            )
-            owners = (await session.scalars(select(Activity.member_id).distinct())).all()
-        assert orphans == 0
-        assert len(owners) == 1
-    finally:
-        await a.close()
-        await b.close()
-
-
-# the bounded processor -------------------------------------------------------------------
 
 
 async def test_the_processor_keeps_order_within_a_key_and_bounds_the_backlog():

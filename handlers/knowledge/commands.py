@@ -53,7 +53,7 @@ async def line(ctx: Context, hit: library.Hit) -> str:
 @router.command(
     "resources",
     usage="resources [<topic>]",
-    summary="knowledge notes, toolkits, guides and recordings (for a topic)",
+    summary="guides, toolkits and recordings (for a topic)",
     example="resources budgeting",
 )
 async def resources(ctx: Context, cmd: Command) -> str:

@@ -1,5 +1,5 @@
-"""Linking: one person's accounts on two platforms joined into one member (commands.py), and
-the merge itself (service.py)."""
+"""Linking: one person's accounts on two platforms joined into one member, and split again by
+a facilitator (commands.py); codes, claims, the merge and the split themselves (service.py)."""
 
 from handlers.link.commands import router
 

@@ -1,15 +1,49 @@
-"""`link` and `link <code>`: join one person's accounts (Slack and Matrix, or two accounts on
-one platform) into one member, so reports count them once."""
+"""`link`, `link <code>`, `link confirm`, `link cancel`: join one person's accounts on two
+platforms (Slack and Matrix, say) into one member, so reports count them once; and
+`unlink @user <platform>` for facilitators, to split one off again."""
 
 from __future__ import annotations
 
-from bot import members
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import members, roles
 from bot.commands import Command
 from bot.context import Context
+from bot.errors import UsageError
+from bot.models import Identity
 from bot.router import Router
+from bot.types import UserRef
 from handlers.link import service as linking
 
+log = logging.getLogger(__name__)
+
 router = Router()
+
+
+@asynccontextmanager
+async def _session(ctx: Context) -> AsyncIterator[AsyncSession]:
+    """A session for linking: a refusal that used a code up still commits that."""
+    async with ctx.db() as session:
+        try:
+            yield session
+        except linking.Burned:
+            await session.commit()
+            raise
+
+
+@asynccontextmanager
+async def _rewiring(ctx: Context) -> AsyncIterator[None]:
+    """Around moving accounts between members: buffered activity is written first (it carries
+    the ids about to change), and the activity log forgets who it knew once it is done."""
+    if ctx.activity is not None:
+        await ctx.activity.flush()
+    yield
+    if ctx.activity is not None:
+        ctx.activity.forget_member()
 
 
 @router.command(
@@ -22,28 +56,93 @@ async def link(ctx: Context, cmd: Command) -> str:
     if not cmd.args.strip():
         return await _issue(ctx, cmd)
     code = linking.parse_code(cmd.args)
-    if ctx.activity is not None:
-        await ctx.activity.flush()  # rows still buffered carry the ids about to be merged
-    async with ctx.db() as session:
+    async with _session(ctx) as session:
+        mine, theirs = await linking.claim(
+            session, code, cmd.member_id, cmd.sender.platform, ctx.now()
+        )
+        await session.commit()
+    await _warn_owner(ctx, theirs, mine)
+    return (
+        f"This will join your {linking.account(mine)} with the {linking.account(theirs)} into "
+        f"one member, with one profile and their activity combined. Type `link confirm` within "
+        f"{linking.MINUTES} minutes to do it, or `link cancel`."
+    )
+
+
+@router.command(
+    "link confirm",
+    summary="join the accounts you named with `link <code>`",
+)
+async def link_confirm(ctx: Context, cmd: Command) -> str:
+    async with _rewiring(ctx), _session(ctx) as session:
         member = await ctx.sender.load(session)
-        survivor = await linking.redeem(session, code, member, ctx.now())
+        survivor = await linking.confirm(session, member, cmd.sender.platform, ctx.now())
         platforms = sorted({u.platform for u in await members.platform_users(session, survivor.id)})
         await session.commit()
-    if ctx.activity is not None:
-        ctx.activity.forget_member()
     return (
         f"Linked: your accounts ({', '.join(platforms)}) are now one member, "
         f"{survivor.display_name}. Your profile, expertise and activity are combined."
     )
 
 
+@router.command(
+    "link cancel",
+    summary="drop a link waiting for `link confirm` (yours, or one made with your code)",
+)
+async def link_cancel(ctx: Context, cmd: Command) -> str:
+    async with _session(ctx) as session:
+        await linking.cancel(session, cmd.member_id, ctx.now())
+        await session.commit()
+    return "Cancelled: nothing was linked, and that code no longer works."
+
+
+@router.command(
+    "unlink",
+    usage="unlink @user <platform>",
+    summary="split a member's account on one platform off into a member of its own",
+    example="unlink @amina slack",
+    roles=[roles.FACILITATOR],
+)
+async def unlink(ctx: Context, cmd: Command) -> str:
+    if len(cmd.argv) != 2:
+        raise UsageError("Name one member and one platform.")
+    who, platform = cmd.argv[0], cmd.argv[1].lower()
+    if platform not in ctx.platforms:
+        names = " or ".join(sorted(ctx.platforms))
+        raise UsageError(f"`{cmd.argv[1][:30]}` is not a platform here; use {names}.")
+    async with _rewiring(ctx), ctx.db() as session:
+        member = await members.from_mention(session, ctx.platform, who)
+        new = await linking.unlink(session, member, platform, cmd.member_id, ctx.now())
+        await session.commit()
+    return (
+        f"Unlinked: {member.display_name}'s {platform} account is now a member of its own, "
+        f"{new.display_name}. Roles, profile and expertise stay with {member.display_name}."
+    )
+
+
+async def _warn_owner(ctx: Context, owner: Identity, claimer: Identity) -> None:
+    """Tell the code's own account who is about to link to it: if it was not them, they
+    cancel before the claim is confirmed."""
+    platform = ctx.platforms.get(owner.platform)
+    if platform is None:
+        return
+    try:
+        await platform.send_dm(
+            UserRef(owner.platform, owner.user_id, owner.display_name),
+            f"Your link code was just used by the {linking.account(claimer)}. If that was "
+            "you, confirm there. If not, type `link cancel` here now and nothing is linked.",
+        )
+    except Exception:  # the claim stands; the claimer still has to confirm
+        log.warning("could not tell %s:%s about a claim on their link code",
+                    owner.platform, owner.user_id, exc_info=True)  # fmt: skip
+
+
 async def _issue(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
         code = await linking.issue_code(session, cmd.member_id, cmd.sender.platform, ctx.now())
         await session.commit()
-    minutes = int(linking.CODE_TTL.total_seconds() // 60)
     return (
-        f"Your link code is {linking.show_code(code)}. On your other account, type "
-        f"`link {linking.show_code(code)}` within {minutes} minutes. It works once; "
+        f"Your link code is {linking.show_code(code)}. On your account on another platform, "
+        f"type `link {linking.show_code(code)}` within {linking.MINUTES} minutes. It works once; "
         "keep it to yourself."
     )

@@ -1,12 +1,14 @@
-"""Linking accounts: one-time codes, and merging two members into one.
+"""Linking accounts: one-time codes, claims, merging two members into one, and unlinking.
 
-`link` on one account gives a code; `link <code>` on another account (usually on the other
-platform) merges the two members. The older member (lower id) survives and takes over
-everything that points at the other: identities, activity, roles, expertise, questions,
-onboarding, and so on. Columns that reference members by foreign key are found from the
-models; columns that hold a member id without one are listed in `PLAIN_MEMBER_COLUMNS` (add
-new ones there). Where the survivor already has an equivalent row (the same role, the same
-expertise), the other member's row is dropped.
+`link` on one account gives a code. `link <code>` on an account on another platform claims
+it, and `link confirm` from that account merges the two members. A code works once: trying it
+from its own account or from the same platform also uses it up, since it was seen by someone
+it was not meant for. The older member (lower id) survives and takes over everything that
+points at the other: identities, activity, roles, expertise, questions, onboarding, and so
+on. Columns that reference members by foreign key are found from the models; columns that
+hold a member id without one are listed in `PLAIN_MEMBER_COLUMNS` (add new ones there).
+Where the survivor already has an equivalent row (the same role, the same expertise), the
+other member's row is dropped. `unlink` splits one platform's accounts off again.
 """
 
 from __future__ import annotations
@@ -15,18 +17,23 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Table, UniqueConstraint, and_, delete, exists, select, update
+from sqlalchemy import Column, Table, UniqueConstraint, and_, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import audit
 from bot.errors import CommandError, UsageError
 from bot.models import (
     Activity,
     AuditEntry,
     Base,
+    Call,
+    Event,
     Identity,
+    KnowledgeEntry,
     LinkCode,
     Member,
+    Notice,
     Prompt,
     PromptSchedule,
     Question,
@@ -34,13 +41,20 @@ from bot.models import (
 )
 
 CODE_TTL = timedelta(minutes=15)
+MINUTES = int(CODE_TTL.total_seconds() // 60)
 CODE_LENGTH = 8
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I, L, O, 0, 1: easy to read and type
+AGAIN = "Type `link` on your other account for a new code."
 
 PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     Activity.__table__.c.member_id,
     Role.__table__.c.granted_by,
     Question.__table__.c.solved_by,
+    Question.__table__.c.first_responder_id,
+    KnowledgeEntry.__table__.c.created_by,
+    Event.__table__.c.created_by,
+    Call.__table__.c.created_by,
+    Notice.__table__.c.member_id,
     Prompt.__table__.c.created_by,
     PromptSchedule.__table__.c.created_by,
     AuditEntry.__table__.c.actor_id,
@@ -49,6 +63,11 @@ PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
 )
 
 _PROFILE_FIELDS = ("city", "org", "role_title", "timezone")
+
+
+class Burned(CommandError):
+    """A refusal that used the code up (it was tried by an account it was not meant for):
+    the caller commits that, and nothing else changed."""
 
 
 def show_code(code: str) -> str:
@@ -63,12 +82,24 @@ def parse_code(text: str) -> str:
     return code
 
 
+def account(identity: Identity) -> str:
+    """An account as people recognise it: `slack account alice (U123)`."""
+    name = identity.display_name
+    who = f"{name} ({identity.user_id})" if name and name != identity.user_id else identity.user_id
+    return f"{identity.platform} account {who}"
+
+
+def _deadline(row: LinkCode) -> datetime:
+    """When a code stops working: CODE_TTL after it was made, or after it was claimed."""
+    return (row.claimed_at or row.created_at) + CODE_TTL
+
+
 async def issue_code(session: AsyncSession, member_id: int, platform: str, now: datetime) -> str:
     """A fresh one-time code for a member; their earlier unused codes and every expired code
     are dropped. The caller commits."""
     await session.execute(
         delete(LinkCode).where(
-            (LinkCode.created_at < now - CODE_TTL)
+            (func.coalesce(LinkCode.claimed_at, LinkCode.created_at) < now - CODE_TTL)
             | ((LinkCode.member_id == member_id) & LinkCode.used_at.is_(None))
         )
     )
@@ -86,40 +117,163 @@ async def issue_code(session: AsyncSession, member_id: int, platform: str, now: 
     raise RuntimeError("could not find a free link code")
 
 
-async def redeem(session: AsyncSession, code: str, member: Member, now: datetime) -> Member:
-    """Use a code on behalf of `member`: merge the code's member and this one; returns the
-    survivor. Raises CommandError (nothing changed) for a bad, used or expired code, or one
-    from this same member. The caller commits."""
-    row = await session.get(LinkCode, code)
-    again = "Type `link` on your other account for a new code."
-    if row is None:
-        raise CommandError(f"I don't know that code. {again}")
-    if row.used_at is not None:
-        raise CommandError(f"That code was already used. {again}")
-    if now - row.created_at > CODE_TTL:
-        raise CommandError(f"That code has expired (codes last 15 minutes). {again}")
-    if row.member_id == member.id:
-        accounts = await session.scalar(
-            select(Identity.id).where(Identity.member_id == member.id).offset(1).limit(1)
-        )
-        if accounts is None:
-            raise CommandError(
-                "That code is from this same account; linking an account to itself does "
-                "nothing. Type `link <code>` on your other account."
-            )
-        raise CommandError("These accounts are already linked.")
-    claimed = await session.execute(
+async def _use_up(session: AsyncSession, code: str, now: datetime) -> bool:
+    """Mark a code used, unless it already is; whether this call did it."""
+    done = await session.execute(
         update(LinkCode)
         .where(LinkCode.code == code, LinkCode.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
-        raise CommandError(f"That code was already used. {again}")
+    return done.rowcount == 1
+
+
+async def _identities(session: AsyncSession, member_id: int) -> list[Identity]:
+    rows = await session.scalars(
+        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id)
+    )
+    return list(rows)
+
+
+async def _accounts(
+    session: AsyncSession, row: LinkCode, member_id: int, platform: str, now: datetime
+) -> tuple[Identity, Identity]:
+    """The claiming account (of `member_id`, on `platform`) and the code's account. Uses the
+    code up and raises Burned when they are one member or share a platform."""
+    mine, theirs = await _identities(session, member_id), await _identities(session, row.member_id)
+    if not theirs:
+        raise CommandError(f"The account that made that code is gone. {AGAIN}")
+    if row.member_id == member_id:
+        await _use_up(session, row.code, now)
+        if len(mine) > 1:
+            raise Burned("These accounts are already linked.")
+        raise Burned(
+            "That code is from this same account, so it no longer works. Type `link` for a "
+            "new code and use it on your account on another platform."
+        )
+    shared = sorted({i.platform for i in mine} & {i.platform for i in theirs})
+    if shared:
+        await _use_up(session, row.code, now)
+        raise Burned(
+            f"Only accounts on different platforms can be linked, and both are on {shared[0]}. "
+            "That code no longer works."
+        )
+    return _on(mine, platform), _on(theirs, row.platform)
+
+
+def _on(identities: list[Identity], platform: str) -> Identity:
+    """The account on `platform` (the first one if it has moved on since)."""
+    return next((i for i in identities if i.platform == platform), identities[0])
+
+
+async def claim(
+    session: AsyncSession, code: str, member_id: int, platform: str, now: datetime
+) -> tuple[Identity, Identity]:
+    """Claim a code for `member_id` (typing it on `platform`), to be confirmed; returns the
+    claiming account and the code's. CommandError (nothing changed) for an unknown, used or
+    expired code; Burned for the code's own member or a shared platform. The caller commits."""
+    row = await session.get(LinkCode, code)
+    if row is None:
+        raise CommandError(f"I don't know that code. {AGAIN}")
+    if row.used_at is not None or row.claimed_by not in (None, member_id):
+        raise CommandError(f"That code was already used. {AGAIN}")
+    if now > _deadline(row):
+        raise CommandError(f"That code has expired (codes last {MINUTES} minutes). {AGAIN}")
+    accounts = await _accounts(session, row, member_id, platform, now)
+    if row.claimed_by is None:
+        taken = await session.execute(
+            update(LinkCode)
+            .where(LinkCode.code == code, LinkCode.used_at.is_(None), LinkCode.claimed_by.is_(None))
+            .values(claimed_by=member_id, claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:
+            raise CommandError(f"That code was already used. {AGAIN}")
+    return accounts
+
+
+async def pending(session: AsyncSession, member_id: int, now: datetime) -> LinkCode:
+    """The member's latest claim still waiting for `link confirm`; CommandError if none."""
+    row = await session.scalar(
+        select(LinkCode)
+        .where(LinkCode.claimed_by == member_id, LinkCode.used_at.is_(None))
+        .order_by(LinkCode.claimed_at.desc())
+        .limit(1)
+    )
+    if row is None:
+        raise CommandError(
+            "You have no link waiting. Type `link <code>` with a code from your other account."
+        )
+    if now > _deadline(row):
+        raise CommandError(f"That link waited more than {MINUTES} minutes and has expired. {AGAIN}")
+    return row
+
+
+async def confirm(session: AsyncSession, member: Member, platform: str, now: datetime) -> Member:
+    """Carry out the member's pending claim (typed on `platform`): merge, use the code up and
+    audit it; returns the survivor. CommandError (nothing changed) when nothing is pending,
+    Burned as in `claim`. The caller commits."""
+    row = await pending(session, member.id, now)
+    mine, theirs = await _accounts(session, row, member.id, platform, now)
     other = await session.get(Member, row.member_id)
-    if other is None:
-        raise CommandError(f"The account that made that code is gone. {again}")
-    return await merge(session, member, other)
+    if other is None or not await _use_up(session, row.code, now):
+        raise CommandError(f"That code was already used. {AGAIN}")
+    detail = f"{account(theirs)} + {account(mine)}"
+    survivor = await merge(session, member, other)
+    audit.record(
+        session, audit.LINK, now, actor_id=survivor.id, subject_id=survivor.id, detail=detail
+    )
+    return survivor
+
+
+async def cancel(session: AsyncSession, member_id: int, now: datetime) -> None:
+    """Drop the pending claim the member made, or one made on the member's own code (its
+    owner saw a claim they did not make), and use its code up. The caller commits."""
+    on_mine = await session.scalar(
+        select(LinkCode).where(
+            LinkCode.member_id == member_id,
+            LinkCode.claimed_by.is_not(None),
+            LinkCode.used_at.is_(None),
+        )
+    )
+    row = on_mine if on_mine is not None else await pending(session, member_id, now)
+    await _use_up(session, row.code, now)
+
+
+async def unlink(
+    session: AsyncSession, member: Member, platform: str, actor_id: int | None, now: datetime
+) -> Member:
+    """Split the member's accounts on `platform` off into a new member, with the member's
+    activity there; roles, profile and expertise stay. Returns the new member; CommandError
+    (nothing changed) if the member has no account there or no other. The caller commits."""
+    accounts = await _identities(session, member.id)
+    moving = [i for i in accounts if i.platform == platform]
+    if not moving:
+        raise CommandError(f"{member.display_name} has no {platform} account.")
+    if len(moving) == len(accounts):
+        raise CommandError(
+            f"That is {member.display_name}'s only account, so there is nothing to unlink."
+        )
+    new = Member(
+        display_name=(moving[0].display_name or moving[0].user_id)[:200],
+        is_bot=member.is_bot,
+        created_at=member.created_at,
+        joined_at=member.joined_at,
+        welcomed_at=member.welcomed_at,
+    )
+    session.add(new)
+    await session.flush()
+    for identity in moving:
+        identity.member_id = new.id
+    await session.execute(
+        update(Activity)
+        .where(Activity.member_id == member.id, Activity.platform == platform)
+        .values(member_id=new.id)
+    )
+    detail = ", ".join(account(i) for i in moving) + f" moved to new member {new.id}"
+    audit.record(session, audit.UNLINK, now, actor_id=actor_id, subject_id=member.id, detail=detail)
+    await session.flush()
+    return new
 
 
 def _member_columns() -> list[Column]:

@@ -33,7 +33,7 @@ DONE = (
 @router.command(
     "mydata",
     usage="mydata",
-    summary="everything Convener holds about you, sent to you as a workbook",
+    summary="all Convener holds about you, as a workbook",
     example="mydata",
 )
 async def mydata(ctx: Context, cmd: Command) -> str:

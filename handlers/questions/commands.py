@@ -31,7 +31,7 @@ def _sender(ctx: Context) -> Sender:
 @router.command(
     "ask",
     usage="ask <question>[: topic, ...]",
-    summary="ask the community; I route it to members who know the topic",
+    summary="ask the community; I find members who know the topic",
     example="ask How do other cities plan a multi-year capital budget?",
 )
 async def ask(ctx: Context, cmd: Command) -> str | None:
@@ -46,7 +46,7 @@ async def ask(ctx: Context, cmd: Command) -> str | None:
 @router.command(
     "questions",
     usage="questions [mine|open|all]",
-    summary="list questions with their numbers and status (open ones by default)",
+    summary="questions and their status (open ones by default)",
 )
 async def list_questions(ctx: Context, cmd: Command) -> str:
     which = LISTS.get(cmd.args.strip().lower())
@@ -121,7 +121,7 @@ async def _topic_names(session: AsyncSession, ids: list[int]) -> dict[int, list[
 @router.command(
     "solved",
     usage="solved <id> [@who | entry <number>]",
-    summary="mark your question solved, crediting who answered (a ✅ on it does the same)",
+    summary="mark your question solved (a ✅ on it does too)",
     example="solved 12",
 )
 async def solved(ctx: Context, cmd: Command) -> str:
@@ -144,7 +144,7 @@ async def solved(ctx: Context, cmd: Command) -> str:
 @router.command(
     "route",
     usage="route <id>",
-    summary="ask members who know the topic now, when the library did not answer your question",
+    summary="ask the experts now, when the library did not answer",
     example="route 12",
 )
 async def route(ctx: Context, cmd: Command) -> str:
@@ -157,7 +157,7 @@ async def route(ctx: Context, cmd: Command) -> str:
 @router.command(
     "decline",
     usage="decline <id> [not my topic]",
-    summary="pass a question you were asked on to the next expert",
+    summary="pass a question on to the next expert",
     example="decline 12",
 )
 async def decline(ctx: Context, cmd: Command) -> str:
@@ -173,7 +173,7 @@ async def decline(ctx: Context, cmd: Command) -> str:
 @router.command(
     "away",
     usage="away [until YYYY-MM-DD]",
-    summary="pause questions routed to you (until `back`, or until a date)",
+    summary="pause routed questions (until `back` or a date)",
     example="away until 2026-12-24",
 )
 async def away(ctx: Context, cmd: Command) -> str:
