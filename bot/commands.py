@@ -43,13 +43,24 @@ def clean(text: str) -> str:
 def number(word: str, what: str, example: int = 3) -> int:
     """The number a person gave for a question, prompt, event... (`12` or `#12`)."""
     digits = word.strip().lstrip("#")
-    if not digits.isdigit() or len(digits) > 9:
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
         article = "an" if what[:1] in "aeiou" else "a"
         raise UsageError(
             f"`{word[:20]}` is not {article} {what} number (they look like {example} or "
             f"#{example})."
         )
     return int(digits)
+
+
+def days(argv: list[str], command: str, default: int, most: int) -> int:
+    """A number of days given as a command's only argument (`stats 30`), or `default`."""
+    if len(argv) > 1 or (argv and not (argv[0].isascii() and argv[0].isdigit())):
+        raise UsageError(f"Give a number of days, for example: {command} 30")
+    count = int(argv[0]) if argv else default
+    if not 1 <= count <= most:
+        raise UsageError(f"Choose between 1 and {most} days.")
+    return count
 
 
 def excerpt(text: str, limit: int = 80) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import aliased
 
 from bot import members, roles
 from bot.commands import Command
+from bot.commands import days as parse_days
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import AuditEntry, Member
@@ -111,11 +112,7 @@ AUDIT_LINES = 40
     roles=[roles.FACILITATOR],
 )
 async def show_audit(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) > 1 or (cmd.argv and not cmd.argv[0].isdigit()):
-        raise UsageError("Give a number of days, for example: audit 90")
-    days = int(cmd.argv[0]) if cmd.argv else 30
-    if not 1 <= days <= 3650:
-        raise UsageError("Choose between 1 and 3650 days.")
+    days = parse_days(cmd.argv, "audit", 30, 3650)
     since = ctx.now() - timedelta(days=days)
     actor, subject = aliased(Member), aliased(Member)
     async with ctx.db() as session:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from bot import audit, roles
 from bot.commands import Command
+from bot.commands import days as parse_days
 from bot.context import Context
-from bot.errors import UsageError
 from bot.router import Router
 from bot.types import OutboundFile
 from handlers.reports.build import pull_detail, stats, write_report
@@ -67,11 +67,7 @@ async def report(ctx: Context, cmd: Command) -> str:
     roles=WHO,
 )
 async def show_stats(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) > 1 or (cmd.argv and not cmd.argv[0].isdigit()):
-        raise UsageError("Give a number of days, for example: stats 30")
-    days = int(cmd.argv[0]) if cmd.argv else 7
-    if not 1 <= days <= 3 * 365:
-        raise UsageError("Choose between 1 and 1095 days.")
+    days = parse_days(cmd.argv, "stats", 7, 3 * 365)
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period([], today, ctx.settings.timezone, default_days=days)
     if ctx.activity is not None:
