@@ -40,7 +40,12 @@ def parse_id(word: str) -> int:
 
 def deadline_of(day: date, zone: str) -> datetime:
     """The end of `day` in `zone` (midnight after it), in UTC."""
-    return when.local_moment(day + timedelta(days=1), "00:00", zone)
+    try:
+        return when.local_moment(day + timedelta(days=1), "00:00", zone)
+    except OverflowError:  # 9999-12-31 has no midnight after it
+        raise UsageError(
+            f"{day.isoformat()} is out of range; choose a date in the coming years."
+        ) from None
 
 
 def last_day(call: Call, zone: str) -> date:

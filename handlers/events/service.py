@@ -66,7 +66,12 @@ def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
         raise UsageError("The event needs a title, in double quotes.")
     if len(title) > MAX_TITLE:
         raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
-    starts_at = when.local_moment(on, at, zone)
+    try:
+        starts_at = when.local_moment(on, at, zone)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise UsageError(
+            f"{on.isoformat()} is out of range; choose a date in the coming years."
+        ) from None
     if starts_at <= now:
         raise CommandError(
             f"{on:%Y-%m-%d} {at} ({zone}) is in the past; events are announced ahead."

@@ -619,17 +619,14 @@ async def solve(
 ) -> str:
     """Mark a question solved, crediting a member (by default the first to answer) or, when
     it was held for the library's answer, the library entry that answered it."""
-    async with ctx.db() as session:
-        await get(session, question_id)
+    async with ctx.db() as session:  # refuse before noting anything
+        _may_solve(await get(session, question_id), sender)
+        if entry_id is not None and await session.get(KnowledgeEntry, entry_id) is None:
+            raise CommandError(f"There is no library entry #{entry_id}.")
     await note_first_responses(ctx, question_id)  # the one to credit, if nobody is named
     async with ctx.db() as session:
         question = await get(session, question_id)
-        if question.asker_id != sender.member_id and roles.FACILITATOR not in sender.roles:
-            raise CommandError(
-                f"Only the person who asked #{question_id} or a facilitator can mark it solved."
-            )
-        if question.status == SOLVED:
-            raise CommandError(f"Question #{question_id} is already solved.")
+        _may_solve(question, sender)
         if entry_id is None and credit_id is None and question.held_until is not None:
             top = await session.run_sync(library.similar, question.text, 1)
             entry_id = top[0].entry.id if top else None
@@ -680,6 +677,15 @@ async def solve(
             thread_id=where.message_id,
         )
     return f"Marked question #{question_id} solved{thanks}."
+
+
+def _may_solve(question: Question, sender: Sender) -> None:
+    if question.asker_id != sender.member_id and roles.FACILITATOR not in sender.roles:
+        raise CommandError(
+            f"Only the person who asked #{question.id} or a facilitator can mark it solved."
+        )
+    if question.status == SOLVED:
+        raise CommandError(f"Question #{question.id} is already solved.")
 
 
 async def keep_in_library(ctx: Context, question: Question, where: Where) -> bool:

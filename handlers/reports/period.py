@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 from bot.errors import UsageError
 
 MAX_DAYS = 3 * 366
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+"""The dates a report may cover: within them, the period before it and the weeks around it
+are dates too (at 0001-01-01 or 9999-12-31 they would not be)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ def from_days(first: date, last: date, timezone: str) -> Period:
         raise UsageError("The start date is after the end date.")
     if (last - first).days + 1 > MAX_DAYS:
         raise UsageError("That is more than three years; choose a shorter period.")
+    if first < EARLIEST or last > LATEST:
+        raise UsageError(f"Choose dates from {EARLIEST} to {LATEST}.")
     zone = ZoneInfo(timezone)
     start = datetime.combine(first, time(), zone)
     end = datetime.combine(last + timedelta(days=1), time(), zone)
