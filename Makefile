@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SYNAPSE_VENV ?= .venv-synapse
 
-.PHONY: run test bench lint demo clean
+.PHONY: run test bench lint demo clean docs/overview.png
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Convener needs Python 3.11 or newer (set PYTHON=...)")'
@@ -31,7 +31,16 @@ run: $(VENV)/.installed-run
 	$(BIN)/convener run
 
 demo: $(VENV)/.installed-run
-	$(BIN)/convener demo
+	$(BIN)/convener demo --fresh demo/demo.db
+	CONVENER_DATABASE_URL=sqlite:///demo/demo.db \
+	CONVENER_COMMUNITY_NAME="$${CONVENER_COMMUNITY_NAME:-Municipal Finance Practice (demo)}" \
+	$(BIN)/convener report -o demo/demo.xlsx --pdf
+	@echo "Open demo/demo.xlsx (or demo/demo.pdf). Try the bot on the demo community:"
+	@echo "  CONVENER_DATABASE_URL=sqlite:///demo/demo.db make run"
+
+# The picture of the overview page in the README (needs LibreOffice and poppler-utils).
+docs/overview.png: demo
+	pdftoppm -png -r 80 -f 1 -l 1 -singlefile demo/demo.pdf docs/overview
 
 test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed $(VENV)/.libreoffice
 	SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
@@ -44,4 +53,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .ruff_cache *.egg-info demo

@@ -324,6 +324,9 @@ class ConsoleAdapter:
     async def ready(self) -> None:
         return None
 
+    def health(self) -> str | None:
+        return None
+
     async def wait_closed(self) -> None:
         """Until the input ends."""
         if self._task is not None:

@@ -119,6 +119,11 @@ class ActivityLog:
         self.written = 0
         self.dead_lettered = 0
 
+    @property
+    def waiting(self) -> int:
+        """Rows recorded and not yet stored."""
+        return self._recorded - self._stored
+
     def forget_member(self, user: UserRef | None = None) -> None:
         """Forget which platform users are known (after erasing members), so their next
         event creates them again."""

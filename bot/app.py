@@ -23,6 +23,7 @@ from bot.activity import ActivityLog
 from bot.claims import Sender
 from bot.context import Context, utc_now
 from bot.db import Database, describe
+from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.platform import Platform
 from bot.processor import Processor
@@ -61,9 +62,11 @@ class Convener:
         self.platforms: dict[str, Platform] = {}
         self.activity = ActivityLog(self.db, settings, clock)
         self.processor = Processor(concurrency, backlog)
+        self.metrics = Metrics()
         self.pipeline = Pipeline(
-            router, self.activity, self.db, settings, clock, self.platforms, self._context
-        )
+            router, self.activity, self.db, settings, clock, self.platforms, self._context,
+            self.metrics,
+        )  # fmt: skip
         self._start_scheduler = scheduler
         self.jobs: Jobs | None = None
 
@@ -81,6 +84,15 @@ class Convener:
             router=self.router,
             sender=sender,
         )
+
+    def scheduler_health(self) -> str:
+        """`ok` when the scheduler runs here, `standby: ...` when another replica holds it."""
+        if self._start_scheduler is None or self.jobs is not None:
+            return "ok"
+        lease = getattr(self, "scheduler_lease", None)
+        if lease is not None and not lease.held:
+            return "standby: another replica runs the scheduler"
+        return "not running"
 
     def context(self, platform: Platform | None = None) -> Context:
         """A context for jobs and tests (no sender): the first platform unless one is named."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from bot import health, logs
 from bot.app import STOP_GRACE_SECONDS, Convener
 from bot.context import utc_now
 from bot.db import Database, describe, sync_url, upgrade
@@ -20,12 +21,15 @@ from bot.settings import Settings
 log = logging.getLogger("convener")
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, settings: Settings | None = None) -> None:
+    """Log to stderr at `level` (libraries' chatter only at DEBUG), with every secret of
+    `settings`, and anything that looks like a credential, redacted (`bot.logs`)."""
     logging.basicConfig(
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logs.install(settings)
     for noisy in ("apscheduler", "aiosqlite", "alembic", "slack_bolt", "nio", "asyncio"):
         if logging.getLogger(noisy).level == logging.NOTSET and level.upper() != "DEBUG":
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -96,15 +100,27 @@ async def serve(
     adapters = [make_adapter(name, settings) for name in adapter_names]
     for adapter in adapters:
         app.add_platform(adapter)
-    return await run_app(app, adapters, grace=grace, final=True)
+    http = None
+    slack = next((a for a in adapters if getattr(a, "mode", None) == "http"), None)
+    if slack is not None:  # /healthz and /metrics beside /slack/events, on its port
+        slack.routes = health.routes(app)
+        slack.host = settings.http_host or slack.host
+    else:
+        http = health.HttpServer(app, settings.http_host or "127.0.0.1", settings.http_port)
+    return await run_app(app, adapters, grace=grace, final=True, http=http)
 
 
 async def run_app(
-    app: Convener, adapters: list, *, grace: float = STOP_GRACE_SECONDS, final: bool = False
+    app: Convener,
+    adapters: list,
+    *,
+    grace: float = STOP_GRACE_SECONDS,
+    final: bool = False,
+    http: health.HttpServer | None = None,
 ) -> int:
-    """Start the app and its adapters in order, run until a signal or an adapter ends, and
-    stop them the other way round; the exit status. `final`: the process ends after this,
-    so a second signal during the last steps of shutdown is ignored."""
+    """Start the app, the health server and the adapters in order, run until a signal or an
+    adapter ends, and stop them the other way round; the exit status. `final`: the process
+    ends after this, so a second signal during the last steps of shutdown is ignored."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -117,6 +133,8 @@ async def run_app(
     waits: list[asyncio.Task] = []
     try:
         await app.start()
+        if http is not None:
+            await _serve_health(http, console_only=all(a.name == "console" for a in adapters))
         for adapter in adapters:
             await adapter.start(app)
             started.append(adapter)
@@ -137,8 +155,9 @@ async def run_app(
             if task.done() and not task.cancelled() and task.exception() is not None:
                 log.error("adapter %s stopped", task.get_name(), exc_info=task.exception())
                 status = 1
-    except Exception:
-        log.exception("Convener could not start")
+    except Exception as exc:  # a refused token, a port in use: one line (details at DEBUG)
+        log.error("Convener could not start: %s", exc or type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
         status = 1
     finally:
         for task in waits:
@@ -158,6 +177,8 @@ async def run_app(
                 await adapter.close()
             except Exception:
                 log.exception("closing %s", adapter.name)
+        if http is not None:
+            await http.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.remove_signal_handler(sig)
@@ -171,7 +192,8 @@ async def run_app(
 
 def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
     """`convener report`: the same workbook as the `report` command, into a file."""
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime, timedelta
+    from pathlib import Path
     from zoneinfo import ZoneInfo
 
     from sqlalchemy.orm import Session
@@ -179,53 +201,170 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
     from bot import audit
     from bot.errors import UsageError
     from handlers.reports.build import connect, pull_detail, write_report
-    from handlers.reports.period import parse_period
+    from handlers.reports.pdf import PdfUnavailable, to_pdf
+    from handlers.reports.period import from_days, parse_period
 
     now = datetime.now(UTC)
     today = now.astimezone(ZoneInfo(settings.timezone)).date()
-    words = [w for w in (args.first, args.last) if w]
-    if args.last and not args.first:
-        words = [(today.replace(day=1)).isoformat(), args.last]
+    output = Path(args.output)
+    if output.suffix.lower() != ".xlsx":
+        print(f"convener report: the workbook is an .xlsx file; name it like report.xlsx, "
+              f"not {output.name}", file=sys.stderr)  # fmt: skip
+        return 2
+    if not output.parent.is_dir():
+        print(f"convener report: cannot write {output}: the folder {output.parent} does not "
+              "exist", file=sys.stderr)  # fmt: skip
+        return 2
     try:
-        period = parse_period(words, today, settings.timezone)
-    except UsageError as exc:
+        if args.first or not args.last:
+            period = parse_period([w for w in (args.first, args.last) if w], today,
+                                  settings.timezone)  # fmt: skip
+        else:  # only --to: the 30 days up to it
+            last = date.fromisoformat(args.last)
+            period = from_days(last - timedelta(days=29), last, settings.timezone)
+    except (UsageError, ValueError) as exc:
         print(f"convener report: {exc}", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
     url = sync_url(settings.database_url)
-    write_report(
-        url, period, args.output, now=now, timezone=settings.timezone,
-        pseudonymous=args.pseudonymous,
-    )  # fmt: skip
+    try:
+        write_report(
+            url, period, str(output), now=now, timezone=settings.timezone,
+            pseudonymous=args.pseudonymous, community=settings.community_name,
+        )  # fmt: skip
+    except OSError as exc:
+        print(f"convener report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     with connect(url) as conn, Session(conn) as session:
         audit.record(
             session, audit.REPORT, now, detail=pull_detail(period, args.pseudonymous, cli=True)
         )
         session.commit()
-    print(f"wrote {args.output} ({period.label()})")
+    print(f"wrote {output} ({period.label()})")
+    if args.pdf:
+        try:
+            print(f"wrote {to_pdf(output)}")
+        except PdfUnavailable as exc:
+            print(f"convener report: no PDF: {exc}", file=sys.stderr)
     return 0
 
 
+async def _serve_health(http: health.HttpServer, console_only: bool) -> None:
+    """Start the health server; trying Convener in the console goes on without it."""
+    try:
+        await http.start()
+    except RuntimeError as exc:
+        if not console_only:
+            raise
+        log.warning("%s; the console goes on without it", exc)
+
+
+def missing_settings(name: str, settings: Settings) -> list[str]:
+    """The settings an adapter needs that are not set."""
+    if name == "slack":
+        missing = [] if settings.slack_bot_token else ["SLACK_BOT_TOKEN"]
+        if not (settings.slack_app_token or settings.slack_signing_secret):
+            missing.append("SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)")
+        return missing
+    if name == "matrix":
+        needed = {"MATRIX_HOMESERVER": settings.matrix_homeserver,
+                  "MATRIX_USER_ID": settings.matrix_user_id}  # fmt: skip
+        missing = [key for key, value in needed.items() if not value]
+        if not (settings.matrix_password or settings.matrix_access_token):
+            missing.append("MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN")
+        return missing
+    return []
+
+
+def make_demo(settings: Settings, fresh: str | None) -> int:
+    """`convener demo [--fresh FILE]`: the sample community, in the configured database (if
+    it is empty) or in a new SQLite file of its own."""
+    from pathlib import Path
+
+    from handlers.reports import demo
+
+    url = settings.database_url
+    if fresh:
+        path = Path(fresh)
+        if path.suffix not in (".db", ".sqlite", ".sqlite3"):
+            print(f"convener demo: name the demo database like demo.db, not {fresh}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            stale.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    try:
+        print(demo.run(url))
+    except demo.NotEmpty as exc:
+        print(f"convener demo: {exc}", file=sys.stderr)
+        return 1
+    prefix = f"CONVENER_DATABASE_URL={url} " if fresh else ""
+    print(f"Next: {prefix}convener report -o demo.xlsx --pdf, or {prefix}convener run "
+          "to try the bot on it in the console.")  # fmt: skip
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="convener",
+        description="Convener, a bot for communities of practice on Slack, Matrix or the "
+        "console. Settings come from the environment and ./bot.env (see bot.env.example).",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="start the bot",
+        description="Start the bot on every platform whose settings are present (Slack, "
+        "Matrix), or on the console when none are; Ctrl-C or SIGTERM stops it after "
+        "finishing what is in hand.",
+    )
+    run.add_argument(
+        "--adapter",
+        choices=["console", "slack", "matrix"],
+        help="run on this platform only (default: Slack and Matrix when configured, "
+        "otherwise the console)",
+    )
+    db = sub.add_parser("db", help="database maintenance", description="Migrate the database "
+                        "at CONVENER_DATABASE_URL to the newest schema.")  # fmt: skip
+    db.add_argument("action", choices=["upgrade"], help="upgrade: apply every migration")
+    report = sub.add_parser(
+        "report",
+        help="write the engagement workbook",
+        description="Write the engagement workbook (the same as the `report` command in "
+        "chat) for a period; it is recorded in the audit log.",
+    )
+    report.add_argument("--from", dest="first", metavar="YYYY-MM-DD",
+                        help="first day (default: 29 days before the last)")  # fmt: skip
+    report.add_argument("--to", dest="last", metavar="YYYY-MM-DD",
+                        help="last day (default: today, in CONVENER_TIMEZONE)")  # fmt: skip
+    report.add_argument("-o", "--output", default="engagement.xlsx", metavar="FILE.xlsx",
+                        help="where to write it (default: engagement.xlsx)")  # fmt: skip
+    report.add_argument("--pseudonymous", action="store_true",
+                        help="stable pseudonyms instead of names; rare cities, organisations "
+                        "and roles shown as other (default: names)")  # fmt: skip
+    report.add_argument("--pdf", action="store_true",
+                        help="also write FILE.pdf through LibreOffice, if installed")  # fmt: skip
+    demo = sub.add_parser(
+        "demo",
+        help="build a sample community to try the workbook and the bot on",
+        description="Fill an empty database with a sample community (420 members on Slack and "
+        "Matrix over four months).",
+    )
+    demo.add_argument("--fresh", metavar="FILE.db",
+                      help="build it in a new SQLite file of its own (replaced if it exists) "
+                      "instead of CONVENER_DATABASE_URL, which must then be empty")  # fmt: skip
+    return top
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="convener", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="start the bot")
-    run.add_argument("--adapter", choices=["console", "slack", "matrix"])
-    db = sub.add_parser("db", help="database maintenance")
-    db.add_argument("action", choices=["upgrade"])
-    report = sub.add_parser("report", help="write the engagement workbook")
-    report.add_argument("--from", dest="first", metavar="YYYY-MM-DD")
-    report.add_argument("--to", dest="last", metavar="YYYY-MM-DD")
-    report.add_argument("-o", "--output", default="engagement.xlsx")
-    report.add_argument("--pseudonymous", action="store_true")
-    sub.add_parser("demo", help="fill an empty database with a sample community")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         settings = Settings()
     except Exception as exc:
         print(f"convener: bad settings: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings)
     if args.command == "db":
         upgrade(settings.database_url)
         print(f"database {describe(settings.database_url)} is up to date")
@@ -233,18 +372,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report":
         return write_report_file(settings, args)
     if args.command == "demo":
-        from handlers.reports import demo
-
-        print(demo.run(settings.database_url))
+        return make_demo(settings, args.fresh)
+    names = choose_adapters(settings, args.adapter)
+    for name in names:
+        if missing := missing_settings(name, settings):
+            print(f"convener run: {name} needs {', '.join(missing)} (see bot.env.example)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    try:
+        return asyncio.run(serve(settings, names))
+    except KeyboardInterrupt:
         return 0
-    if args.command == "run":
-        names = choose_adapters(settings, args.adapter)
-        try:
-            return asyncio.run(serve(settings, names))
-        except KeyboardInterrupt:
-            return 0
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 if __name__ == "__main__":

@@ -40,15 +40,23 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
+def a(noun: str) -> str:
+    """The noun with its indefinite article: `a city`, `an organisation`."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """`1 member`, `2 members` (`many` for irregular plurals)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
+
+
 def number(word: str, what: str, example: int = 3) -> int:
     """The number a person gave for a question, prompt, event... (`12` or `#12`)."""
     digits = word.strip().lstrip("#")
     # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        article = "an" if what[:1] in "aeiou" else "a"
         raise UsageError(
-            f"`{word[:20]}` is not {article} {what} number (they look like {example} or "
-            f"#{example})."
+            f"`{word[:20]}` is not {a(what)} number (they look like {example} or #{example})."
         )
     return int(digits)
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from contextlib import (
+    AbstractAsyncContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x636F6E76656E6572  # "convener": the PostgreSQL advisory lock of `upgrade`
 
 T = TypeVar("T")
 
@@ -172,7 +179,23 @@ def alembic_config(url: str):
     return cfg
 
 
+_one_upgrade_at_a_time = threading.Lock()
+"""Alembic keeps the migration under way in a module-level proxy (`alembic.context`): two
+upgrades on threads of one process must not overlap, whatever their databases."""
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` to `revision`, in one transaction.
+
+    Replicas starting together all come up: on PostgreSQL the upgrade holds a session-level
+    advisory lock (`pg_advisory_lock(MIGRATION_LOCK_KEY)`, scoped to this database) on the
+    connection Alembic uses, from before it reads the schema's revision until after it has
+    committed, so a second replica waits, then finds the schema up to date and does nothing.
+    The lock goes with the connection if the process dies. Within one process upgrades run
+    one at a time whatever the database. SQLite takes no lock: it serves one process
+    (several replicas need PostgreSQL), so nothing more is needed there. (Two processes
+    creating one new SQLite file at the same moment are not serialised: pysqlite runs DDL
+    outside a transaction.)"""
     from alembic import command
 
     sync_url = _urls(url)[0]
@@ -182,9 +205,35 @@ def upgrade(url: str, revision: str = "head") -> None:
     if sync_url.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine)
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with _one_upgrade_at_a_time, engine.connect() as conn, _migration_lock(conn):
+            with conn.begin():
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _migration_lock(conn: Connection) -> Iterator[None]:
+    """Hold PostgreSQL's advisory lock `MIGRATION_LOCK_KEY` on `conn` (a session-level lock,
+    outside any transaction, so it outlasts the migration's commit); nothing elsewhere."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    key = {"key": MIGRATION_LOCK_KEY}
+    if not conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), key):
+        where = conn.engine.url.render_as_string(hide_password=True)
+        log.info("waiting for another process to finish migrating %s", where)
+        conn.scalar(text("SELECT pg_advisory_lock(:key)"), key)
+    conn.commit()  # end the transaction the query began; the lock stays with the session
+    try:
+        yield
+    finally:
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.scalar(text("SELECT pg_advisory_unlock(:key)"), key)
+            conn.commit()
+        except Exception:  # the connection is gone, and the lock with it
+            log.warning("could not release the migration lock", exc_info=True)

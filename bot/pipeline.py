@@ -20,6 +20,7 @@ from bot.claims import Sender
 from bot.commands import command_body, split_words
 from bot.context import Context
 from bot.db import Database
+from bot.metrics import Metrics
 from bot.platform import Platform
 from bot.router import Listener, Router
 from bot.settings import Settings
@@ -52,8 +53,10 @@ class Pipeline:
         clock: Callable[[], datetime],
         platforms: Mapping[str, Platform],
         context: Callable[[Platform, Sender | None], Context],
+        metrics: Metrics | None = None,
     ) -> None:
         self.router = router
+        self.metrics = metrics or Metrics()
         self.activity = activity
         self.db = db
         self.settings = settings
@@ -140,8 +143,12 @@ class Pipeline:
                           event.event_id, event.platform, event.user.id,
                           event.channel.id)  # fmt: skip
                 await self.dispatch(self.context(self.platforms[event.platform], sender), work)
-        except BaseException:
+            kind = kind_of(event, is_command=work.command is not None)
+            self.metrics.events.labels(kind, event.platform).inc()
+        except BaseException as exc:
             self.activity.unsee(event)
+            if isinstance(exc, Exception):
+                self.metrics.errors.labels(event.platform).inc()
             raise
 
     async def dispatch(self, ctx: Context, work: Work) -> None:
@@ -149,7 +156,7 @@ class Pipeline:
         answer to a direct message nobody consumed."""
         event = work.event
         if work.command is not None:
-            await self.router.run_command(ctx, event, work.command, work.reply_token)
+            await self._command(ctx, event, work.command, work.reply_token)
             return
         for listener in work.listeners:
             consumed = await listener.func(ctx, event)
@@ -164,6 +171,14 @@ class Pipeline:
         """A bare command word works in a direct chat (`help`); other text gets a hint."""
         words = split_words(event.text)
         if words and self.router.is_command_word(words[0]):
-            await self.router.run_command(ctx, event, event.text)
+            await self._command(ctx, event, event.text)
         elif words:
             await ctx.platform.send(event.channel, DM_HINT)
+
+    async def _command(
+        self, ctx: Context, event: Event, body: str, reply_token: str | None = None
+    ) -> None:
+        with self.metrics.command_seconds.time():
+            ok = await self.router.run_command(ctx, event, body, reply_token)
+        if not ok:
+            self.metrics.errors.labels(event.platform).inc()

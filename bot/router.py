@@ -147,9 +147,9 @@ class Router:
 
     async def run_command(
         self, ctx: Context, event: Event, body: str, reply_token: str | None = None
-    ) -> None:
+    ) -> bool:
         """Parse and run one command from the pipeline's resolved sender (`ctx.sender`),
-        answering the person who typed it."""
+        answering the person who typed it. False if the command failed on Convener's side."""
         if ctx.sender is None:
             raise ValueError("run_command needs the resolved sender in ctx.sender")
         words = split_words(body)
@@ -169,7 +169,7 @@ class Router:
         )
         if spec is None:
             await reply(ctx, cmd, self.unknown(words))
-            return
+            return True
         log.debug("command %r from %s:%s", spec.name, event.platform, event.user.id)
         try:
             if not roles.permits(held, spec.roles):
@@ -178,10 +178,10 @@ class Router:
         except UsageError as exc:
             answer = f"{exc}\nUsage: `{spec.usage}`" if str(exc) else f"Usage: `{spec.usage}`"
             await reply(ctx, cmd, answer)
-            return
+            return True
         except CommandError as exc:
             await reply(ctx, cmd, str(exc))
-            return
+            return True
         except Exception:
             log.exception(
                 "command %r failed (platform=%s user=%s channel=%s event=%s)",
@@ -197,9 +197,10 @@ class Router:
                 f"Sorry, `{spec.name}` failed on my side. Nothing was changed; "
                 "a facilitator can find the details in the log.",
             )
-            return
+            return False
         if answer:
             await reply(ctx, cmd, answer, public=spec.public)
+        return True
 
     def unknown(self, words: list[str]) -> str:
         if not words:

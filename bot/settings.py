@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     slack_app_token: str = _env("SLACK_APP_TOKEN", "")
     slack_signing_secret: str = _env("SLACK_SIGNING_SECRET", "")
     http_port: int = _env("CONVENER_HTTP_PORT", 3000)
+    http_host: str = _env("CONVENER_HTTP_HOST", "")
     slack_api_url: str = _env("SLACK_API_URL", "")
 
     matrix_homeserver: str = _env("MATRIX_HOMESERVER", "")

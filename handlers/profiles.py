@@ -18,11 +18,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members
-from bot.commands import Command
+from bot.commands import Command, a
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
+from handlers.topics import expertise as declaring
 from handlers.topics import service as topics
 
 router = Router()
@@ -59,7 +60,7 @@ def set_text_field(member: Member, field: str, value: str) -> str | None:
         setattr(member, spec.attribute, None)
         return None
     if len(value) > spec.limit:
-        raise UsageError(f"That is too long for a {spec.label} (at most {spec.limit} characters).")
+        raise UsageError(f"That is too long for {a(spec.label)} (at most {spec.limit} characters).")
     setattr(member, spec.attribute, value)
     return value
 
@@ -219,10 +220,13 @@ async def set_timezone(ctx: Context, cmd: Command) -> str:
     return f"Saved: your timezone is {value}." if value else "Cleared your timezone."
 
 
-@router.command("expertise", usage="expertise", summary="what you can help with")
+@router.command("expertise", usage="expertise", summary="what you can help with and want to learn")
 async def list_expertise(ctx: Context, cmd: Command) -> str:
     if cmd.args:
-        raise UsageError("Use `expertise add <topic>` or `expertise remove <topic>`.")
+        raise UsageError(
+            "Use `expertise add|remove <topic>` (what you can help with) or "
+            "`expertise learn|unlearn <topic>` (what you want to learn)."
+        )
     async with ctx.db() as session:
         known = await expertise_of(session, cmd.member_id)
     if not known[OFFERS] and not known[WANTS]:
@@ -242,10 +246,9 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 async def add_offers(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        stored, created = await add_expertise(session, cmd.member_id, names, OFFERS, ctx.now())
+        answer = await declaring.declare(session, cmd.member_id, names, OFFERS, ctx.now())
         await session.commit()
-    tail = f" (new topic: {', '.join(created)})" if created else ""
-    return f"Added to what you can help with: {', '.join(stored)}{tail}."
+    return answer
 
 
 @router.command(

@@ -11,8 +11,10 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.context import Context
@@ -24,6 +26,7 @@ from schedules import prompts, retention
 
 if TYPE_CHECKING:
     from bot.app import Convener
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,25 @@ class Scheduler:
     """APScheduler's asyncio scheduler, with the jobs that are running tracked, so that
     `stop()` lets them finish (APScheduler's own shutdown cancels them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self.aps = AsyncIOScheduler(timezone="UTC")
         self.running: set[asyncio.Task] = set()
+        self.metrics = metrics
+        if metrics is not None:
+            self.aps.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
+
+    def _submitted(self, event: JobSubmissionEvent) -> None:
+        """Count a run, and how late it starts after its scheduled time."""
+        assert self.metrics is not None
+        job = (
+            "prompt"
+            if event.job_id.startswith("prompt-") and event.job_id[7:].isdigit()
+            else event.job_id
+        )
+        self.metrics.scheduled_runs.labels(job).inc()
+        if event.scheduled_run_times:
+            late = (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
+            self.metrics.lateness.labels(job).observe(max(late, 0.0))
 
     def add_job(self, func: Callable[..., Awaitable[object]], trigger, **kwargs) -> None:
         self.aps.add_job(self._tracked(func), trigger, **kwargs)
@@ -95,7 +114,7 @@ class Scheduler:
 
 async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> Scheduler:
     """Register the fixed jobs and every prompt schedule, start, and post missed slots."""
-    scheduler = Scheduler()
+    scheduler = Scheduler(app.metrics)
     for spec in jobs if jobs is not None else JOBS:
         scheduler.add_job(
             _run,

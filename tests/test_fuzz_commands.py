@@ -75,7 +75,7 @@ PLACES = st.sampled_from(
         "America/Mexico_City",
         "UTC",
         "Mars/Olympus",
-        "../../etc/passwd",
+        "..%2F..%2Fetc%2Fpasswd",
         "Europe/Berlin",
         "monday",
         "Sun",

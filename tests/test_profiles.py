@@ -37,6 +37,8 @@ async def test_profile_bad_values_change_nothing(bot):
     assert bot.last_reply_to("alice") == "What is your city?\nUsage: `profile city <city>`"
     await bot.say("alice", "!profile city " + "K" * 81)
     assert bot.last_reply_to("alice").startswith("That is too long for a city (at most 80")
+    await bot.say("alice", "!profile org " + "O" * 121)
+    assert bot.last_reply_to("alice").startswith("That is too long for an organisation")
     await bot.say("alice", "!profile timezone Mars/Olympus_Mons")
     answer = bot.last_reply_to("alice")
     assert answer.startswith("`Mars/Olympus_Mons` is not a timezone I know.")
@@ -75,7 +77,7 @@ async def test_expertise_add_list_remove(bot):
         "Added to what you can help with: Budgeting, Procurement (new topic: Procurement)."
     )
     await bot.say("alice", "!expertise add procurment")  # a near spelling is the same topic
-    assert bot.last_reply_to("alice") == "Added to what you can help with: Procurement."
+    assert bot.last_reply_to("alice") == "You already offer Procurement."
     await bot.say("alice", "!expertise")
     assert bot.last_reply_to("alice") == "You can help with: Budgeting, Procurement"
     await bot.say("alice", "!expertise remove PROCUREMENT")
@@ -104,7 +106,7 @@ async def test_expertise_bad_input_changes_nothing(bot):
     await bot.say("alice", "!expertise remove")
     assert bot.last_reply_to("alice").endswith("Usage: `expertise remove <topic>[, <topic>...]`")
     await bot.say("alice", "!expertise rubbish")
-    assert bot.last_reply_to("alice").startswith("Use `expertise add <topic>`")
+    assert bot.last_reply_to("alice").startswith("Use `expertise add|remove <topic>`")
     await bot.say("alice", "!expertise")
     assert bot.last_reply_to("alice") == "You can help with: budgeting"
 
@@ -123,9 +125,7 @@ async def test_experts(bot):
 async def test_experts_unknown_or_empty_topic(bot):
     await bot.say("amina", "!expertise add Budgeting, Public procurement")
     await bot.say("alice", "!experts procurement")
-    assert bot.last_reply_to("alice") == (
-        "Nobody has declared a topic like `procurement` yet. Closest: Public procurement."
-    )
+    assert bot.last_reply_to("alice") == "Who can help with Public procurement:\n• amina"
     await bot.say("alice", "!experts astrophysics")
     assert bot.last_reply_to("alice") == (
         "Nobody has declared a topic like `astrophysics` yet. Type `topics` to see them all."

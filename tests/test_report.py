@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from bot import members
 from bot.models import AuditEntry, PromptRun, Question
 from handlers.reports.build import write_report
-from handlers.reports.pdf import to_pdf
 from handlers.reports.period import parse_period
 
 
@@ -320,9 +319,16 @@ def test_demo_then_report_and_libreoffice_converts(tmp_path):
     assert demo.returncode == 0, demo.stderr
     assert demo.stdout.startswith("Demo community ready: 420 members")
     again = subprocess.run([*run, "demo"], env=env, capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 0 and "already has 420 members" in again.stdout
+    assert again.returncode == 1 and "already has 420 members" in again.stderr
+    assert "convener demo --fresh demo.db" in again.stderr
+    fresh = subprocess.run(
+        [*run, "demo", "--fresh", "other/demo.db"], env=env, capture_output=True, text=True,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr
+    assert "Next: CONVENER_DATABASE_URL=sqlite:///other/demo.db convener report" in fresh.stdout
     report = subprocess.run(
-        [*run, "report", "-o", "demo.xlsx"], env=env, capture_output=True, text=True,
+        [*run, "report", "-o", "demo.xlsx", "--pdf"], env=env, capture_output=True, text=True,
         cwd=tmp_path,
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
@@ -330,10 +336,12 @@ def test_demo_then_report_and_libreoffice_converts(tmp_path):
     assert sum(1 for _ in book["Members"].iter_rows()) > 300
     check_print_settings(tmp_path / "demo.xlsx")
     if shutil.which("soffice") is None:
+        assert "no PDF: LibreOffice (soffice) is not installed" in report.stderr
         if os.environ.get("CI"):
             pytest.fail("soffice is missing in CI (scripts/install-libreoffice.sh installs it)")
         pytest.skip("LibreOffice is not installed")
-    pages = pages_per_sheet(to_pdf(tmp_path / "demo.xlsx"))
+    assert f"wrote {tmp_path / 'demo.pdf'}" in report.stdout
+    pages = pages_per_sheet(tmp_path / "demo.pdf")
     assert pages["Overview"] == 1 and pages["Summary"] == 1
     assert pages["Charts"] == 3  # one page each
     assert pages["Definitions"] <= 2

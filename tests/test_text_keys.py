@@ -63,7 +63,7 @@ async def test_members_created_in_bulk_have_keys(bot):
         await session.commit()
         member = await session.get(Member, ids[(user.platform, user.id)])
         assert member.name_key == "ñandú pérez"
-        found = await members.from_mention(session, bot.platform, "ÑANDÚ PÉREZ", now)
+        found = await members.from_mention(session, bot.platform, "ÑANDÚ PÉREZ")
     assert found.id == member.id
 
 

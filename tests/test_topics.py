@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import UsageError
+from bot.models import Topic
 from handlers.topics import service as topics
 
 
@@ -15,7 +16,7 @@ async def test_topics_empty_then_listed_with_counts(bot):
     assert bot.last_reply_to("fac") == "Added topic Budgeting with keywords budget, PFM."
     await bot.say("amina", "!expertise add budgeting, Audit")
     await bot.join("dana")
-    for answer in ("skip", "skip", "skip", "audit"):
+    for answer in ("skip", "skip", "skip", "audits"):  # "audit" alone is a command
         await bot.dm("dana", answer)
     await bot.say("alice", "!topics")
     assert bot.last_reply_to("alice") == (
@@ -115,3 +116,74 @@ def test_split_names():
     for bad in ("", " , ;", "#", ",".join(["x"] * 11)):
         with pytest.raises(UsageError):
             topics.split_names(bad)
+
+
+async def test_experts_finds_a_topic_by_a_word_of_its_name(bot):
+    await bot.say("amina", "!expertise add Budgeting, Debt management")
+    await bot.say("alice", "!experts debt")
+    assert bot.last_reply_to("alice") == "Who can help with Debt management:\n• amina"
+
+
+async def test_lookup_ranks_exact_names_words_prefixes_then_misspellings(bot):
+    for name in ("Budgeting", "Budget planning", "Property tax", "Taxonomy", "Procurement",
+                 "Finance", "Financial reporting"):  # fmt: skip
+        await bot.say("fac", f"!topic add {name}")
+    meant = {
+        "budget": "Budgeting",  # whole words, none left over (Budget planning has one)
+        "tax": "Property tax",  # a whole word before a prefix (Taxonomy)
+        "proc": "Procurement",  # a prefix
+        "financi": "Financial reporting",  # a prefix before a misspelling (Finance)
+        "procurment": "Procurement",  # a misspelling
+    }
+    for typed, topic in meant.items():
+        await bot.say("alice", f"!experts {typed}")
+        assert bot.last_reply_to("alice") == f"Nobody has said they can help with {topic} yet."
+    await bot.say("fac", "!topic add Tax")
+    await bot.say("alice", "!experts TAX")  # the exact name first
+    assert bot.last_reply_to("alice") == "Nobody has said they can help with Tax yet."
+
+
+async def test_equal_matches_ask_which_one_and_change_nothing(bot):
+    await bot.say("amina", "!expertise add Debt management, Debt relief")
+    await bot.say("alice", "!experts debt")
+    assert bot.last_reply_to("alice") == (
+        "`debt` could mean Debt management or Debt relief: which one?\nUsage: `experts <topic>`"
+    )
+    await bot.say("alice", "!expertise add audit, debt")
+    assert bot.last_reply_to("alice").startswith(
+        "`debt` could mean Debt management or Debt relief: which one?"
+    )
+    await bot.say("alice", "!expertise")
+    assert bot.last_reply_to("alice").startswith("You have not listed any topics yet.")
+    await bot.say("alice", "!topics")
+    assert bot.last_reply_to("alice").startswith("Topics (2):")
+
+
+def _topics(*names: str) -> list[Topic]:
+    return [Topic(name=name, key=topics.key_of(name), keywords="") for name in names]
+
+
+@pytest.mark.parametrize(
+    ("typed", "names", "meant"),
+    [
+        ("tax", ["Property tax", "Tax"], "Tax"),
+        ("tax", ["Taxonomy", "Property tax"], "Property tax"),
+        ("budget", ["Budget planning", "Budgeting"], "Budgeting"),
+        ("accounta", ["Accounting", "Accountability"], "Accountability"),
+        ("procurment", ["Audit", "Procurement"], "Procurement"),
+        ("astrophysics", ["Audit", "Procurement"], None),
+    ],
+)
+def test_match_ranks(typed, names, meant):
+    found = topics.match(_topics(*names), typed)
+    assert (found.name if found else None) == meant
+
+
+def test_match_lists_at_most_five_choices():
+    candidates = _topics(*(f"Public {word}" for word in "debt audit budget works land art".split()))
+    with pytest.raises(UsageError) as raised:
+        topics.match(candidates, "public")
+    assert str(raised.value) == (
+        "`public` could mean Public art, Public audit, Public budget, Public debt, Public land "
+        "or 1 more: which one?"
+    )

@@ -61,7 +61,7 @@ from nio import (
 from adapters.matrix import events
 from adapters.matrix.events import MEMBER, MESSAGE, REACTION
 from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_mention
-from bot import moments, state
+from bot import logs, moments, state
 from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
 from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
@@ -156,6 +156,7 @@ class MatrixAdapter:
         self._task: asyncio.Task | None = None
         self._ready = asyncio.Event()
         self._polling = False  # waiting for the homeserver, not holding a batch
+        self._failing: str | None = None  # why the last sync failed, until one succeeds
         self._stopping = False
         self._closed = False  # stopping: no new outbound operation
         self._disconnected = False
@@ -239,6 +240,16 @@ class MatrixAdapter:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def health(self) -> str | None:
+        """What is wrong with the sync, or None."""
+        if self._closed:
+            return "stopping"
+        if not self._ready.is_set():
+            return "not synced yet"
+        if self._task is not None and self._task.done():
+            return "the sync has stopped"
+        return self._failing
+
     async def wait_closed(self) -> None:
         """Return when the sync loop has ended; raise what ended it."""
         task = self._task
@@ -292,6 +303,7 @@ class MatrixAdapter:
             config=AsyncClientConfig(max_limit_exceeded=5, max_timeouts=3, request_timeout=60),
         )
         token = settings.matrix_access_token or await self._get("access_token")
+        logs.redact(token)
         device = settings.matrix_device_id or await self._get("device_id") or ""
         if token:
             self.client.restore_login(settings.matrix_user_id, device, token)
@@ -304,6 +316,7 @@ class MatrixAdapter:
         response = await self.client.login(settings.matrix_password, device_name="Convener")
         if not isinstance(response, LoginResponse):
             raise MatrixError(f"Matrix login failed: {getattr(response, 'message', response)}")
+        logs.redact(response.access_token)
         await self._put(access_token=response.access_token, device_id=response.device_id)
         log.info("Matrix: logged in as %s (device %s)", response.user_id, response.device_id)
 
@@ -348,7 +361,7 @@ class MatrixAdapter:
                 why = exc if isinstance(exc, _Retry) else repr(exc)
                 backoff = await self._back_off(f"Matrix batch not handed over ({why})", backoff)
                 continue
-            backoff = 1.0
+            backoff, self._failing = 1.0, None
             replay, first = True, False
             since = response.next_batch
             await self._store_token(since)
@@ -358,6 +371,7 @@ class MatrixAdapter:
 
     async def _back_off(self, why: str, backoff: float) -> float:
         self._polling = True
+        self._failing = why
         log.warning("%s; retrying in %.0f s", why, backoff)
         await asyncio.sleep(backoff)
         return min(backoff * 2, MAX_BACKOFF_SECONDS)

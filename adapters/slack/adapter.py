@@ -237,6 +237,7 @@ class SlackAdapter:
         self._dm_channels = _Lookups(ttl=24 * LOOKUP_TTL_SECONDS)
         self.thread_page = THREAD_PAGE
         self.max_thread_replies = MAX_THREAD_REPLIES
+        self.routes: list[web.RouteDef] = []  # more routes for the HTTP server to serve
 
     @property
     def mode(self) -> str | None:
@@ -418,7 +419,10 @@ class SlackAdapter:
     async def _listen_http(self) -> None:
         server = web.Application()
         server.router.add_post(EVENTS_PATH, self._on_http)
-        server.router.add_get("/healthz", self._on_health)
+        if self.routes:  # the core's /healthz and /metrics, on this same port
+            server.add_routes(self.routes)
+        else:
+            server.router.add_get("/healthz", self._on_health)
         runner = web.AppRunner(server, access_log=None, shutdown_timeout=FINISH_SECONDS)
         await runner.setup()
         self._runner = runner
@@ -472,6 +476,10 @@ class SlackAdapter:
             )
         except (ValueError, TypeError, OverflowError):
             return False
+
+    def health(self) -> str | None:
+        """What is wrong with receiving events, or None."""
+        return None if self._accepting else "not receiving events"
 
     async def _on_health(self, request: web.Request) -> web.Response:
         if not self._accepting:

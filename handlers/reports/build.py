@@ -17,6 +17,7 @@ from typing import IO
 from sqlalchemy import Connection, create_engine, select
 from sqlalchemy.engine import URL
 
+from bot import logs
 from bot.models import KeyValue
 from handlers.reports import queries
 from handlers.reports.period import Period
@@ -47,6 +48,7 @@ def pseudonyms(conn: Connection, now: datetime):
             table.insert().values(scope=SECRET_SCOPE, key=SECRET_KEY, value=secret, updated_at=now)
         )
         conn.commit()
+    logs.redact(secret)
     key = secret.encode()
 
     def pseudonym(member_id: int, _name: str) -> str:

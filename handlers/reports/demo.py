@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, create_engine, func, insert, select
 
+from bot.commands import plural
 from bot.db import sync_url, upgrade
 from bot.models import (
     Activity,
@@ -262,23 +263,29 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
     return len(member_ids), len(activity), len(question_ids), len(runs)
 
 
+class NotEmpty(Exception):
+    """The database already has members: the demo only fills an empty one."""
+
+
 def run(database_url: str) -> str:
-    """Fill the database if it is empty; returns what to tell the person."""
+    """Fill the database with the demo community; NotEmpty if it has members already.
+    Returns what to tell the person."""
     upgrade(database_url)
     engine = create_engine(sync_url(database_url))
     try:
         with engine.begin() as conn:
             existing = conn.scalar(select(func.count()).select_from(Member))
             if existing:
-                return (
-                    f"The database already has {existing} members; the demo only fills an "
-                    "empty one. Point CONVENER_DATABASE_URL at a new file to try it."
+                raise NotEmpty(
+                    f"The database already has {plural(existing, 'member')}; the demo only "
+                    "fills an empty one. Try `convener demo --fresh demo.db` (or `make demo`) "
+                    "for a demo database of its own."
                 )
             members, rows, questions, runs = fill(conn)
     finally:
         engine.dispose()
     return (
-        f"Demo community ready: {members} members on Slack and Matrix, {rows:,} activities, "
-        f"{questions} questions, {runs} prompt runs over {DAYS} days. "
-        "Try `convener report -o demo.xlsx`."
+        f"Demo community ready: {plural(members, 'member')} on Slack and Matrix, "
+        f"{plural(rows, 'activity', 'activities')}, {plural(questions, 'question')}, "
+        f"{plural(runs, 'prompt run')} over {DAYS} days."
     )

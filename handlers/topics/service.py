@@ -1,11 +1,14 @@
 """The one place topic names are understood: cleaning, splitting lists, and finding a topic by
 a name a person typed.
 
-Matching ignores case, punctuation and accents, tolerates common endings ("budgeting" finds
-"budget", "audits" finds "audit") and small misspellings ("procurment"), and also accepts a
-topic's keywords. A member who declares a topic that matches none is given a new one (see
-`ensure`), so the community's vocabulary grows with its members; facilitators tidy it with
-`topic add` (keywords) and `topic remove`.
+Matching (`match`, through `find` for every topic command) ignores case, punctuation and
+accents and also accepts a topic's keywords. It ranks an exact name first, then whole words
+("debt" finds "Debt management"; common endings are forgiven: "audits" finds "Audit"), then
+word prefixes ("proc" finds "Procurement"), then small misspellings ("procurment"); within a
+rank, names with fewer words left over fit better. When several topics fit equally well, the
+person is asked to choose. A member who declares a topic that matches none is given a new one
+(see `ensure`), so the community's vocabulary grows with its members; facilitators tidy it
+with `topic add` (keywords) and `topic remove`.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import upsert
 from bot.errors import UsageError
 from bot.models import Topic
 
@@ -29,6 +32,9 @@ MAX_NAME = 60
 MAX_TOPICS_AT_ONCE = 10
 MATCH_CUTOFF = 0.85
 CLOSE_CUTOFF = 0.5
+MIN_PREFIX = 3
+MAX_CHOICES = 5
+EXACT, WORDS, PREFIX, FUZZY, NO_FIT = range(5)
 
 _SEPARATORS = re.compile(r"[,;\n]+")
 _NOT_WORD = re.compile(r"[^\w]+")
@@ -138,15 +144,68 @@ async def exact(session: AsyncSession, name: str) -> Topic | None:
     return await session.scalar(select(Topic).where(Topic.key == key[:80]))
 
 
+@lru_cache(maxsize=8192)
+def _parts(name: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """A name's key, its words and their stems."""
+    key = key_of(name)
+    words = tuple(key.split())
+    return key, words, tuple(_stem(word) for word in words)
+
+
+def _fit(typed: str, label: str) -> tuple[int, int] | None:
+    """How well a typed name fits a topic's name or keyword, lower is better: (EXACT, WORDS,
+    PREFIX or FUZZY: the loosest fit of any typed word; the label's words left over), or None."""
+    (key, words, stems), (label_key, label_words, label_stems) = _parts(typed), _parts(label)
+    if not key or not label_key:
+        return None
+    if key == label_key:
+        return EXACT, 0
+
+    def rank(word: str, stem: str) -> int:
+        if stem in label_stems:
+            return WORDS
+        if len(word) >= MIN_PREFIX and any(other.startswith(word) for other in label_words):
+            return PREFIX
+        return FUZZY if any(_close(stem, other) for other in label_stems) else NO_FIT
+
+    loosest = max(rank(word, stem) for word, stem in zip(words, stems, strict=True))
+    if loosest < NO_FIT:
+        return loosest, max(len(label_words) - len(words), 0)
+    return (FUZZY, 0) if _alike(" ".join(stems), " ".join(label_stems)) else None
+
+
+def _choices(name: str, tied: list[Topic]) -> str:
+    names = sorted((t.name for t in tied), key=key_of)
+    listed = ", ".join(names[:-1]) + f" or {names[-1]}"
+    if len(names) > MAX_CHOICES:
+        listed = ", ".join(names[:MAX_CHOICES]) + f" or {len(names) - MAX_CHOICES} more"
+    return f"`{name[:40]}` could mean {listed}: which one?"
+
+
+def match(candidates: Iterable[Topic], name: str) -> Topic | None:
+    """The topic among `candidates` that `name` means (see the module's docstring), or None.
+    Raises UsageError listing the choices when several fit equally well."""
+    fits = []
+    for topic in candidates:
+        found = [fit for label in (topic.name, *keywords_of(topic)) if (fit := _fit(name, label))]
+        if found:
+            fits.append((min(found), topic))
+    if not fits:
+        return None
+    best = min(fit for fit, _ in fits)
+    tied = [topic for fit, topic in fits if fit == best]
+    if len(tied) > 1:
+        raise UsageError(_choices(name, tied))
+    return tied[0]
+
+
 async def find(session: AsyncSession, name: str) -> Topic | None:
-    """The topic a person means by `name`: exact first, then keywords and near spellings."""
+    """The topic a person means by `name`: the one with this exact name, else the best `match`
+    among all topics (UsageError when several fit equally well), else None."""
     topic = await exact(session, name)
     if topic is not None:
         return topic
-    ranked = await _ranked(session, name)
-    if ranked and ranked[0].score >= MATCH_CUTOFF:
-        return ranked[0].topic
-    return None
+    return match(await session.scalars(select(Topic).order_by(Topic.id)), name)
 
 
 async def closest(session: AsyncSession, name: str, n: int = 3) -> list[Topic]:
@@ -165,24 +224,21 @@ def did_you_mean(topics: list[Topic]) -> str:
 async def create(
     session: AsyncSession, name: str, now: datetime, keywords: list[str] | None = None
 ) -> Topic:
-    """A new topic; the caller has checked that none has this key. Flushes, never commits."""
-    topic = Topic(
-        name=name, key=key_of(name)[:80], keywords=", ".join(keywords or []), created_at=now
+    """A new topic (or the one someone else created meanwhile with this key); the caller has
+    checked that none has it. Never commits. No savepoint: on SQLite, releasing one that
+    began the transaction would commit it, and a later error could not undo the topic."""
+    key = key_of(name)[:80]
+    await session.execute(
+        upsert(session, Topic)
+        .values(name=name, key=key, keywords=", ".join(keywords or []), created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
     )
-    try:
-        async with session.begin_nested():
-            session.add(topic)
-            await session.flush()
-    except IntegrityError:  # created meanwhile by someone else
-        existing = await exact(session, name)
-        if existing is None:
-            raise
-        return existing
-    return topic
+    return (await session.scalars(select(Topic).where(Topic.key == key))).one()
 
 
 async def ensure(session: AsyncSession, name: str, now: datetime) -> tuple[Topic, bool]:
-    """The topic a member means, created if nothing matches; returns (topic, created)."""
+    """The topic a member means (`find`), created if nothing matches; returns (topic,
+    created). Raises UsageError for a bad name, or one several topics fit equally well."""
     name = clean_name(name)
     topic = await find(session, name)
     if topic is not None:
@@ -192,15 +248,16 @@ async def ensure(session: AsyncSession, name: str, now: datetime) -> tuple[Topic
 
 def _close(word: str, other: str) -> bool:
     """A small misspelling of a word of five letters or more ("procurment")."""
-    if len(word) < 5 or abs(len(word) - len(other)) > 2:
-        return False
-    matcher = difflib.SequenceMatcher(None, word, other)
-    return matcher.real_quick_ratio() >= MATCH_CUTOFF and matcher.ratio() >= MATCH_CUTOFF
+    return len(word) >= 5 and abs(len(word) - len(other)) <= 2 and _alike(word, other)
 
 
-@lru_cache(maxsize=8192)
-def _label_words(label: str) -> tuple[str, ...]:
-    return tuple(_stemmed(key_of(label)).split())
+def _alike(a: str, b: str) -> bool:
+    """At least MATCH_CUTOFF alike (as `similarity` measures), trying the cheap bounds first."""
+    matcher = difflib.SequenceMatcher(None, a, b)
+    return all(
+        ratio() >= MATCH_CUTOFF
+        for ratio in (matcher.real_quick_ratio, matcher.quick_ratio, matcher.ratio)
+    )
 
 
 class _Text:
@@ -235,7 +292,7 @@ def mentioned_in(all_topics: Sequence[Topic], text: str) -> list[Scored]:
     found = []
     for topic in all_topics:
         labels = [topic.name, *keywords_of(topic)]
-        score = max(words.score(_label_words(label)) for label in labels)
+        score = max(words.score(_parts(label)[2]) for label in labels)
         if score:
             found.append(Scored(topic, score))
     found.sort(key=lambda s: (-s.score, s.topic.id))

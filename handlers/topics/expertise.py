@@ -1,0 +1,92 @@
+"""What a member wants to learn, changed after the welcome: `expertise learn` and
+`expertise unlearn`; and `declare`, which adds topics to a profile and says which were there
+already (for `expertise learn`, and meant for `expertise add` too).
+
+Unknown topics are treated as `expertise add` treats them: `learn` creates them; `unlearn`
+only takes off topics on the member's list, matched as every topic command matches names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import Command
+from bot.context import Context
+from bot.errors import CommandError
+from bot.models import Expertise, Topic
+from bot.router import Router
+from handlers import profiles  # attributes used only at call time: profiles imports this package
+from handlers.topics import service as topics
+
+router = Router()
+
+_WORDING = {  # kind: (the list, what the member does)
+    "offers": ("what you can help with", "offer"),
+    "wants": ("what you want to learn", "want to learn"),
+}
+
+
+async def declare(
+    session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
+) -> str:
+    """Add topics to a member's offers or wants (`profiles.add_expertise`) and say what was
+    added and what was there already. Flushes, never commits."""
+    before = set((await profiles.expertise_of(session, member_id))[kind])
+    stored, created = await profiles.add_expertise(session, member_id, names, kind, now)
+    listed, verb = _WORDING[kind]
+    added = [name for name in stored if name not in before]
+    already = [name for name in stored if name in before]
+    parts = []
+    if added:
+        new = f" (new topic: {', '.join(created)})" if created else ""
+        parts.append(f"Added to {listed}: {', '.join(added)}{new}.")
+    if already:
+        parts.append(f"You already {verb} {', '.join(already)}.")
+    return " ".join(parts)
+
+
+@router.command(
+    "expertise learn",
+    usage="expertise learn <topic>[, <topic>...]",
+    summary="say what you want to learn",
+    example="expertise learn budgeting, audit",
+)
+async def learn(ctx: Context, cmd: Command) -> str:
+    names = topics.split_names(cmd.args)
+    async with ctx.db() as session:
+        answer = await declare(session, cmd.member_id, names, profiles.WANTS, ctx.now())
+        await session.commit()
+    return answer
+
+
+@router.command(
+    "expertise unlearn",
+    usage="expertise unlearn <topic>[, <topic>...]",
+    summary="take topics off what you want to learn",
+    example="expertise unlearn audit",
+)
+async def unlearn(ctx: Context, cmd: Command) -> str:
+    names = topics.split_names(cmd.args)
+    mine = (Expertise.member_id == cmd.member_id, Expertise.kind == profiles.WANTS)
+    async with ctx.db() as session:
+        wanted = list(
+            await session.scalars(
+                select(Topic).join(Expertise, Expertise.topic_id == Topic.id).where(*mine)
+            )
+        )
+        chosen: dict[int, str] = {}
+        for name in names:
+            topic = topics.match(wanted, name)
+            if topic is None:
+                listed = ", ".join(sorted((t.name for t in wanted), key=topics.key_of))
+                raise CommandError(
+                    f"`{name[:40]}` is not on what you want to learn, so nothing was removed. "
+                    f"You want to learn: {listed or 'nothing yet'}."
+                )
+            chosen[topic.id] = topic.name
+        await session.execute(delete(Expertise).where(*mine, Expertise.topic_id.in_(list(chosen))))
+        await session.commit()
+    return f"Removed from what you want to learn: {', '.join(chosen.values())}."

@@ -1,0 +1,82 @@
+"""`/healthz` and `/metrics`: what a load balancer and Prometheus see."""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot import health
+from bot.cli import build
+from bot.settings import Settings
+from tests.harness import FakePlatform
+
+
+async def serving(app) -> tuple[health.HttpServer, str]:
+    server = health.HttpServer(app, "127.0.0.1", 0)
+    await server.start()
+    return server, f"http://127.0.0.1:{server.port}"
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def test_healthy_and_a_handled_command_is_counted(bot):
+    server, base = await serving(bot.app)
+    try:
+        status, body = await get(f"{base}/healthz")
+        assert status == 200, body
+        assert '"database": "ok"' in body and f'"platform {bot.platform_name}": "ok"' in body
+        await bot.say("alice", "!help")
+        await bot.say("alice", "hello")
+        status, text = await get(f"{base}/metrics")
+        assert status == 200
+        lines = text.splitlines()
+        command = (
+            f'convener_events_handled_total{{kind="command",platform="{bot.platform_name}"}} 1.0'
+        )
+        assert command in lines
+        assert "convener_command_seconds_count 1.0" in lines
+        assert "convener_open_questions 0.0" in lines
+        assert "convener_activity_dead_letters 0.0" in lines
+        assert any(line.startswith("convener_activity_rows_waiting ") for line in lines)
+    finally:
+        await server.close()
+
+
+async def test_unhealthy_while_the_database_is_unreachable(tmp_path):
+    settings = Settings(
+        _env_file=None, database_url="postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    )
+    app = build(settings, schedule=False)
+    app.add_platform(FakePlatform("slack"))
+    server, base = await serving(app)
+    try:
+        status, body = await get(f"{base}/healthz")
+        assert status == 503
+        assert '"status": "unhealthy"' in body and '"database": "unreachable' in body
+        status, text = await get(f"{base}/metrics")  # the counters still answer
+        assert status == 200 and "convener_handler_errors_total" in text
+    finally:
+        await server.close()
+        await app.db.dispose()
+
+
+async def test_a_platform_that_is_not_connected_is_named(bot):
+    bot.platform.health = lambda: "not receiving events"
+    healthy, parts = await health.check(bot.app)
+    assert not healthy
+    assert parts[f"platform {bot.platform_name}"] == "not receiving events"
+
+
+async def test_the_scheduler_on_another_replica_is_healthy_standby(bot):
+    class Standby:
+        held = False
+
+    bot.app._start_scheduler = object()
+    bot.app.scheduler_lease = Standby()
+    healthy, parts = await health.check(bot.app)
+    assert healthy and parts["scheduler"].startswith("standby")
+    bot.app.scheduler_lease.held = True
+    healthy, parts = await health.check(bot.app)
+    assert not healthy and parts["scheduler"] == "not running"
