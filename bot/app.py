@@ -23,6 +23,7 @@ from bot.activity import ActivityLog
 from bot.claims import Sender
 from bot.context import Context, utc_now
 from bot.db import Database, describe
+from bot.leader import Lease
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline
 from bot.platform import Platform
@@ -69,6 +70,8 @@ class Convener:
         )  # fmt: skip
         self._start_scheduler = scheduler
         self.jobs: Jobs | None = None
+        self.scheduler_lease: Lease | None = None
+        self._jobs_grace = STOP_GRACE_SECONDS
 
     def add_platform(self, platform: Platform) -> None:
         self.platforms[platform.name] = platform
@@ -89,7 +92,7 @@ class Convener:
         """`ok` when the scheduler runs here, `standby: ...` when another replica holds it."""
         if self._start_scheduler is None or self.jobs is not None:
             return "ok"
-        lease = getattr(self, "scheduler_lease", None)
+        lease = self.scheduler_lease
         if lease is not None and not lease.held:
             return "standby: another replica runs the scheduler"
         return "not running"
@@ -114,9 +117,28 @@ class Convener:
                  describe(self.settings.database_url))  # fmt: skip
 
     async def start_scheduler(self) -> None:
-        """Start the jobs: only once every adapter is ready, since catching up posts."""
-        if self._start_scheduler is not None and self.platforms and self.jobs is None:
-            self.jobs = await self._start_scheduler(self)
+        """Start the jobs on the one replica holding the `scheduler` lease (at once on
+        SQLite), only once every adapter is ready, since catching up posts. Another replica
+        takes the lease over when this one dies (`bot.leader`)."""
+        if self._start_scheduler is None or not self.platforms or self.scheduler_lease is not None:
+            return
+        self.scheduler_lease = Lease(
+            self.db.url, "scheduler", on_acquired=self._take_scheduler,
+            on_lost=self._drop_scheduler,
+        )  # fmt: skip
+        await self.scheduler_lease.start()
+
+    async def _take_scheduler(self) -> None:
+        assert self._start_scheduler is not None
+        self.jobs = await self._start_scheduler(self)
+        self.metrics.leader.labels("scheduler").set(1)
+        log.info("this replica runs the scheduler")
+
+    async def _drop_scheduler(self) -> None:
+        self.metrics.leader.labels("scheduler").set(0)
+        jobs, self.jobs = self.jobs, None
+        if jobs is not None:
+            await jobs.stop(self._jobs_grace)
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Finish in-flight work (up to `grace` seconds), stop jobs, flush, close."""
@@ -125,9 +147,10 @@ class Convener:
             log.warning("%d events still in hand after %.0f s; stopping them",
                         self.processor.pending, grace)  # fmt: skip
             await self.processor.cancel()
-        if self.jobs is not None:
-            await self.jobs.stop(grace)
-            self.jobs = None
+        if self.scheduler_lease is not None:
+            self._jobs_grace = grace
+            await self.scheduler_lease.stop()  # on_lost stops the jobs, then the lock goes
+            self.scheduler_lease = None
         try:
             await self.activity.close()
         finally:

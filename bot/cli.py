@@ -15,6 +15,7 @@ from bot import health, logs
 from bot.app import STOP_GRACE_SECONDS, Convener
 from bot.context import utc_now
 from bot.db import Database, describe, sync_url, upgrade
+from bot.leader import AlreadyRunning, hold_single_process
 from bot.router import Router
 from bot.settings import Settings
 
@@ -91,23 +92,31 @@ async def serve(
     Stop: each adapter stops intake and hands over what it holds, then the core finishes
     in-flight handlers, running jobs and the activity log and closes the database, then the
     adapters disconnect."""
-    if "console" in adapter_names:
-        from adapters.console import FIRST_MEMBER
+    try:
+        single = hold_single_process(settings.database_url)
+    except AlreadyRunning as exc:
+        print(f"convener run: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if "console" in adapter_names:
+            from adapters.console import FIRST_MEMBER
 
-        ids = ",".join([*settings.facilitator_ids, FIRST_MEMBER])
-        settings = settings.model_copy(update={"facilitators": ids})
-    app = build(settings)
-    adapters = [make_adapter(name, settings) for name in adapter_names]
-    for adapter in adapters:
-        app.add_platform(adapter)
-    http = None
-    slack = next((a for a in adapters if getattr(a, "mode", None) == "http"), None)
-    if slack is not None:  # /healthz and /metrics beside /slack/events, on its port
-        slack.routes = health.routes(app)
-        slack.host = settings.http_host or slack.host
-    else:
-        http = health.HttpServer(app, settings.http_host or "127.0.0.1", settings.http_port)
-    return await run_app(app, adapters, grace=grace, final=True, http=http)
+            ids = ",".join([*settings.facilitator_ids, FIRST_MEMBER])
+            settings = settings.model_copy(update={"facilitators": ids})
+        app = build(settings)
+        adapters = [make_adapter(name, settings) for name in adapter_names]
+        for adapter in adapters:
+            app.add_platform(adapter)
+        http = None
+        slack = next((a for a in adapters if getattr(a, "mode", None) == "http"), None)
+        if slack is not None:  # /healthz and /metrics beside /slack/events, on its port
+            slack.routes = health.routes(app)
+            slack.host = settings.http_host or slack.host
+        else:
+            http = health.HttpServer(app, settings.http_host or "127.0.0.1", settings.http_port)
+        return await run_app(app, adapters, grace=grace, final=True, http=http)
+    finally:
+        single.release()
 
 
 async def run_app(

@@ -73,6 +73,9 @@ async def test_the_scheduler_on_another_replica_is_healthy_standby(bot):
     class Standby:
         held = False
 
+        async def stop(self) -> None:
+            pass
+
     bot.app._start_scheduler = object()
     bot.app.scheduler_lease = Standby()
     healthy, parts = await health.check(bot.app)

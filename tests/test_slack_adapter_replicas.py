@@ -1,8 +1,9 @@
-"""Two replicas on one database receive the same Slack deliveries: each is handled once.
+"""Replicas on one database: real `convener run --adapter slack` processes (the path
+production takes), each serving signed HTTP, `/healthz` and `/metrics` on its own port.
 
-The replicas are real `convener run --adapter slack` processes (the path production takes),
-each serving signed HTTP on its own port; they run on SQLite, and on PostgreSQL when
-CONVENER_TEST_DATABASE_URL is set.
+On PostgreSQL two replicas receive the same Slack deliveries and handle each once; exactly one
+runs the scheduler, and when it is killed the other takes the schedule over. On SQLite, a
+single-process database, a second replica is refused.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import os
 import signal
 import socket
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, insert, select
 
-from bot.models import Activity
+from bot.models import Activity, Channel, Prompt, PromptSchedule
+from tests.conftest import _truncate
+from tests.databases import PG_URL
 from tests.slack_fake import (
     DELETE,
     FakeSlackWebAPI,
@@ -110,6 +115,9 @@ def activity_rows(database_url: str, event_id: str) -> int:
 
 async def test_two_replicas_handle_each_delivery_once(tmp_path, database_url):
     async with FakeSlackWebAPI(users={"W111": "Ada"}) as slack:
+        if database_url.startswith("sqlite"):
+            await refused_on_sqlite(tmp_path, database_url, slack)
+            return
         replicas = [await start_replica(tmp_path, database_url, slack) for _ in range(2)]
         try:
             for proc, origin in replicas:
@@ -138,3 +146,128 @@ async def test_two_replicas_handle_each_delivery_once(tmp_path, database_url):
     assert len(slack.responses_to("r")) == 1
     ts = json.loads(body)["event"]["ts"]
     assert activity_rows(database_url, f"msg:C111:{ts}") == 1
+
+
+async def refused_on_sqlite(tmp_path: Path, database_url: str, slack: FakeSlackWebAPI) -> None:
+    first, origin = await start_replica(tmp_path, database_url, slack)
+    try:
+        await wait_until_serving(first, origin)
+        second, _ = await start_replica(tmp_path, database_url, slack)
+        async with asyncio.timeout(START_SECONDS):
+            _, err = await second.communicate()
+        assert second.returncode == 1
+        assert "another convener run is using" in err.decode()
+        assert f"(pid {first.pid})" in err.decode()
+    finally:
+        await stop_replica(first)
+    assert first.returncode == 0
+
+
+PROMPT = "Which tool helps you most with arrears?"
+
+
+def schedule_a_prompt(database_url: str, at: datetime) -> None:
+    """A prompt in the queue and a weekly schedule in #C111 whose next slot is `at` (UTC)."""
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as conn:
+            channel = conn.execute(
+                insert(Channel).values(platform="slack", channel_id="C111", name="#general")
+                .returning(Channel.id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(insert(Prompt).values(text=PROMPT, created_at=now))
+            conn.execute(
+                insert(PromptSchedule).values(
+                    channel_id=channel, weekday=at.weekday(), time_of_day=f"{at:%H:%M}",
+                    timezone="UTC", created_at=now, active=True,
+                )
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+async def metric(origin: str, line_start: str) -> float | None:
+    async with aiohttp.ClientSession() as session, session.get(f"{origin}/metrics") as resp:
+        for line in (await resp.text()).splitlines():
+            if line.startswith(line_start):
+                return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def holds_scheduler(origin: str) -> bool:
+    return await metric(origin, 'convener_leader{role="scheduler"}') == 1.0
+
+
+async def any_holds(replicas) -> bool:
+    return any([await holds_scheduler(origin) for _, origin in replicas])
+
+
+async def posted(slack: FakeSlackWebAPI) -> bool:
+    return any(PROMPT in str(message) for message in slack.messages.values())
+
+
+async def poll(seconds: float, check) -> None:
+    """Until `check()` is true: these replicas are other processes, seen only over HTTP."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.skipif(not PG_URL, reason="replicas need PostgreSQL (CONVENER_TEST_DATABASE_URL)")
+async def test_the_scheduler_moves_to_the_other_replica_when_its_holder_dies(
+    tmp_path, postgres_database
+):
+    """One replica runs the scheduler; it is killed (SIGKILL: nothing is handed over) before
+    a prompt slot, the other replica takes the schedule over within 60 seconds and posts the
+    slot, once; deliveries before and after the kill are each handled once."""
+    database_url = postgres_database
+    _truncate(database_url)
+    soon = datetime.now(UTC) + timedelta(seconds=45)  # the next whole minute after that
+    slot = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    schedule_a_prompt(database_url, slot)
+    async with FakeSlackWebAPI(users={"W111": "Ada"}) as slack:
+        replicas = [await start_replica(tmp_path, database_url, slack) for _ in range(2)]
+        try:
+            for proc, origin in replicas:
+                await wait_until_serving(proc, origin)
+            await poll(START_SECONDS, lambda: any_holds(replicas))
+            leaders = [await holds_scheduler(origin) for _, origin in replicas]
+            assert leaders.count(True) == 1  # exactly one replica runs the scheduler
+            (holder, holder_origin), (other, other_origin) = (
+                replicas if leaders[0] else replicas[::-1]
+            )
+            before = load_event("message_channel.bolt-python", text="!help", blocks=DELETE)
+            for origin in (holder_origin, other_origin):  # the same delivery to both
+                status, _ = await post_signed(
+                    f"{origin}/slack/events", json.dumps(before), "application/json", SECRET
+                )
+                assert status == 200
+            assert datetime.now(UTC) < slot - timedelta(seconds=20), "started too slowly"
+
+            holder.kill()
+            await holder.wait()
+            killed = time.monotonic()
+            await poll(60, lambda: holds_scheduler(other_origin))
+            took_over = time.monotonic() - killed
+            assert took_over < 60
+
+            after = load_event(
+                "message_channel.bolt-python", text="!help topics", blocks=DELETE,
+                ts="1700000001.000200",
+            )  # fmt: skip
+            status, _ = await post_signed(
+                f"{other_origin}/slack/events", json.dumps(after), "application/json", SECRET
+            )
+            assert status == 200
+            await poll((slot - datetime.now(UTC)).total_seconds() + 45, lambda: posted(slack))
+            await asyncio.sleep(3)  # a second post, if there were one, would come now
+        finally:
+            errors = [await stop_replica(proc) for proc, _ in replicas]
+    assert other.returncode == 0, errors
+    assert len([m for m in slack.messages.values() if PROMPT in str(m)]) == 1
+    for event in (before, after):
+        assert activity_rows(database_url, f"msg:C111:{event['event']['ts']}") == 1
+    assert len(slack.ephemeral) == 2  # one answer to each command
