@@ -315,3 +315,34 @@ def test_text_helpers():
     assert user_from_mention("@amina:example.org") == UserRef("matrix", "@amina:example.org")
     assert user_from_mention("https://matrix.to/#/@amina:example.org").id == "@amina:example.org"
     assert user_from_mention("amina") is None
+
+
+async def test_one_replica_syncs_and_the_other_takes_over(world):
+    """Two replicas of the bot on one PostgreSQL database: one syncs, the other logs in and
+    stands by; when the syncing one stops, the other syncs from the token it stored."""
+    if world["database_url"].startswith("sqlite"):
+        pytest.skip("replicas need PostgreSQL; SQLite is one process")
+    alice, bot, bot_id = world["alice"], world["bot"], world["bot_id"]
+    standby = Bot(world["hs"], bot_id, "bot-password", world["database_url"])
+    standby.build()
+    await standby.app.start()
+    await standby.adapter.start(standby.app)
+    await standby.adapter.ready()
+    try:
+        assert bot.adapter.running and not standby.adapter.running
+        assert standby.adapter.health() == "standby: another replica syncs"
+        await alice.say(world["room"], "!help")
+        await alice.wait_for(is_text("Here is what you can ask me"))
+        await bot.stop()
+        async with asyncio.timeout(30):  # the lease is polled every 10 s
+            while True:
+                if standby.adapter.running:
+                    break
+                await asyncio.sleep(0.2)
+        await alice.say(world["room"], "!help roles")
+        await alice.wait_for(is_text("Only facilitators can use `roles`"))
+        answers = alice.texts_from(bot_id)
+        assert sum("Here is what you can ask me" in a for a in answers) == 1
+        assert sum("Only facilitators can use `roles`" in a for a in answers) == 1
+    finally:
+        await standby.stop()

@@ -62,6 +62,7 @@ from adapters.matrix import events
 from adapters.matrix.events import MEMBER, MESSAGE, REACTION
 from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_mention
 from bot import logs, moments, state
+from bot.leader import Lease
 from bot.normalise import NAME_CHARS, Malformed
 from bot.settings import Settings
 from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
@@ -154,6 +155,9 @@ class MatrixAdapter:
         self._names: dict[str, str] = {}
         self._opening: dict[str, asyncio.Lock] = {}
         self._task: asyncio.Task | None = None
+        self._done: asyncio.Future | None = None  # resolved when the adapter has stopped
+        self._lease: Lease | None = None
+        self._sync_grace = 0.0  # for a batch in hand when the sync lease is lost
         self._ready = asyncio.Event()
         self._polling = False  # waiting for the homeserver, not holding a batch
         self._failing: str | None = None  # why the last sync failed, until one succeeds
@@ -198,15 +202,16 @@ class MatrixAdapter:
 
     async def start(self, intake: Intake) -> None:
         """Log in (raises `MatrixError` if the homeserver refuses or cannot be reached), then
-        sync in a task of its own."""
-        if self._task is not None:
+        sync in a task of its own, on the one replica holding the `matrix-sync` lease (at
+        once on SQLite); the others log in and send, and take the sync over when its holder
+        dies, from the token it stored last."""
+        if self._done is not None:
             raise MatrixError("the Matrix adapter is already started")
         self.intake = intake
         self.db = getattr(intake, "db", None)
         try:
             await self._login()
             self._direct = await self._load_direct()
-            since = await self._get("next_batch")
         except CONNECTION_ERRORS as exc:
             await self._close_client()
             url = self.settings.matrix_homeserver
@@ -215,25 +220,66 @@ class MatrixAdapter:
             await self._close_client()
             raise
         self.bot_user = UserRef(PLATFORM, self.settings.matrix_user_id, "convener", is_bot=True)
+        self._done = asyncio.get_running_loop().create_future()
+        self._lease = Lease(
+            self.db.url if self.db is not None else "sqlite://",
+            f"matrix-sync:{self.settings.matrix_user_id}",
+            on_acquired=self._lead,
+            on_lost=self._follow,
+        )
+        await self._lease.start()
+        if not self._lease.held:
+            log.info("Matrix: another replica syncs; this one sends and stands by")
+            self._ready.set()
+
+    async def _lead(self) -> None:
+        """This replica now holds the sync: sync from the token stored last."""
+        since = await self._get("next_batch")
+        self._stopping = False
         self._task = asyncio.get_running_loop().create_task(
             self._sync_forever(since), name="matrix sync"
         )
+        self._task.add_done_callback(self._sync_ended)
+
+    def _sync_ended(self, task: asyncio.Task) -> None:
+        """A sync loop that raised (a refused access token) ends the adapter."""
+        if self._done is None or self._done.done() or task.cancelled():
+            return
+        if task.exception() is not None:
+            self._done.set_exception(task.exception())  # type: ignore[arg-type]
+
+    async def _follow(self) -> None:
+        """The sync lease is gone (stopping, or the database connection was lost): stop
+        syncing; a batch in hand gets `_sync_grace` seconds, else the next holder syncs it
+        again from the stored token (the core drops what it has already seen)."""
+        task, self._stopping = self._task, True
+        if task is None or task.done():
+            return
+        if self._polling:
+            task.cancel()
+        done, _ = await asyncio.wait([task], timeout=self._sync_grace)
+        if not done:
+            log.warning("the Matrix batch in hand did not finish within %.0f s; "
+                        "it will be synced again", self._sync_grace)  # fmt: skip
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def ready(self) -> None:
-        """Return once logged in and the first sync is in; raise if the loop ended first."""
-        task = self._task
-        if task is None:
+        """Return once logged in and the first sync is in (or another replica syncs); raise
+        if the adapter ended first."""
+        done = self._done
+        if done is None:
             raise MatrixNotReady("the Matrix adapter was not started")
         if not self._ready.is_set():
             waiter = asyncio.ensure_future(self._ready.wait())
             try:
-                await asyncio.wait([waiter, task], return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait([waiter, done], return_when=asyncio.FIRST_COMPLETED)
             finally:
                 waiter.cancel()
         if self._ready.is_set() and not self._closed:
             return
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        if done.done() and not done.cancelled() and done.exception() is not None:
+            raise done.exception()  # type: ignore[misc]
         raise MatrixNotReady("the Matrix adapter stopped before its first sync")
 
     @property
@@ -244,6 +290,8 @@ class MatrixAdapter:
         """What is wrong with the sync, or None."""
         if self._closed:
             return "stopping"
+        if self._lease is not None and not self._lease.held:
+            return "standby: another replica syncs"
         if not self._ready.is_set():
             return "not synced yet"
         if self._task is not None and self._task.done():
@@ -251,29 +299,21 @@ class MatrixAdapter:
         return self._failing
 
     async def wait_closed(self) -> None:
-        """Return when the sync loop has ended; raise what ended it."""
-        task = self._task
-        if task is None:
-            return
-        await asyncio.wait([task])
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        """Return when the adapter has stopped; raise what ended it."""
+        if self._done is not None:
+            await asyncio.wait([self._done])
+            if not self._done.cancelled() and self._done.exception() is not None:
+                raise self._done.exception()  # type: ignore[misc]
 
     async def stop(self, grace: float) -> None:
         """Stop syncing: a long poll is dropped at once, and a batch being handed over gets up
         to `grace` seconds (its token is stored only if it finishes). Sending keeps working
         for the handlers the core is still finishing, until `close()`."""
-        self._stopping = True
-        task = self._task
-        if task is not None and not task.done():
-            if self._polling:
-                task.cancel()
-            done, _ = await asyncio.wait([task], timeout=grace)
-            if not done:
-                log.warning("the Matrix batch in hand did not finish within %.0f s; "
-                            "it will be synced again on the next start", grace)  # fmt: skip
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        self._stopping, self._sync_grace = True, grace
+        if self._lease is not None:
+            await self._lease.stop()  # `_follow` stops the sync, then the lease is released
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
 
     async def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
         """Disconnect once sends under way are done (up to `grace` seconds); sending
