@@ -31,7 +31,7 @@ PIPELINE_TABLES = {Activity.__tablename__, HandledEvent.__tablename__}
 SNAPSHOT_TABLES = [t for t in Base.metadata.sorted_tables if t.name not in PIPELINE_TABLES]
 PEOPLE = ("alice", "bob", "fac", "coord", "dana")
 FUZZ = settings(
-    max_examples=int(os.environ.get("CONVENER_FUZZ_EXAMPLES", "200")),
+    max_examples=int(os.environ.get("CONVENER_FUZZ_EXAMPLES", "100")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
