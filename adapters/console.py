@@ -256,11 +256,8 @@ class ConsoleAdapter:
     def help(self) -> str:
         return "\n".join(
             [
-                "(console) You are acting as "
-                + self.state.user
-                + " in #"
-                + self.here().name
-                + ". Type a message to post it; !help lists Convener's commands.",
+                f"(console) You are acting as {self.state.user} in {self.here().name}. Type a "
+                "message to post it; !help lists Convener's commands.",
                 "(console) /as <name>: act as someone else (a newcomer joins #general)",
                 "(console) /join #<channel>, /react <emoji>, /reply <text> (in the last thread)",
                 "(console) /dm <text>: write to Convener directly; /convener <command>: the "

@@ -195,6 +195,7 @@ def test_console_help_quit_and_no_welcome_for_the_first_member(tmp_path):
     done = convener(tmp_path, script)
     assert done.returncode == 0, done.stderr
     out = done.stdout
+    assert "(console) You are acting as you in #general." in out
     assert "(console) /quit (or Ctrl-D) stops Convener" in out
     assert f"saved in {tmp_path / 'convener-files'}" in out
     assert "Welcome to our community" not in out  # `you` runs the community
