@@ -29,6 +29,7 @@ from nio.crypto import decrypt_attachment
 from adapters.matrix import adapter as matrix_adapter
 from adapters.matrix.adapter import ENCRYPTION_STATE, MatrixAdapter
 from bot.settings import Settings
+from bot.types import ChannelRef
 from tests import test_matrix_adapter as base
 from tests.matrix_homeserver import Homeserver
 from tests.test_matrix_adapter import Bot, Person, is_text
@@ -178,6 +179,15 @@ async def test_an_event_that_cannot_be_decrypted_is_counted_and_logged(world, ca
     assert len(lines) == 1 and alice.user_id in lines[0] and room in lines[0]
     await alice.say(room, "!help")  # and the bot goes on
     await alice.wait_for(is_text("Here is what you can ask me"))
+
+
+async def test_a_room_not_synced_yet_is_learnt_before_sending(world):
+    """A standby replica sends without syncing: the room's encryption is read first."""
+    alice, bot, room = world["alice"], world["bot"], world["room"]
+    bot.adapter.client.rooms.pop(room)
+    await bot.adapter.send(ChannelRef("matrix", room, "#Budgeting"), "Hello, encrypted")
+    found, hello = await alice.wait_for(is_text("Hello, encrypted"))
+    assert found == room and decrypted(alice, hello)
 
 
 def test_without_the_encryption_libraries_one_line_and_plain_rooms(monkeypatch, caplog, tmp_path):

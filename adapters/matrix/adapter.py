@@ -60,6 +60,7 @@ from nio import (
     MessageDirection,
     ProfileGetDisplayNameResponse,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
     RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
@@ -709,7 +710,22 @@ class MatrixAdapter:
         async with self._operation() as client:
             return await operation(client)
 
+    async def _learn_room(self, room_id: str) -> None:
+        """nio sends only into rooms it knows once encryption is on: a room not synced yet
+        (on a standby replica, say) is learnt from its state, encrypted or not."""
+        client = self._outbound()
+        if client.olm is None or room_id in client.rooms:
+            return
+        response = await self._request(
+            lambda client: client.room_get_state_event(room_id, "m.room.encryption")
+        )
+        encrypted = isinstance(response, RoomGetStateEventResponse)
+        if not encrypted and getattr(response, "status_code", None) != "M_NOT_FOUND":
+            raise MatrixError(f"could not tell whether {room_id} is encrypted: {response}")
+        client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
+
     async def _send(self, room_id: str, content: dict) -> str:
+        await self._learn_room(room_id)
         response = await self._request(
             lambda client: client.room_send(
                 room_id, "m.room.message", content, ignore_unverified_devices=True
@@ -848,6 +864,7 @@ class MatrixAdapter:
         room_id = await self.direct_room(user.id)
         if text:
             await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
+        await self._learn_room(room_id)
         room = self._outbound().rooms.get(room_id)
         encrypt = room is not None and room.encrypted
         uploaded, keys = await self._request(
