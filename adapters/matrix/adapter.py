@@ -184,6 +184,7 @@ class MatrixAdapter:
         self._in_flight = 0  # outbound operations under way
         self._idle = asyncio.Event()
         self._idle.set()
+        self._crypto = asyncio.Lock()  # encryption upkeep and encrypted sends, one at a time
         self.syncs = 0  # batches handed over and their token stored
         self.backfilled = 0  # events fetched to fill the gaps of limited timelines
         self.synced = asyncio.Condition()  # notified after each of those batches
@@ -413,13 +414,14 @@ class MatrixAdapter:
         client = self.client
         if client is None or client.olm is None:
             return
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-        await client.send_to_device_messages()
+        async with self._crypto:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+            await client.send_to_device_messages()
 
     async def _sync_forever(self, since: str | None) -> None:
         """Sync until stopped. Connection faults and refusals back off and retry; a refused
@@ -543,8 +545,8 @@ class MatrixAdapter:
             return
         raw.room_id = room_id
         try:
-            await self.client.request_room_key(raw)
-            await self.client.send_to_device_messages()
+            async with self._crypto:
+                await self.client.request_room_key(raw)
         except Exception as exc:  # already requested, or the homeserver refused: go on
             log.debug("no room key request for %s: %r", _label(raw.event_id), exc)
 
@@ -726,11 +728,15 @@ class MatrixAdapter:
 
     async def _send(self, room_id: str, content: dict) -> str:
         await self._learn_room(room_id)
-        response = await self._request(
-            lambda client: client.room_send(
-                room_id, "m.room.message", content, ignore_unverified_devices=True
+        room = self._outbound().rooms.get(room_id)
+        # nio's key queries, claims and sharing are not safe side by side: one at a time.
+        crypto = self._crypto if room is not None and room.encrypted else contextlib.nullcontext()
+        async with crypto:
+            response = await self._request(
+                lambda client: client.room_send(
+                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                )
             )
-        )
         if not isinstance(response, RoomSendResponse):
             raise MatrixError(f"sending to {room_id} failed: {getattr(response, 'message', '')}")
         return response.event_id
