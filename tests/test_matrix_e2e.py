@@ -18,6 +18,7 @@ from nio import (
     AsyncClientConfig,
     DownloadResponse,
     JoinResponse,
+    MatrixRoom,
     MegolmEvent,
     RoomCreateResponse,
     RoomEncryptedFile,
@@ -137,6 +138,25 @@ async def test_a_command_in_an_encrypted_room_and_after_a_restart(world):
     await alice.say(room, "!help roles")
     dm_again, answer = await alice.wait_for(is_text("facilitators"))
     assert dm_again == dm and decrypted(answer)
+
+
+async def test_a_half_synced_direct_room_is_encrypted_for_the_member(world, monkeypatch):
+    """A sync can catch a new direct room before Synapse has sent its encryption and the
+    invite: the first message is encrypted all the same, its key shared with the member."""
+    alice, bot, room = world["alice"], world["bot"], world["room"]
+    client = bot.adapter.client
+    create = client.room_create
+
+    async def half_synced(*args, **kwargs):
+        response = await create(*args, **kwargs)
+        if isinstance(response, RoomCreateResponse):  # neither encrypted nor the member in it
+            client.rooms[response.room_id] = MatrixRoom(response.room_id, client.user_id)
+        return response
+
+    monkeypatch.setattr(client, "room_create", half_synced)
+    await alice.say(room, "!help")
+    dm, reply = await alice.wait_for(is_text("Here is what you can ask me"))
+    assert decrypted(reply) and alice.client.rooms[dm].encrypted
 
 
 async def test_a_new_member_is_welcomed_in_an_encrypted_direct_room(world):

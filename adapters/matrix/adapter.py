@@ -732,6 +732,8 @@ class MatrixAdapter:
         # nio's key queries, claims and sharing are not safe side by side: one at a time.
         crypto = self._crypto if room is not None and room.encrypted else contextlib.nullcontext()
         async with crypto:
+            if room is not None and room.encrypted and self._outbound().should_query_keys:
+                await self._request(lambda client: client.keys_query())  # new members' devices
             response = await self._request(
                 lambda client: client.room_send(
                     room_id, "m.room.message", content, ignore_unverified_devices=True
@@ -819,13 +821,19 @@ class MatrixAdapter:
         return isinstance(devices, dict) and bool(devices.get(user_id))
 
     def _know_direct_room(self, room_id: str, user_id: str) -> None:
-        """Tell nio of a direct room it has not synced yet (it encrypts only for rooms it
-        knows): encrypted, the member invited, so the room key is shared with their devices."""
+        """Tell nio what it may not have synced yet of a direct room just created: that it is
+        encrypted and the member invited, so the first message is encrypted and its room key
+        shared with the member's devices. A sync may have caught the room half made (Synapse
+        sends the creation, the encryption and the invite one by one): nio would then send in
+        the clear, or share the key with the bot alone and the member could not read it."""
         client = self._outbound()
-        if room_id not in client.rooms:
-            room = MatrixRoom(room_id, client.user_id, encrypted=True)
-            room.add_member(user_id, None, None, invited=True)
-            client.rooms[room_id] = room
+        room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, True))
+        room.encrypted = True
+        client.encrypted_rooms.add(room_id)
+        room.add_member(user_id, None, None, invited=True)  # no-op when already known
+        if client.olm is not None:
+            client.invalidate_outbound_session(room_id)  # none yet, unless shared without them
+            client.olm.update_tracked_users(room)  # their devices queried before the key goes
 
     async def _write_m_direct(self) -> None:
         path = (
