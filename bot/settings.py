@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +48,7 @@ class Settings(BaseSettings):
     matrix_access_token: str = _env("MATRIX_ACCESS_TOKEN", "")
     matrix_device_id: str = _env("MATRIX_DEVICE_ID", "")
     matrix_rooms: str = _env("MATRIX_ROOMS", "")
+    matrix_store_path: str = _env("MATRIX_STORE_PATH", "")
 
     @field_validator("timezone")
     @classmethod
@@ -70,6 +73,19 @@ class Settings(BaseSettings):
     @property
     def matrix_room_list(self) -> list[str]:
         return self._split(self.matrix_rooms)
+
+    @property
+    def matrix_store_dir(self) -> Path:
+        """Where the Matrix encryption keys are kept: `MATRIX_STORE_PATH`, else `matrix-store`
+        beside the SQLite database file, else `./matrix-store`."""
+        if self.matrix_store_path:
+            return Path(self.matrix_store_path)
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).parent / "matrix-store"
+        return Path("matrix-store")
 
     @property
     def slack_enabled(self) -> bool:

@@ -450,7 +450,7 @@ def matrix_acted_on(source: dict) -> bool:
     out by design (other types, its own events, non-text messages, edits, invites and profile
     changes, relations that are not reactions) is dropped without a warning."""
     kind = source.get("type")
-    if kind not in ("m.room.message", "m.room.member", "m.reaction"):
+    if kind not in ("m.room.message", "m.room.member", "m.reaction", "m.room.encrypted"):
         return False
     content = source.get("content")
     content = content if isinstance(content, dict) else {}
@@ -470,6 +470,8 @@ def matrix_acted_on(source: dict) -> bool:
         return joined or (now in ("leave", "ban") and before == "join")
     if source.get("sender") == MATRIX_BOT:
         return False
+    if kind == "m.room.encrypted":
+        return True  # not decrypted: a message without its text
     if kind == "m.room.message":
         if content.get("msgtype") != "m.text":
             return False
@@ -477,7 +479,7 @@ def matrix_acted_on(source: dict) -> bool:
     return not (isinstance(relates_to, dict) and relates_to.get("rel_type") != "m.annotation")
 
 
-MATRIX_TYPES = {"m.room.message": Message, "m.reaction": ReactionAdded}
+MATRIX_TYPES = {"m.room.message": Message, "m.reaction": ReactionAdded, "m.room.encrypted": Message}
 
 
 def matrix_room(kind: str) -> MatrixRoom | None:

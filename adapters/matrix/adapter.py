@@ -25,6 +25,15 @@ Matrix has no buttons: the `actions` of `send` and `send_dm` are accepted and ig
 text the core sends already says which command to type). `permalink` is a matrix.to link.
 `thread` reads a thread's replies as they stand with the relations API (which nio lacks):
 `/relations/{root}/m.thread`, each reply with the latest edit the homeserver bundles with it.
+
+Encryption (with `matrix-nio[e2e]`; without it, one line at start and plain rooms only): the
+olm account and megolm sessions live in `MATRIX_STORE_PATH`, one file per device, so the
+stored device keeps its keys across restarts. After each sync, keys are uploaded, members'
+devices queried and olm sessions claimed; nio decrypts the timeline before it is handed over.
+Room keys are shared with every device of the room's members, verified or not (trust on
+first use: `ignore_unverified_devices`). Direct rooms are created encrypted; files sent into
+an encrypted room are encrypted. An event that cannot be decrypted counts as a message
+without text, is logged, and its key is requested from the sender's devices.
 """
 
 from __future__ import annotations
@@ -47,9 +56,11 @@ from nio import (
     JoinError,
     LoginResponse,
     MatrixRoom,
+    MegolmEvent,
     MessageDirection,
     ProfileGetDisplayNameResponse,
     RoomCreateResponse,
+    RoomGetStateEventResponse,
     RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
@@ -57,9 +68,10 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from adapters.matrix import events
-from adapters.matrix.events import MEMBER, MESSAGE, REACTION
+from adapters.matrix.events import ENCRYPTED, MEMBER, MESSAGE, REACTION
 from adapters.matrix.text import PLATFORM, strip_mention, to_html, user_from_mention
 from bot import logs, moments, state
 from bot.leader import Lease
@@ -82,6 +94,11 @@ MAX_THREAD_EVENTS = 1_000
 MAX_BACKOFF_SECONDS = 30.0
 CLOSE_GRACE_SECONDS = 5.0
 CONNECTION_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
 MATRIX_TO = "https://matrix.to/#/"
 
 
@@ -167,6 +184,7 @@ class MatrixAdapter:
         self._in_flight = 0  # outbound operations under way
         self._idle = asyncio.Event()
         self._idle.set()
+        self._crypto = asyncio.Lock()  # encryption upkeep and encrypted sends, one at a time
         self.syncs = 0  # batches handed over and their token stored
         self.backfilled = 0  # events fetched to fill the gaps of limited timelines
         self.synced = asyncio.Condition()  # notified after each of those batches
@@ -335,20 +353,49 @@ class MatrixAdapter:
 
     # Start and sync -----------------------------------------------------------------------
 
-    async def _login(self) -> None:
-        settings = self.settings
-        self.client = AsyncClient(
+    def _new_client(self) -> AsyncClient:
+        """nio's client; with encryption, its key store in `matrix_store_dir` (owner only)."""
+        settings, store = self.settings, self.settings.matrix_store_dir
+        if ENCRYPTION_ENABLED:
+            store.mkdir(mode=0o700, parents=True, exist_ok=True)
+        else:
+            log.warning("Matrix: encryption is unavailable (install matrix-nio[e2e]); "
+                        "encrypted rooms are ignored")  # fmt: skip
+        config = AsyncClientConfig(
+            max_limit_exceeded=5, max_timeouts=3, request_timeout=60,
+            encryption_enabled=ENCRYPTION_ENABLED, store_sync_tokens=False,
+        )  # fmt: skip
+        return AsyncClient(
             settings.matrix_homeserver,
             settings.matrix_user_id,
-            config=AsyncClientConfig(max_limit_exceeded=5, max_timeouts=3, request_timeout=60),
+            store_path=str(store) if ENCRYPTION_ENABLED else "",
+            config=config,
         )
+
+    def _has_keys(self, device: str) -> bool:
+        """Whether the key store holds this device's olm account (always, without encryption)."""
+        name = f"{self.settings.matrix_user_id}_{device}.db"
+        return not ENCRYPTION_ENABLED or (self.settings.matrix_store_dir / name).exists()
+
+    async def _login(self) -> None:
+        settings = self.settings
+        self.client = self._new_client()
         token = settings.matrix_access_token or await self._get("access_token")
         logs.redact(token)
         device = settings.matrix_device_id or await self._get("device_id") or ""
+        if token and not settings.matrix_access_token and not self._has_keys(device):
+            # Its keys are lost (or it predates encryption): a new device, with a new store.
+            log.warning("Matrix: no keys for device %s in %s; logging in as a new device",
+                        device, settings.matrix_store_dir)  # fmt: skip
+            token = "" if settings.matrix_password else token
         if token:
-            self.client.restore_login(settings.matrix_user_id, device, token)
-            if isinstance(await self.client.whoami(), WhoamiResponse):
+            self.client.access_token = token
+            who = await self.client.whoami()
+            if isinstance(who, WhoamiResponse):
+                device = device or who.device_id or ""
+                self.client.restore_login(settings.matrix_user_id, device, token)
                 log.info("Matrix: signed in as %s (device %s)", settings.matrix_user_id, device)
+                await self._keep_keys()
                 return
             log.warning("the stored Matrix access token was refused; logging in again")
         if not settings.matrix_password:
@@ -359,6 +406,22 @@ class MatrixAdapter:
         logs.redact(response.access_token)
         await self._put(access_token=response.access_token, device_id=response.device_id)
         log.info("Matrix: logged in as %s (device %s)", response.user_id, response.device_id)
+        await self._keep_keys()
+
+    async def _keep_keys(self) -> None:
+        """Encryption upkeep: upload the device's keys, learn members' devices, open olm
+        sessions, send the to-device messages nio queued (room keys, key requests)."""
+        client = self.client
+        if client is None or client.olm is None:
+            return
+        async with self._crypto:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+            await client.send_to_device_messages()
 
     async def _sync_forever(self, since: str | None) -> None:
         """Sync until stopped. Connection faults and refusals back off and retry; a refused
@@ -394,6 +457,7 @@ class MatrixAdapter:
             self._ready.set()
             try:
                 await self._accept_invites(response)
+                await self._keep_keys()
                 if replay:
                     await self._hand_over(response, since)
             except Exception as exc:  # the gap could not be fetched, say: sync it again
@@ -462,6 +526,8 @@ class MatrixAdapter:
         """Translate and submit one event; a fault is logged on one line and skipped."""
         assert self.intake is not None
         try:
+            if isinstance(raw, MegolmEvent):
+                await self._undecryptable(room_id, raw)
             event = self.translate(room_id, room, raw)
             if event is not None:
                 await self.intake.submit(event, key=room_id)
@@ -469,6 +535,20 @@ class MatrixAdapter:
             log.error("could not hand over Matrix event %s in %s: %r",
                       _label(getattr(raw, "event_id", None)), room_id, exc)  # fmt: skip
             log.debug("the event failed", exc_info=True)
+
+    async def _undecryptable(self, room_id: str, raw: MegolmEvent) -> None:
+        """Log an event nio could not decrypt and ask the sender's devices for its key."""
+        log.warning("Matrix: cannot decrypt %s from %s in %s (no room key yet); "
+                    "requesting it", _label(raw.event_id), _label(raw.sender),
+                    room_id)  # fmt: skip
+        if self.client is None or self.client.olm is None:
+            return
+        raw.room_id = room_id
+        try:
+            async with self._crypto:
+                await self.client.request_room_key(raw)
+        except Exception as exc:  # already requested, or the homeserver refused: go on
+            log.debug("no room key request for %s: %r", _label(raw.event_id), exc)
 
     async def _backfill(self, room_id: str, start: str, end: str) -> list:
         """The events of a limited timeline's gap, oldest first: `/messages` backwards from
@@ -575,6 +655,8 @@ class MatrixAdapter:
             return events.membership(event_id, user, channel, ts, now, before)
         if sender == bot_id:
             return None
+        if kind == ENCRYPTED:  # undecryptable: activity, without its text
+            return events.message(event_id, self._user(room, sender), channel, ts, "", None)
         if kind == MESSAGE:
             if not events.is_text_message(content):
                 return None
@@ -630,12 +712,33 @@ class MatrixAdapter:
         async with self._operation() as client:
             return await operation(client)
 
-    async def _send(self, room_id: str, content: dict) -> str:
+    async def _learn_room(self, room_id: str) -> None:
+        """nio sends only into rooms it knows once encryption is on: a room not synced yet
+        (on a standby replica, say) is learnt from its state, encrypted or not."""
+        client = self._outbound()
+        if client.olm is None or room_id in client.rooms:
+            return
         response = await self._request(
-            lambda client: client.room_send(
-                room_id, "m.room.message", content, ignore_unverified_devices=True
-            )
+            lambda client: client.room_get_state_event(room_id, "m.room.encryption")
         )
+        encrypted = isinstance(response, RoomGetStateEventResponse)
+        if not encrypted and getattr(response, "status_code", None) != "M_NOT_FOUND":
+            raise MatrixError(f"could not tell whether {room_id} is encrypted: {response}")
+        client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
+
+    async def _send(self, room_id: str, content: dict) -> str:
+        await self._learn_room(room_id)
+        room = self._outbound().rooms.get(room_id)
+        # nio's key queries, claims and sharing are not safe side by side: one at a time.
+        crypto = self._crypto if room is not None and room.encrypted else contextlib.nullcontext()
+        async with crypto:
+            if room is not None and room.encrypted and self._outbound().should_query_keys:
+                await self._request(lambda client: client.keys_query())  # new members' devices
+            response = await self._request(
+                lambda client: client.room_send(
+                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                )
+            )
         if not isinstance(response, RoomSendResponse):
             raise MatrixError(f"sending to {room_id} failed: {getattr(response, 'message', '')}")
         return response.event_id
@@ -677,18 +780,60 @@ class MatrixAdapter:
             room_id = self._direct.get(user_id)
             if room_id:
                 return room_id
+            encrypted = await self._encrypts(user_id)
+            initial_state = [ENCRYPTION_STATE] if encrypted else ()
             response = await self._request(
                 lambda client: client.room_create(
-                    is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id]
+                    is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id],
+                    initial_state=initial_state,
                 )
-            )
+            )  # fmt: skip
             if not isinstance(response, RoomCreateResponse):
                 raise MatrixError(f"could not open a direct room with {user_id}: {response}")
+            if encrypted:
+                self._know_direct_room(response.room_id, user_id)
             self._direct[user_id] = response.room_id
             await self._put(**{"m.direct": json.dumps(self._direct)})
             await self._write_m_direct()
         self._opening.pop(user_id, None)
         return response.room_id
+
+    async def _encrypts(self, user_id: str) -> bool:
+        """Whether the member's client does encryption (a device of theirs has published
+        keys), so that their direct room is created encrypted; False without encryption."""
+        if self._outbound().olm is None:
+            return False
+        body = json.dumps({"device_keys": {user_id: []}})
+        headers = {
+            "Authorization": f"Bearer {self._outbound().access_token}",
+            "Content-Type": "application/json",
+        }
+        try:
+            response = await self._request(
+                lambda client: client.send("POST", "/_matrix/client/v3/keys/query", body, headers)
+            )
+            async with response:
+                answer = await response.json(content_type=None)
+        except (*CONNECTION_ERRORS, ValueError) as exc:
+            log.warning("could not ask for the devices of %s: %r", user_id, exc)
+            return False
+        devices = answer.get("device_keys", {}) if isinstance(answer, dict) else {}
+        return isinstance(devices, dict) and bool(devices.get(user_id))
+
+    def _know_direct_room(self, room_id: str, user_id: str) -> None:
+        """Tell nio what it may not have synced yet of a direct room just created: that it is
+        encrypted and the member invited, so the first message is encrypted and its room key
+        shared with the member's devices. A sync may have caught the room half made (Synapse
+        sends the creation, the encryption and the invite one by one): nio would then send in
+        the clear, or share the key with the bot alone and the member could not read it."""
+        client = self._outbound()
+        room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, True))
+        room.encrypted = True
+        client.encrypted_rooms.add(room_id)
+        room.add_member(user_id, None, None, invited=True)  # no-op when already known
+        if client.olm is not None:
+            client.invalidate_outbound_session(room_id)  # none yet, unless shared without them
+            client.olm.update_tracked_users(room)  # their devices queried before the key goes
 
     async def _write_m_direct(self) -> None:
         path = (
@@ -733,26 +878,31 @@ class MatrixAdapter:
         room_id = await self.direct_room(user.id)
         if text:
             await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
-        uploaded, _ = await self._request(
+        await self._learn_room(room_id)
+        room = self._outbound().rooms.get(room_id)
+        encrypt = room is not None and room.encrypted
+        uploaded, keys = await self._request(
             lambda client: client.upload(
                 io.BytesIO(file.data),
                 content_type=file.mimetype,
                 filename=file.filename,
+                encrypt=encrypt,
                 filesize=len(file.data),
             )
         )
         if not isinstance(uploaded, UploadResponse):
             raise MatrixError(f"upload of {file.filename} failed: {uploaded}")
-        event_id = await self._send(
-            room_id,
-            {
-                "msgtype": "m.file",
-                "body": file.filename,
-                "filename": file.filename,
-                "url": uploaded.content_uri,
-                "info": {"mimetype": file.mimetype, "size": len(file.data)},
-            },
-        )
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": file.filename,
+            "filename": file.filename,
+            "info": {"mimetype": file.mimetype, "size": len(file.data)},
+        }
+        if encrypt:  # the key travels in the (encrypted) event
+            content["file"] = {**(keys or {}), "url": uploaded.content_uri}
+        else:
+            content["url"] = uploaded.content_uri
+        event_id = await self._send(room_id, content)
         channel = ChannelRef(PLATFORM, room_id, is_direct=True)
         return Sent(channel, event_id, file.filename, private_to=user, file=file)
 
@@ -780,6 +930,7 @@ class MatrixAdapter:
         for source in sources:
             dropped: list[str] = []
             try:
+                source = self._decrypted(room_id, source)
                 reply = await self._thread_reply(room_id, room, root_id, source, dropped)
             except Malformed as exc:
                 log.warning("skipped a malformed reply %s in the thread %s of %s: %s",
@@ -793,6 +944,20 @@ class MatrixAdapter:
             if reply is not None:
                 replies.append(reply)
         return replies
+
+    def _decrypted(self, room_id: str, source: dict) -> dict:
+        """An encrypted event's decrypted JSON, when nio holds its room key; else as it is."""
+        client = self.client
+        if source.get("type") != ENCRYPTED or client is None or client.olm is None:
+            return source
+        event = MegolmEvent.from_dict(source)
+        if not isinstance(event, MegolmEvent):
+            return source
+        event.room_id = room_id
+        try:
+            return client.decrypt_event(event).source
+        except Exception:  # no key: left out, like any event that is not text
+            return source
 
     async def _thread_reply(
         self,

@@ -20,7 +20,8 @@ from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, Reac
 
 PLATFORM = "matrix"
 MESSAGE, MEMBER, REACTION = "m.room.message", "m.room.member", "m.reaction"
-KINDS = frozenset({MESSAGE, MEMBER, REACTION})
+ENCRYPTED = "m.room.encrypted"  # left so only when it could not be decrypted
+KINDS = frozenset({MESSAGE, MEMBER, REACTION, ENCRYPTED})
 TEXT_TYPES = frozenset({"m.text"})
 THREAD_TYPES = frozenset({"m.text", "m.notice", "m.emote"})  # what a thread keeps as answers
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
