@@ -268,23 +268,6 @@ async def _serve_health(http: health.HttpServer, console_only: bool) -> None:
         log.warning("%s; the console goes on without it", exc)
 
 
-def missing_settings(name: str, settings: Settings) -> list[str]:
-    """The settings an adapter needs that are not set."""
-    if name == "slack":
-        missing = [] if settings.slack_bot_token else ["SLACK_BOT_TOKEN"]
-        if not (settings.slack_app_token or settings.slack_signing_secret):
-            missing.append("SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)")
-        return missing
-    if name == "matrix":
-        needed = {"MATRIX_HOMESERVER": settings.matrix_homeserver,
-                  "MATRIX_USER_ID": settings.matrix_user_id}  # fmt: skip
-        missing = [key for key, value in needed.items() if not value]
-        if not (settings.matrix_password or settings.matrix_access_token):
-            missing.append("MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN")
-        return missing
-    return []
-
-
 def make_demo(settings: Settings, fresh: str | None) -> int:
     """`convener demo [--fresh FILE]`: the sample community, in the configured database (if
     it is empty) or in a new SQLite file of its own."""
@@ -384,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return make_demo(settings, args.fresh)
     names = choose_adapters(settings, args.adapter)
     for name in names:
-        if missing := missing_settings(name, settings):
+        if missing := settings.missing(name):
             print(f"convener run: {name} needs {', '.join(missing)} (see bot.env.example)",
                   file=sys.stderr)  # fmt: skip
             return 2

@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.models import ActivityDeadLetter, Question
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -57,8 +59,6 @@ class Metrics:
 
 def database_gauges(session: Session) -> tuple[int, int]:
     """(dead-lettered activity rows, open questions), read at scrape time."""
-    from bot.models import ActivityDeadLetter, Question
-
     dead = session.scalar(select(func.count()).select_from(ActivityDeadLetter)) or 0
     open_ = session.scalar(
         select(func.count()).select_from(Question).where(Question.status == "open")

@@ -87,14 +87,26 @@ class Settings(BaseSettings):
             return Path(url.database).parent / "matrix-store"
         return Path("matrix-store")
 
+    def missing(self, platform: str) -> list[str]:
+        """The settings a platform needs that are not set (nothing for the console)."""
+        if platform == "slack":
+            missing = [] if self.slack_bot_token else ["SLACK_BOT_TOKEN"]
+            if not (self.slack_app_token or self.slack_signing_secret):
+                missing.append("SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)")
+            return missing
+        if platform == "matrix":
+            needed = {"MATRIX_HOMESERVER": self.matrix_homeserver,
+                      "MATRIX_USER_ID": self.matrix_user_id}  # fmt: skip
+            missing = [key for key, value in needed.items() if not value]
+            if not (self.matrix_password or self.matrix_access_token):
+                missing.append("MATRIX_PASSWORD or MATRIX_ACCESS_TOKEN")
+            return missing
+        return []
+
     @property
     def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+        return not self.missing("slack")
 
     @property
     def matrix_enabled(self) -> bool:
-        return bool(
-            self.matrix_homeserver
-            and self.matrix_user_id
-            and (self.matrix_password or self.matrix_access_token)
-        )
+        return not self.missing("matrix")

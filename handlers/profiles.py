@@ -23,7 +23,6 @@ from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
-from handlers.topics import expertise as declaring
 from handlers.topics import service as topics
 
 router = Router()
@@ -124,6 +123,31 @@ async def add_expertise(
             )
     await session.flush()
     return stored, created
+
+
+_WORDING = {  # kind: (the list, what the member does)
+    OFFERS: ("what you can help with", "offer"),
+    WANTS: ("what you want to learn", "want to learn"),
+}
+
+
+async def declare(
+    session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
+) -> str:
+    """Add topics to a member's offers or wants (`add_expertise`) and say what was
+    added and what was there already. Flushes, never commits."""
+    before = set((await expertise_of(session, member_id))[kind])
+    stored, created = await add_expertise(session, member_id, names, kind, now)
+    listed, verb = _WORDING[kind]
+    added = [name for name in stored if name not in before]
+    already = [name for name in stored if name in before]
+    parts = []
+    if added:
+        new = f" (new topic: {', '.join(created)})" if created else ""
+        parts.append(f"Added to {listed}: {', '.join(added)}{new}.")
+    if already:
+        parts.append(f"You already {verb} {', '.join(already)}.")
+    return " ".join(parts)
 
 
 def _where(member: Member) -> str:
@@ -246,7 +270,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 async def add_offers(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await declaring.declare(session, cmd.member_id, names, OFFERS, ctx.now())
+        answer = await declare(session, cmd.member_id, names, OFFERS, ctx.now())
         await session.commit()
     return answer
 

@@ -1,6 +1,5 @@
 """What a member wants to learn, changed after the welcome: `expertise learn` and
-`expertise unlearn`; and `declare`, which adds topics to a profile and says which were there
-already (for `expertise learn`, and meant for `expertise add` too).
+`expertise unlearn`.
 
 Unknown topics are treated as `expertise add` treats them: `learn` creates them; `unlearn`
 only takes off topics on the member's list, matched as every topic command matches names.
@@ -8,44 +7,17 @@ only takes off topics on the member's list, matched as every topic command match
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
 from bot.models import Expertise, Topic
 from bot.router import Router
-from handlers import profiles  # attributes used only at call time: profiles imports this package
+from handlers import profiles
 from handlers.topics import service as topics
 
 router = Router()
-
-_WORDING = {  # kind: (the list, what the member does)
-    "offers": ("what you can help with", "offer"),
-    "wants": ("what you want to learn", "want to learn"),
-}
-
-
-async def declare(
-    session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
-) -> str:
-    """Add topics to a member's offers or wants (`profiles.add_expertise`) and say what was
-    added and what was there already. Flushes, never commits."""
-    before = set((await profiles.expertise_of(session, member_id))[kind])
-    stored, created = await profiles.add_expertise(session, member_id, names, kind, now)
-    listed, verb = _WORDING[kind]
-    added = [name for name in stored if name not in before]
-    already = [name for name in stored if name in before]
-    parts = []
-    if added:
-        new = f" (new topic: {', '.join(created)})" if created else ""
-        parts.append(f"Added to {listed}: {', '.join(added)}{new}.")
-    if already:
-        parts.append(f"You already {verb} {', '.join(already)}.")
-    return " ".join(parts)
 
 
 @router.command(
@@ -57,7 +29,7 @@ async def declare(
 async def learn(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await declare(session, cmd.member_id, names, profiles.WANTS, ctx.now())
+        answer = await profiles.declare(session, cmd.member_id, names, profiles.WANTS, ctx.now())
         await session.commit()
     return answer
 
