@@ -120,6 +120,11 @@ class ActivityLog:
         self.dead_lettered = 0
 
     @property
+    def recorded(self) -> int:
+        """Events recorded by this process (each once)."""
+        return self._recorded
+
+    @property
     def waiting(self) -> int:
         """Rows recorded and not yet stored."""
         return self._recorded - self._stored

@@ -31,6 +31,7 @@ from bot.processor import Processor
 from bot.router import Router
 from bot.settings import Settings
 from bot.types import Event
+from bot.watch import Watches
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,10 @@ class Convener:
         self.activity = ActivityLog(self.db, settings, clock)
         self.processor = Processor(concurrency, backlog)
         self.metrics = Metrics()
+        self.watches = Watches(self.db, clock, router.watches, settings.watch_refresh_seconds)
         self.pipeline = Pipeline(
             router, self.activity, self.db, settings, clock, self.platforms, self._context,
-            self.metrics,
+            self.metrics, self.watches,
         )  # fmt: skip
         self._start_scheduler = scheduler
         self.jobs: Jobs | None = None
@@ -86,6 +88,7 @@ class Convener:
             activity=self.activity,
             router=self.router,
             sender=sender,
+            watches=self.watches,
         )
 
     def scheduler_health(self) -> str:
@@ -111,6 +114,8 @@ class Convener:
         granted, revoked = await self.db.unit(roles.reconcile, self.settings, self.clock())
         if granted or revoked:
             log.info("roles from the settings: %d granted, %d revoked", granted, revoked)
+        await self.watches.load()
+        self.watches.start(replicas=not self.db.is_sqlite)
         self.activity.start()
         names = ", ".join(self.platforms) or "none"
         log.info("Convener started: platforms %s, database %s", names,
@@ -151,8 +156,12 @@ class Convener:
             self._jobs_grace = grace
             await self.scheduler_lease.stop()  # on_lost stops the jobs, then the lock goes
             self.scheduler_lease = None
+        await self.watches.stop()
         try:
             await self.activity.close()
+            log.info("activity: %d events recorded, %d rows written, %d dead-lettered",
+                     self.activity.recorded, self.activity.written,
+                     self.activity.dead_lettered)  # fmt: skip
         finally:
             await self.db.dispose()
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.activity import ActivityLog
     from bot.claims import Sender
     from bot.router import Router
+    from bot.watch import Watch, Watches
 
 
 def utc_now() -> datetime:
@@ -36,6 +37,18 @@ class Context:
     activity: ActivityLog | None = None
     router: Router | None = None
     sender: Sender | None = None
+    watches: Watches | None = None
+
+    def watch(self, watch: Watch, platform: str, key: str) -> None:
+        """Tell this process's listeners to wait for `key` (after the rows holding it are
+        committed); a no-op where nothing listens (jobs run from scripts)."""
+        if self.watches is not None:
+            self.watches.add(watch, platform, key)
+
+    def unwatch(self, watch: Watch, platform: str, key: str) -> None:
+        """Stop waiting for `key` in this process (what it stood for has ended)."""
+        if self.watches is not None:
+            self.watches.discard(watch, platform, key)
 
     def on(self, platform_name: str) -> Context:
         """The same context, speaking through another running platform."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util import await_only
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_KEY = 0x636F6E76656E6572  # "convener": the PostgreSQL advisory lock of `upgrade`
 
 T = TypeVar("T")
+
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.IGNORECASE)
 
 
 def _urls(url: str) -> tuple[URL, URL]:
@@ -78,6 +82,102 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
+class SQLiteWriter:
+    """This process's one writer on SQLite: every write transaction, on any connection,
+    holds it from its first write statement to its commit or rollback.
+
+    SQLite lets one connection write at a time, and Convener writes through several (the
+    sessions' pool and the `unit` worker). Without this, a transaction waiting for another
+    one's lock sleeps in SQLite's busy handler and fails with "database is locked" once the
+    timeout passes; with it, writers queue here, in order, and reads go on beside them (WAL).
+
+    Statements are seen through the engine's `before_cursor_execute` event, inside the
+    async engine's greenlet, so the first write of a transaction can wait for the lock there.
+    `hold()` takes it around a block (several transactions, or a `unit` on its thread); it is
+    re-entrant for the task holding it. A task that already has a write transaction open and
+    starts a second one on another connection would wait for itself: that raises at once."""
+
+    SLOW_WAIT_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task | None = None
+        self._depth = 0
+        self._conn: object | None = None  # the DBAPI connection whose transaction holds it
+
+    @property
+    def held(self) -> bool:
+        return self._lock.locked()
+
+    async def _acquire(self) -> None:
+        task = asyncio.current_task()
+        if self._owner is task and task is not None:
+            return
+        slow = asyncio.get_running_loop().call_later(self.SLOW_WAIT_SECONDS, self._warn_slow, task)
+        try:
+            await self._lock.acquire()
+        finally:
+            slow.cancel()
+        self._owner = task
+
+    def _warn_slow(self, task: asyncio.Task | None) -> None:
+        log.warning("%s has waited %.0f s to write to SQLite; the writer is held by %s",
+                    task.get_name() if task else "a write", self.SLOW_WAIT_SECONDS,
+                    self._owner.get_name() if self._owner else "a worker")  # fmt: skip
+
+    def _release_if_free(self) -> None:
+        if self._depth == 0 and self._conn is None and self._owner is not None:
+            self._owner = None
+            self._lock.release()
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        await self._acquire()
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            self._release_if_free()
+
+    def attach(self, engine: Engine) -> None:
+        """Make every write transaction on `engine` (an async engine's sync side) take the
+        writer at its first write statement and give it back when it ends."""
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        for name in ("commit", "rollback"):
+            event.listen(engine, name, self._ended)
+        event.listen(engine.pool, "checkin", self._checked_in)
+        event.listen(engine.pool, "invalidate", self._checked_in)
+
+    def _before_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        if not _WRITES.match(statement):
+            return
+        dbapi = conn.connection.dbapi_connection
+        if self._conn is dbapi:
+            return
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            if self._conn is not None:
+                raise RuntimeError(
+                    "a second write transaction in the same task would wait for the first on "
+                    "SQLite: commit the first before writing through another session"
+                )
+            self._conn = dbapi
+            return
+        await_only(self._acquire())
+        self._conn = dbapi
+
+    def _ended(self, conn) -> None:
+        if conn.connection.dbapi_connection is self._conn and self._conn is not None:
+            self._conn = None
+            self._release_if_free()
+
+    def _checked_in(self, dbapi, _record, *_exc) -> None:
+        if dbapi is self._conn and dbapi is not None:
+            self._conn = None
+            self._release_if_free()
+
+
 class Database:
     """The async engine and session factory, plus the synchronous migration runner."""
 
@@ -96,11 +196,15 @@ class Database:
         if self.is_sqlite:
             _sqlite_pragmas(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.writer = SQLiteWriter() if self.is_sqlite else None
+        if self.writer is not None:
+            self.writer.attach(self.engine.sync_engine)
         self._unit_engine: Engine | None = None
         self._unit_sessions: sessionmaker[Session] | None = None
         self._unit_thread: ThreadPoolExecutor | None = None
         self._read_thread: ThreadPoolExecutor | None = None
+        self._read_engine: Engine | None = None
+        self._read_sessions: sessionmaker[Session] | None = None
         if self.is_sqlite and self.sync_url.database not in (None, "", ":memory:"):
             self._unit_engine = create_engine(
                 self.sync_url,
@@ -111,13 +215,27 @@ class Database:
             _sqlite_pragmas(self._unit_engine)
             self._unit_sessions = sessionmaker(self._unit_engine, expire_on_commit=False)
             self._unit_thread = ThreadPoolExecutor(1, thread_name_prefix="convener-unit")
+            self._read_engine = create_engine(
+                self.sync_url,
+                pool_size=1,
+                max_overflow=0,
+                connect_args={"check_same_thread": False},
+            )
+            _sqlite_pragmas(self._read_engine)
+            self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
             self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="convener-read")
 
+    @property
+    def sync_engines(self) -> tuple[Engine, ...]:
+        """Every engine this process talks to the database through (to observe statements)."""
+        found = (self.engine.sync_engine, self._unit_engine, self._read_engine)
+        return tuple(engine for engine in found if engine is not None)
+
     def write_lock(self) -> AbstractAsyncContextManager:
-        """Held around this process's busy write transactions on SQLite, which has one writer
-        at a time: waiting here costs nothing, while SQLite's own busy handler sleeps in steps
-        of up to 100 ms. On PostgreSQL it does nothing."""
-        return self._write_lock if self._write_lock is not None else nullcontext()
+        """SQLite's one writer held around a block (see `SQLiteWriter`); every write
+        transaction takes it by itself, so this is for a block of several, or for work on
+        another thread. On PostgreSQL it does nothing."""
+        return self.writer.hold() if self.writer is not None else nullcontext()
 
     async def unit(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(session, *args)`, a short synchronous unit of work that commits itself,
@@ -142,11 +260,16 @@ class Database:
             async with self.sessions() as session:
                 return await session.run_sync(fn, *args)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_thread, self._run_unit, fn, args)
+        return await loop.run_in_executor(self._read_thread, self._run_read, fn, args)
 
     def _run_unit(self, fn: Callable[..., T], args: tuple) -> T:
         assert self._unit_sessions is not None
         with self._unit_sessions() as session:
+            return fn(session, *args)
+
+    def _run_read(self, fn: Callable[..., T], args: tuple) -> T:
+        assert self._read_sessions is not None
+        with self._read_sessions() as session:
             return fn(session, *args)
 
     @asynccontextmanager
@@ -168,6 +291,8 @@ class Database:
             if self._read_thread is not None:
                 self._read_thread.shutdown(wait=True)
             self._unit_engine.dispose()
+            if self._read_engine is not None:
+                self._read_engine.dispose()
 
 
 def alembic_config(url: str):

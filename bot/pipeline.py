@@ -25,6 +25,7 @@ from bot.platform import Platform
 from bot.router import Listener, Router
 from bot.settings import Settings
 from bot.types import Event, Message, SlashCommand
+from bot.watch import Watches
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Work:
     reply_token: str | None = None
     listeners: tuple[Listener, ...] = field(default_factory=tuple)
     direct_text: bool = False
+    hint: bool = False
     sender_earlier: int = 0
 
 
@@ -54,8 +56,10 @@ class Pipeline:
         platforms: Mapping[str, Platform],
         context: Callable[[Platform, Sender | None], Context],
         metrics: Metrics | None = None,
+        watches: Watches | None = None,
     ) -> None:
         self.router = router
+        self.watches = watches or Watches(db, clock, router.watches)
         self.metrics = metrics or Metrics()
         self.activity = activity
         self.db = db
@@ -92,9 +96,12 @@ class Pipeline:
             return None
         if work.command is None and not work.listeners and not work.direct_text:
             return None
-        return replace(work, sender_earlier=earlier) if earlier else work
+        return replace(work, sender_earlier=earlier) if earlier and not work.hint else work
 
     def _work(self, event: Event, platform: Platform) -> Work:
+        """What the event asks for, decided in memory: an ordinary message, reply, join or
+        reaction asks for nothing, and a direct message that is not a command only for the
+        hint (no claim, no sender)."""
         if isinstance(event, SlashCommand):
             return Work(event, event.text.strip() or "help", event.reply_token)
         if isinstance(event, Message):
@@ -105,14 +112,18 @@ class Pipeline:
                 return Work(event, body)
         listeners = tuple(
             listener
-            for listener in self.router.listeners_for(event)
+            for listener in self.router.listeners_for(event, self.watches)
             if not (
                 listener.once_per_user
                 and (id(listener), event.platform, event.user.id) in self._done_for
             )
         )
-        direct_text = isinstance(event, Message) and event.channel.is_direct
-        return Work(event, listeners=listeners, direct_text=direct_text)
+        if not (isinstance(event, Message) and event.channel.is_direct):
+            return Work(event, listeners=listeners)
+        words = split_words(event.text)
+        if listeners or (words and self.router.is_command_word(words[0])):
+            return Work(event, listeners=listeners, direct_text=True)
+        return Work(event, direct_text=bool(words), hint=True)
 
     def _bot_names(self, platform: Platform) -> tuple[str, ...]:
         user = platform.bot_user
@@ -128,6 +139,10 @@ class Pipeline:
         """Act on an accepted event once across retries, restarts and replicas. If acting
         fails, the claim is given back and a redelivery of the event is handled again."""
         event = work.event
+        if work.hint:
+            await self.platforms[event.platform].send(event.channel, DM_HINT)
+            self.metrics.events.labels(kind_of(event), event.platform).inc()
+            return
         try:
             if work.sender_earlier and work.command is None:
                 await self.activity.persisted(work.sender_earlier)  # what the sender did before

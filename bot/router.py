@@ -16,6 +16,7 @@ from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
 from bot.types import Event
+from bot.watch import Watch, Watches
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,19 @@ class Listener:
     func: ListenerFunc
     when: Callable[[Event], bool] | None = None
     once_per_user: bool = False
+    watch: Watch | None = None
+    unless: Watch | None = None
 
-    def wants(self, event: Event) -> bool:
-        return isinstance(event, self.event_type) and (self.when is None or self.when(event))
+    def wants(self, event: Event, watches: Watches | None = None) -> bool:
+        """Whether to run for `event`, decided in memory: its type, `when`, and the watched
+        keys it touches (every listener with a watch runs when no `watches` are given)."""
+        if not isinstance(event, self.event_type) or not (self.when is None or self.when(event)):
+            return False
+        if watches is None:
+            return True
+        if self.watch is not None and not watches.touches(self.watch, event):
+            return False
+        return self.unless is None or not watches.touches(self.unless, event)
 
 
 @dataclass
@@ -98,16 +109,24 @@ class Router:
         event_type: type[Event],
         when: Callable[[Event], bool] | None = None,
         once_per_user: bool = False,
+        *,
+        watch: Watch | None = None,
+        unless: Watch | None = None,
     ) -> Callable[[ListenerFunc], ListenerFunc]:
         """Register a listener for inbound events of a type (optionally only those `when`
         accepts). A listener returns True when it consumed the event.
+
+        `watch`: run only for events that touch a key the feature watches (`bot.watch`);
+        `unless`: only for events that touch none. Both are decided in memory: a listener on
+        a kind of event every member sends (reactions, joins, direct messages) must have one,
+        or each such event would cost a claim and the listener's own queries.
 
         `once_per_user`: after the listener has run for a user, this process does not call it
         again for that user (a first-sight listener such as the welcome, which checks the
         database itself after a restart)."""
 
         def register(func: ListenerFunc) -> ListenerFunc:
-            self.listeners.append(Listener(event_type, func, when, once_per_user))
+            self.listeners.append(Listener(event_type, func, when, once_per_user, watch, unless))
             return func
 
         return register
@@ -121,8 +140,18 @@ class Router:
             self.listeners.extend(other.listeners)
         return self
 
-    def listeners_for(self, event: Event) -> list[Listener]:
-        return [listener for listener in self.listeners if listener.wants(event)]
+    def listeners_for(self, event: Event, watches: Watches | None = None) -> list[Listener]:
+        return [listener for listener in self.listeners if listener.wants(event, watches)]
+
+    @property
+    def watches(self) -> list[Watch]:
+        """Every watch a listener declared, once each."""
+        found: dict[Watch, None] = {}
+        for listener in self.listeners:
+            for watch in (listener.watch, listener.unless):
+                if watch is not None:
+                    found[watch] = None
+        return list(found)
 
     def find(self, words: list[str]) -> tuple[CommandSpec | None, int]:
         """The registered command with the longest name that the words start with."""

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     log_level: str = _env("CONVENER_LOG_LEVEL", "INFO")
     activity_flush_seconds: float = _env("CONVENER_ACTIVITY_FLUSH_SECONDS", 0.25, gt=0)
     activity_batch_size: int = _env("CONVENER_ACTIVITY_BATCH_SIZE", 2000, ge=1)
+    watch_refresh_seconds: float = _env("CONVENER_WATCH_REFRESH_SECONDS", 2, ge=0)
 
     slack_bot_token: str = _env("SLACK_BOT_TOKEN", "")
     slack_app_token: str = _env("SLACK_APP_TOKEN", "")

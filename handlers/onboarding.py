@@ -33,6 +33,7 @@ from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
+from bot.watch import Watch, sender
 from handlers.knowledge import library
 from handlers.profiles import OFFERS, WANTS, add_expertise, set_text_field
 from handlers.topics import service as topics
@@ -130,6 +131,21 @@ def start(session: Session, member_id: int, user: UserRef, now: datetime) -> Non
     )
 
 
+def _in_conversation(session: Session, since: datetime | None) -> list[tuple[str, str]]:
+    query = (
+        select(Identity.platform, Identity.user_id)
+        .join(Onboarding, Onboarding.member_id == Identity.member_id)
+        .where(Onboarding.status == ACTIVE)
+    )
+    if since is not None:
+        query = query.where(Onboarding.updated_at >= since)
+    return [(platform, user_id) for platform, user_id in session.execute(query)]
+
+
+CONVERSATIONS = Watch("onboarding conversations", _in_conversation, sender)
+"""Members in the onboarding conversation: their direct messages are its answers."""
+
+
 async def forget(session: AsyncSession, member_id: int) -> None:
     row = await session.get(Onboarding, member_id)
     if row is not None:
@@ -176,7 +192,7 @@ def _meant_command(ctx: Context, text: str) -> bool:
     return roles.permits(held, spec.roles)  # "Audit" is a topic to a member, not `audit`
 
 
-@router.on(Message, when=lambda event: event.channel.is_direct)
+@router.on(Message, when=lambda event: event.channel.is_direct, watch=CONVERSATIONS)
 async def converse(ctx: Context, event: Message) -> bool:
     """Take a direct message as the answer to the member's current question, if any."""
     now = ctx.now()
@@ -187,6 +203,7 @@ async def converse(ctx: Context, event: Message) -> bool:
         if now - row.updated_at > timedelta(days=LAPSE_DAYS) or row.step >= len(STEPS):
             row.status = LAPSED
             await session.commit()
+            ctx.unwatch(CONVERSATIONS, event.user.platform, event.user.id)
             return False
         step = row.step
     text = clean(event.text)
@@ -229,6 +246,7 @@ async def _answer(ctx: Context, step: int, text: str) -> str | None:
         suggestions = await introductions(session, member)
         reading = await library.for_learning(session, member.id)
         await session.commit()
+    ctx.unwatch(CONVERSATIONS, ctx.sender.user.platform, ctx.sender.user.id)
     if status == DONE:
         closing = "Thank you, that's all! Type `profile` to see your profile."
     else:

@@ -22,9 +22,10 @@ from bot import roles, state
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
-from bot.models import Activity, Member
+from bot.models import Activity, Identity, Member
 from bot.router import Router
 from bot.types import MemberJoined
+from bot.watch import Watch, sender
 from handlers import onboarding
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,27 @@ def _open_welcome(
     return template
 
 
-@router.on(MemberJoined, when=lambda event: not event.channel.is_direct, once_per_user=True)
+def _welcomed(session: Session, since: datetime | None) -> list[tuple[str, str]]:
+    query = (
+        select(Identity.platform, Identity.user_id)
+        .join(Member, Member.id == Identity.member_id)
+        .where(Member.welcomed_at.is_not(None))
+    )
+    if since is not None:
+        query = query.where(Member.welcomed_at >= since)
+    return [(platform, user_id) for platform, user_id in session.execute(query)]
+
+
+WELCOMED = Watch("welcomed members", _welcomed, sender)
+"""Members welcomed already: their joins need nothing."""
+
+
+@router.on(
+    MemberJoined,
+    when=lambda event: not event.channel.is_direct,
+    once_per_user=True,
+    unless=WELCOMED,
+)
 async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     """Welcome a member on their first join; the welcomed_at stamp is claimed atomically so a
     member is welcomed once, even by several replicas or two joins at once."""
@@ -140,6 +161,7 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
     member = ctx.sender.member
     template = await ctx.db.unit(_open_welcome, member.id, event, now, ctx.sender.is_new)
     if template is None:
+        ctx.watch(WELCOMED, event.user.platform, event.user.id)
         return False
     text = render(template, name, ctx.settings.community_name, _channel_label(event.channel.name))
     try:
@@ -153,6 +175,8 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
             await onboarding.forget(session, member.id)
             await session.commit()
         raise
+    ctx.watch(WELCOMED, event.user.platform, event.user.id)
+    ctx.watch(onboarding.CONVERSATIONS, event.user.platform, event.user.id)
     if ctx.settings.welcome_in_channel:
         await ctx.platform.send(
             event.channel, f"Welcome, {name}! 👋 Glad to have you in {ctx.settings.community_name}."

@@ -257,7 +257,12 @@ class BotHarness:
         return event
 
     async def react(
-        self, name: str, emoji: str, message_id: str, channel: str = "general"
+        self,
+        name: str,
+        emoji: str,
+        message_id: str,
+        channel: str = "general",
+        thread_id: str | None = None,
     ) -> ReactionAdded:
         event = ReactionAdded(
             self._event_id(),
@@ -266,6 +271,7 @@ class BotHarness:
             self.clock(),
             message_id,
             emoji,
+            thread_id,
         )
         await self.app.handle(event)
         return event

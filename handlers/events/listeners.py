@@ -20,7 +20,7 @@ def _emoji(event: ReactionAdded) -> str:
     return _SKIN.sub("", event.emoji.strip(":")).split("::")[0]
 
 
-@router.on(ReactionAdded, when=lambda e: _emoji(e) in YES_EMOJI)
+@router.on(ReactionAdded, when=lambda e: _emoji(e) in YES_EMOJI, watch=service.ANNOUNCEMENTS)
 async def reaction(ctx: Context, event: ReactionAdded) -> bool:
     assert ctx.sender is not None
     async with ctx.db() as session:

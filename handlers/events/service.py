@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import members, moments
 from bot.commands import number
@@ -24,6 +25,7 @@ from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Channel, Event, EventRsvp, EventTopic, Member, Topic
 from bot.types import Action, ChannelRef
+from bot.watch import Watch, post_key
 from handlers.questions.service import dm_member
 from handlers.topics import service as topics
 from schedules import notices, when
@@ -164,8 +166,27 @@ async def add(ctx: Context, channel_ref_: ChannelRef, created_by: int | None, ne
             update(Event).where(Event.id == event.id).values(message_id=posted.message_id)
         )
         await session.commit()
+    ctx.watch(ANNOUNCEMENTS, channel_ref_.platform, post_key(channel_ref_.id, posted.message_id))
     event.message_id = posted.message_id
     return event
+
+
+def _announcements(session: Session, since: datetime | None) -> list[tuple[str, str]]:
+    query = (
+        select(Channel.platform, Channel.channel_id, Event.message_id)
+        .join(Channel, Channel.id == Event.channel_id)
+        .where(Event.message_id != "")
+    )
+    if since is not None:
+        query = query.where(Event.created_at >= since)
+    return [
+        (platform, post_key(channel, message))
+        for platform, channel, message in session.execute(query)
+    ]
+
+
+ANNOUNCEMENTS = Watch("event announcements", _announcements)
+"""Event announcements: a ✅ or 👍 on one is an RSVP."""
 
 
 def announcement(event: Event, topic_names: list[str]) -> str:

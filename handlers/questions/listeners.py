@@ -1,7 +1,8 @@
 """What members do around questions without a command: ✅ by the asker (solved) and ✋ on an
-offer (route it). Replies and question-like messages need no listener: first responses and
-offers are found in the activity log (see `service.note_first_responses` and `offers`), so
-nothing runs per message."""
+offer (route it). Both run only for reactions on posts the questions feature watches (open
+questions' threads, open offers), found in memory. Replies and question-like messages need
+no listener: first responses and offers are found in the activity log (see
+`service.note_first_responses` and `offers`), so nothing runs per message."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ def _emoji(event: ReactionAdded) -> str:
     return event.emoji.strip(":").replace("\ufe0f", "").split("::")[0]
 
 
-@router.on(ReactionAdded, when=lambda e: _emoji(e) in SOLVED_EMOJI | ACCEPT_EMOJI)
-async def reaction(ctx: Context, event: ReactionAdded) -> bool:
+@router.on(ReactionAdded, when=lambda e: _emoji(e) in ACCEPT_EMOJI, watch=offers.OFFERS)
+async def accept_offer(ctx: Context, event: ReactionAdded) -> bool:
     assert ctx.sender is not None
-    if _emoji(event) in ACCEPT_EMOJI:
-        return await offers.accept_by_reaction(ctx, ctx.sender, event.channel, event.message_id)
+    return await offers.accept_by_reaction(ctx, ctx.sender, event.channel, event.message_id)
+
+
+@router.on(ReactionAdded, when=lambda e: _emoji(e) in SOLVED_EMOJI, watch=service.THREADS)
+async def solved(ctx: Context, event: ReactionAdded) -> bool:
+    assert ctx.sender is not None
     async with ctx.db() as session:
         question = await service.in_thread(session, event.channel, event.message_id)
         if question is None and event.thread_id:  # on a message in the question's thread

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot import roles
 from bot.claims import Sender
@@ -25,6 +25,7 @@ from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Activity, Channel, Question, QuestionOffer
 from bot.types import ChannelRef
+from bot.watch import Watch, post_key
 from handlers.questions import service
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,35 @@ async def _offer(ctx: Context, message: Activity, channel: ChannelRef) -> bool:
             .values(offer_message_id=sent.message_id)
         )
         await session.commit()
+    for message_id in (message.message_id, sent.message_id):
+        ctx.watch(OFFERS, channel.platform, post_key(channel.id, message_id))
     return True
+
+
+def _open_offers(session: Session, since: datetime | None) -> list[tuple[str, str]]:
+    query = (
+        select(
+            Channel.platform,
+            Channel.channel_id,
+            QuestionOffer.message_id,
+            QuestionOffer.offer_message_id,
+        )
+        .join(Channel, Channel.id == QuestionOffer.channel_id)
+        .where(QuestionOffer.status == OFFERED)
+    )
+    if since is not None:
+        query = query.where(QuestionOffer.offered_at >= since)
+    return [
+        (platform, post_key(channel, message_id))
+        for platform, channel, *ids in session.execute(query)
+        for message_id in ids
+        if message_id
+    ]
+
+
+OFFERS = Watch("open offers", _open_offers)
+"""Offers to route a question-like message, and the messages they were made on: ✋ on
+either by the member accepts."""
 
 
 async def _withdraw(ctx: Context, offer_id: int) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from bot import members, roles
 from bot.claims import Sender
@@ -34,6 +34,7 @@ from bot.models import (
     Topic,
 )
 from bot.types import Action, ChannelRef, UserRef
+from bot.watch import Watch, post_key
 from handlers.knowledge import library
 from handlers.questions import routing
 from handlers.topics import service as topics
@@ -189,6 +190,7 @@ async def ask(
             update(Question).where(Question.id == question.id).values(message_id=root)
         )
         await session.commit()
+    ctx.watch(THREADS, post_in.platform, post_key(post_in.id, root))
     question.message_id = root
     where = Where(post_in, root)
     names = ", ".join(t.name for t in chosen.values())
@@ -515,6 +517,24 @@ async def get(session: AsyncSession, question_id: int) -> Question:
     return question
 
 
+def _open_threads(session: Session, since: datetime | None) -> list[tuple[str, str]]:
+    query = (
+        select(Channel.platform, Channel.channel_id, Question.message_id)
+        .join(Channel, Channel.id == Question.channel_id)
+        .where(Question.status == OPEN, Question.message_id != "")
+    )
+    if since is not None:
+        query = query.where(Question.asked_at >= since)
+    return [
+        (platform, post_key(channel, root)) for platform, channel, root in session.execute(query)
+    ]
+
+
+THREADS = Watch("open questions", _open_threads)
+"""The roots of open questions' threads: the asker's ✅ on one, or on a message in one,
+solves the question."""
+
+
 async def in_thread(session: AsyncSession, channel: ChannelRef, message_id: str) -> Question | None:
     """The question whose thread root is `message_id` in `channel`."""
     return await session.scalar(
@@ -658,6 +678,8 @@ async def solve(
         helper = await session.get(Member, credit) if credit else None
         where = await where_is(session, question)
         await session.commit()
+    if where.message_id:
+        ctx.unwatch(THREADS, where.channel.platform, post_key(where.channel.id, where.message_id))
     if entry is not None:
         thanks = f", answered by the library (#{entry.id} {entry.title})"
     else:
