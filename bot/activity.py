@@ -230,7 +230,7 @@ class ActivityLog:
         if not self._new_users and not self._new_channels:
             return
         users, channels = dict(self._new_users), dict(self._new_channels)
-        async with self.db.write_lock(), self.db.sessions() as session:
+        async with self.db.sessions() as session:
             await self._create(session, list(users.values()), channels)
             await session.commit()
 
@@ -283,7 +283,7 @@ class ActivityLog:
         return len(rows)
 
     async def _insert(self, sql: str, rows: list[tuple]) -> None:
-        async with self.db.write_lock(), self.db.engine.begin() as conn:
+        async with self.db.engine.begin() as conn:
             await conn.exec_driver_sql(sql, rows)
 
     async def _one_by_one(self, sql: str, rows: list[tuple]) -> None:
@@ -314,7 +314,7 @@ class ActivityLog:
             self._channel_ids = {}
             unknown_channels = {(c.platform, c.id): c for _, _, c, _ in batch}
         try:
-            async with self.db.write_lock(), self.db.sessions() as session:
+            async with self.db.sessions() as session:
                 await self._create(session, list(unknown_users.values()), unknown_channels)
                 await session.commit()
             return batch
@@ -357,7 +357,7 @@ class ActivityLog:
         self, users: list[UserRef], channels: dict[tuple[str, str], ChannelRef]
     ) -> bool:
         try:
-            async with self.db.write_lock(), self.db.sessions() as session:
+            async with self.db.sessions() as session:
                 await self._create(session, users, channels)
                 await session.commit()
             return True
@@ -371,7 +371,7 @@ class ActivityLog:
         reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         log.warning("activity row %s %s could not be stored: %s", platform, event_id,
                     reason.splitlines()[0][:300])  # fmt: skip
-        async with self.db.write_lock(), self.db.sessions() as session:
+        async with self.db.sessions() as session:
             session.add(
                 ActivityDeadLetter(
                     failed_at=datetime.now(UTC),

@@ -131,7 +131,7 @@ def take(session: Session, platform: str, event_id: str, now: datetime) -> bool:
 
 async def release(db: Database, platform: str, event_id: str) -> None:
     """Give a claim back after a failure, so a retried delivery can try again."""
-    async with db.write_lock(), db.sessions() as session:
+    async with db.sessions() as session:
         await session.execute(
             delete(HandledEvent).where(
                 HandledEvent.platform == platform, HandledEvent.event_id == event_id[:255]
@@ -141,7 +141,7 @@ async def release(db: Database, platform: str, event_id: str) -> None:
 
 
 async def prune(db: Database, before: datetime) -> int:
-    async with db.write_lock(), db.sessions() as session:
+    async with db.sessions() as session:
         result = await session.execute(delete(HandledEvent).where(HandledEvent.handled_at < before))
         await session.commit()
         return result.rowcount or 0

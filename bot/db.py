@@ -9,10 +9,8 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import (
-    AbstractAsyncContextManager,
     asynccontextmanager,
     contextmanager,
-    nullcontext,
 )
 from pathlib import Path
 from typing import Any, TypeVar
@@ -82,6 +80,12 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.close()
 
 
+_NESTED = (
+    "a second write transaction in the same task would wait for the first on SQLite: "
+    "commit the first before writing through another session or unit"
+)
+
+
 class SQLiteWriter:
     """This process's one writer on SQLite: every write transaction, on any connection,
     holds it from its first write statement to its commit or rollback.
@@ -120,6 +124,13 @@ class SQLiteWriter:
             slow.cancel()
         self._owner = task
 
+    def refuse_nested(self) -> None:
+        """Raise if this task has a write transaction open on a connection: a write on
+        another connection (a `unit`) would wait for it forever."""
+        task = asyncio.current_task()
+        if self._conn is not None and task is not None and self._owner is task:
+            raise RuntimeError(_NESTED)
+
     def _warn_slow(self, task: asyncio.Task | None) -> None:
         log.warning("%s has waited %.0f s to write to SQLite; the writer is held by %s",
                     task.get_name() if task else "a write", self.SLOW_WAIT_SECONDS,
@@ -144,8 +155,10 @@ class SQLiteWriter:
         """Make every write transaction on `engine` (an async engine's sync side) take the
         writer at its first write statement and give it back when it ends."""
         event.listen(engine, "before_cursor_execute", self._before_execute)
-        for name in ("commit", "rollback"):
-            event.listen(engine, name, self._ended)
+        dialect = engine.dialect  # this engine's own: the writer is free once SQLite is
+        for name in ("do_commit", "do_rollback"):
+            setattr(dialect, name, self._then_free(getattr(dialect, name)))
+        event.listen(engine.pool, "reset", self._reset)
         event.listen(engine.pool, "checkin", self._checked_in)
         event.listen(engine.pool, "invalidate", self._checked_in)
 
@@ -158,17 +171,32 @@ class SQLiteWriter:
         task = asyncio.current_task()
         if task is not None and self._owner is task:
             if self._conn is not None:
-                raise RuntimeError(
-                    "a second write transaction in the same task would wait for the first on "
-                    "SQLite: commit the first before writing through another session"
-                )
+                raise RuntimeError(_NESTED)
             self._conn = dbapi
             return
         await_only(self._acquire())
         self._conn = dbapi
 
-    def _ended(self, conn) -> None:
-        if conn.connection.dbapi_connection is self._conn and self._conn is not None:
+    def _then_free(self, end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def ended(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                dbapi = getattr(connection, "dbapi_connection", connection)
+                if dbapi is self._conn and dbapi is not None:
+                    self._conn = None
+                    self._release_if_free()
+
+        return ended
+
+    def _reset(self, dbapi, _record, state) -> None:
+        """A connection back in the pool with its write still open (its session was cut
+        short): roll it back, or it would hold SQLite's lock with nobody to end it."""
+        if dbapi is self._conn and dbapi is not None and state.asyncio_safe:
+            try:
+                dbapi.rollback()
+            except Exception:
+                log.warning("could not roll back an abandoned write", exc_info=True)
             self._conn = None
             self._release_if_free()
 
@@ -191,7 +219,10 @@ class Database:
         else:
             # Sessions end every transaction themselves (commit, or rollback on close); the
             # pool's extra rollback on return is one more trip to SQLite's thread each time.
-            kwargs.update(pool_reset_on_return=None)
+            # A write left open all the same is rolled back by `SQLiteWriter` on return.
+            # Sessions waiting for the writer each hold a connection: room for every handler
+            # the bounded processor runs at once, and the jobs, beside the writer's own.
+            kwargs.update(pool_reset_on_return=None, pool_size=5, max_overflow=60)
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine.sync_engine)
@@ -231,12 +262,6 @@ class Database:
         found = (self.engine.sync_engine, self._unit_engine, self._read_engine)
         return tuple(engine for engine in found if engine is not None)
 
-    def write_lock(self) -> AbstractAsyncContextManager:
-        """SQLite's one writer held around a block (see `SQLiteWriter`); every write
-        transaction takes it by itself, so this is for a block of several, or for work on
-        another thread. On PostgreSQL it does nothing."""
-        return self.writer.hold() if self.writer is not None else nullcontext()
-
     async def unit(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(session, *args)`, a short synchronous unit of work that commits itself,
         as one of this process's writes.
@@ -245,12 +270,20 @@ class Database:
         five per statement through aiosqlite, which is most of a command's latency. Elsewhere
         it runs on the async session through `run_sync`. Cancelling the caller does not stop
         a unit that has begun; it finishes on its thread."""
+        if self.writer is not None:
+            self.writer.refuse_nested()
         if self._unit_sessions is None:
-            async with self.write_lock(), self.sessions() as session:
+            async with self.sessions() as session:
                 return await session.run_sync(fn, *args)
-        async with self.write_lock():
+        assert self.writer is not None
+        async with self.writer.hold():
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._unit_thread, self._run_unit, fn, args)
+            done = loop.run_in_executor(self._unit_thread, self._run_unit, fn, args)
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError:
+                await asyncio.wait([done])  # it finishes on its thread; then the writer is free
+                raise
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(session, *args)`, a synchronous read, the way `unit` runs a write but on a

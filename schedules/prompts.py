@@ -169,7 +169,7 @@ async def post_next(
         log.warning("prompts for %s cannot be posted: %s is not running", channel.name,
                     channel.platform)  # fmt: skip
         return None
-    async with ctx.db.write_lock(), ctx.db() as session:
+    async with ctx.db() as session:
         run = PromptRun(
             schedule_id=schedule_id,
             slot=slot,
@@ -210,7 +210,7 @@ async def post_next(
     except BaseException:  # cancelled by shutdown too: the slot is not used up silently
         await asyncio.shield(_give_back(ctx, run, prompt.id, used_before))
         raise
-    async with ctx.db.write_lock(), ctx.db() as session:
+    async with ctx.db() as session:
         await session.execute(
             update(PromptRun)
             .where(PromptRun.id == run.id)
@@ -225,7 +225,7 @@ async def _give_back(
     ctx: Context, run: PromptRun, prompt_id: int, used_before: datetime | None
 ) -> None:
     """Undo a run whose post did not go out, so the slot and the prompt can be used again."""
-    async with ctx.db.write_lock(), ctx.db() as session:
+    async with ctx.db() as session:
         await session.execute(delete(PromptRun).where(PromptRun.id == run.id))
         await session.execute(
             update(Prompt).where(Prompt.id == prompt_id).values(used_at=used_before)

@@ -201,7 +201,7 @@ class MatrixAdapter:
         if self.db is None:
             self._memory.update(values)
             return
-        async with self.db.write_lock(), self.db.sessions() as session:
+        async with self.db.sessions() as session:
             for key, value in values.items():
                 await state.put(session, self.scope, key, value)
             await session.commit()

@@ -154,7 +154,7 @@ async def send_weekly(ctx: Context) -> int:
 
 
 async def _claim(ctx: Context, slot: datetime, member_id: int, now: datetime) -> bool:
-    async with ctx.db.write_lock(), ctx.db() as session:
+    async with ctx.db() as session:
         claimed = await session.scalar(
             upsert(session, DigestRun)
             .values(slot=slot, member_id=member_id, sent_at=now)
@@ -166,7 +166,7 @@ async def _claim(ctx: Context, slot: datetime, member_id: int, now: datetime) ->
 
 
 async def _give_back(ctx: Context, slot: datetime, member_id: int) -> None:
-    async with ctx.db.write_lock(), ctx.db() as session:
+    async with ctx.db() as session:
         await session.execute(
             delete(DigestRun).where(DigestRun.slot == slot, DigestRun.member_id == member_id)
         )
