@@ -222,7 +222,9 @@ class Database:
             # A write left open all the same is rolled back by `SQLiteWriter` on return.
             # Sessions waiting for the writer each hold a connection: room for every handler
             # the bounded processor runs at once, and the jobs, beside the writer's own.
-            kwargs.update(pool_reset_on_return=None, pool_size=5, max_overflow=60)
+            kwargs.update(pool_reset_on_return=None)
+            if self.sync_url.database not in (None, "", ":memory:"):
+                kwargs.update(pool_size=5, max_overflow=60)
         self.engine: AsyncEngine = create_async_engine(self.async_url, **kwargs)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine.sync_engine)
