@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SYNAPSE_VENV ?= .venv-synapse
 
-.PHONY: run test bench lint demo clean docs/overview.png
+.PHONY: run test bench bench-quick lint demo clean docs/overview.png
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Convener needs Python 3.11 or newer (set PYTHON=...)")'
@@ -45,8 +45,14 @@ docs/overview.png: demo
 test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed $(VENV)/.libreoffice
 	SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
 
+# Every benchmark beside its baseline, one table and the total time (under ten minutes here;
+# with CONVENER_TEST_DATABASE_URL set, PostgreSQL rows too). bench-quick: small sizes, about
+# a minute; it fails only if a benchmark breaks, never on a figure.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
+
+bench-quick: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks --quick
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

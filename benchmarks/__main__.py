@@ -1,30 +1,85 @@
-"""Run every benchmark, print one table, write benchmarks/results.json."""
+"""Run the benchmarks, print one table and the total time, write the results as JSON.
+
+`python -m benchmarks [--quick] [name ...]` (`make bench`, `make bench-quick`). Each benchmark
+runs in a process of its own, with its baseline measured in the same run, and names the size
+it measured in its rows. `--quick` runs every benchmark at a small size, once
+(`BENCH_QUICK=1`; the report at `BENCH_REPORT_SIZES=10000,100000`), in about a minute, to
+show that each one works; its figures are rough. In quick mode the scheduler benchmark, which
+mostly waits for a minute to begin, runs beside the others. Sizes set in the environment win.
+
+The exit status is 1 only when a benchmark fails (an exception, a wrong result, a time-out),
+never because a figure misses its target.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
-from benchmarks.common import MARKER
+from benchmarks.common import MARKER, WORK
 
 HERE = Path(__file__).resolve().parent
 MODULES = ["ingest", "latency", "report", "routing", "scheduler", "search"]
+QUICK_ENV = {"BENCH_QUICK": "1", "BENCH_REPORT_SIZES": "10000,100000"}
+BESIDE_IN_QUICK = {"scheduler"}  # waits for a wall-clock minute: runs beside the others
+TIMEOUT = {False: 900.0, True: 300.0}  # seconds for one benchmark (full, quick)
 
 
-def run_module(name: str) -> list[dict]:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}"], capture_output=True, text=True
+@dataclass
+class Running:
+    name: str
+    process: subprocess.Popen
+    out: IO[str] = field(repr=False)
+    err: IO[str] = field(repr=False)
+    started: float
+
+
+def start(name: str, env: dict[str, str]) -> Running:
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"benchmarks.{name}"],
+        stdout=out,
+        stderr=err,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, so a time-out stops its children too
     )
-    took = time.perf_counter() - started
-    lines = [line for line in done.stdout.splitlines() if line.startswith(MARKER)]
-    if done.returncode != 0 or not lines:
-        sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
-        return [{"benchmark": name, "metric": "error", "value": done.returncode, "unit": "exit"}]
-    print(f"  {name}: {took:.0f} s", file=sys.stderr)
+    return Running(name, process, out, err, time.perf_counter())
+
+
+def stop(run: Running) -> None:
+    try:
+        os.killpg(run.process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    run.process.wait()
+
+
+def finish(run: Running, timeout: float) -> list[dict]:
+    """Wait for a benchmark and read its rows (an `error` row if it failed)."""
+    try:
+        code = run.process.wait(max(0.0, run.started + timeout - time.perf_counter()))
+        why = f"exit status {code}"
+    except subprocess.TimeoutExpired:
+        stop(run)
+        code, why = -1, f"timed out after {timeout:.0f} s"
+    took = time.perf_counter() - run.started
+    run.out.seek(0)
+    run.err.seek(0)
+    stdout, stderr = run.out.read(), run.err.read()
+    lines = [line for line in stdout.splitlines() if line.startswith(MARKER)]
+    if code != 0 or not lines:
+        sys.stderr.write(f"--- {run.name} failed ({why}):\n{stdout[-3000:]}{stderr[-3000:]}\n")
+        return [{"benchmark": run.name, "metric": "error", "value": code, "unit": why}]
+    print(f"  {run.name}: {took:.0f} s", file=sys.stderr, flush=True)
     return json.loads(lines[-1][len(MARKER) :])
 
 
@@ -47,16 +102,46 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    wanted = sys.argv[1:] or MODULES
-    rows: list[dict] = []
-    for name in wanted:
-        rows.extend(run_module(name))
-    (HERE / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    wanted = [a for a in argv if a != "--quick"] or MODULES
+    unknown = [name for name in wanted if name not in MODULES]
+    if unknown:
+        print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+        return 2
+    env = dict(os.environ)
+    if quick:
+        for key, value in QUICK_ENV.items():
+            env.setdefault(key, value)
+    timeout = TIMEOUT[quick]
+    began = time.perf_counter()
+    mode = "quick (small sizes, one run each)" if quick else "full"
+    where = "SQLite and PostgreSQL" if env.get("CONVENER_TEST_DATABASE_URL") else "SQLite"
+    print(f"benchmarks: {', '.join(wanted)}; {mode}; {where}", file=sys.stderr, flush=True)
+    beside = [start(n, env) for n in wanted if quick and n in BESIDE_IN_QUICK]
+    started = list(beside)
+    found: dict[str, list[dict]] = {}
+    try:
+        for name in wanted:
+            if name not in found and not any(run.name == name for run in beside):
+                started.append(start(name, env))
+                found[name] = finish(started[-1], timeout)
+        for run in beside:
+            found[run.name] = finish(run, timeout)
+    finally:  # Ctrl-C: stop what runs (each benchmark has a process group of its own)
+        for run in started:
+            if run.process.poll() is None:
+                stop(run)
+    rows = [row for name in wanted for row in found[name]]
+    out = WORK / "results-quick.json" if quick else HERE / "results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=2) + "\n")
+    total = time.perf_counter() - began
     print(table(rows))
-    print(f"\nwritten to {HERE / 'results.json'}")
+    print(f"\nwritten to {out}")
+    print(f"total: {total:.0f} s ({total / 60:.1f} min)")
     return 0 if all(r["metric"] != "error" for r in rows) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

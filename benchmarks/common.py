@@ -1,4 +1,5 @@
-"""Shared helpers: results, medians, percentiles, peak memory, throwaway databases."""
+"""Shared helpers: sizes (full or quick), results, medians, percentiles, peak memory,
+throwaway databases."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class Result:
     met: bool | None = None
 
     def __post_init__(self) -> None:
+        if quick():  # targets hold at full size; a quick run only shows that it works
+            self.met = None
         if self.baseline and self.ratio is None:
             self.ratio = round(self.value / self.baseline, 4)
         self.value = round(self.value, 4)
@@ -56,9 +59,25 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def quick() -> bool:
+    """Quick mode (`BENCH_QUICK=1`, set by `python -m benchmarks --quick`, `make bench-quick`):
+    every benchmark at a small size, once, to check that it runs; its figures are rough."""
+    return os.environ.get("BENCH_QUICK", "").strip() not in ("", "0")
+
+
+def size(variable: str, full: int, small: int) -> int:
+    """A benchmark's size: the environment variable `variable` if set (`200000` or
+    `200_000`), else `small` in quick mode, else `full`."""
+    value = os.environ.get(variable, "").strip().replace("_", "").replace(",", "")
+    if value:
+        return int(value)
+    return small if quick() else full
+
+
 def runs(default: int = 3) -> int:
-    """How many runs to take the median of (`BENCH_RUNS` overrides every benchmark's own)."""
-    return int(os.environ.get("BENCH_RUNS", str(default)))
+    """How many runs to take the median of (`BENCH_RUNS` overrides every benchmark's own;
+    one in quick mode)."""
+    return int(os.environ.get("BENCH_RUNS", "1" if quick() else str(default)))
 
 
 def fresh_sqlite(name: str) -> tuple[str, Path]:
