@@ -423,7 +423,7 @@ _COLUMNS = (
 
 def _sqlite_ts(ts: datetime) -> str:
     """The text form SQLAlchemy stores SQLite datetimes in (naive UTC, microseconds)."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], object]]:

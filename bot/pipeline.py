@@ -113,17 +113,21 @@ class Pipeline:
         listeners = tuple(
             listener
             for listener in self.router.listeners_for(event, self.watches)
-            if not (
-                listener.once_per_user
-                and (id(listener), event.platform, event.user.id) in self._done_for
-            )
+            if not (listener.once_per_user and self._once_key(listener, event) in self._done_for)
         )
+        for listener in listeners:  # taken now, so the member's next joins queued meanwhile
+            if listener.once_per_user:  # are not handled again; given back on failure
+                self._done_for.add(self._once_key(listener, event))
         if not (isinstance(event, Message) and event.channel.is_direct):
             return Work(event, listeners=listeners)
         words = split_words(event.text)
         if listeners or (words and self.router.is_command_word(words[0])):
             return Work(event, listeners=listeners, direct_text=True)
         return Work(event, direct_text=bool(words), hint=True)
+
+    @staticmethod
+    def _once_key(listener: Listener, event: Event) -> tuple:
+        return (id(listener), event.platform, event.user.id)
 
     def _bot_names(self, platform: Platform) -> tuple[str, ...]:
         user = platform.bot_user
@@ -162,6 +166,9 @@ class Pipeline:
             self.metrics.events.labels(kind, event.platform).inc()
         except BaseException as exc:
             self.activity.unsee(event)
+            for listener in work.listeners:
+                if listener.once_per_user:
+                    self._done_for.discard(self._once_key(listener, event))
             if isinstance(exc, Exception):
                 self.metrics.errors.labels(event.platform).inc()
             raise
@@ -175,8 +182,6 @@ class Pipeline:
             return
         for listener in work.listeners:
             consumed = await listener.func(ctx, event)
-            if listener.once_per_user:
-                self._done_for.add((id(listener), event.platform, event.user.id))
             if consumed:
                 return
         if work.direct_text:

@@ -74,6 +74,8 @@ class Listener:
 class Router:
     commands: dict[str, CommandSpec] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
+    _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
+    _indexed: int = field(default=0, repr=False)
 
     def command(
         self,
@@ -141,7 +143,19 @@ class Router:
         return self
 
     def listeners_for(self, event: Event, watches: Watches | None = None) -> list[Listener]:
-        return [listener for listener in self.listeners if listener.wants(event, watches)]
+        kind = type(event)
+        candidates = self._by_type.get(kind)
+        if candidates is None or self._indexed != len(self.listeners):
+            candidates = self._index(kind)
+        return [listener for listener in candidates if listener.wants(event, watches)]
+
+    def _index(self, kind: type) -> tuple[Listener, ...]:
+        """The listeners an event of this type may want, remembered per type."""
+        if self._indexed != len(self.listeners):
+            self._by_type, self._indexed = {}, len(self.listeners)
+        found = tuple(lis for lis in self.listeners if issubclass(kind, lis.event_type))
+        self._by_type[kind] = found
+        return found
 
     @property
     def watches(self) -> list[Watch]:
