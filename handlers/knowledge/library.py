@@ -108,11 +108,11 @@ def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
             parts.append("(" + " || ".join(
                 f"plainto_tsquery('english', :w{n})" for n in range(len(plain))
             ) + ")")  # fmt: skip
-        sql = text(
-            f"WITH q AS (SELECT {' && '.join(parts)} AS query), "
-            "recent AS (SELECT id, search FROM knowledge_entries, q WHERE search @@ q.query "
+        query = "(" + " && ".join(parts) + ")"  # written out where it is used: in a CTE the
+        sql = text(  # planner cannot see how common the words are, and sorts every match by id
+            f"WITH recent AS (SELECT id, search FROM knowledge_entries WHERE search @@ {query} "
             "ORDER BY id DESC LIMIT :window), "
-            "top AS (SELECT id, ts_rank(recent.search, q.query) AS r FROM recent, q "
+            f"top AS (SELECT id, ts_rank(recent.search, {query}) AS r FROM recent "
             "ORDER BY r DESC, id DESC LIMIT :limit) "
             f"SELECT {_COLUMNS} FROM top JOIN knowledge_entries e ON e.id = top.id "
             "ORDER BY top.r DESC, e.id DESC"
