@@ -78,6 +78,12 @@ def write_report(
     community: str = "",
 ) -> None:
     with connect(sync_url) as conn:
+        if conn.dialect.name == "postgresql":
+            # Every result is read to its end, through server-side cursors (streamed): plan
+            # each for all its rows, not for its first tenth as PostgreSQL does for cursors
+            # (that chose nested loops that made the Members query four times slower).
+            conn.exec_driver_sql("SET cursor_tuple_fraction = 1.0")
+            conn.commit()
         pseudonym = pseudonyms(conn, now) if pseudonymous else None
         Writer(conn, period, now, timezone, pseudonym, community).write(target)
 
@@ -97,11 +103,11 @@ class Stats:
 
 def stats(sync_url: URL | str, period: Period, now: datetime) -> Stats:
     with connect(sync_url) as conn:
-        counts = queries.activity_counts(conn, period)
+        counts = queries.activity_figures(conn, period)
         times = queries.response_times(conn, period, now)
         return Stats(
-            active=queries.posting_active(conn, period),
-            new=len(queries.new_members(conn, period)),
+            active=counts["active"],
+            new=queries.new_member_count(conn, period),
             messages=counts["message"],
             replies=counts["reply"],
             reactions=counts["reaction"],

@@ -1,4 +1,5 @@
-"""One query per report figure. Every function takes a synchronous SQLAlchemy `Connection`
+"""One query per report figure (a query may give several figures that come from the same
+rows, in one pass over them). Every function takes a synchronous SQLAlchemy `Connection`
 (reports are built on a worker thread) and a `Period`; they work on SQLite and PostgreSQL.
 
 Bots are excluded everywhere. "Posting" means the activity kinds message, reply, reaction.
@@ -24,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import Date, Integer, String
 
 from bot.activity import POSTING_KINDS
@@ -70,6 +72,18 @@ def week_start(conn: Connection, column) -> ColumnElement:
     return func.date(column, offset)
 
 
+def plus_days(conn: Connection, column, days: int) -> ColumnElement:
+    """A UTC timestamp `days` whole days later, exactly, in SQL. SQLite keeps timestamps as
+    text (`YYYY-MM-DD HH:MM:SS.ffffff`): the days are added to the date and the time of day
+    is kept as written, to the microsecond (its date functions round to milliseconds)."""
+    if _dialect(conn) == "postgresql":
+        later = column + func.make_interval(0, 0, 0, 0, 24 * days)
+    else:
+        day = func.date(func.substr(column, 1, 10), f"{days:+d} days")
+        later = day.concat(func.substr(column, 11))
+    return type_coerce(later, A.c.ts.type)
+
+
 def joined_list(conn: Connection, column) -> ColumnElement:
     if _dialect(conn) == "postgresql":
         return func.string_agg(column, literal_column("', '"))
@@ -87,26 +101,37 @@ def _posting(period: Period):
 # Summary figures ----------------------------------------------------------------------
 
 
-def posting_active(conn: Connection, period: Period) -> int:
-    return conn.scalar(select(func.count(distinct(A.c.member_id))).where(_posting(period)))
+COUNTED_KINDS = ("message", "reply", "reaction", "join")
 
 
-def activity_counts(conn: Connection, period: Period) -> dict[str, int]:
-    """Messages, replies, reactions and joins in the period."""
-    rows = conn.execute(
-        select(A.c.kind, func.count())
-        .where(in_period(A.c.ts, period), human(A.c.member_id))
-        .group_by(A.c.kind)
-    )
-    counts = dict.fromkeys(("message", "reply", "reaction", "join"), 0)
-    counts.update({kind: n for kind, n in rows if kind in counts})
-    return counts
+def _kind_counts() -> list[ColumnElement]:
+    """Messages, replies, reactions and joins among the rows aggregated."""
+    return [func.count(case((A.c.kind == kind, 1))) for kind in COUNTED_KINDS]
+
+
+def activity_figures(conn: Connection, period: Period) -> dict[str, int]:
+    """The posting-active members (`active`) and the messages, replies, reactions and joins
+    in the period, in one query: the counts from one pass over the period's rows in the
+    (ts, member, channel, kind) index, the active members as the distinct members posting
+    in it (SQLite finds them with one seek per member in the (member, ts, kind) index)."""
+    posters = select(A.c.member_id).where(_posting(period)).distinct().subquery()
+    active = select(func.count()).select_from(posters).scalar_subquery()
+    row = conn.execute(
+        select(active, *_kind_counts()).where(in_period(A.c.ts, period), human(A.c.member_id))
+    ).one()
+    return dict(zip(("active", *COUNTED_KINDS), row, strict=True))
 
 
 def _joined_at():
-    """When each member first joined; their first activity when no join was seen."""
-    first = select(A.c.member_id, func.min(A.c.ts).label("first_ts")).group_by(A.c.member_id)
-    first = first.subquery()
+    """When each member first joined; their first activity when no join was seen (looked up
+    only for those members, in the (member, ts, kind) index)."""
+    unseen = select(M.c.id).where(M.c.joined_at.is_(None))
+    first = (
+        select(A.c.member_id, func.min(A.c.ts).label("first_ts"))
+        .where(A.c.member_id.in_(unseen))
+        .group_by(A.c.member_id)
+        .subquery()
+    )
     return (
         select(
             M.c.id.label("member_id"),
@@ -118,36 +143,39 @@ def _joined_at():
     )
 
 
-def new_members(conn: Connection, period: Period) -> list[tuple[int, datetime]]:
+def _newcomers(period: Period):
+    """The members who first joined in the period: (member_id, joined)."""
     joined = _joined_at()
-    return list(
-        conn.execute(
-            select(joined.c.member_id, joined.c.joined).where(in_period(joined.c.joined, period))
-        )
+    return select(joined.c.member_id, joined.c.joined).where(in_period(joined.c.joined, period))
+
+
+def new_members(conn: Connection, period: Period) -> list[tuple[int, datetime]]:
+    return list(conn.execute(_newcomers(period)))
+
+
+def new_member_count(conn: Connection, period: Period) -> int:
+    return conn.scalar(select(func.count()).select_from(_newcomers(period).subquery()))
+
+
+def retention(conn: Connection, period: Period, first: int, last: int) -> tuple[int, int]:
+    """The period's new members who have had all `last` days after joining by its end, and
+    how many of them posted again `first`..`last` days after joining: one query, each
+    newcomer's days looked up in the (member, ts, kind) index."""
+    newcomers = _newcomers(period).subquery()
+    ready = select(newcomers).where(plus_days(conn, newcomers.c.joined, last) <= period.end)
+    ready = ready.subquery()
+    again = and_(
+        A.c.member_id == ready.c.member_id,
+        A.c.kind.in_(POSTING_KINDS),
+        A.c.ts >= plus_days(conn, ready.c.joined, first),
+        A.c.ts < plus_days(conn, ready.c.joined, last + 1),
     )
-
-
-def retained(conn: Connection, newcomers: list[tuple[int, datetime]], first: int, last: int):
-    """How many of the newcomers posted again `first`..`last` days after joining."""
-    if not newcomers:
-        return 0
-    kept = 0
-    for chunk in range(0, len(newcomers), 500):
-        part = newcomers[chunk : chunk + 500]
-        conditions = [
-            and_(
-                A.c.member_id == member_id,
-                A.c.ts >= joined + timedelta(days=first),
-                A.c.ts < joined + timedelta(days=last + 1),
-            )
-            for member_id, joined in part
-        ]
-        kept += conn.scalar(
-            select(func.count(distinct(A.c.member_id))).where(
-                A.c.kind.in_(POSTING_KINDS), or_(*conditions)
-            )
-        )
-    return kept
+    ready_count, kept = conn.execute(
+        select(
+            func.count(distinct(ready.c.member_id)), func.count(distinct(A.c.member_id))
+        ).select_from(ready.outerjoin(A, again))
+    ).one()
+    return ready_count, kept
 
 
 def _responds_to_question() -> ColumnElement:
@@ -160,12 +188,13 @@ def _responds_to_question() -> ColumnElement:
     )
 
 
-def _first_response():
-    """Per question: the first reply in its thread by someone other than the asker."""
+def _first_response(period: Period):
+    """Per question asked in the period: the first reply in its thread by someone other than
+    the asker."""
     return (
         select(Q.c.id.label("question_id"), func.min(A.c.ts).label("first_ts"))
         .select_from(Q.join(A, _responds_to_question()))
-        .where(human(A.c.member_id))
+        .where(in_period(Q.c.asked_at, period), human(A.c.member_id))
         .group_by(Q.c.id)
         .subquery()
     )
@@ -202,7 +231,7 @@ def response_times(conn: Connection, period: Period, now: datetime) -> ResponseT
     """Questions asked in the period: answered, solved, hours to a first response, and how
     many were still unanswered 24 and 72 hours after being asked (counted only for
     questions at least that old)."""
-    first = _first_response()
+    first = _first_response(period)
     rows = conn.execute(
         select(Q.c.asked_at, first.c.first_ts, Q.c.solved_at)
         .select_from(Q.outerjoin(first, first.c.question_id == Q.c.id))
@@ -225,7 +254,8 @@ def response_times(conn: Connection, period: Period, now: datetime) -> ResponseT
     return ResponseTimes(len(rows), len(hours), solved, hours, late24, late72)
 
 
-def _prompt_responses():
+def _prompt_responses(*runs: ColumnElement):
+    """Replies in the threads of prompt runs (those matching `runs`, if given)."""
     return (
         select(
             P.c.id.label("run_id"),
@@ -242,19 +272,18 @@ def _prompt_responses():
                 ),
             )
         )
-        .where(human(A.c.member_id))
+        .where(human(A.c.member_id), *runs)
         .subquery()
     )
 
 
 def prompt_figures(conn: Connection, period: Period) -> dict[str, int]:
     """Prompt runs posted in the period, replies in their threads, unique responders."""
-    responses = _prompt_responses()
-    runs = select(P.c.id).where(in_period(P.c.posted_at, period))
+    posted = in_period(P.c.posted_at, period)
+    responses = _prompt_responses(posted)
+    runs = select(P.c.id).where(posted)
     row = conn.execute(
-        select(func.count(), func.count(distinct(responses.c.member_id))).where(
-            responses.c.run_id.in_(runs)
-        )
+        select(func.count(), func.count(distinct(responses.c.member_id))).select_from(responses)
     ).one()
     return {
         "runs": conn.scalar(select(func.count()).select_from(runs.subquery())),
@@ -361,7 +390,7 @@ def weekly(conn: Connection, period: Period) -> dict[object, dict[str, int]]:
         ),
         "new",
     )
-    first = _first_response()
+    first = _first_response(period)
     week = week_start(conn, Q.c.asked_at).label("week")
     put(
         conn.execute(
@@ -415,19 +444,24 @@ def _weeks(period: Period) -> Iterator[tuple[str, datetime, datetime]]:
 
 def members(conn: Connection, period: Period) -> Iterator[tuple]:
     """One row per member (bots excluded), streamed, with their figures for the period.
-    The activity figures come from one pass over each member's activity."""
-    now = in_period(A.c.ts, period)
+    The counts come from one pass over the period's rows in the (member, ts, kind) index;
+    first and last activity (up to the period's end) are one seek each in that index."""
+
+    def seek(extreme, *where) -> ColumnElement:
+        return (
+            select(extreme(A.c.ts))
+            .where(A.c.member_id == M.c.id, A.c.ts < period.end, *where)
+            .scalar_subquery()
+        )
+
+    first_ts, last_ts = seek(func.min), seek(func.max)
+    last_post = seek(func.max, A.c.kind.in_(POSTING_KINDS))
     per_member = (
         select(
             A.c.member_id,
-            func.min(A.c.ts).label("first_ts"),
-            func.max(A.c.ts).label("last_ts"),
-            func.max(case((A.c.kind.in_(POSTING_KINDS), A.c.ts))).label("last_post"),
-            func.sum(case((and_(now, A.c.kind == "message"), 1), else_=0)).label("messages"),
-            func.sum(case((and_(now, A.c.kind == "reply"), 1), else_=0)).label("replies"),
-            func.sum(case((and_(now, A.c.kind == "reaction"), 1), else_=0)).label("reactions"),
+            *[func.count(case((A.c.kind == kind, 1))).label(kind) for kind in POSTING_KINDS],
         )
-        .where(A.c.ts < period.end)
+        .where(in_period(A.c.ts, period))
         .group_by(A.c.member_id)
         .subquery()
     )
@@ -437,18 +471,31 @@ def members(conn: Connection, period: Period) -> Iterator[tuple]:
         .group_by(Q.c.asker_id)
         .subquery()
     )
-    answered = (
-        select(A.c.member_id, func.count(distinct(Q.c.id)).label("answered"))
+    # Who responded to which question and prompt in the period, then counted per member.
+    # The period is tested after grouping so that the replies are found through each thread
+    # (a few rows each in the (channel, thread) index), not by reading every row of the period.
+    responded = (
+        select(Q.c.id, A.c.member_id)
         .select_from(Q.join(A, _responds_to_question()))
-        .where(in_period(A.c.ts, period))
-        .group_by(A.c.member_id)
+        .group_by(Q.c.id, A.c.member_id)
+        .having(func.max(case((in_period(A.c.ts, period), 1))) == 1)
+        .subquery()
+    )
+    answered = (
+        select(responded.c.member_id, func.count().label("answered"))
+        .group_by(responded.c.member_id)
         .subquery()
     )
     responses = _prompt_responses()
+    runs = (
+        select(responses.c.run_id, responses.c.member_id)
+        .group_by(responses.c.run_id, responses.c.member_id)
+        .having(func.max(case((in_period(responses.c.ts, period), 1))) == 1)
+        .subquery()
+    )
     prompted = (
-        select(responses.c.member_id, func.count(distinct(responses.c.run_id)).label("prompts"))
-        .where(in_period(responses.c.ts, period))
-        .group_by(responses.c.member_id)
+        select(runs.c.member_id, func.count().label("prompts"))
+        .group_by(runs.c.member_id)
         .subquery()
     )
     offers = (
@@ -458,13 +505,13 @@ def members(conn: Connection, period: Period) -> Iterator[tuple]:
         .group_by(Expertise.member_id)
         .subquery()
     )
-    joined = func.coalesce(M.c.joined_at, per_member.c.first_ts)
+    joined = func.coalesce(M.c.joined_at, first_ts)
     query = (
         select(
             M.c.id, M.c.display_name, M.c.city, M.c.org, M.c.role_title, joined,
-            per_member.c.first_ts, per_member.c.last_ts, per_member.c.last_post,
-            func.coalesce(per_member.c.messages, 0), func.coalesce(per_member.c.replies, 0),
-            func.coalesce(per_member.c.reactions, 0), func.coalesce(asked.c.asked, 0),
+            first_ts, last_ts, last_post,
+            func.coalesce(per_member.c.message, 0), func.coalesce(per_member.c.reply, 0),
+            func.coalesce(per_member.c.reaction, 0), func.coalesce(asked.c.asked, 0),
             func.coalesce(answered.c.answered, 0), func.coalesce(prompted.c.prompts, 0),
             offers.c.topics,
         )
@@ -520,7 +567,7 @@ def channels(conn: Connection, period: Period) -> Iterator[tuple]:
 
 
 def questions(conn: Connection, period: Period) -> Iterator[tuple]:
-    first = _first_response()
+    first = _first_response(period)
     topics = (
         select(QuestionTopic.question_id, joined_list(conn, Topic.name).label("topics"))
         .join(Topic, Topic.id == QuestionTopic.topic_id)
@@ -555,39 +602,42 @@ def prompts(conn: Connection, period: Period) -> Iterator[tuple]:
     """Per prompt run: responses, unique responders, and first-time responders (members
     whose first reply to any prompt is in this run)."""
     responses = _prompt_responses()
-    debut = (
-        select(responses.c.member_id, func.min(responses.c.ts).label("first_ts"))
-        .group_by(responses.c.member_id)
-        .subquery()
-    )
-    firsts = (
-        select(responses.c.run_id, func.count(distinct(responses.c.member_id)).label("firsts"))
-        .join(
-            debut,
-            and_(debut.c.member_id == responses.c.member_id, debut.c.first_ts == responses.c.ts),
-        )
-        .group_by(responses.c.run_id)
-        .subquery()
-    )
-    per_run = (
+    # Each member's replies to each run (found through the runs' threads), then each
+    # member's first reply to any prompt over those few rows: a member is a first-time
+    # responder in the run whose first reply is their first reply to any prompt.
+    pairs = (
         select(
             responses.c.run_id,
-            func.count().label("responses"),
-            func.count(distinct(responses.c.member_id)).label("responders"),
+            responses.c.member_id,
+            func.count().label("replies"),
+            func.min(responses.c.ts).label("first_ts"),
         )
-        .group_by(responses.c.run_id)
+        .group_by(responses.c.run_id, responses.c.member_id)
+        .subquery()
+    )
+    debut = select(
+        pairs,
+        func.min(pairs.c.first_ts).over(partition_by=pairs.c.member_id).label("debut"),
+    ).subquery()
+    per_run = (
+        select(
+            debut.c.run_id,
+            func.sum(debut.c.replies).label("responses"),
+            func.count().label("responders"),
+            func.count(case((debut.c.first_ts == debut.c.debut, 1))).label("firsts"),
+        )
+        .group_by(debut.c.run_id)
         .subquery()
     )
     query = (
         select(
             P.c.posted_at, Channel.platform, Channel.name, P.c.text,
             func.coalesce(per_run.c.responses, 0), func.coalesce(per_run.c.responders, 0),
-            func.coalesce(firsts.c.firsts, 0),
+            func.coalesce(per_run.c.firsts, 0),
         )
         .select_from(
             P.join(Channel, Channel.id == P.c.channel_id)
             .outerjoin(per_run, per_run.c.run_id == P.c.id)
-            .outerjoin(firsts, firsts.c.run_id == P.c.id)
         )
         .where(in_period(P.c.posted_at, period))
         .order_by(P.c.posted_at)

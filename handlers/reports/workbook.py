@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.styles import Alignment, Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from sqlalchemy import Connection
@@ -82,6 +83,7 @@ class Sheet:
         self.ws.print_title_rows = f"{self.header_row}:{self.header_row}"
         self.width = len(columns)
         self.rows = 0
+        self.styles: dict[tuple[str, type], StyleArray] = {}
         header = []
         for name, _, _ in columns:
             cell = WriteOnlyCell(self.ws, value=name)
@@ -91,13 +93,25 @@ class Sheet:
 
     def cell(self, value, fmt: str | None = None) -> WriteOnlyCell:
         if isinstance(value, Text):
-            cell = WriteOnlyCell(self.ws, value=value.value[:MAX_CELL])
-            cell.data_type = "s"
+            # Text has no illegal characters left and is cut to what a cell holds, so the
+            # value is set as it is, as a string (never a formula).
+            cell = WriteOnlyCell(self.ws)
+            cell._value, cell.data_type = value.value[:MAX_CELL], "s"
             return cell
-        cell = WriteOnlyCell(self.ws, value=value)
-        if fmt and value is not None:
+        if not fmt or value is None:
+            return WriteOnlyCell(self.ws, value=value)
+        return Cell(self.ws, row=1, column=1, value=value, style_array=self.style(fmt, value))
+
+    def style(self, fmt: str, value) -> StyleArray:
+        """The style of a `value` cell with the number format `fmt`, made the first time the
+        slow way (openpyxl registers the formats it sees then) and copied after that."""
+        key = (fmt, type(value))
+        style = self.styles.get(key)
+        if style is None:
+            cell = WriteOnlyCell(self.ws, value=value)
             cell.number_format = fmt
-        return cell
+            style = self.styles[key] = cell._style
+        return style
 
     def append(self, values: Iterable) -> bool:
         """Add a row; False once the sheet is full (a closing line then says so)."""
@@ -106,9 +120,16 @@ class Sheet:
                 self.ws.append([self.cell(Text("Excel's row limit reached: rows cut here."))])
                 self.rows += 1
             return False
-        fmts = self.formats
+        fmts, width = self.formats, len(self.formats)
+        # A plain value (no number format, not text from people) is left to openpyxl, which
+        # makes the same cell from it.
         self.ws.append(
-            [self.cell(v, fmts[i] if i < len(fmts) else None) for i, v in enumerate(values)]
+            [
+                v
+                if v is None or (type(v) is not Text and (i >= width or not fmts[i]))
+                else self.cell(v, fmts[i] if i < width else None)
+                for i, v in enumerate(values)
+            ]
         )
         self.rows += 1
         return True
@@ -208,8 +229,7 @@ class Writer:
     # Summary ------------------------------------------------------------------------------
 
     def figures(self, period: Period) -> dict[str, float | None]:
-        conn, counts = self.conn, queries.activity_counts(self.conn, period)
-        newcomers = queries.new_members(conn, period)
+        conn, counts = self.conn, queries.activity_figures(self.conn, period)
         times = queries.response_times(conn, period, self.now)
         prompts = queries.prompt_figures(conn, period)
         events = queries.event_figures(conn, period)
@@ -221,10 +241,10 @@ class Writer:
 
         return {
             "Members": queries.member_total(conn, period),
-            "Posting-active members": queries.posting_active(conn, period),
-            "New members": len(newcomers),
-            "Retained in week 1 (new members)": self.retained(newcomers, period, 1, 7),
-            "Retained in week 4 (new members)": self.retained(newcomers, period, 22, 28),
+            "Posting-active members": counts["active"],
+            "New members": queries.new_member_count(conn, period),
+            "Retained in week 1 (new members)": self.retained(period, 1, 7),
+            "Retained in week 4 (new members)": self.retained(period, 22, 28),
             "Messages": counts["message"],
             "Replies": counts["reply"],
             "Reactions": counts["reaction"],
@@ -244,13 +264,11 @@ class Writer:
             "Expressions of interest": calls["interests"],
         }
 
-    def retained(self, newcomers: list, period: Period, first: int, last: int) -> int | str:
+    def retained(self, period: Period, first: int, last: int) -> int | str:
         """Retention among the new members who have had all `last` days by the period's end;
         "not yet" when none has."""
-        ready = [
-            (m, joined) for m, joined in newcomers if joined + timedelta(days=last) <= period.end
-        ]
-        return queries.retained(self.conn, ready, first, last) if ready else NOT_YET
+        ready, kept = queries.retention(self.conn, period, first, last)
+        return kept if ready else NOT_YET
 
     def heading(self, what: str) -> list[str]:
         previous = self.period.previous()
