@@ -15,6 +15,7 @@ adapters acknowledge a delivery only after it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -39,6 +40,7 @@ POSTING_KINDS = ("message", "reply", "reaction")
 QUIET_CHUNK, BUSY_CHUNK = 25, 1000
 KNOWN_LIMIT = 500_000
 CLOSE_ATTEMPTS = 5
+CLOSE_WAIT_SECONDS = 30.0
 
 
 def kind_of(event: Event, is_command: bool = False) -> str:
@@ -116,6 +118,7 @@ class ActivityLog:
         self._new_channels: dict[tuple[str, str], ChannelRef] = {}
         self._latest: dict[tuple[str, str], int] = {}
         self._stored_changed = asyncio.Condition()
+        self._closing = asyncio.Event()
         self.written = 0
         self.dead_lettered = 0
 
@@ -203,14 +206,16 @@ class ActivityLog:
             self._writing = asyncio.get_running_loop().create_task(self._write_pending())
 
     async def _write_pending(self) -> None:
-        """Write until the buffer is empty; on a database fault, back off and try again."""
+        """Write until the buffer is empty; on a database fault, back off and try again.
+        Once closing, stop after the write in progress (`close()` writes the rest)."""
         delay = 0.05
-        while self._rows:
+        while self._rows and not self._closing.is_set():
             try:
                 await self.flush()
                 delay = 0.05
             except Exception:
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), delay)
                 delay = min(delay * 2, 5.0)
 
     def knows(self, user: UserRef) -> bool:
@@ -400,9 +405,14 @@ class ActivityLog:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._closing.set()
         if self._writing is not None and not self._writing.done():
-            self._writing.cancel()
-            await asyncio.gather(self._writing, return_exceptions=True)
+            # Never cancelled mid-statement: a connection cut off inside its write can keep
+            # SQLite's lock until it is garbage-collected, and every later write then fails.
+            done, _ = await asyncio.wait([self._writing], timeout=CLOSE_WAIT_SECONDS)
+            if not done:
+                self._writing.cancel()
+                await asyncio.gather(self._writing, return_exceptions=True)
         self._writing = None
         for attempt in range(CLOSE_ATTEMPTS):
             try:

@@ -118,14 +118,28 @@ def _claim(
     return sender
 
 
+_TAKE: dict[str, object] = {}
+
+
+def _take_statement(session: Session):
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING` for a claim, built once per dialect (its
+    compiled form and cache key are then reused: a claim is taken for every acted-on event)."""
+    dialect = session.get_bind().dialect.name
+    statement = _TAKE.get(dialect)
+    if statement is None:
+        table = HandledEvent.__table__
+        statement = _TAKE[dialect] = (
+            upsert(session, table).on_conflict_do_nothing().returning(table.c.event_id)
+        )
+    return statement
+
+
 def take(session: Session, platform: str, event_id: str, now: datetime) -> bool:
     """Claim inside the caller's transaction (which must commit before acting)."""
-    claimed = session.scalar(
-        upsert(session, HandledEvent)
-        .on_conflict_do_nothing()
-        .values(platform=platform, event_id=event_id[:255], handled_at=now)
-        .returning(HandledEvent.event_id)
-    )
+    claimed = session.execute(
+        _take_statement(session),
+        {"platform": platform, "event_id": event_id[:255], "handled_at": now},
+    ).scalar()
     return claimed is not None
 
 

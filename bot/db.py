@@ -160,7 +160,7 @@ class SQLiteWriter:
             setattr(dialect, name, self._then_free(getattr(dialect, name)))
         event.listen(engine.pool, "reset", self._reset)
         event.listen(engine.pool, "checkin", self._checked_in)
-        event.listen(engine.pool, "invalidate", self._checked_in)
+        event.listen(engine.pool, "invalidate", self._invalidated)
 
     def _before_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if not _WRITES.match(statement):
@@ -199,6 +199,19 @@ class SQLiteWriter:
                 log.warning("could not roll back an abandoned write", exc_info=True)
             self._conn = None
             self._release_if_free()
+
+    def _invalidated(self, dbapi, record, exc) -> None:
+        """A connection thrown away inside its write (its task was cancelled mid-statement):
+        roll the write back before the connection goes. Closed with its transaction open,
+        the connection would linger, holding SQLite's lock, for as long as anything (the
+        cancellation's traceback) still refers to its statement."""
+        try:
+            if dbapi is self._conn and dbapi is not None:
+                dbapi.rollback()
+        except Exception:
+            log.warning("could not roll back a write cut short", exc_info=True)
+        finally:
+            self._checked_in(dbapi, record)
 
     def _checked_in(self, dbapi, _record, *_exc) -> None:
         if dbapi is self._conn and dbapi is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -16,6 +16,8 @@ from bot.models import Channel, Identity, Member
 from bot.platform import Platform
 from bot.textkey import NAME_KEY_LENGTH, fold
 from bot.types import ChannelRef, UserRef
+
+_members, _identities = Member.__table__, Identity.__table__
 
 
 def _find(user: UserRef):
@@ -143,44 +145,60 @@ async def resolve_many(
     session: AsyncSession, users: Iterable[UserRef], now: datetime
 ) -> dict[tuple[str, str], int]:
     """Member ids for many platform users at once, creating the unknown ones in bulk (the
-    activity log's path: one round trip per batch instead of one per first sight)."""
+    activity log's path: one round trip per batch instead of one per first sight). Flushes,
+    never commits.
+
+    Someone else (a claim, another replica) may create some of them meanwhile: their
+    identities are inserted with ON CONFLICT DO NOTHING, the members made for the ones taken
+    are removed again, and those are read back: theirs stand, as in `create`."""
     wanted = {(u.platform, u.id): u for u in users}
     found = await _member_ids(session, wanted)
     missing = [u for key, u in wanted.items() if key not in found]
-    if missing:
-        try:
-            async with session.begin_nested():
-                ids = (
-                    await session.scalars(
-                        insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                        [
-                            {
-                                "display_name": (u.name or u.id)[:200],
-                                "name_key": fold((u.name or u.id)[:200], NAME_KEY_LENGTH),
-                                "is_bot": u.is_bot,
-                                "created_at": now,
-                            }
-                            for u in missing
-                        ],
-                    )
-                ).all()
-                await session.execute(
-                    insert(Identity),
-                    [
-                        {
-                            "member_id": member_id,
-                            "platform": u.platform,
-                            "user_id": u.id,
-                            "display_name": u.name,
-                            "name_key": fold(u.name, NAME_KEY_LENGTH),
-                        }
-                        for member_id, u in zip(ids, missing, strict=True)
-                    ],
-                )
-            found.update({(u.platform, u.id): i for u, i in zip(missing, ids, strict=True)})
-        except IntegrityError:  # someone else created some of them meanwhile: take theirs
-            for user in missing:
-                found[(user.platform, user.id)] = (await resolve(session, user, now)).id
+    if not missing:
+        return found
+    ids = (
+        await session.scalars(
+            insert(_members).returning(_members.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "display_name": (u.name or u.id)[:200],
+                    "name_key": fold((u.name or u.id)[:200], NAME_KEY_LENGTH),
+                    "is_bot": u.is_bot,
+                    "created_at": now,
+                }
+                for u in missing
+            ],
+        )
+    ).all()
+    identities = _identities.c
+    rows = await session.execute(
+        upsert(session, _identities)
+        .on_conflict_do_nothing(index_elements=[identities.platform, identities.user_id])
+        .returning(identities.platform, identities.user_id, identities.member_id),
+        [
+            {
+                "member_id": member_id,
+                "platform": u.platform,
+                "user_id": u.id,
+                "display_name": u.name,
+                "name_key": fold(u.name, NAME_KEY_LENGTH),
+            }
+            for member_id, u in zip(ids, missing, strict=True)
+        ],
+    )
+    found.update({(platform, user_id): member_id for platform, user_id, member_id in rows})
+    taken = {
+        (u.platform, u.id): (member_id, u)
+        for member_id, u in zip(ids, missing, strict=True)
+        if (u.platform, u.id) not in found
+    }
+    if taken:  # created meanwhile by someone else: drop ours, take theirs
+        await session.execute(
+            delete(_members).where(_members.c.id.in_([m for m, _ in taken.values()]))
+        )
+        found.update(await _member_ids(session, {key: u for key, (_, u) in taken.items()}))
+        if any(key not in found for key in taken):
+            raise RuntimeError("an identity was taken and then removed while being created")
     return found
 
 

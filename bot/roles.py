@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import bindparam, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
@@ -37,14 +37,29 @@ def configured_for(user: UserRef, settings: Settings) -> set[str]:
     return {role for role, ids in _configured(settings).items() if user.id in ids}
 
 
+# The hot statements are built once: SQLAlchemy then reuses their compiled form and cache
+# key, and nothing is constructed per call (a sender is resolved for every claimed event).
+_ROLES_OF = (
+    select(literal("role"), Role.role)
+    .where(Role.member_id == bindparam("member_id"))
+    .union_all(
+        select(literal("id"), Identity.user_id).where(Identity.member_id == bindparam("member_id"))
+    )
+)
+_linked = aliased(Identity)
+_OF_USER = (
+    select(Member, Role.role, _linked.user_id)
+    .join(Identity, Identity.member_id == Member.id)
+    .join(_linked, _linked.member_id == Member.id)
+    .outerjoin(Role, Role.member_id == Member.id)
+    .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
+)
+
+
 def roles_of(session: Session, member_id: int, settings: Settings) -> set[str]:
     """Every role a member holds, stored or configured (one query). Synchronous, for units
     of work; from async code, `await session.run_sync(roles_of, member_id, settings)`."""
-    rows = session.execute(
-        select(literal("role"), Role.role)
-        .where(Role.member_id == member_id)
-        .union_all(select(literal("id"), Identity.user_id).where(Identity.member_id == member_id))
-    )
+    rows = session.execute(_ROLES_OF, {"member_id": member_id})
     held, user_ids = set(), set()
     for source, value in rows:
         (held if source == "role" else user_ids).add(value)
@@ -57,16 +72,7 @@ def roles_of(session: Session, member_id: int, settings: Settings) -> set[str]:
 def of_user(session: Session, user: UserRef, settings: Settings) -> tuple[Member, set[str]] | None:
     """The member behind a platform user and every role they hold, in one query; None if
     Convener has never seen the user. Synchronous, for units of work."""
-    linked = aliased(Identity)
-    rows = (
-        session.execute(
-            select(Member, Role.role, linked.user_id)
-            .join(Identity, Identity.member_id == Member.id)
-            .join(linked, linked.member_id == Member.id)
-            .outerjoin(Role, Role.member_id == Member.id)
-            .where(Identity.platform == user.platform, Identity.user_id == user.id)
-        )
-    ).all()
+    rows = session.execute(_OF_USER, {"platform": user.platform, "user_id": user.id}).all()
     if not rows:
         return None
     held = {role for _, role, _ in rows if role}

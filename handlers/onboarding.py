@@ -119,16 +119,33 @@ def opening() -> str:
     )
 
 
+_START: dict[str, object] = {}
+
+
+def _start_statement(session: Session):
+    """The upsert that opens a conversation, built once per dialect (its compiled form and
+    cache key are then reused)."""
+    dialect = session.get_bind().dialect.name
+    statement = _START.get(dialect)
+    if statement is None:
+        table = Onboarding.__table__
+        opened = ("platform", "user_id", "step", "status", "updated_at")
+        statement = upsert(session, table)
+        statement = _START[dialect] = statement.on_conflict_do_update(
+            index_elements=[table.c.member_id],
+            set_={name: statement.excluded[name] for name in opened},
+        )
+    return statement
+
+
 def start(session: Session, member_id: int, user: UserRef, now: datetime) -> None:
     """Open (or reopen) the conversation at the first question, in a unit of work. Never
     commits."""
-    opened = {"platform": user.platform, "user_id": user.id, "step": 0, "status": ACTIVE,
-              "updated_at": now}  # fmt: skip
     session.execute(
-        upsert(session, Onboarding)
-        .values(member_id=member_id, started_at=now, reminders=0, **opened)
-        .on_conflict_do_update(index_elements=["member_id"], set_=opened)
-    )
+        _start_statement(session),
+        {"member_id": member_id, "platform": user.platform, "user_id": user.id, "step": 0,
+         "status": ACTIVE, "started_at": now, "updated_at": now, "reminders": 0},
+    )  # fmt: skip
 
 
 def _in_conversation(session: Session, since: datetime | None) -> list[tuple[str, str]]:

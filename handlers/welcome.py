@@ -15,14 +15,14 @@ import logging
 import string
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot import roles, state
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
-from bot.models import Activity, Identity, Member
+from bot.models import Activity, Identity, KeyValue, Member
 from bot.router import Router
 from bot.types import MemberJoined
 from bot.watch import Watch, sender
@@ -88,46 +88,62 @@ def _channel_label(name: str | None) -> str:
     return name or "the community's channels"
 
 
+_members, _activity, _kv = Member.__table__, Activity.__table__, KeyValue.__table__
+_STAMP = _members.c.joined_at.type
+# The welcome's statements are built once (their compiled form and cache key are reused).
+# Claiming the stamp also answers, in its RETURNING, whether the member was active before
+# this join (`event_ts`) and what the stored template is: one statement instead of three.
+_CLAIM = (
+    update(_members)
+    .where(_members.c.id == bindparam("member_id"), _members.c.welcomed_at.is_(None))
+    .values(
+        welcomed_at=bindparam("now", type_=_STAMP),
+        joined_at=func.coalesce(_members.c.joined_at, bindparam("now", type_=_STAMP)),
+    )
+)
+_ACTIVE_BEFORE = (
+    exists()
+    .where(
+        _activity.c.member_id == bindparam("member_id"),
+        _activity.c.kind.in_(("message", "reply", "reaction")),
+        _activity.c.ts <= bindparam("event_ts", type_=_activity.c.ts.type),
+    )
+    .label("active_before")
+)
+_TEMPLATE = (
+    select(_kv.c.value).where(_kv.c.scope == SCOPE, _kv.c.key == KEY).scalar_subquery()
+).label("template")
+_CLAIM_NEW = _CLAIM.returning(_TEMPLATE)  # created for this event: nothing done before
+_CLAIM_SEEN = _CLAIM.returning(_ACTIVE_BEFORE, _TEMPLATE)
+_JOINED = (
+    update(_members)
+    .where(_members.c.id == bindparam("member_id"), _members.c.joined_at.is_(None))
+    .values(joined_at=bindparam("now", type_=_STAMP))
+)
+
+
 def _open_welcome(
     session: Session, member_id: int, event: MemberJoined, now: datetime, is_new: bool
 ) -> str | None:
     """Claim the member's welcomed_at stamp and open onboarding, in one unit of work: the
     template to send, or None when there is nobody to welcome (welcomed already, or active
     before their first join was seen: a member from before Convener was installed)."""
-    stamp = literal(now, Member.__table__.c.joined_at.type)
-    claimed = session.execute(
-        update(Member)
-        .where(Member.id == member_id, Member.welcomed_at.is_(None))
-        .values(welcomed_at=now, joined_at=func.coalesce(Member.joined_at, stamp))
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        session.execute(
-            update(Member)
-            .where(Member.id == member_id, Member.joined_at.is_(None))
-            .values(joined_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    already_active = (
-        claimed.rowcount == 1
-        and not is_new
-        and session.scalar(
-            select(Activity.id)
-            .where(
-                Activity.member_id == member_id,
-                Activity.kind.in_(("message", "reply", "reaction")),
-                Activity.ts <= event.ts,
-            )
-            .limit(1)
-        )
-    )
-    if claimed.rowcount != 1 or already_active:
+    if is_new:
+        claimed = session.execute(_CLAIM_NEW, {"member_id": member_id, "now": now}).first()
+        active_before = False
+    else:
+        claimed = session.execute(
+            _CLAIM_SEEN, {"member_id": member_id, "now": now, "event_ts": event.ts}
+        ).first()
+        active_before = claimed is not None and claimed.active_before
+    if claimed is None:
+        session.execute(_JOINED, {"member_id": member_id, "now": now})
+    if claimed is None or active_before:
         session.commit()
         return None
     onboarding.start(session, member_id, event.user, now)
-    template = state.read(session, SCOPE, KEY) or DEFAULT_TEMPLATE
     session.commit()
-    return template
+    return claimed.template or DEFAULT_TEMPLATE
 
 
 def _welcomed(session: Session, since: datetime | None) -> list[tuple[str, str]]:

@@ -129,3 +129,26 @@ async def test_a_cancelled_unit_keeps_the_writer_until_its_thread_is_done(db):
 
 async def _resolve(future: asyncio.Future) -> None:
     future.set_result(None)
+
+
+async def test_a_write_cancelled_mid_statement_leaves_no_lock_behind(db):
+    """Cancelled while SQLite runs its statement (SIGTERM past the grace period): the next
+    writer still writes at once, with no connection left holding SQLite's lock."""
+    rows = [_put(f"bulk{n}") for n in range(20_000)]
+    for attempt in range(5):
+
+        async def bulk() -> None:
+            async with db.sessions() as session:
+                await session.execute(insert(KeyValue), rows)
+                await session.commit()
+
+        task = asyncio.create_task(bulk())
+        await asyncio.sleep(0.002 * attempt)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await _session_write(db, f"after{attempt}")
+    async with db.sessions() as session:
+        after = await session.scalar(
+            select(func.count()).select_from(KeyValue).where(KeyValue.key.like("after%"))
+        )
+    assert after == 10
