@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import unicodedata
@@ -77,6 +78,14 @@ def excerpt(text: str, limit: int = 80) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
+@functools.lru_cache(maxsize=64)
+def _openers(bot_names: tuple[str, ...]) -> frozenset[str]:
+    """The first characters a message mentioning the bot can start with (every message is
+    checked against them, so they are worked out once per set of names)."""
+    names = [name for name in bot_names if name]
+    return frozenset({"@", *(name[:1].lower() for name in names)}) if names else frozenset()
+
+
 def command_body(text: str, bot_names: tuple[str, ...] = ()) -> str | None:
     """The command in a message, without its prefix, or None if the message is not one.
 
@@ -84,9 +93,7 @@ def command_body(text: str, bot_names: tuple[str, ...] = ()) -> str | None:
     `convener: help`) are commands.
     """
     stripped = text.lstrip()
-    if not stripped.startswith(PREFIX) and not any(
-        stripped[:1].lower() in (name[:1].lower(), "@") for name in bot_names if name
-    ):
+    if not stripped.startswith(PREFIX) and stripped[:1].lower() not in _openers(bot_names):
         return None
     text = clean(text)
     if text.startswith(PREFIX):
