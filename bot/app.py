@@ -68,7 +68,7 @@ class Convener:
         self.watches = Watches(self.db, clock, router.watches, settings.watch_refresh_seconds)
         self.pipeline = Pipeline(
             router, self.activity, self.db, settings, clock, self.platforms, self._context,
-            self.metrics, self.watches,
+            self.watches, self.metrics,
         )  # fmt: skip
         self._start_scheduler = scheduler
         self.jobs: Jobs | None = None

@@ -55,11 +55,11 @@ class Pipeline:
         clock: Callable[[], datetime],
         platforms: Mapping[str, Platform],
         context: Callable[[Platform, Sender | None], Context],
+        watches: Watches,
         metrics: Metrics | None = None,
-        watches: Watches | None = None,
     ) -> None:
         self.router = router
-        self.watches = watches or Watches(db, clock, router.watches)
+        self.watches = watches
         self.metrics = metrics or Metrics()
         self.activity = activity
         self.db = db

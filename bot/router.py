@@ -75,7 +75,6 @@ class Router:
     commands: dict[str, CommandSpec] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
-    _indexed: int = field(default=0, repr=False)
 
     def command(
         self,
@@ -129,6 +128,7 @@ class Router:
 
         def register(func: ListenerFunc) -> ListenerFunc:
             self.listeners.append(Listener(event_type, func, when, once_per_user, watch, unless))
+            self._by_type.clear()
             return func
 
         return register
@@ -140,22 +140,17 @@ class Router:
                     raise ValueError(f"command {key!r} registered twice")
                 self.commands[key] = spec
             self.listeners.extend(other.listeners)
+        self._by_type.clear()
         return self
 
     def listeners_for(self, event: Event, watches: Watches | None = None) -> list[Listener]:
         kind = type(event)
         candidates = self._by_type.get(kind)
-        if candidates is None or self._indexed != len(self.listeners):
-            candidates = self._index(kind)
+        if candidates is None:  # remembered per event type until a listener is added
+            candidates = self._by_type[kind] = tuple(
+                listener for listener in self.listeners if issubclass(kind, listener.event_type)
+            )
         return [listener for listener in candidates if listener.wants(event, watches)]
-
-    def _index(self, kind: type) -> tuple[Listener, ...]:
-        """The listeners an event of this type may want, remembered per type."""
-        if self._indexed != len(self.listeners):
-            self._by_type, self._indexed = {}, len(self.listeners)
-        found = tuple(lis for lis in self.listeners if issubclass(kind, lis.event_type))
-        self._by_type[kind] = found
-        return found
 
     @property
     def watches(self) -> list[Watch]:

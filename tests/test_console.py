@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
+def console_environment(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment of a console run: a database in `tmp_path`, no Slack or Matrix."""
     environment = {
         **os.environ,
         "CONVENER_DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
@@ -23,6 +24,11 @@ def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedPro
     }
     for name in ("SLACK_BOT_TOKEN", "MATRIX_HOMESERVER"):
         environment.pop(name, None)
+    return environment
+
+
+def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedProcess:
+    environment = console_environment(tmp_path, **env)
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
         input=script,
@@ -31,6 +37,19 @@ def convener(tmp_path: Path, script: str, **env: str) -> subprocess.CompletedPro
         cwd=tmp_path,
         env=environment,
         timeout=200,
+    )
+
+
+def console_process(cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """`convener run` on the console, its input, output and errors as pipes of text."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
     )
 
 
@@ -71,15 +90,7 @@ def test_sigterm_flushes_activity(tmp_path):
         "CONVENER_DATABASE_URL": f"sqlite:///{tmp_path / 'term.db'}",
         "CONVENER_ACTIVITY_FLUSH_SECONDS": "3600",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    proc = console_process(tmp_path, env)
     proc.stdin.write("/as alice\nfirst\nsecond\n!help\n")
     proc.stdin.flush()
     for line in iter(proc.stdout.readline, ""):  # the help reply: every line before it was handled

@@ -6,16 +6,16 @@ stored, exit 0."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.test_console import console_environment, console_process, convener
 
 RUNS = 20
 MEMBERS = 100
@@ -54,15 +54,11 @@ def script(seed: int, lines: int = 1000) -> str:
     return "\n".join(out) + "\n"
 
 
-def _environment(tmp_path: Path) -> dict[str, str]:
-    environment = {
-        **os.environ,
+def _settings(tmp_path: Path) -> dict[str, str]:
+    return {
         "CONVENER_DATABASE_URL": f"sqlite:///{tmp_path / 'convener.db'}",
         "CONVENER_LOG_LEVEL": "INFO",
     }
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "MATRIX_HOMESERVER"):
-        environment.pop(name, None)
-    return environment
 
 
 def _stored(tmp_path: Path, stderr: str) -> int:
@@ -102,15 +98,7 @@ def _check(stderr: str) -> None:
 @pytest.mark.parametrize("run", range(RUNS))
 def test_a_burst_ending_on_a_newcomer(tmp_path, run):
     text = script(run)
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
-        input=text,
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=_environment(tmp_path),
-        timeout=240,
-    )
+    done = convener(tmp_path, text, **_settings(tmp_path))
     _check(done.stderr)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "[DM @newcomer] convener: Welcome" in done.stdout
@@ -123,15 +111,7 @@ def test_a_burst_ending_on_a_newcomer(tmp_path, run):
 def test_a_burst_stopped_by_sigterm(tmp_path, run):
     """SIGTERM once the bot is mid-burst: whatever was read is stored, nothing is lost."""
     text = script(1000 + run)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run", "--adapter", "console"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=_environment(tmp_path),
-    )
+    proc = console_process(tmp_path, console_environment(tmp_path, **_settings(tmp_path)))
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(text)
     proc.stdin.flush()

@@ -94,6 +94,26 @@ def in_period(column, period: Period) -> ColumnElement:
     return and_(column >= period.start, column < period.end)
 
 
+def _threads_per_member(replies: tuple, source, period: Period, label: str):
+    """How many threads each member replied in during the period; `replies` are the
+    (thread, member, ts) columns of `source`. The period is tested after grouping, so that
+    the replies are found through each thread (a few rows each in the (channel, thread)
+    index), not by reading every row of the period."""
+    thread, member, ts = replies
+    touched = (
+        select(thread, member)
+        .select_from(source)
+        .group_by(thread, member)
+        .having(func.max(case((in_period(ts, period), 1))) == 1)
+        .subquery()
+    )
+    return (
+        select(touched.c.member_id, func.count().label(label))
+        .group_by(touched.c.member_id)
+        .subquery()
+    )
+
+
 def _posting(period: Period):
     return and_(in_period(A.c.ts, period), A.c.kind.in_(POSTING_KINDS), human(A.c.member_id))
 
@@ -471,33 +491,12 @@ def members(conn: Connection, period: Period) -> Iterator[tuple]:
         .group_by(Q.c.asker_id)
         .subquery()
     )
-    # Who responded to which question and prompt in the period, then counted per member.
-    # The period is tested after grouping so that the replies are found through each thread
-    # (a few rows each in the (channel, thread) index), not by reading every row of the period.
-    responded = (
-        select(Q.c.id, A.c.member_id)
-        .select_from(Q.join(A, _responds_to_question()))
-        .group_by(Q.c.id, A.c.member_id)
-        .having(func.max(case((in_period(A.c.ts, period), 1))) == 1)
-        .subquery()
-    )
-    answered = (
-        select(responded.c.member_id, func.count().label("answered"))
-        .group_by(responded.c.member_id)
-        .subquery()
+    answered = _threads_per_member(
+        (Q.c.id, A.c.member_id, A.c.ts), Q.join(A, _responds_to_question()), period, "answered"
     )
     responses = _prompt_responses()
-    runs = (
-        select(responses.c.run_id, responses.c.member_id)
-        .group_by(responses.c.run_id, responses.c.member_id)
-        .having(func.max(case((in_period(responses.c.ts, period), 1))) == 1)
-        .subquery()
-    )
-    prompted = (
-        select(runs.c.member_id, func.count().label("prompts"))
-        .group_by(runs.c.member_id)
-        .subquery()
-    )
+    replies = (responses.c.run_id, responses.c.member_id, responses.c.ts)
+    prompted = _threads_per_member(replies, responses, period, "prompts")
     offers = (
         select(Expertise.member_id, joined_list(conn, Topic.name).label("topics"))
         .join(Topic, Topic.id == Expertise.topic_id)
