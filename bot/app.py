@@ -21,7 +21,7 @@ from typing import Protocol
 from bot import roles
 from bot.activity import ActivityLog
 from bot.claims import Sender
-from bot.context import Context, utc_now
+from bot.context import Context, Services, utc_now
 from bot.db import Database, describe
 from bot.leader import Lease
 from bot.metrics import Metrics
@@ -78,7 +78,7 @@ class Convener:
     def add_platform(self, platform: Platform) -> None:
         self.platforms[platform.name] = platform
 
-    def _context(self, platform: Platform, sender: Sender | None = None) -> Context:
+    def _context(self, platform: Platform, sender: Sender) -> Context:
         return Context(
             platform=platform,
             platforms=self.platforms,
@@ -100,11 +100,16 @@ class Convener:
             return "standby: another replica runs the scheduler"
         return "not running"
 
-    def context(self, platform: Platform | None = None) -> Context:
-        """A context for jobs and tests (no sender): the first platform unless one is named."""
-        if platform is None:
-            platform = next(iter(self.platforms.values()))
-        return self._context(platform)
+    def services(self) -> Services:
+        """What jobs, scripts and tests use outside the handling of an event."""
+        return Services(
+            platforms=self.platforms,
+            db=self.db,
+            settings=self.settings,
+            clock=self.clock,
+            activity=self.activity,
+            watches=self.watches,
+        )
 
     # Lifecycle ----------------------------------------------------------------------------
 

@@ -70,14 +70,17 @@ def build(
     database: Database | None = None,
     schedule: bool = True,
 ) -> Convener:
-    """The composition root: the core with every feature's router and the scheduler."""
+    """The composition root: the core with every feature's router, and the scheduler with
+    every job they declare."""
+    from bot import housekeeping
     from handlers import all_routers
-    from schedules import start_scheduler
+    from schedules import starter
 
+    router = Router().include(housekeeping.router, *all_routers())
     return Convener(
         settings,
-        router=Router().include(*all_routers()),
-        scheduler=start_scheduler if schedule else None,
+        router=router,
+        scheduler=starter(router.jobs) if schedule else None,
         clock=clock,
         database=database,
     )

@@ -7,6 +7,7 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import UsageError
 from bot.types import ChannelRef, Event, UserRef
@@ -17,10 +18,21 @@ MAX_COMMAND_CHARS = 4000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+class Values(dict[str, Any]):
+    """The parsed arguments by name, also readable as attributes (`cmd.values.id`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 @dataclass(slots=True)
 class Command:
     """A parsed command: `name` is the registered command it matched (e.g. `profile city`),
-    `args` the rest of the text as typed, `argv` the rest split into words (quotes group)."""
+    `args` the rest of the text as typed, `argv` the rest split into words (quotes group),
+    `values` its declared arguments, parsed (`bot.arguments`)."""
 
     name: str
     args: str
@@ -30,9 +42,7 @@ class Command:
     event: Event
     thread_id: str | None = None
     reply_token: str | None = None
-    member_id: int | None = None
-    roles: frozenset[str] = frozenset()
-    extra: dict = field(default_factory=dict)
+    values: Values = field(default_factory=Values)
 
 
 def clean(text: str) -> str:

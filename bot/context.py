@@ -1,4 +1,11 @@
-"""The explicit context every handler and job receives."""
+"""The explicit contexts handlers and jobs receive. Nothing in them is optional.
+
+`Services` is what every piece of work may use: the running platforms, the database, the
+settings and clock, the activity log and the watches. A handler gets a `Context`: the same,
+plus the platform the event came from, the router and the event's sender (member and roles,
+resolved once by the pipeline). A job gets a `JobContext`: the services plus the timetable,
+for a feature whose jobs follow its own rows (prompt schedules). Functions that commands and
+jobs share take `Services`."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from bot.types import ChannelRef
 if TYPE_CHECKING:
     from bot.activity import ActivityLog
     from bot.claims import Sender
+    from bot.jobs import Timetable
     from bot.router import Router
     from bot.watch import Watch, Watches
 
@@ -23,42 +31,58 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a handler may use: the platform the event came from, every running platform
-    (a job posts to a channel on its own platform), the database, settings and the clock,
-    and, while handling an event, its sender (member and roles, resolved once)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """What every handler and job may use."""
 
-    platform: Platform
     platforms: Mapping[str, Platform]
     db: Database
     settings: Settings
+    activity: ActivityLog
+    watches: Watches
     clock: Callable[[], datetime] = utc_now
-    activity: ActivityLog | None = None
-    router: Router | None = None
-    sender: Sender | None = None
-    watches: Watches | None = None
-
-    def watch(self, watch: Watch, platform: str, key: str) -> None:
-        """Tell this process's listeners to wait for `key` (after the rows holding it are
-        committed); a no-op where nothing listens (jobs run from scripts)."""
-        if self.watches is not None:
-            self.watches.add(watch, platform, key)
-
-    def unwatch(self, watch: Watch, platform: str, key: str) -> None:
-        """Stop waiting for `key` in this process (what it stood for has ended)."""
-        if self.watches is not None:
-            self.watches.discard(watch, platform, key)
-
-    def on(self, platform_name: str) -> Context:
-        """The same context, speaking through another running platform."""
-        return replace(self, platform=self.platforms[platform_name])
 
     def now(self) -> datetime:
         return self.clock()
+
+    def watch(self, watch: Watch, platform: str, key: str) -> None:
+        """Tell this process's listeners to wait for `key` (after the rows holding it are
+        committed)."""
+        self.watches.add(watch, platform, key)
+
+    def unwatch(self, watch: Watch, platform: str, key: str) -> None:
+        """Stop waiting for `key` in this process (what it stood for has ended)."""
+        self.watches.discard(watch, platform, key)
 
     async def permalink(self, channel: ChannelRef, message_id: str | None) -> str | None:
         """A link that opens a message, where its platform runs and can give one."""
         if not message_id or channel.platform not in self.platforms:
             return None
         return await self.platforms[channel.platform].permalink(channel, message_id)
+
+    def services(self) -> Services:
+        """Only the services (what a function shared by commands and jobs is given)."""
+        return Services(
+            platforms=self.platforms, db=self.db, settings=self.settings,
+            activity=self.activity, watches=self.watches, clock=self.clock,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context(Services):
+    """What a handler receives while handling one event."""
+
+    platform: Platform
+    router: Router
+    sender: Sender
+
+    def on(self, platform_name: str) -> Context:
+        """The same context, speaking through another running platform."""
+        return replace(self, platform=self.platforms[platform_name])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobContext(Services):
+    """What a job receives when it runs."""
+
+    timetable: Timetable

@@ -12,9 +12,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from bot import roles
+from bot.arguments import Argument, Grammar
 from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
+from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Weekly
 from bot.types import Event
 from bot.watch import Watch, Watches
 
@@ -30,11 +32,15 @@ MAX_REPLY_ECHO = 30
 class CommandSpec:
     name: str
     func: CommandFunc
-    usage: str
+    grammar: Grammar
     summary: str
     example: str
     roles: frozenset[str] = frozenset()
     public: bool = False
+
+    @property
+    def usage(self) -> str:
+        return self.grammar.usage(self.name)
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -74,20 +80,26 @@ class Listener:
 class Router:
     commands: dict[str, CommandSpec] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
     _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
 
     def command(
         self,
         name: str,
         *,
-        usage: str | None = None,
+        args: Iterable[Argument] = (),
+        extra: str = "",
+        usage: str = "",
         summary: str = "",
         example: str | None = None,
         roles: Iterable[str] = (),
         public: bool = False,
     ) -> Callable[[CommandFunc], CommandFunc]:
-        """Register a command. `name` may be several words (`profile city`)."""
+        """Register a command. `name` may be several words (`profile city`); `args` are its
+        arguments in order (`bot.arguments`), parsed before the handler runs (it reads them
+        in `cmd.values`) and shown by `help`; `extra` is the line for words left over."""
         key = " ".join(name.lower().split())
+        grammar = Grammar(tuple(args), extra, usage)
 
         def register(func: CommandFunc) -> CommandFunc:
             if key in self.commands:
@@ -95,9 +107,9 @@ class Router:
             self.commands[key] = CommandSpec(
                 name=key,
                 func=func,
-                usage=usage or key,
                 summary=summary or _first_line(func.__doc__),
-                example=example or usage or key,
+                example=example or grammar.usage(key),
+                grammar=grammar,
                 roles=frozenset(roles),
                 public=public,
             )
@@ -133,6 +145,36 @@ class Router:
 
         return register
 
+    def every(
+        self, job_id: str, *, seconds: float = 0, minutes: float = 0
+    ) -> Callable[[JobFunc], JobFunc]:
+        """Declare a job that runs every so often."""
+        return self._job(job_id, Every(seconds + 60 * minutes))
+
+    def daily(self, job_id: str, *, hour: int, minute: int = 0) -> Callable[[JobFunc], JobFunc]:
+        """Declare a job that runs every day at `hour:minute` UTC."""
+        return self._job(job_id, Daily(hour, minute))
+
+    def weekly(self, job_id: str, *, slot, grace) -> Callable[[JobFunc], JobFunc]:
+        """Declare a job that runs weekly at the slot the settings give (`bot.jobs.Weekly`)."""
+        return self._job(job_id, Weekly(slot, grace))
+
+    def at_start(self, job_id: str) -> Callable[[JobFunc], JobFunc]:
+        """Declare a job that runs once when the scheduler starts."""
+        return self._job(job_id, AtStart())
+
+    def _job(self, job_id: str, when) -> Callable[[JobFunc], JobFunc]:
+        def register(func: JobFunc) -> JobFunc:
+            self._add_job(Job(job_id, func, when))
+            return func
+
+        return register
+
+    def _add_job(self, job: Job) -> None:
+        if any(known.id == job.id for known in self.jobs):
+            raise ValueError(f"job {job.id!r} declared twice")
+        self.jobs.append(job)
+
     def include(self, *routers: Router) -> Router:
         for other in routers:
             for key, spec in other.commands.items():
@@ -140,6 +182,8 @@ class Router:
                     raise ValueError(f"command {key!r} registered twice")
                 self.commands[key] = spec
             self.listeners.extend(other.listeners)
+            for job in other.jobs:
+                self._add_job(job)
         self._by_type.clear()
         return self
 
@@ -188,8 +232,6 @@ class Router:
     ) -> bool:
         """Parse and run one command from the pipeline's resolved sender (`ctx.sender`),
         answering the person who typed it. False if the command failed on Convener's side."""
-        if ctx.sender is None:
-            raise ValueError("run_command needs the resolved sender in ctx.sender")
         words = split_words(body)
         spec, consumed = self.find(words)
         held = ctx.sender.roles
@@ -202,8 +244,6 @@ class Router:
             event=event,
             thread_id=getattr(event, "thread_id", None),
             reply_token=reply_token,
-            member_id=ctx.sender.member_id,
-            roles=held,
         )
         if spec is None:
             await reply(ctx, cmd, self.unknown(words))
@@ -212,6 +252,7 @@ class Router:
         try:
             if not roles.permits(held, spec.roles):
                 raise PermissionDenied(f"Only {spec.who} can use `{spec.name}`.")
+            cmd.values = spec.grammar.parse(cmd.args, ctx.platform.user_from_mention)
             answer = await spec.func(ctx, cmd)
         except UsageError as exc:
             answer = f"{exc}\nUsage: `{spec.usage}`" if str(exc) else f"Usage: `{spec.usage}`"

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     prompt_grace_hours: float = _env("CONVENER_PROMPT_GRACE_HOURS", 6, ge=0)
     digest_weekday: str = _env("CONVENER_DIGEST_WEEKDAY", "monday")
     digest_time: str = _env("CONVENER_DIGEST_TIME", "08:00")
+    digest_grace_hours: float = _env("CONVENER_DIGEST_GRACE_HOURS", 6, ge=0)
     store_message_text: bool = _env("CONVENER_STORE_MESSAGE_TEXT", False)
     retention_days: int = _env("CONVENER_RETENTION_DAYS", 730, ge=0)
     welcome_in_channel: bool = _env("CONVENER_WELCOME_IN_CHANNEL", False)

@@ -60,7 +60,7 @@ async def _change(ctx: Context, cmd: Command, grant: bool) -> str:
     if grant and _is_bot(ctx, member, who):
         raise CommandError("Bots cannot hold roles.")
     outcome = await ctx.db.unit(
-        roles.change, member.id, role, grant, ctx.settings, ctx.now(), cmd.member_id
+        roles.change, member.id, role, grant, ctx.settings, ctx.now(), ctx.sender.member_id
     )
     name = member.display_name
     match outcome:

@@ -11,14 +11,12 @@ router = Router()
 
 
 def _usable(ctx: Context, cmd: Command) -> list[CommandSpec]:
-    assert ctx.router is not None
     specs = sorted(ctx.router.commands.values(), key=lambda s: s.name)
-    return [s for s in specs if roles.permits(cmd.roles, s.roles)]
+    return [s for s in specs if roles.permits(ctx.sender.roles, s.roles)]
 
 
 @router.command("help", usage="help [command]", summary="what I can do for you")
 async def help_command(ctx: Context, cmd: Command) -> str:
-    assert ctx.router is not None
     specs = _usable(ctx, cmd)
     if cmd.argv:
         wanted = " ".join(cmd.argv).lower().lstrip("!/")

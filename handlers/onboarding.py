@@ -205,7 +205,7 @@ def _meant_command(ctx: Context, text: str) -> bool:
     spec, consumed = ctx.router.find(words) if words else (None, 0)
     if spec is None or not (consumed >= 2 or len(words) == 1):
         return False
-    held = ctx.sender.roles if ctx.sender is not None else set()
+    held = ctx.sender.roles
     return roles.permits(held, spec.roles)  # "Audit" is a topic to a member, not `audit`
 
 
@@ -225,7 +225,6 @@ async def converse(ctx: Context, event: Message) -> bool:
         step = row.step
     text = clean(event.text)
     if _meant_command(ctx, text):
-        assert ctx.router is not None
         await ctx.router.run_command(ctx, event, text)
         await ctx.platform.send(event.channel, f"When you are ready: {question(step)}")
         return True

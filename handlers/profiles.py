@@ -8,16 +8,13 @@ profile altogether (offers and wants), so a member can tidy either with one comm
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members
+from bot import members, timezones
 from bot.commands import Command, a
 from bot.context import Context
 from bot.errors import CommandError, UsageError
@@ -31,7 +28,6 @@ OFFERS = "offers"
 WANTS = "wants"
 CLEAR = "-"
 MAX_EXPERTS_SHOWN = 10
-TIMEZONE_EXAMPLE = "Use a name like Africa/Nairobi, Europe/Berlin or America/Sao_Paulo."
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,32 +58,6 @@ def set_text_field(member: Member, field: str, value: str) -> str | None:
         raise UsageError(f"That is too long for {a(spec.label)} (at most {spec.limit} characters).")
     setattr(member, spec.attribute, value)
     return value
-
-
-@lru_cache(maxsize=1)
-def _zones() -> dict[str, str]:
-    return {zone.lower(): zone for zone in available_timezones()}
-
-
-def timezone_name(text: str) -> str:
-    """The IANA name a person means (any case), or UsageError with an example."""
-    value = text.strip()
-    if not value:
-        raise UsageError(f"Which timezone? {TIMEZONE_EXAMPLE}")
-    zones = _zones()
-    if value.lower() in zones:
-        return zones[value.lower()]
-    if not zones:  # no listing on this system: ask zoneinfo itself
-        try:
-            ZoneInfo(value)
-            return value
-        except (ValueError, OSError, KeyError):
-            pass
-    city = value.lower().replace(" ", "_")
-    hint = [z for low, z in zones.items() if low.endswith("/" + city)]
-    hint = hint or [zones[z] for z in difflib.get_close_matches(value.lower(), zones, n=1)]
-    tail = f" Did you mean {hint[0]}?" if hint else ""
-    raise UsageError(f"`{value[:40]}` is not a timezone I know.{tail} {TIMEZONE_EXAMPLE}")
 
 
 async def expertise_of(session: AsyncSession, member_id: int) -> dict[str, list[str]]:
@@ -236,7 +206,7 @@ _text_field_command("role", "role", "Budget officer")
     example="profile timezone Africa/Nairobi",
 )
 async def set_timezone(ctx: Context, cmd: Command) -> str:
-    value = None if cmd.args.strip() == CLEAR else timezone_name(cmd.args)
+    value = None if cmd.args.strip() == CLEAR else timezones.name(cmd.args)
     async with ctx.db() as session:
         member = await ctx.sender.load(session)
         member.timezone = value
@@ -252,7 +222,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
             "`expertise learn|unlearn <topic>` (what you want to learn)."
         )
     async with ctx.db() as session:
-        known = await expertise_of(session, cmd.member_id)
+        known = await expertise_of(session, ctx.sender.member_id)
     if not known[OFFERS] and not known[WANTS]:
         return "You have not listed any topics yet. Add some: `expertise add budgeting, audit`."
     lines = [f"You can help with: {', '.join(known[OFFERS]) or 'nothing listed yet'}"]
@@ -270,7 +240,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 async def add_offers(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await declare(session, cmd.member_id, names, OFFERS, ctx.now())
+        answer = await declare(session, ctx.sender.member_id, names, OFFERS, ctx.now())
         await session.commit()
     return answer
 
@@ -289,7 +259,7 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
             for topic in await session.scalars(
                 select(Topic)
                 .join(Expertise, Expertise.topic_id == Topic.id)
-                .where(Expertise.member_id == cmd.member_id)
+                .where(Expertise.member_id == ctx.sender.member_id)
             )
         }
         removed = []
@@ -304,7 +274,7 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
             removed.append(topic)
         await session.execute(
             delete(Expertise).where(
-                Expertise.member_id == cmd.member_id,
+                Expertise.member_id == ctx.sender.member_id,
                 Expertise.topic_id.in_([t.id for t in removed]),
             )
         )

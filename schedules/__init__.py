@@ -1,7 +1,10 @@
-"""Jobs that run on time. APScheduler keeps the time; what to do and when it was last done
-lives in the database, so jobs survive restarts and every replica sees the same ones.
+"""The scheduler engine: APScheduler keeps the time; what to do and when it was last done lives
+in the database, so jobs survive restarts and every replica sees the same ones.
 
-Feature modules add jobs by appending a `JobSpec` to `JOBS`.
+It imports no feature. Features declare their jobs on their routers (`bot.jobs`); the
+composition root hands the merged list to `start_scheduler`, which registers them, starts,
+then runs the catch-up jobs (`at_start`) in the order declared. Every run gets a
+`JobContext`; a job that fails is logged and runs again at its next time.
 """
 
 from __future__ import annotations
@@ -9,20 +12,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
-from bot.context import Context
-from handlers.calls import jobs as calls_jobs
-from handlers.digest import jobs as digest_jobs
-from handlers.events import jobs as events_jobs
-from handlers.questions import jobs as questions
-from schedules import prompts, retention
+from bot.context import JobContext
+from bot.errors import UsageError
+from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly
 
 if TYPE_CHECKING:
     from bot.app import Convener
@@ -30,45 +30,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class JobSpec:
-    """A job: `trigger` and `trigger_args` as APScheduler takes them."""
-
-    id: str
-    func: Callable[[Context], Awaitable[object]]
-    trigger: str
-    trigger_args: dict = field(default_factory=dict)
-
-
-JOBS: list[JobSpec] = [
-    JobSpec("retention", retention.purge_old_activity, "cron", {"hour": 3, "minute": 17}),
-    JobSpec("prune-claims", retention.prune_claims, "cron", {"hour": 3, "minute": 29}),
-    JobSpec("questions", questions.follow_up, "interval", {"minutes": 1}),
-    JobSpec("calls", calls_jobs.follow_up, "interval", {"minutes": 1}),
-    JobSpec("events", events_jobs.remind, "interval", {"minutes": 1}),
-]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MIN_GRACE = timedelta(minutes=1)  # a job fires a moment after its slot, even with no grace
+EVERY_GRACE_SECONDS = 3600
 
 
 class Scheduler:
     """APScheduler's asyncio scheduler, with the jobs that are running tracked, so that
     `stop()` lets them finish (APScheduler's own shutdown cancels them)."""
 
-    def __init__(self, metrics: Metrics | None = None) -> None:
+    def __init__(self, app: Convener | None = None, metrics: Metrics | None = None) -> None:
         self.aps = AsyncIOScheduler(timezone="UTC")
         self.running: set[asyncio.Task] = set()
+        self.app = app
         self.metrics = metrics
+        self._triggers: dict[tuple[int, str, str], CronTrigger] = {}
         if metrics is not None:
             self.aps.add_listener(self._submitted, EVENT_JOB_SUBMITTED)
 
     def _submitted(self, event: JobSubmissionEvent) -> None:
         """Count a run, and how late it starts after its scheduled time."""
         assert self.metrics is not None
-        job = (
-            "prompt"
-            if event.job_id.startswith("prompt-") and event.job_id[7:].isdigit()
-            else event.job_id
-        )
+        job = event.job_id.rstrip("0123456789").rstrip("-") or event.job_id
         self.metrics.scheduled_runs.labels(job).inc()
         if event.scheduled_run_times:
             late = (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
@@ -111,48 +94,103 @@ class Scheduler:
                 log.warning("%d jobs still running at shutdown; stopping them", len(left))
         self.aps.shutdown(wait=False)
 
+    # The timetable a job may use (`bot.jobs.Timetable`) --------------------------------------
 
-async def start_scheduler(app: Convener, jobs: list[JobSpec] | None = None) -> Scheduler:
-    """Register the fixed jobs and every prompt schedule, start, and post missed slots."""
-    scheduler = Scheduler(app.metrics)
-    for spec in jobs if jobs is not None else JOBS:
-        scheduler.add_job(
-            _run,
-            spec.trigger,
-            args=(app, spec),
-            id=spec.id,
-            replace_existing=True,
-            misfire_grace_time=3600,
-            coalesce=True,
+    def context(self) -> JobContext:
+        assert self.app is not None
+        return JobContext(**_fields(self.app.services()), timetable=self)
+
+    def weekly(self, job_id: str, slot: Slot, func: JobFunc, grace: timedelta) -> None:
+        self.add_job(
+            self._run, self._trigger(slot), args=(job_id, func), id=job_id,
+            replace_existing=True, misfire_grace_time=_seconds(grace), coalesce=True,
             max_instances=1,
-            **spec.trigger_args,
-        )
-    count = await prompts.load(app, scheduler)
-    digest_jobs.register(app, scheduler)
-    scheduler.add_job(
-        prompts.sync, "interval", args=(app, scheduler), id="prompt-sync", minutes=1,
-        replace_existing=True, misfire_grace_time=60, coalesce=True, max_instances=1,
-    )  # fmt: skip
+        )  # fmt: skip
+
+    def remove(self, job_id: str) -> None:
+        if self.aps.get_job(job_id) is not None:
+            self.aps.remove_job(job_id)
+
+    def ids(self, prefix: str) -> set[str]:
+        return {job.id for job in self.aps.get_jobs() if job.id.startswith(prefix)}
+
+    def _trigger(self, slot: Slot) -> CronTrigger:
+        """One CronTrigger per distinct slot: jobs at the same time share it."""
+        trigger = self._triggers.get(slot)
+        if trigger is None:
+            weekday, at, zone = slot
+            hour, minute = at.split(":")
+            trigger = self._triggers[slot] = CronTrigger(
+                day_of_week=WEEKDAYS[weekday], hour=int(hour), minute=int(minute), timezone=zone
+            )
+        return trigger
+
+    async def _run(self, job_id: str, func: JobFunc) -> None:
+        try:
+            result = await func(self.context())
+            log.debug("job %s done: %s", job_id, result)
+        except Exception:
+            log.exception("job %s failed", job_id)
+
+    def declare(self, job: Job) -> bool:
+        """Register a declared job that runs on time; False for a catch-up job or a weekly
+        job switched off (or misconfigured: logged, and the bot runs without it)."""
+        common = {"args": (job.id, job.func), "id": job.id, "replace_existing": True,
+                  "coalesce": True, "max_instances": 1}  # fmt: skip
+        when = job.when
+        if isinstance(when, Every):
+            self.add_job(self._run, "interval", seconds=when.seconds,
+                         misfire_grace_time=EVERY_GRACE_SECONDS, **common)  # fmt: skip
+        elif isinstance(when, Daily):
+            self.add_job(self._run, "cron", hour=when.hour, minute=when.minute,
+                         misfire_grace_time=EVERY_GRACE_SECONDS, **common)  # fmt: skip
+        elif isinstance(when, Weekly):
+            assert self.app is not None
+            try:
+                slot = when.slot(self.app.settings)
+            except UsageError as exc:
+                log.error("job %s not scheduled: %s", job.id, exc)
+                return False
+            if slot is None:
+                log.info("job %s is switched off in the settings", job.id)
+                return False
+            self.weekly(job.id, slot, job.func, when.grace(self.app.settings))
+        else:
+            return False
+        return True
+
+
+def _fields(services) -> dict:
+    return {name: getattr(services, name) for name in
+            ("platforms", "db", "settings", "activity", "watches", "clock")}  # fmt: skip
+
+
+def _seconds(grace: timedelta) -> int:
+    return max(int(grace.total_seconds()), int(MIN_GRACE.total_seconds()))
+
+
+def starter(jobs: Sequence[Job]) -> Callable[[Convener], Awaitable[Scheduler]]:
+    """What the app calls to start the scheduler with these jobs (on the replica that holds
+    the scheduler lease)."""
+    return functools.partial(start_scheduler, jobs=jobs)
+
+
+async def start_scheduler(app: Convener, jobs: Sequence[Job]) -> Scheduler:
+    """Register the jobs that run on time, start, then run the catch-up jobs in order (one
+    that fails is logged; the others and the scheduler still run)."""
+    scheduler = Scheduler(app, app.metrics)
+    timed = [job.id for job in jobs if scheduler.declare(job)]
     scheduler.start()
-    try:
-        posted = await prompts.catch_up(app)
-    except BaseException:
-        scheduler.shutdown(wait=False)
-        raise
-    try:
-        await digest_jobs.catch_up(app)
-    except Exception:  # a digest that fails never keeps the scheduler from running
-        log.exception("catching up the weekly digest failed")
-    except BaseException:
-        scheduler.shutdown(wait=False)
-        raise
-    log.info("scheduler started: %d prompt schedules, %d missed slots posted", count, posted)
+    for job in jobs:
+        if not isinstance(job.when, AtStart):
+            continue
+        try:
+            result = await job.func(scheduler.context())
+            log.debug("catch-up %s done: %s", job.id, result)
+        except Exception:
+            log.exception("catch-up %s failed", job.id)
+        except BaseException:
+            scheduler.shutdown(wait=False)
+            raise
+    log.info("scheduler started: %d jobs (%s)", len(timed), ", ".join(timed))
     return scheduler
-
-
-async def _run(app: Convener, spec: JobSpec) -> None:
-    try:
-        result = await spec.func(app.context())
-        log.debug("job %s done: %s", spec.id, result)
-    except Exception:
-        log.exception("job %s failed", spec.id)

@@ -22,7 +22,7 @@ DEADLINE = datetime(2026, 3, 21, tzinfo=UTC)
 
 
 async def follow_up(bot: BotHarness) -> int:
-    return await jobs.follow_up(bot.app.context(bot.platform))
+    return await jobs.follow_up(bot.app.services())
 
 
 async def rows(bot: BotHarness, model, *where) -> list:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,7 +105,7 @@ async def claims(bot: BotHarness) -> int:
 
 async def test_the_digest_covers_the_week(bot):
     await community(bot)
-    text = await service.build(bot.app.context(bot.platform), NOW)
+    text = await service.build(bot.app.services(), NOW)
     assert text.startswith(
         "**Weekly digest** for Municipal Finance Practice: Mon 23 Feb to Mon 2 Mar"
     )
@@ -127,7 +128,7 @@ async def test_the_digest_covers_the_week(bot):
 
 
 async def test_empty_sections_say_so(bot):
-    text = await service.build(bot.app.context(bot.platform), NOW)
+    text = await service.build(bot.app.services(), NOW)
     assert "**New members:** none this week." in text
     assert "**Joined over a week ago, not posted yet:** nobody." in text
     assert "**Open questions past their 24 h SLA:** none." in text
@@ -139,7 +140,7 @@ async def test_names_are_capped(bot):
     bot.clock.now = NOW - timedelta(hours=1)
     for i in range(13):
         await bot.join(f"member{i:02d}")
-    text = await service.build(bot.app.context(bot.platform), NOW)
+    text = await service.build(bot.app.services(), NOW)
     line = section(text, "New members")
     assert line.startswith("**New members (13):** ") and line.endswith(" and 3 more")
     assert line.count(", ") == 9
@@ -165,20 +166,20 @@ async def test_sent_once_a_week_across_restarts(bot):
     await community(bot)
     await bot.say("fac", f"!role grant {bot.mention('olga')} facilitator")
     bot.clear()
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 2
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 0
+    assert await jobs.send_weekly(bot.app.services()) == 2
+    assert await jobs.send_weekly(bot.app.services()) == 0
     assert len(await digests_to(bot, "fac")) == 1 and len(await digests_to(bot, "olga")) == 1
     assert await digests_to(bot, "alice") == []
 
     restarted = await BotHarness(bot.platform_name, bot.settings, bot.clock).start()
     try:
-        assert await jobs.catch_up(restarted.app) == 0
+        assert await jobs.catch_up(restarted.app.services()) == 0
         assert restarted.platform.sent == []
     finally:
         await restarted.close()
 
     bot.clock.advance(days=7)  # next Monday, 09:00: next week's slot
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 2
+    assert await jobs.send_weekly(bot.app.services()) == 2
     assert len(await digests_to(bot, "fac")) == 2
     assert await claims(bot) == 4
 
@@ -186,18 +187,18 @@ async def test_sent_once_a_week_across_restarts(bot):
 async def test_a_slot_past_the_grace_is_not_sent(bot):
     await bot.say("fac", "hello")
     bot.clock.now = NOW.replace(hour=14, minute=1)  # 6 h 1 min after Monday 08:00 (grace: 6 h)
-    assert await jobs.catch_up(bot.app) == 0
+    assert await jobs.catch_up(bot.app.services()) == 0
     assert await digests_to(bot, "fac") == [] and await claims(bot) == 0
     bot.clock.now = at(2, 13)  # within the grace: a restart catches up
-    assert await jobs.catch_up(bot.app) == 1
+    assert await jobs.catch_up(bot.app.services()) == 1
 
 
 async def test_a_failed_send_is_given_back(bot):
     await bot.say("fac", "hello")
     bot.platform.fail_next = 1
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 0
+    assert await jobs.send_weekly(bot.app.services()) == 0
     assert await claims(bot) == 0
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 1
+    assert await jobs.send_weekly(bot.app.services()) == 1
     assert len(await digests_to(bot, "fac")) == 1 and await claims(bot) == 1
 
 
@@ -210,47 +211,44 @@ async def test_a_cancelled_send_is_given_back(bot, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(bot.platform, "send_dm", cancelled)
         with pytest.raises(asyncio.CancelledError):
-            await jobs.send_weekly(bot.app.context(bot.platform))
+            await jobs.send_weekly(bot.app.services())
     assert await claims(bot) == 0
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 1
+    assert await jobs.send_weekly(bot.app.services()) == 1
 
 
 async def test_off_sends_nothing(bot):
     await bot.say("fac", "hello")
     bot.app.settings.digest_weekday = "off"
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 0
+    assert await jobs.send_weekly(bot.app.services()) == 0
     assert await digests_to(bot, "fac") == []
 
 
 # registering the job ----------------------------------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.jobs: dict[str, tuple] = {}
-
-    def add_job(self, func, trigger, **kwargs) -> None:
-        self.jobs[kwargs["id"]] = (func, trigger, kwargs)
+def digest_job(bot):
+    return next(job for job in bot.app.router.jobs if job.id == "digest")
 
 
 async def test_the_job_is_registered_at_the_configured_time(bot):
     bot.app.settings.digest_weekday = "Fri"
     bot.app.settings.digest_time = "7:30"
     bot.app.settings.timezone = "Africa/Nairobi"
-    scheduler = Recorder()
-    assert jobs.register(bot.app, scheduler) is True
-    func, trigger, kwargs = scheduler.jobs["digest"]
-    assert func is jobs.run and kwargs["args"] == (bot.app,)
+    scheduler = schedules.Scheduler(bot.app)
+    assert scheduler.declare(digest_job(bot)) is True
+    job = scheduler.get_job("digest")
+    assert job.args[1] is jobs.run
+    trigger = job.trigger
     assert str(trigger.timezone) == "Africa/Nairobi"
     fields = {f.name: str(f) for f in trigger.fields}
     assert (fields["day_of_week"], fields["hour"], fields["minute"]) == ("fri", "7", "30")
-    assert kwargs["misfire_grace_time"] == 6 * 3600
+    assert job.misfire_grace_time == 6 * 3600
 
 
 async def test_off_registers_nothing(bot):
     bot.app.settings.digest_weekday = "OFF"
-    scheduler = schedules.Scheduler()
-    assert jobs.register(bot.app, scheduler) is False
+    scheduler = schedules.Scheduler(bot.app)
+    assert scheduler.declare(digest_job(bot)) is False
     assert scheduler.get_job("digest") is None
 
 
@@ -260,19 +258,19 @@ async def test_off_registers_nothing(bot):
 async def test_malformed_settings_are_logged_and_register_nothing(bot, caplog, weekday, time_):
     bot.app.settings.digest_weekday = weekday
     bot.app.settings.digest_time = time_
-    scheduler = Recorder()
-    with caplog.at_level(logging.ERROR, logger="handlers.digest.jobs"):
-        assert jobs.register(bot.app, scheduler) is False
-    assert scheduler.jobs == {}
+    scheduler = schedules.Scheduler(bot.app)
+    with caplog.at_level(logging.ERROR, logger="schedules"):
+        assert scheduler.declare(digest_job(bot)) is False
+    assert scheduler.aps.get_jobs() == []
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "weekly digest not scheduled" in errors[0].getMessage()
+    assert len(errors) == 1 and "weekly digest: CONVENER_DIGEST_WEEKDAY" in errors[0].getMessage()
     await bot.say("fac", "hello")
-    assert await jobs.send_weekly(bot.app.context(bot.platform)) == 0  # and nothing breaks
+    assert await jobs.send_weekly(bot.app.services()) == 0  # and nothing breaks
 
 
 async def test_the_scheduler_registers_and_catches_up(bot):
     await bot.say("fac", "hello")
-    scheduler = await schedules.start_scheduler(bot.app, jobs=[])
+    scheduler = await schedules.start_scheduler(bot.app, jobs=bot.app.router.jobs)
     try:
         assert scheduler.get_job("digest") is not None
         assert len(await digests_to(bot, "fac")) == 1  # the slot an hour ago, caught up
@@ -281,16 +279,20 @@ async def test_the_scheduler_registers_and_catches_up(bot):
 
 
 async def test_a_failing_digest_does_not_stop_the_scheduler(bot, monkeypatch, caplog):
-    async def broken(app):
+    async def broken(ctx):
         raise RuntimeError("database is away")
 
-    monkeypatch.setattr(jobs, "catch_up", broken)
+    declared = [
+        replace(job, func=broken) if job.id == "digest-catch-up" else job
+        for job in bot.app.router.jobs
+    ]
     bot.app.settings.digest_time = "nine"
     with caplog.at_level(logging.ERROR):
-        scheduler = await schedules.start_scheduler(bot.app, jobs=[])
+        scheduler = await schedules.start_scheduler(bot.app, jobs=declared)
     try:
         assert scheduler.get_job("digest") is None
+        assert scheduler.get_job("questions") is not None
         assert scheduler.aps.running
-        assert any("catching up the weekly digest failed" in r.getMessage() for r in caplog.records)
+        assert any("catch-up digest-catch-up failed" in r.getMessage() for r in caplog.records)
     finally:
         scheduler.shutdown(wait=False)

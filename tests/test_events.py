@@ -28,7 +28,7 @@ async def announce(bot: BotHarness, command: str = ADD, channel: str = "general"
 
 
 async def remind(bot: BotHarness) -> int:
-    return await jobs.remind(bot.app.context(bot.platform))
+    return await jobs.remind(bot.app.services())
 
 
 def notices(bot: BotHarness, name: str, word: str) -> list[str]:

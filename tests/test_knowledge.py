@@ -238,4 +238,4 @@ async def follow_up(bot: BotHarness):
     from handlers.questions import jobs
 
     await bot.app.activity.flush()
-    return await jobs.follow_up(bot.app.context(bot.platform))
+    return await jobs.follow_up(bot.app.services())

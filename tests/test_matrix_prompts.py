@@ -20,11 +20,12 @@ from nio import JoinResponse, RoomCreateResponse
 from sqlalchemy import select
 
 from adapters.matrix import MatrixAdapter
+from bot import timezones as when
 from bot.cli import build
 from bot.models import PromptRun, PromptSchedule
+from handlers.prompts import service as prompts
 from handlers.reports.period import parse_period
 from handlers.reports.queries import prompt_figures
-from schedules import prompts, when
 from tests import test_matrix_adapter as base
 from tests.harness import FakeClock
 from tests.test_matrix_adapter import Bot, Person
@@ -120,7 +121,7 @@ async def test_a_scheduled_prompt_is_posted_once_and_its_thread_replies_count(co
     assert slot == now
 
     # The scheduler posts the slot; a catch-up then finds it posted already.
-    ctx = bot.app.context(bot.adapter)
+    ctx = bot.app.services()
     run = await prompts.post_slot(ctx, schedule_id, slot)
     assert run is not None and run.text == REVENUE
     assert await prompts.post_slot(ctx, schedule_id, slot) is None

@@ -28,7 +28,7 @@ from bot.cli import serve
 from bot.models import Activity, Identity, Prompt, PromptRun, PromptSchedule
 from bot.settings import Settings
 from bot.types import ChannelRef, MemberJoined, Message, ReactionAdded, UserRef
-from schedules import prompts
+from handlers.prompts import jobs as prompt_jobs
 from tests import test_matrix_adapter as base
 from tests.test_matrix_adapter import Bot, Person, is_text
 
@@ -282,7 +282,7 @@ async def test_a_missed_prompt_is_posted_once_matrix_is_ready(world):
     await app.start()
     # What used to crash with an AssertionError: catching up before Matrix has logged in.
     # Now the post is refused (MatrixNotReady, logged) and the start goes on.
-    assert await prompts.catch_up(app) == 0
+    assert await prompt_jobs.catch_up(app.services()) == 0
     async with app.db.sessions() as session:  # the slot was given back
         assert await session.scalar(select(func.count()).select_from(PromptRun)) == 0
     # The order of `bot.cli.serve`: the adapter until it is ready, then the scheduler.

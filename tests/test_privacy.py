@@ -75,7 +75,7 @@ async def community(bot: BotHarness) -> None:
     await bot.say("kofi", "Is there a budget calendar for small towns?")
     bot.clock.advance(hours=13)
     await bot.app.activity.flush()
-    await jobs.follow_up(bot.app.context(bot.platform))  # offers to route both
+    await jobs.follow_up(bot.app.services())  # offers to route both
     bot.clear()
 
 

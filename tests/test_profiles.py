@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import UsageError
-from handlers.profiles import timezone_name
+from bot.timezones import name as timezone_name
 
 
 async def test_set_and_show_profile_fields(bot):

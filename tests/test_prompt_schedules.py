@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from bot import members
 from bot.models import Prompt, PromptRun, PromptSchedule
-from schedules import prompts
+from handlers.prompts import jobs as prompt_jobs
+from handlers.prompts import service as prompts
 
 
 def _schedule(weekday: int, at: str, tz: str, created: datetime) -> PromptSchedule:
@@ -52,8 +53,8 @@ async def _setup(bot, queued: int = 2) -> int:
 async def test_a_slot_is_posted_once(bot):
     schedule_id = await _setup(bot)
     slot = bot.clock().replace(hour=9, minute=0)
-    first = await prompts.post_slot(bot.app.context(), schedule_id, slot)
-    again = await prompts.post_slot(bot.app.context(), schedule_id, slot)
+    first = await prompts.post_slot(bot.app.services(), schedule_id, slot)
+    again = await prompts.post_slot(bot.app.services(), schedule_id, slot)
     assert first is not None and again is None
     assert [p.text for p in bot.posts_in("general")] == ["Prompt 1: how do you forecast revenue?"]
     async with bot.app.db.sessions() as session:
@@ -64,17 +65,17 @@ async def test_a_slot_is_posted_once(bot):
 async def test_catch_up_posts_recent_missed_slot_only(bot):
     await _setup(bot)
     bot.clock.advance(hours=2)  # 11:00, the 09:00 slot was missed two hours ago
-    assert await prompts.catch_up(bot.app) == 1
-    assert await prompts.catch_up(bot.app) == 0  # not twice
+    assert await prompt_jobs.catch_up(bot.app.services()) == 1
+    assert await prompt_jobs.catch_up(bot.app.services()) == 0  # not twice
     bot.clock.advance(days=7, hours=7)  # next week's slot missed by nine hours > grace
-    assert await prompts.catch_up(bot.app) == 0
+    assert await prompt_jobs.catch_up(bot.app.services()) == 0
     async with bot.app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(PromptRun)) == 1
 
 
 async def test_empty_queue_posts_nothing(bot):
     schedule_id = await _setup(bot, queued=0)
-    assert await prompts.post_slot(bot.app.context(), schedule_id, bot.clock()) is None
+    assert await prompts.post_slot(bot.app.services(), schedule_id, bot.clock()) is None
     assert bot.posts_in("general") == []
 
 
@@ -83,8 +84,8 @@ async def test_failed_post_gives_the_slot_back(bot):
     bot.platform.fail_next = 1
     slot = bot.clock().replace(hour=9, minute=0)
     try:
-        await prompts.post_slot(bot.app.context(), schedule_id, slot)
+        await prompts.post_slot(bot.app.services(), schedule_id, slot)
     except ConnectionError:
         pass
-    assert await prompts.post_slot(bot.app.context(), schedule_id, slot) is not None
+    assert await prompts.post_slot(bot.app.services(), schedule_id, slot) is not None
     assert [p.text for p in bot.posts_in("general")] == ["Prompt 1: how do you forecast revenue?"]

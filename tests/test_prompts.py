@@ -10,10 +10,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import timezones as when
 from bot.models import PromptRun, PromptSchedule
+from handlers.prompts import jobs as prompt_jobs
+from handlers.prompts import service as prompts
 from handlers.reports.period import parse_period
 from handlers.reports.queries import prompt_figures
-from schedules import Scheduler, prompts, when
+from schedules import Scheduler
 from tests.harness import BotHarness
 
 REVENUE = "What is one revenue idea your city tried this year?"
@@ -148,7 +151,7 @@ async def test_members_cannot_use_the_facilitator_prompt_commands(bot, command):
 )
 def test_nine_local_stays_nine_local_across_daylight_saving(now, expected):
     assert when.last_slot(0, "09:00", "Europe/Berlin", now) == expected
-    trigger = prompts.triggers(0, "09:00", "Europe/Berlin")
+    trigger = Scheduler()._trigger((0, "09:00", "Europe/Berlin"))
     fired = trigger.get_next_fire_time(None, expected - timedelta(days=6))
     assert fired == expected
 
@@ -156,17 +159,17 @@ def test_nine_local_stays_nine_local_across_daylight_saving(now, expected):
 async def test_sync_registers_new_schedules_and_posts_a_slot_already_due(bot):
     await queue(bot, REVENUE)
     await bot.say("fac", "!prompt schedule monday 09:01")  # now: Monday 09:00 UTC
-    scheduler = Scheduler()
-    assert await prompts.sync(bot.app, scheduler) == 0  # registered; not due yet
-    assert scheduler.get_job(prompts.job_id(1)) is not None
+    scheduler = Scheduler(bot.app)
+    assert await prompt_jobs.sync(scheduler.context()) == 0  # registered; not due yet
+    assert scheduler.get_job(prompt_jobs.job_id(1)) is not None
     bot.clock.advance(minutes=2)  # the job was registered too late to fire: sync posts it
-    assert await prompts.sync(bot.app, scheduler) == 1
-    assert scheduler.get_job(prompts.job_id(1)) is not None
-    assert await prompts.sync(bot.app, scheduler) == 0
+    assert await prompt_jobs.sync(scheduler.context()) == 1
+    assert scheduler.get_job(prompt_jobs.job_id(1)) is not None
+    assert await prompt_jobs.sync(scheduler.context()) == 0
     assert posted(bot) == [REVENUE]
     await bot.say("fac", "!prompt unschedule 1")
-    await prompts.sync(bot.app, scheduler)
-    assert scheduler.get_job(prompts.job_id(1)) is None
+    await prompt_jobs.sync(scheduler.context())
+    assert scheduler.get_job(prompt_jobs.job_id(1)) is None
 
 
 async def test_a_restart_inside_the_grace_posts_the_missed_slot_once(bot, settings, clock):
@@ -176,10 +179,10 @@ async def test_a_restart_inside_the_grace_posts_the_missed_slot_once(bot, settin
     clock.advance(hours=3)  # down from 09:00 to 12:00: the 10:00 slot was missed
     again = await BotHarness(bot.platform_name, settings, clock).start()
     try:
-        assert await prompts.catch_up(again.app) == 1
-        assert await prompts.catch_up(again.app) == 0
+        assert await prompt_jobs.catch_up(again.app.services()) == 1
+        assert await prompt_jobs.catch_up(again.app.services()) == 0
         clock.advance(days=7, hours=6)  # next week, 8 hours late: past the 6-hour grace
-        assert await prompts.catch_up(again.app) == 0
+        assert await prompt_jobs.catch_up(again.app.services()) == 0
         assert [s.text for s in again.posts_in()] == [REVENUE]
     finally:
         await again.close()
@@ -193,8 +196,8 @@ async def test_two_processes_post_a_slot_once(bot, settings, clock):
     try:
         slot = clock()
         runs = await asyncio.gather(
-            prompts.post_slot(bot.app.context(bot.platform), 1, slot),
-            prompts.post_slot(other.app.context(other.platform), 1, slot),
+            prompts.post_slot(bot.app.services(), 1, slot),
+            prompts.post_slot(other.app.services(), 1, slot),
         )
         assert sum(run is not None for run in runs) == 1
         assert len(posted(bot)) + len([s for s in other.posts_in()]) == 1
@@ -214,21 +217,21 @@ async def test_shutdown_mid_post_gives_the_slot_back(bot):
         return await real(*args, **kwargs)
 
     bot.platform.send = stuck
-    task = asyncio.create_task(prompts.post_slot(bot.app.context(bot.platform), 1, bot.clock()))
+    task = asyncio.create_task(prompts.post_slot(bot.app.services(), 1, bot.clock()))
     await sending.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     bot.platform.send = real
-    assert await prompts.post_slot(bot.app.context(bot.platform), 1, bot.clock()) is not None
+    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is not None
     assert posted(bot) == [REVENUE]
 
 
 async def test_an_empty_queue_at_a_slot_tells_the_facilitators_once(bot):
     await bot.say("fac", "!prompt schedule monday 09:00")
     bot.clear()
-    assert await prompts.post_slot(bot.app.context(bot.platform), 1, bot.clock()) is None
-    assert await prompts.post_slot(bot.app.context(bot.platform), 1, bot.clock()) is None
+    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is None
+    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is None
     told = [t for t in bot.replies_to("fac") if "queue is empty" in t]
     assert len(told) == 1 and "#general" in told[0]
     assert posted(bot) == []
@@ -237,7 +240,7 @@ async def test_an_empty_queue_at_a_slot_tells_the_facilitators_once(bot):
 async def test_a_reply_in_the_prompts_thread_is_a_response(bot):
     await queue(bot, REVENUE)
     await bot.say("fac", "!prompt schedule monday 09:00")
-    run = await prompts.post_slot(bot.app.context(bot.platform), 1, bot.clock())
+    run = await prompts.post_slot(bot.app.services(), 1, bot.clock())
     await bot.say("lena", "We tried a tourism levy.", thread_id=run.message_id)
     await bot.say("kofi", "Parking fees.", thread_id=run.message_id)
     await bot.say("kofi", "Unrelated.")

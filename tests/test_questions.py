@@ -46,7 +46,7 @@ def root_of(bot: BotHarness, question_id: int = 1):
 
 async def follow_up(bot: BotHarness):
     await bot.app.activity.flush()  # the job reads the activity log
-    return await jobs.follow_up(bot.app.context(bot.platform))
+    return await jobs.follow_up(bot.app.services())
 
 
 # asking and routing -----------------------------------------------------------------------

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select
 
+from bot import housekeeping as retention
 from bot.models import Activity, ActivityDeadLetter
-from schedules import retention
 
 
 async def add_activity(bot, ages_in_days: list[int]) -> None:
@@ -51,7 +51,7 @@ async def test_old_activity_is_deleted_in_batches(bot, monkeypatch):
         return batches[-1]
 
     monkeypatch.setattr(retention, "_delete_batch", counted)
-    deleted = await retention.purge_old_activity(bot.app.context(), batch=5)
+    deleted = await retention.purge_old_activity(bot.app.services(), batch=5)
     assert deleted == 13
     assert batches == [5, 5, 3]
     assert await activity_ages(bot) == [729, 10, 0]
@@ -62,5 +62,5 @@ async def test_old_activity_is_deleted_in_batches(bot, monkeypatch):
 async def test_retention_zero_keeps_everything(bot):
     await add_activity(bot, [5000, 1])
     bot.app.settings = bot.app.settings.model_copy(update={"retention_days": 0})
-    assert await retention.purge_old_activity(bot.app.context()) == 0
+    assert await retention.purge_old_activity(bot.app.services()) == 0
     assert await activity_ages(bot) == [5000, 1]

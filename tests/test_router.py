@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot import normalise
+from bot.activity import ActivityLog
 from bot.claims import Sender
 from bot.commands import command_body, rest_after, split_words
 from bot.context import Context
@@ -17,6 +18,7 @@ from bot.errors import CommandError, UsageError
 from bot.models import Member
 from bot.router import Router
 from bot.types import ChannelRef, Message, UserRef
+from bot.watch import Watches
 from tests.harness import FakeClock, FakePlatform
 
 
@@ -88,12 +90,16 @@ async def _run(router: Router, text: str, database_url: str) -> list[str]:
 
     platform = FakePlatform("console")
     db = Database(database_url)
+    settings = Settings(_env_file=None, database_url=database_url)
+    clock = FakeClock()
     ctx = Context(
         platform=platform,
         platforms={"console": platform},
         db=db,
-        settings=Settings(_env_file=None, database_url=database_url),
-        clock=FakeClock(),
+        settings=settings,
+        clock=clock,
+        activity=ActivityLog(db, settings, clock),
+        watches=Watches(db, clock, router.watches),
         router=router,
         sender=Sender(UserRef("console", "alice", "alice"), Member(id=1), frozenset()),
     )

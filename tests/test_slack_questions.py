@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.models import Question
+from handlers.prompts import service as prompts
 from handlers.reports.period import parse_period
 from handlers.reports.queries import prompt_figures
-from schedules import prompts
 from tests.slack_fake import (
     DELETE,
     FakeSlackWebAPI,
@@ -162,7 +162,7 @@ async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_respons
         load_slash_command("schedule monday 09:00 UTC", command="/prompt", user_id="UFAC")
     )
     slot = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    ctx = bot.app.context(bot.adapter)
+    ctx = bot.app.services()
     first = await prompts.post_slot(ctx, 1, slot)
     assert await prompts.post_slot(ctx, 1, slot) is None  # a catch-up, or another replica
     assert [p["text"] for p in posts(slack, "C111")] == [prompt]

@@ -1,6 +1,7 @@
 """Calls for expressions of interest: announcing a call, expressing (changing, withdrawing)
 interest until its deadline, reminders, the topic DM, and the closing list (`jobs`)."""
 
-from handlers.calls.commands import router
+from bot.router import Router
+from handlers.calls import commands, jobs
 
-__all__ = ["router"]
+router = Router().include(commands.router, jobs.router)

@@ -8,14 +8,13 @@ import asyncio
 
 from sqlalchemy import delete, select, update
 
-from bot import members, roles
+from bot import members, roles, timezones
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Call, CallInterest, CallTopic, Member
 from bot.router import Router
 from handlers.calls import service
-from schedules import when
 
 router = Router()
 
@@ -35,7 +34,7 @@ async def add(ctx: Context, cmd: Command) -> str:
     first, _, rest = cmd.args.strip().partition(" ")
     if not first:
         raise UsageError('Say when it closes and what it is: call add 2026-04-30 "<title>"')
-    day = when.day(first)
+    day = timezones.day(first)
     zone = ctx.settings.timezone
     deadline = service.deadline_of(day, zone)
     now = ctx.now()
@@ -50,7 +49,7 @@ async def add(ctx: Context, cmd: Command) -> str:
             deadline=deadline,
             channel_id=channel.id,
             message_id="",
-            created_by=cmd.member_id,
+            created_by=ctx.sender.member_id,
             created_at=now,
         )
         session.add(call)
@@ -99,7 +98,8 @@ async def list_calls(ctx: Context, cmd: Command) -> str:
         mine = set(
             await session.scalars(
                 select(CallInterest.call_id).where(
-                    CallInterest.member_id == cmd.member_id, CallInterest.withdrawn_at.is_(None)
+                    CallInterest.member_id == ctx.sender.member_id,
+                    CallInterest.withdrawn_at.is_(None),
                 )
             )
         )
@@ -139,7 +139,7 @@ async def interest(ctx: Context, cmd: Command) -> str:
         if not service.is_open(call, now):
             return service.closed_answer(call, zone)
         note = service.check_note(rest)
-        member = await session.get(Member, cmd.member_id)
+        member = await session.get(Member, ctx.sender.member_id)
         fresh = await service.express(session, call, member, note, now)
         await session.commit()
     profile = " · ".join(p for p in (member.city, member.org, member.role_title) if p)
@@ -176,7 +176,7 @@ async def withdraw(ctx: Context, cmd: Command) -> str:
             update(CallInterest)
             .where(
                 CallInterest.call_id == call.id,
-                CallInterest.member_id == cmd.member_id,
+                CallInterest.member_id == ctx.sender.member_id,
                 CallInterest.withdrawn_at.is_(None),
             )
             .values(withdrawn_at=now, updated_at=now)

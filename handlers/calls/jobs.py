@@ -16,13 +16,15 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from sqlalchemy import func, select, update
 
-from bot import roles
-from bot.context import Context
+from bot import direct, notices, roles
+from bot.context import Services
 from bot.models import Call, CallInterest, CallTopic, Channel, Expertise, Member, Notice
+from bot.router import Router
 from bot.types import ChannelRef, OutboundFile
 from handlers.calls import service
 from handlers.reports.workbook import Sheet, Text
-from schedules import notices
+
+router = Router()
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ COLUMNS = [
 ]
 
 
-async def follow_up(ctx: Context) -> int:
+@router.every("calls", minutes=1)
+async def follow_up(ctx: Services) -> int:
     """Messages sent this run."""
     now = ctx.now()
     sent = 0
@@ -72,7 +75,7 @@ async def follow_up(ctx: Context) -> int:
     return sent
 
 
-async def _remind(ctx: Context, call: Call, where: ChannelRef, now: datetime, done) -> int:
+async def _remind(ctx: Services, call: Call, where: ChannelRef, now: datetime, done) -> int:
     """The latest reminder that is due and came after the call was announced; an earlier
     one that was missed is not posted late."""
     subject = service.subject(call.id)
@@ -96,7 +99,7 @@ async def _remind(ctx: Context, call: Call, where: ChannelRef, now: datetime, do
     return 0
 
 
-async def _topic_dms(ctx: Context, call: Call, where: ChannelRef, done) -> int:
+async def _topic_dms(ctx: Services, call: Call, where: ChannelRef, done) -> int:
     """One DM to each member who offers one of the call's topics, and has not expressed
     interest yet."""
     subject = service.subject(call.id)
@@ -132,7 +135,7 @@ async def _topic_dms(ctx: Context, call: Call, where: ChannelRef, done) -> int:
             or (subject, "topics", member_id) in done
         ):
             continue
-        user = await service.account_of(ctx, member_id, where.platform)
+        user = await direct.account_of(ctx, member_id, where.platform)
         if user is None:
             continue
         platform = ctx.platforms[user.platform]
@@ -146,7 +149,7 @@ async def _topic_dms(ctx: Context, call: Call, where: ChannelRef, done) -> int:
     return sent
 
 
-async def _close(ctx: Context, call: Call, where: ChannelRef, now: datetime, done) -> int:
+async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, done) -> int:
     subject = service.subject(call.id)
     async with ctx.db() as session:
         if call.closed_at is None:  # whoever gets here first closes it
@@ -191,7 +194,7 @@ async def _close(ctx: Context, call: Call, where: ChannelRef, now: datetime, don
         f"{'' if count == 1 else 's'} of interest, attached."
     )
     for member_id in waiting:
-        user = await service.account_of(ctx, member_id, where.platform)
+        user = await direct.account_of(ctx, member_id, where.platform)
         if user is None:
             continue
         platform = ctx.platforms[user.platform]
@@ -206,7 +209,7 @@ async def _close(ctx: Context, call: Call, where: ChannelRef, now: datetime, don
     return sent
 
 
-async def _close_old(ctx: Context, now: datetime) -> None:
+async def _close_old(ctx: Services, now: datetime) -> None:
     """Calls whose deadline passed beyond the grace (the bot was down) close quietly."""
     async with ctx.db() as session:
         await session.execute(
@@ -217,7 +220,7 @@ async def _close_old(ctx: Context, now: datetime) -> None:
         await session.commit()
 
 
-async def _interests(ctx: Context, call_id: int) -> list[tuple]:
+async def _interests(ctx: Services, call_id: int) -> list[tuple]:
     async with ctx.db() as session:
         return list(
             (

@@ -14,15 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members
+from bot import timezones
 from bot.commands import number
-from bot.context import Context
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Call, CallInterest, CallTopic, Member, Topic
-from bot.types import UserRef
 from handlers.topics import service as topics
-from schedules import when
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
@@ -41,7 +38,7 @@ def parse_id(word: str) -> int:
 def deadline_of(day: date, zone: str) -> datetime:
     """The end of `day` in `zone` (midnight after it), in UTC."""
     try:
-        return when.local_moment(day + timedelta(days=1), "00:00", zone)
+        return timezones.local_moment(day + timedelta(days=1), "00:00", zone)
     except OverflowError:  # 9999-12-31 has no midnight after it
         raise UsageError(
             f"{day.isoformat()} is out of range; choose a date in the coming years."
@@ -176,15 +173,3 @@ def check_note(text: str) -> str:
             f"That note is {len(note):,} characters long; please keep it to {MAX_NOTE:,} at most."
         )
     return note
-
-
-def reachable(ctx: Context, accounts: list[UserRef], prefer: str) -> UserRef | None:
-    running = [a for a in accounts if a.platform in ctx.platforms]
-    running.sort(key=lambda a: a.platform != prefer)
-    return running[0] if running else None
-
-
-async def account_of(ctx: Context, member_id: int, prefer: str) -> UserRef | None:
-    async with ctx.db() as session:
-        accounts = await members.platform_users(session, member_id)
-    return reachable(ctx, accounts, prefer)

@@ -1,7 +1,8 @@
 """The facilitators' weekly digest: built from SQL aggregates (service.py), shown on demand
 with `digest` (commands.py) and sent by direct message to every facilitator once a week
-(jobs.py, registered by the scheduler)."""
+(jobs.py)."""
 
-from handlers.digest.commands import router
+from bot.router import Router
+from handlers.digest import commands, jobs
 
-__all__ = ["router"]
+router = Router().include(commands.router, jobs.router)

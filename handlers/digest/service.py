@@ -53,8 +53,7 @@ def week_to(now: datetime, timezone: str) -> Period:
 
 async def build(ctx: Context, now: datetime) -> str:
     """The digest for the 7 days up to `now`, as Markdown."""
-    if ctx.activity is not None:
-        await ctx.activity.flush()  # what happened a moment ago counts
+    await ctx.activity.flush()  # what happened a moment ago counts
     period = week_to(now, ctx.settings.timezone)
     sla = timedelta(hours=ctx.settings.question_sla_hours)
     async with ctx.db() as session:

@@ -1,6 +1,6 @@
 """Learning events: announcing, signing up, reminders, starting and cancelling."""
 
 from bot.router import Router
-from handlers.events import commands, listeners
+from handlers.events import commands, jobs, listeners
 
-router = Router().include(commands.router, listeners.router)
+router = Router().include(commands.router, listeners.router, jobs.router)

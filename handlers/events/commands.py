@@ -31,7 +31,7 @@ async def add(ctx: Context, cmd: Command) -> str:
     if cmd.channel.is_direct:
         raise CommandError("Type this in the channel where the event should be announced.")
     new = service.parse_add(cmd.args, ctx.settings.timezone, ctx.now())
-    event = await service.add(ctx, cmd.channel, cmd.member_id, new)
+    event = await service.add(ctx, cmd.channel, ctx.sender.member_id, new)
     return (
         f"Announced event #{event.id} for {service.moment(event.starts_at, event.timezone)}. "
         f"Reminders go to everyone who signs up; `event attendees {event.id}` shows who."
@@ -80,8 +80,8 @@ async def show(ctx: Context, cmd: Command) -> str:
         channel = await session.get(Channel, event.channel_id)
         counts = (await service.counts(session, [event.id]))[event.id]
         names = await service.topic_names(session, event.id)
-        mine = await session.get(EventRsvp, (event.id, cmd.member_id))
-        member = await session.get(Member, cmd.member_id) if cmd.member_id else None
+        mine = await session.get(EventRsvp, (event.id, ctx.sender.member_id))
+        member = await session.get(Member, ctx.sender.member_id) if ctx.sender.member_id else None
     lines = [
         f"**Event #{event.id}: {event.title}**",
         f"When: {service.moment(event.starts_at, event.timezone, member and member.timezone)}",
@@ -114,8 +114,7 @@ async def rsvp(ctx: Context, cmd: Command) -> str:
     answer = cmd.argv[1].lower() if len(cmd.argv) == 2 else service.YES
     if answer not in service.ANSWERS:
         raise UsageError(f"`{cmd.argv[1][:20]}` is not an answer; say yes, no or maybe.")
-    assert cmd.member_id is not None
-    return await service.rsvp(ctx, event_id, cmd.member_id, answer)
+    return await service.rsvp(ctx, event_id, ctx.sender.member_id, answer)
 
 
 @router.command(

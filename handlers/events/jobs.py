@@ -10,15 +10,19 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
-from bot.context import Context
+from bot.context import Services
 from bot.models import Channel, Event, EventRsvp
+from bot.router import Router
 from handlers.events import service
+
+router = Router()
 
 REMINDERS = (("24h", timedelta(hours=24), "in 24 hours"), ("1h", timedelta(hours=1), "in an hour"))
 CANCEL_RETRY = timedelta(hours=1)
 
 
-async def remind(ctx: Context) -> int:
+@router.every("events", minutes=1)
+async def remind(ctx: Services) -> int:
     """How many notices this run sent."""
     now = ctx.now()
     grace = timedelta(hours=ctx.settings.prompt_grace_hours)
@@ -46,7 +50,7 @@ async def remind(ctx: Context) -> int:
     return sent
 
 
-async def _due(ctx: Context, event: Event, now) -> int:
+async def _due(ctx: Services, event: Event, now) -> int:
     async with ctx.db() as session:
         channel = await session.get(Channel, event.channel_id)
         yes = list(

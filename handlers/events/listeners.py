@@ -22,7 +22,6 @@ def _emoji(event: ReactionAdded) -> str:
 
 @router.on(ReactionAdded, when=lambda e: _emoji(e) in YES_EMOJI, watch=service.ANNOUNCEMENTS)
 async def reaction(ctx: Context, event: ReactionAdded) -> bool:
-    assert ctx.sender is not None
     async with ctx.db() as session:
         found = await service.announced_at(session, event.channel, event.message_id)
     if found is None:

@@ -1,7 +1,7 @@
 """Learning events: announcing, answers (RSVPs), cancelling, and the notices around them.
 The commands, the reaction listener and the reminders job call these.
 
-Every notice (a reminder, the start post, a cancellation) goes through `schedules.notices.once`
+Every notice (a reminder, the start post, a cancellation) goes through `bot.notices.once`
 with subject `event:<id>`, so it is sent exactly once across restarts and replicas.
 """
 
@@ -18,17 +18,16 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import members, moments
+from bot import members, moments, notices, timezones
 from bot.commands import number
 from bot.context import Context
 from bot.db import upsert
+from bot.direct import dm_member
 from bot.errors import CommandError, UsageError
 from bot.models import Channel, Event, EventRsvp, EventTopic, Member, Topic
 from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
-from handlers.questions.service import dm_member
 from handlers.topics import service as topics
-from schedules import notices, when
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +59,16 @@ def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
             "Say when and what, with the title in double quotes, for example: "
             'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"'
         )
-    on = when.day(found["day"])
-    at = when.time_of_day(found["time"])
-    zone = when.timezone(found["zone"]) if found["zone"] else default_zone
+    on = timezones.day(found["day"])
+    at = timezones.time_of_day(found["time"])
+    zone = timezones.name(found["zone"]) if found["zone"] else default_zone
     title = " ".join(found["title"].split())
     if not title:
         raise UsageError("The event needs a title, in double quotes.")
     if len(title) > MAX_TITLE:
         raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
     try:
-        starts_at = when.local_moment(on, at, zone)
+        starts_at = timezones.local_moment(on, at, zone)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
         raise UsageError(
             f"{on.isoformat()} is out of range; choose a date in the coming years."

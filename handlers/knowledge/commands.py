@@ -112,7 +112,7 @@ async def add(ctx: Context, cmd: Command) -> str:
             topic_ids.append(topic.id)
         entry = await library.add(
             session, title=library.plain_title(title), body="", url=url, now=ctx.now(),
-            topic_ids=topic_ids, created_by=cmd.member_id,
+            topic_ids=topic_ids, created_by=ctx.sender.member_id,
         )  # fmt: skip
         await session.commit()
     return f"Added resource #{entry.id}: {entry.title}."

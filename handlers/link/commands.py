@@ -39,11 +39,9 @@ async def _session(ctx: Context) -> AsyncIterator[AsyncSession]:
 async def _rewiring(ctx: Context) -> AsyncIterator[None]:
     """Around moving accounts between members: buffered activity is written first (it carries
     the ids about to change), and the activity log forgets who it knew once it is done."""
-    if ctx.activity is not None:
-        await ctx.activity.flush()
+    await ctx.activity.flush()
     yield
-    if ctx.activity is not None:
-        ctx.activity.forget_member()
+    ctx.activity.forget_member()
 
 
 @router.command(
@@ -58,7 +56,7 @@ async def link(ctx: Context, cmd: Command) -> str:
     code = linking.parse_code(cmd.args)
     async with _session(ctx) as session:
         mine, theirs = await linking.claim(
-            session, code, cmd.member_id, cmd.sender.platform, ctx.now()
+            session, code, ctx.sender.member_id, cmd.sender.platform, ctx.now()
         )
         await session.commit()
     await _warn_owner(ctx, theirs, mine)
@@ -91,7 +89,7 @@ async def link_confirm(ctx: Context, cmd: Command) -> str:
 )
 async def link_cancel(ctx: Context, cmd: Command) -> str:
     async with _session(ctx) as session:
-        await linking.cancel(session, cmd.member_id, ctx.now())
+        await linking.cancel(session, ctx.sender.member_id, ctx.now())
         await session.commit()
     return "Cancelled: nothing was linked, and that code no longer works."
 
@@ -112,7 +110,7 @@ async def unlink(ctx: Context, cmd: Command) -> str:
         raise UsageError(f"`{cmd.argv[1][:30]}` is not a platform here; use {names}.")
     async with _rewiring(ctx), ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who)
-        new = await linking.unlink(session, member, platform, cmd.member_id, ctx.now())
+        new = await linking.unlink(session, member, platform, ctx.sender.member_id, ctx.now())
         await session.commit()
     return (
         f"Unlinked: {member.display_name}'s {platform} account is now a member of its own, "
@@ -139,7 +137,9 @@ async def _warn_owner(ctx: Context, owner: Identity, claimer: Identity) -> None:
 
 async def _issue(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
-        code = await linking.issue_code(session, cmd.member_id, cmd.sender.platform, ctx.now())
+        code = await linking.issue_code(
+            session, ctx.sender.member_id, cmd.sender.platform, ctx.now()
+        )
         await session.commit()
     return (
         f"Your link code is {linking.show_code(code)}. On your account on another platform, "

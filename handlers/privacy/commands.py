@@ -39,9 +39,8 @@ DONE = (
 async def mydata(ctx: Context, cmd: Command) -> str:
     if cmd.args.strip():
         raise UsageError("Just `mydata`.")
-    if ctx.activity is not None:
-        await ctx.activity.flush()  # so the counts include what is still buffered
-    data = await ctx.db.read(export.workbook, cmd.member_id)
+    await ctx.activity.flush()  # so the counts include what is still buffered
+    data = await ctx.db.read(export.workbook, ctx.sender.member_id)
     name = f"convener-my-data-{ctx.now():%Y-%m-%d}.xlsx"
     await ctx.platform.send_file(
         cmd.sender,
@@ -72,10 +71,8 @@ async def forgetme(ctx: Context, cmd: Command) -> str:
 async def forgetme_confirm(ctx: Context, cmd: Command) -> str:
     if cmd.args.strip():
         raise UsageError("Just `forgetme confirm`.")
-    if ctx.activity is not None:
-        await ctx.activity.flush()  # rows still buffered carry the member's id and text
-    accounts = await ctx.db.unit(erase.erase, cmd.member_id, ctx.now())
-    if ctx.activity is not None:
-        for user in accounts:  # their next event makes a new member
-            ctx.activity.forget_member(user)
+    await ctx.activity.flush()  # rows still buffered carry the member's id and text
+    accounts = await ctx.db.unit(erase.erase, ctx.sender.member_id, ctx.now())
+    for user in accounts:  # their next event makes a new member
+        ctx.activity.forget_member(user)
     return DONE

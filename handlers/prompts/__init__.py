@@ -1,5 +1,7 @@
-"""Weekly discussion prompts: the commands (the posting itself is `schedules.prompts`)."""
+"""Weekly discussion prompts: the queue and schedules (`commands`), posting (`service`) and the
+scheduler's jobs that post them (`jobs`)."""
 
-from handlers.prompts.commands import router
+from bot.router import Router
+from handlers.prompts import commands, jobs
 
-__all__ = ["router"]
+router = Router().include(commands.router, jobs.router)

@@ -1,6 +1,6 @@
 """Discussion prompts: the queue (`prompt add|list|remove`), weekly schedules in a channel
 (`prompt schedule|schedules|unschedule`) and `prompt now`. Facilitators only. Commands write
-rows; the scheduler picks new schedules up within a minute (`schedules.prompts.sync`)."""
+rows; the scheduler picks new schedules up within a minute (`jobs.sync`)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,23 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot import members, roles
-from bot.commands import Command, excerpt, number
+from bot import members, roles, timezones
+from bot.arguments import Number, Rest, Time, Weekday, Zone
+from bot.commands import Command, excerpt
 from bot.context import Context
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError
 from bot.models import Channel, Prompt, PromptSchedule
 from bot.router import Router
-from schedules import prompts, when
+from handlers.prompts import service
 
 router = Router()
 
 FACILITATORS = [roles.FACILITATOR]
 MAX_PROMPT = 1500
 LISTED = 20
+WHICH_PROMPT = "Which prompt? For example: prompt remove 3"
+WHICH_SCHEDULE = "Which schedule? For example: prompt unschedule 2"
+DAY_AND_TIME = "Say which day and time, for example: prompt schedule monday 09:00"
 
 
 def _in_a_channel(cmd: Command) -> None:
@@ -31,19 +35,17 @@ def _in_a_channel(cmd: Command) -> None:
 
 @router.command(
     "prompt add",
-    usage="prompt add <text>",
+    args=[Rest("text", missing="What should the prompt ask?")],
     summary="add a discussion prompt to the queue",
     example="prompt add What is one revenue idea your city tried this year?",
     roles=FACILITATORS,
 )
 async def add(ctx: Context, cmd: Command) -> str:
-    text = cmd.args.strip()
-    if not text:
-        raise UsageError("What should the prompt ask?")
+    text = cmd.values.text
     if len(text) > MAX_PROMPT:
         raise CommandError(f"That prompt is too long (at most {MAX_PROMPT:,} characters).")
     async with ctx.db() as session:
-        prompt = Prompt(text=text, created_by=cmd.member_id, created_at=ctx.now())
+        prompt = Prompt(text=text, created_by=ctx.sender.member_id, created_at=ctx.now())
         session.add(prompt)
         await session.flush()
         waiting = await session.scalar(
@@ -56,11 +58,12 @@ async def add(ctx: Context, cmd: Command) -> str:
 
 
 @router.command(
-    "prompt list", usage="prompt list", summary="the prompt queue, next first", roles=FACILITATORS
+    "prompt list",
+    extra="Just `prompt list`.",
+    summary="the prompt queue, next first",
+    roles=FACILITATORS,
 )
 async def list_prompts(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `prompt list`.")
     async with ctx.db() as session:
         rows = (
             await session.scalars(
@@ -80,15 +83,14 @@ async def list_prompts(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "prompt remove",
-    usage="prompt remove <id>",
+    args=[Number("id", "prompt", missing=WHICH_PROMPT)],
+    extra=WHICH_PROMPT,
     summary="take a prompt out of the queue",
     example="prompt remove 3",
     roles=FACILITATORS,
 )
 async def remove(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which prompt? For example: prompt remove 3")
-    prompt_id = number(cmd.argv[0], "prompt")
+    prompt_id = cmd.values.id
     async with ctx.db() as session:
         prompt = await session.get(Prompt, prompt_id)
         if prompt is None:
@@ -100,18 +102,16 @@ async def remove(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "prompt schedule",
-    usage="prompt schedule <weekday> <HH:MM> [Area/City]",
+    args=[Weekday(missing=DAY_AND_TIME), Time(missing=DAY_AND_TIME), Zone(optional=True)],
+    extra=DAY_AND_TIME,
     summary="post the next prompt here every week",
     example="prompt schedule monday 09:00 Africa/Nairobi",
     roles=FACILITATORS,
 )
 async def schedule(ctx: Context, cmd: Command) -> str:
     _in_a_channel(cmd)
-    if len(cmd.argv) not in (2, 3):
-        raise UsageError("Say which day and time, for example: prompt schedule monday 09:00")
-    weekday = when.weekday(cmd.argv[0])
-    at = when.time_of_day(cmd.argv[1])
-    zone = when.timezone(cmd.argv[2]) if len(cmd.argv) == 3 else ctx.settings.timezone
+    weekday, at = cmd.values.weekday, cmd.values.time
+    zone = cmd.values.zone or ctx.settings.timezone
     now = ctx.now()
     async with ctx.db() as session:
         channel = await members.resolve_channel(session, cmd.channel)
@@ -120,7 +120,7 @@ async def schedule(ctx: Context, cmd: Command) -> str:
             weekday=weekday,
             time_of_day=at,
             timezone=zone,
-            created_by=cmd.member_id,
+            created_by=ctx.sender.member_id,
             created_at=now,
             active=True,
         )
@@ -134,11 +134,11 @@ async def schedule(ctx: Context, cmd: Command) -> str:
 
 def next_slot(row: PromptSchedule, now: datetime) -> datetime:
     """The first slot strictly after `now`."""
-    return prompts.last_slot(row, now + timedelta(days=7))
+    return service.last_slot(row, now + timedelta(days=7))
 
 
 def _every(row: PromptSchedule) -> str:
-    return f"{when.WEEKDAYS[row.weekday].capitalize()} at {row.time_of_day} ({row.timezone})"
+    return f"{timezones.WEEKDAYS[row.weekday].capitalize()} at {row.time_of_day} ({row.timezone})"
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -148,13 +148,11 @@ def _local(moment: datetime, zone: str) -> str:
 
 @router.command(
     "prompt schedules",
-    usage="prompt schedules",
+    extra="Just `prompt schedules`.",
     summary="the weekly prompt schedules",
     roles=FACILITATORS,
 )
 async def list_schedules(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `prompt schedules`.")
     async with ctx.db() as session:
         rows = (
             await session.execute(
@@ -178,15 +176,14 @@ async def list_schedules(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "prompt unschedule",
-    usage="prompt unschedule <id>",
+    args=[Number("id", "schedule", missing=WHICH_SCHEDULE)],
+    extra=WHICH_SCHEDULE,
     summary="stop a weekly prompt schedule",
     example="prompt unschedule 2",
     roles=FACILITATORS,
 )
 async def unschedule(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which schedule? For example: prompt unschedule 2")
-    schedule_id = number(cmd.argv[0], "schedule")
+    schedule_id = cmd.values.id
     async with ctx.db() as session:
         row = await session.get(PromptSchedule, schedule_id)
         if row is None or not row.active:
@@ -200,18 +197,16 @@ async def unschedule(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "prompt now",
-    usage="prompt now",
+    extra="Just `prompt now`, in the channel where it should go.",
     summary="post the next prompt here now",
     roles=FACILITATORS,
 )
 async def now(ctx: Context, cmd: Command) -> str | None:
     _in_a_channel(cmd)
-    if cmd.args.strip():
-        raise UsageError("Just `prompt now`, in the channel where it should go.")
     async with ctx.db() as session:
         channel = await members.resolve_channel(session, cmd.channel)
         await session.commit()
-    run = await prompts.post_next(ctx, channel)
+    run = await service.post_next(ctx, channel)
     if run is None:
         raise CommandError("The prompt queue is empty. Add one with `prompt add <text>`.")
     return f"Posted prompt #{run.prompt_id} here."

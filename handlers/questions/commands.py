@@ -24,7 +24,6 @@ LISTS = {"": "open", "open": "open", "mine": "mine", "all": "all"}
 
 
 def _sender(ctx: Context) -> Sender:
-    assert ctx.sender is not None
     return ctx.sender
 
 
@@ -57,7 +56,7 @@ async def list_questions(ctx: Context, cmd: Command) -> str:
     if which == "open":
         query = query.where(Question.status == service.OPEN)
     elif which == "mine":
-        query = query.where(Question.asker_id == cmd.member_id)
+        query = query.where(Question.asker_id == ctx.sender.member_id)
     async with ctx.db() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = (

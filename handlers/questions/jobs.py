@@ -4,11 +4,15 @@ offer help on unanswered question-like messages."""
 
 from __future__ import annotations
 
-from bot.context import Context
+from bot.context import Services
+from bot.router import Router
 from handlers.questions import offers, service
 
+router = Router()
 
-async def follow_up(ctx: Context) -> tuple[int, int]:
+
+@router.every("questions", minutes=1)
+async def follow_up(ctx: Services) -> tuple[int, int]:
     """(escalation steps taken, offers made); first responses are noted first, so that an
     answered question never escalates."""
     await service.note_first_responses(ctx)

@@ -23,13 +23,11 @@ def _emoji(event: ReactionAdded) -> str:
 
 @router.on(ReactionAdded, when=lambda e: _emoji(e) in ACCEPT_EMOJI, watch=offers.OFFERS)
 async def accept_offer(ctx: Context, event: ReactionAdded) -> bool:
-    assert ctx.sender is not None
     return await offers.accept_by_reaction(ctx, ctx.sender, event.channel, event.message_id)
 
 
 @router.on(ReactionAdded, when=lambda e: _emoji(e) in SOLVED_EMOJI, watch=service.THREADS)
 async def solved(ctx: Context, event: ReactionAdded) -> bool:
-    assert ctx.sender is not None
     async with ctx.db() as session:
         question = await service.in_thread(session, event.channel, event.message_id)
         if question is None and event.thread_id:  # on a message in the question's thread

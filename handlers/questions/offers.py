@@ -105,7 +105,7 @@ async def _offer(ctx: Context, message: Activity, channel: ChannelRef) -> bool:
     if claimed is None:
         return False
     try:
-        sent = await ctx.on(channel.platform).platform.send(
+        sent = await ctx.platforms[channel.platform].send(
             channel, OFFER_TEXT, thread_id=message.message_id
         )
     except BaseException as exc:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import members, roles
+from bot import direct, members, roles
 from bot.claims import Sender
 from bot.commands import excerpt, number
 from bot.context import Context
@@ -33,7 +33,7 @@ from bot.models import (
     QuestionTopic,
     Topic,
 )
-from bot.types import Action, ChannelRef, UserRef
+from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
 from handlers.knowledge import library
 from handlers.questions import routing
@@ -259,7 +259,7 @@ async def _offer_library(
         Action(f"#{hit.entry.id} answers it", f"solved {question.id} entry {hit.entry.id}")
         for hit in hits
     ] + [Action("Ask the experts", f"route {question.id}")]
-    await ctx.on(where.channel.platform).platform.send(
+    await ctx.platforms[where.channel.platform].send(
         where.channel, "\n".join(lines), thread_id=where.message_id, actions=buttons
     )
     return f"The library may already answer it; I'll ask the experts in {minutes} minutes if not."
@@ -299,7 +299,7 @@ async def release(ctx: Context, question_id: int, sender: Sender | None) -> str:
         raise CommandError(f"Question #{question_id} is already with the experts.")
     routed = await route(ctx, question, where, names)
     if where.channel.platform in ctx.platforms:
-        await ctx.on(where.channel.platform).platform.send(
+        await ctx.platforms[where.channel.platform].send(
             where.channel,
             f"{routed} Anyone can answer in this thread.",
             thread_id=where.message_id,
@@ -464,10 +464,10 @@ async def _tell(
     if claimed is None:
         return False
     try:
-        user = _reachable(ctx, accounts, where.channel.platform)
+        user = direct.reachable(ctx.platforms, accounts, where.channel.platform)
         if user is None:
             raise LookupError(f"member {member_id} has no account on a running platform")
-        await ctx.on(user.platform).platform.send_dm(user, text, actions=buttons)
+        await ctx.platforms[user.platform].send_dm(user, text, actions=buttons)
     except BaseException as exc:
         await asyncio.shield(_untell(ctx, question.id, member_id))
         if isinstance(exc, Exception):
@@ -475,12 +475,6 @@ async def _tell(
             return False
         raise
     return True
-
-
-def _reachable(ctx: Context, accounts: list[UserRef], prefer: str) -> UserRef | None:
-    running = [a for a in accounts if a.platform in ctx.platforms]
-    running.sort(key=lambda a: a.platform != prefer)
-    return running[0] if running else None
 
 
 async def _untell(ctx: Context, question_id: int, member_id: int) -> None:
@@ -491,16 +485,6 @@ async def _untell(ctx: Context, question_id: int, member_id: int) -> None:
             )
         )
         await session.commit()
-
-
-async def dm_member(ctx: Context, member_id: int, text: str, prefer: str) -> bool:
-    async with ctx.db() as session:
-        accounts = await members.platform_users(session, member_id)
-    user = _reachable(ctx, accounts, prefer)
-    if user is None:
-        return False
-    await ctx.on(user.platform).platform.send_dm(user, text)
-    return True
 
 
 # finding a question ---------------------------------------------------------------------
@@ -557,8 +541,7 @@ async def note_first_responses(ctx: Context, question_id: int | None = None) -> 
     (whichever process gets there first) and the asker is told who answered. Nothing runs
     per message: the questions job calls this, and so do the commands that show or close a
     question, after the log has caught up."""
-    if ctx.activity is not None:
-        await ctx.activity.persisted()
+    await ctx.activity.persisted()
     reply = aliased(Activity)
     answers = (
         select(Question.id, func.min(reply.ts))
@@ -615,10 +598,10 @@ async def _first_response(ctx: Context, question_id: int, first_ts) -> bool:
     if result.rowcount != 1:
         return False
     platform = (
-        ctx.on(where.channel.platform).platform if where.channel.platform in ctx.platforms else None
+        ctx.platforms[where.channel.platform] if where.channel.platform in ctx.platforms else None
     )
     link = await platform.permalink(where.channel, where.message_id) if platform else None
-    await dm_member(
+    await direct.dm_member(
         ctx,
         question.asker_id,
         f"{_name(who)} answered your question #{question_id}"
@@ -693,7 +676,7 @@ async def solve(
         else ""
     )
     if where.message_id and where.channel.platform in ctx.platforms:
-        await ctx.on(where.channel.platform).platform.send(
+        await ctx.platforms[where.channel.platform].send(
             where.channel,
             f"✅ Question #{question_id} is solved{thanks}.{library_note}",
             thread_id=where.message_id,
@@ -719,7 +702,7 @@ async def keep_in_library(ctx: Context, question: Question, where: Where) -> boo
         return False
     try:
         async with asyncio.timeout(THREAD_SECONDS):  # Slack allows some apps one read a minute
-            replies = await ctx.on(where.channel.platform).platform.thread(
+            replies = await ctx.platforms[where.channel.platform].thread(
                 where.channel, where.message_id
             )
     except Exception as exc:

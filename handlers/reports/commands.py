@@ -35,8 +35,7 @@ async def report(ctx: Context, cmd: Command) -> str:
         words.pop()
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period(words, today, ctx.settings.timezone)
-    if ctx.activity is not None:
-        await ctx.activity.flush()
+    await ctx.activity.flush()
     buffer = io.BytesIO()
     await asyncio.to_thread(
         write_report, ctx.db.sync_url, period, buffer, now=ctx.now(),
@@ -52,7 +51,7 @@ async def report(ctx: Context, cmd: Command) -> str:
     )
     async with ctx.db() as session:
         audit.record(
-            session, audit.REPORT, ctx.now(), actor_id=cmd.member_id,
+            session, audit.REPORT, ctx.now(), actor_id=ctx.sender.member_id,
             detail=pull_detail(period, pseudonymous),
         )  # fmt: skip
         await session.commit()
@@ -70,8 +69,7 @@ async def show_stats(ctx: Context, cmd: Command) -> str:
     days = parse_days(cmd.argv, "stats", 7, 3 * 365)
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period([], today, ctx.settings.timezone, default_days=days)
-    if ctx.activity is not None:
-        await ctx.activity.flush()
+    await ctx.activity.flush()
     figures = await asyncio.to_thread(stats, ctx.db.sync_url, period, ctx.now())
     median = (
         f"{figures.median_hours:.1f} h" if figures.median_hours is not None else "no answers yet"

@@ -29,7 +29,9 @@ router = Router()
 async def learn(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await profiles.declare(session, cmd.member_id, names, profiles.WANTS, ctx.now())
+        answer = await profiles.declare(
+            session, ctx.sender.member_id, names, profiles.WANTS, ctx.now()
+        )
         await session.commit()
     return answer
 
@@ -42,7 +44,7 @@ async def learn(ctx: Context, cmd: Command) -> str:
 )
 async def unlearn(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
-    mine = (Expertise.member_id == cmd.member_id, Expertise.kind == profiles.WANTS)
+    mine = (Expertise.member_id == ctx.sender.member_id, Expertise.kind == profiles.WANTS)
     async with ctx.db() as session:
         wanted = list(
             await session.scalars(

@@ -1,24 +1,55 @@
-"""Reading when something should happen, as people type it: a weekday (`monday`, `Mon`), a
-time of day (`09:00`, `9:30`) and a timezone (`Africa/Nairobi`, any case). One place, for
-prompt schedules and the digest alike."""
+"""Time zones and moments, as people type them and as jobs compute them: a zone's IANA name
+(any case, with a "did you mean"), a weekday, a time of day, a date, the UTC instant of a
+local date and time, and a weekly slot's latest occurrence. One place for profiles, prompt
+schedules, events and the digest alike."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from bot.errors import UsageError
 
+EXAMPLE = "Use a name like Africa/Nairobi, Europe/Berlin or America/Sao_Paulo."
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@lru_cache(maxsize=1)
+def _zones() -> dict[str, str]:
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
+def name(text: str) -> str:
+    """The IANA name a person means (any case), or UsageError with an example."""
+    value = text.strip()
+    if not value:
+        raise UsageError(f"Which timezone? {EXAMPLE}")
+    zones = _zones()
+    if value.lower() in zones:
+        return zones[value.lower()]
+    if not zones:  # no listing on this system: ask zoneinfo itself
+        try:
+            ZoneInfo(value)
+            return value
+        except (ValueError, OSError, KeyError):
+            pass
+    city = value.lower().replace(" ", "_")
+    hint = [z for low, z in zones.items() if low.endswith("/" + city)]
+    hint = hint or [zones[z] for z in difflib.get_close_matches(value.lower(), zones, n=1)]
+    tail = f" Did you mean {hint[0]}?" if hint else ""
+    raise UsageError(f"`{value[:40]}` is not a timezone I know.{tail} {EXAMPLE}")
 
 
 def weekday(text: str) -> int:
     """0 for Monday to 6 for Sunday, from the day's name in full or its first three letters."""
     word = text.strip().lower()
-    for number, name in enumerate(WEEKDAYS):
-        if word in (name, name[:3]):
+    for number, day_name in enumerate(WEEKDAYS):
+        if word in (day_name, day_name[:3]):
             return number
     raise UsageError(f"`{text[:20]}` is not a weekday; use monday to sunday, or mon to sun.")
 
@@ -33,17 +64,14 @@ def time_of_day(text: str) -> str:
     return f"{int(found.group(1)):02d}:{found.group(2)}"
 
 
-def timezone(text: str) -> str:
-    """The IANA name of a timezone, whatever its case."""
-    from handlers.profiles import timezone_name
-
-    return timezone_name(text)
+def is_day(text: str) -> bool:
+    return bool(_DATE.fullmatch(text.strip()))
 
 
 def day(text: str) -> date:
     """A date written YYYY-MM-DD."""
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+        if not is_day(text):
             raise ValueError
         return date.fromisoformat(text.strip())
     except ValueError:
@@ -63,8 +91,8 @@ def last_slot(weekday_: int, at: str, zone: str, now: datetime) -> datetime:
     tz = ZoneInfo(zone)
     local = now.astimezone(tz)
     hour, minute = (int(part) for part in at.split(":"))
-    day = (local - timedelta(days=(local.weekday() - weekday_) % 7)).date()
-    slot = datetime.combine(day, time(hour, minute), tz)
+    on = (local - timedelta(days=(local.weekday() - weekday_) % 7)).date()
+    slot = datetime.combine(on, time(hour, minute), tz)
     if slot > local:
-        slot = datetime.combine(day - timedelta(days=7), time(hour, minute), tz)
+        slot = datetime.combine(on - timedelta(days=7), time(hour, minute), tz)
     return slot.astimezone(now.tzinfo)

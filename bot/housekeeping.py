@@ -1,6 +1,7 @@
-"""Retention: activity older than `CONVENER_RETENTION_DAYS` is deleted (0 keeps it all), in
-batches of `BATCH` rows, each its own short transaction, so the daily run never holds the
-database for long; and old claims on handled events are pruned."""
+"""The core's own daily jobs. Retention: activity older than `CONVENER_RETENTION_DAYS` is
+deleted (0 keeps it all), in batches of `BATCH` rows, each its own short transaction, so the
+daily run never holds the database for long. Claims on handled events older than a week are
+pruned."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import claims
-from bot.context import Context
+from bot.context import Services
 from bot.models import Activity, ActivityDeadLetter
+from bot.router import Router
 
 BATCH = 5_000
+CLAIMS_KEPT = timedelta(days=7)
+
+router = Router()
 
 
 def _delete_batch(session: Session, cutoff: datetime, limit: int) -> int:
@@ -38,7 +43,8 @@ def _delete_dead_letters(session: Session, cutoff: datetime) -> int:
     return result.rowcount or 0
 
 
-async def purge_old_activity(ctx: Context, batch: int = BATCH) -> int:
+@router.daily("retention", hour=3, minute=17)
+async def purge_old_activity(ctx: Services, batch: int = BATCH) -> int:
     """Delete activity (and rows that could not be stored) older than the retention period;
     returns how many activity rows went."""
     days = ctx.settings.retention_days
@@ -56,5 +62,6 @@ async def purge_old_activity(ctx: Context, batch: int = BATCH) -> int:
     return total
 
 
-async def prune_claims(ctx: Context) -> int:
-    return await claims.prune(ctx.db, ctx.now() - timedelta(days=7))
+@router.daily("prune-claims", hour=3, minute=29)
+async def prune_claims(ctx: Services) -> int:
+    return await claims.prune(ctx.db, ctx.now() - CLAIMS_KEPT)

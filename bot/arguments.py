@@ -1,0 +1,255 @@
+"""Declared command arguments: one declaration parses what a person typed, answers a bad
+value with one line and the usage, and renders that usage for `help`.
+
+A command lists its arguments in order (`@router.command("rsvp", args=[Number("id",
+"event"), Choice("answer", ("yes", "no", "maybe"), default="yes")])`); the router hands the
+handler `cmd.values`, the typed values by name. Each kind takes one word, except `Rest`,
+which takes the rest of the text as typed. A kind with `default` (or `optional=True`) may be
+left out at the end; an optional `Mention`, `Zone` or `Choice` in the middle is taken only
+when the word fits it (`profile [@user]`, `event add ... [Area/City] "<title>"`).
+
+Parsing is pure: kinds that need the database (a topic by name) are resolved by the feature,
+through the core's lookup (`bot.topics`), from the text a kind returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot import timezones
+from bot.commands import Values, a, number, split_words
+from bot.errors import UsageError
+from bot.types import UserRef
+
+MISSING: Any = object()
+MentionReader = Callable[[str], UserRef | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Argument:
+    """One argument: `name` is its key in `cmd.values`; `label` how usage shows it (`<name>`
+    when not given); `missing`, the line a person reads when it is left out."""
+
+    name: str
+    label: str = ""
+    default: Any = MISSING
+    optional: bool = False
+    missing: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and not self.optional
+
+    @property
+    def usage(self) -> str:
+        shown = self.label or f"<{self.name}>"
+        return shown if self.required else f"[{shown}]"
+
+    def fits(self, word: str) -> bool:
+        """Whether an optional argument in the middle takes this word (kinds that can tell)."""
+        return True
+
+    def parse(self, word: str) -> Any:
+        return word
+
+    def absent(self) -> Any:
+        return None if self.default is MISSING else self.default
+
+
+@dataclass(frozen=True, kw_only=True)
+class Word(Argument):
+    """One word, as typed (quotes group several)."""
+
+
+@dataclass(frozen=True)
+class Number(Argument):
+    """A number such as an id (`12` or `#12`); `what` names it in the error."""
+
+    name: str
+    what: str = "item"
+    example: int = 3
+
+    def parse(self, word: str) -> int:
+        return number(word, self.what, self.example)
+
+
+@dataclass(frozen=True)
+class Choice(Argument):
+    """One of a few words, any case; usage shows them (`yes|no|maybe`)."""
+
+    name: str
+    words: tuple[str, ...] = ()
+    what: str = "answer"
+
+    @property
+    def usage(self) -> str:
+        shown = self.label or "|".join(self.words)
+        return shown if self.required else f"[{shown}]"
+
+    def fits(self, word: str) -> bool:
+        return word.lower() in self.words
+
+    def parse(self, word: str) -> str:
+        if word.lower() not in self.words:
+            shown = f"`{word[:20]}`"
+            raise UsageError(f"{shown} is not {a(self.what)}; say {_either(self.words)}.")
+        return word.lower()
+
+
+@dataclass(frozen=True)
+class Day(Argument):
+    """A date written YYYY-MM-DD."""
+
+    name: str = "date"
+    label: str = "<YYYY-MM-DD>"
+
+    def fits(self, word: str) -> bool:
+        return timezones.is_day(word)
+
+    def parse(self, word: str) -> date:
+        return timezones.day(word)
+
+
+@dataclass(frozen=True)
+class Time(Argument):
+    """A time of day, `HH:MM` on the 24-hour clock."""
+
+    name: str = "time"
+    label: str = "<HH:MM>"
+
+    def parse(self, word: str) -> str:
+        return timezones.time_of_day(word)
+
+
+@dataclass(frozen=True)
+class Weekday(Argument):
+    """A day of the week (`monday` or `mon`): 0 for Monday to 6 for Sunday."""
+
+    name: str = "weekday"
+
+    def parse(self, word: str) -> int:
+        return timezones.weekday(word)
+
+
+@dataclass(frozen=True)
+class Zone(Argument):
+    """A time zone by its IANA name (`Africa/Nairobi`, any case)."""
+
+    name: str = "zone"
+    label: str = "<Area/City>"
+
+    def fits(self, word: str) -> bool:
+        return "/" in word or word.upper() == "UTC"
+
+    def parse(self, word: str) -> str:
+        return timezones.name(word)
+
+
+@dataclass(frozen=True)
+class Mention(Argument):
+    """A member, as the platform writes a mention (`@alice`, `<@U123>`, `@bob:server`); the
+    value is a `UserRef` for the router to resolve."""
+
+    name: str = "member"
+    label: str = "@user"
+
+    def fits(self, word: str) -> bool:
+        return word.startswith(("@", "<@"))
+
+
+@dataclass(frozen=True)
+class Rest(Argument):
+    """The rest of the text, as typed (free text, a question, a list of topics)."""
+
+    name: str = "text"
+
+
+@dataclass(frozen=True)
+class Grammar:
+    """A command's arguments in order, and the one line a person reads when words are left
+    over (`extra`)."""
+
+    arguments: tuple[Argument, ...] = ()
+    extra: str = ""
+    legacy_usage: str = ""  # TRANSITIONAL: removed once every command declares its arguments
+
+    def __post_init__(self) -> None:
+        names = [a.name for a in self.arguments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"argument names repeat: {names}")
+        rests = [i for i, a in enumerate(self.arguments) if isinstance(a, Rest)]
+        if rests and rests != [len(self.arguments) - 1]:
+            raise ValueError("only the last argument may take the rest of the text")
+
+    def usage(self, name: str) -> str:
+        if self.legacy_usage:
+            return self.legacy_usage
+        return " ".join((name, *(a.usage for a in self.arguments)))
+
+    def parse(self, text: str, mention: MentionReader) -> Values:
+        """The typed values of `text` (what follows the command's name); UsageError on a
+        missing, bad or extra word."""
+        values = Values()
+        if self.legacy_usage:
+            return values
+        words = split_words(text)
+        position = 0
+        arguments = list(self.arguments)
+        for index, argument in enumerate(arguments):
+            if isinstance(argument, Rest):
+                rest = _rest(text, position, words)
+                if not rest and argument.required:
+                    raise UsageError(argument.missing)
+                values[argument.name] = rest or argument.absent()
+                return values
+            if position >= len(words):
+                if argument.required:
+                    raise UsageError(argument.missing)
+                values[argument.name] = argument.absent()
+                continue
+            word = words[position]
+            later_required = any(a.required for a in arguments[index + 1 :])
+            if not argument.required and later_required and not argument.fits(word):
+                values[argument.name] = argument.absent()
+                continue
+            values[argument.name] = _read(argument, word, mention)
+            position += 1
+        if position < len(words):
+            raise UsageError(self.extra)
+        return values
+
+
+def _read(argument: Argument, word: str, mention: MentionReader) -> Any:
+    if isinstance(argument, Mention):
+        user = mention(word)
+        if user is None:
+            raise UsageError(
+                argument.missing or f"`{word[:40]}` is not a mention; write @ and pick the member."
+            )
+        return user
+    return argument.parse(word)
+
+
+def _rest(text: str, position: int, words: Sequence[str]) -> str:
+    """The text after the first `position` words, as typed (quotes kept)."""
+    if position == 0:
+        return text.strip()
+    remaining = text.strip()
+    for word in words[:position]:
+        remaining = _drop_word(remaining, word)
+    return remaining.strip()
+
+
+def _drop_word(text: str, word: str) -> str:
+    for quoted in (f'"{word}"', f"'{word}'", word):
+        if text.startswith(quoted):
+            return text[len(quoted) :].lstrip()
+    parts = text.split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _either(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
