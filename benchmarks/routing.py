@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import create_engine, insert, select
 
 from benchmarks.common import Result, emit, fresh_sqlite, median, percentile, runs, size
+from bot import topics
 from bot.db import Database
+from bot.expertise import OFFERS
 from bot.models import (
     Channel,
     Expertise,
@@ -31,9 +33,7 @@ from bot.models import (
 )
 from bot.settings import Settings
 from bot.textkey import NAME_KEY_LENGTH, fold
-from handlers.profiles import OFFERS
 from handlers.questions import routing
-from handlers.topics import service as topics
 
 MEMBERS = size("BENCH_MEMBERS", 10_000, 2_000)
 TOPICS = 200

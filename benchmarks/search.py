@@ -37,10 +37,10 @@ from benchmarks.common import (
     runs,
     size,
 )
+from bot import topics
 from bot.db import Database
 from bot.models import KnowledgeTopic, Topic
 from handlers.knowledge import library
-from handlers.topics import service as topics
 
 ENTRIES = size("BENCH_SEARCH_ENTRIES", 100_000, 10_000)
 QUERIES = size("BENCH_SEARCH_QUERIES", 300, 100)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert, select
@@ -10,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.commands import a
 from bot.db import upsert
-from bot.errors import CommandError
+from bot.errors import CommandError, UsageError
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
 from bot.textkey import NAME_KEY_LENGTH, fold
@@ -218,3 +220,38 @@ async def _member_ids(
             )
             found.update({(platform, user_id): member_id for user_id, member_id in rows})
     return found
+
+
+# Free-text profile fields, set by `profile city|org|role` and by onboarding.
+
+CLEAR = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class TextField:
+    attribute: str
+    label: str
+    limit: int
+
+
+TEXT_FIELDS = {
+    "city": TextField("city", "city", 80),
+    "org": TextField("org", "organisation", 120),
+    "role": TextField("role_title", "role", 120),
+}
+
+
+def set_text_field(member: Member, field: str, value: str) -> str | None:
+    """Set (or, with `-`, clear) a free-text profile field; returns the stored value. Raises
+    UsageError for an empty or too long value."""
+    spec = TEXT_FIELDS[field]
+    value = " ".join(value.split())
+    if not value:
+        raise UsageError(f"What is your {spec.label}?")
+    if value == CLEAR:
+        setattr(member, spec.attribute, None)
+        return None
+    if len(value) > spec.limit:
+        raise UsageError(f"That is too long for {a(spec.label)} (at most {spec.limit} characters).")
+    setattr(member, spec.attribute, value)
+    return value

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import roles
+from bot import expertise, members, roles, topics
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.db import upsert
@@ -35,8 +35,6 @@ from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
 from bot.watch import Watch, sender
 from handlers.knowledge import library
-from handlers.profiles import OFFERS, WANTS, add_expertise, set_text_field
-from handlers.topics import service as topics
 
 router = Router()
 
@@ -51,7 +49,7 @@ Saver = Callable[[AsyncSession, Member, str, datetime], Awaitable[str]]
 
 
 async def _save_city(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
-    return f"Noted: {set_text_field(member, 'city', text)}."
+    return f"Noted: {members.set_text_field(member, 'city', text)}."
 
 
 def split_org_role(text: str) -> tuple[str, str | None]:
@@ -69,15 +67,17 @@ def split_org_role(text: str) -> tuple[str, str | None]:
 async def _save_org_role(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
     """A bad role after a good organisation raises; the caller rolls both back."""
     org, role = split_org_role(text)
-    saved_org = set_text_field(member, "org", org)
+    saved_org = members.set_text_field(member, "org", org)
     if role is None:
         return f"Noted: {saved_org}."
-    return f"Noted: {set_text_field(member, 'role', role)} at {saved_org}."
+    return f"Noted: {members.set_text_field(member, 'role', role)} at {saved_org}."
 
 
 def _topic_saver(kind: str, label: str) -> Saver:
     async def save(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
-        stored, _ = await add_expertise(session, member.id, topics.split_names(text), kind, now)
+        stored, _ = await expertise.add_expertise(
+            session, member.id, topics.split_names(text), kind, now
+        )
         return f"Noted {label}: {', '.join(stored)}."
 
     return save
@@ -99,11 +99,11 @@ STEPS = (
     Step(
         "Which topics can you help others with? Separate them with commas "
         "(for example: budgeting, procurement).",
-        _topic_saver(OFFERS, "that you can help with"),
+        _topic_saver(expertise.OFFERS, "that you can help with"),
     ),
     Step(
         "And which topics would you like to learn more about?",
-        _topic_saver(WANTS, "what you want to learn"),
+        _topic_saver(expertise.WANTS, "what you want to learn"),
     ),
 )
 
@@ -286,10 +286,10 @@ class Suggestion:
 
 
 _TOPIC_REASONS = {
-    (OFFERS, WANTS): (3, "can help with {}, which you want to learn"),
-    (WANTS, OFFERS): (2, "wants to learn {}, which you can help with"),
-    (OFFERS, OFFERS): (1, "also helps with {}"),
-    (WANTS, WANTS): (1, "also wants to learn {}"),
+    (expertise.OFFERS, expertise.WANTS): (3, "can help with {}, which you want to learn"),
+    (expertise.WANTS, expertise.OFFERS): (2, "wants to learn {}, which you can help with"),
+    (expertise.OFFERS, expertise.OFFERS): (1, "also helps with {}"),
+    (expertise.WANTS, expertise.WANTS): (1, "also wants to learn {}"),
 }
 
 

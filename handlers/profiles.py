@@ -8,116 +8,20 @@ profile altogether (offers and wants), so a member can tidy either with one comm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members, timezones
-from bot.commands import Command, a
+from bot import expertise, members, timezones, topics
+from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
-from handlers.topics import service as topics
 
 router = Router()
 
-OFFERS = "offers"
-WANTS = "wants"
-CLEAR = "-"
+CLEAR = members.CLEAR
 MAX_EXPERTS_SHOWN = 10
-
-
-@dataclass(frozen=True, slots=True)
-class TextField:
-    attribute: str
-    label: str
-    limit: int
-
-
-TEXT_FIELDS = {
-    "city": TextField("city", "city", 80),
-    "org": TextField("org", "organisation", 120),
-    "role": TextField("role_title", "role", 120),
-}
-
-
-def set_text_field(member: Member, field: str, value: str) -> str | None:
-    """Set (or, with `-`, clear) a free-text profile field; returns the stored value. Raises
-    UsageError for an empty or too long value."""
-    spec = TEXT_FIELDS[field]
-    value = " ".join(value.split())
-    if not value:
-        raise UsageError(f"What is your {spec.label}?")
-    if value == CLEAR:
-        setattr(member, spec.attribute, None)
-        return None
-    if len(value) > spec.limit:
-        raise UsageError(f"That is too long for {a(spec.label)} (at most {spec.limit} characters).")
-    setattr(member, spec.attribute, value)
-    return value
-
-
-async def expertise_of(session: AsyncSession, member_id: int) -> dict[str, list[str]]:
-    """The topic names a member offers and wants, alphabetically."""
-    rows = await session.execute(
-        select(Expertise.kind, Topic.name)
-        .join(Topic, Topic.id == Expertise.topic_id)
-        .where(Expertise.member_id == member_id)
-        .order_by(Topic.key)
-    )
-    found: dict[str, list[str]] = {OFFERS: [], WANTS: []}
-    for kind, name in rows:
-        found.setdefault(kind, []).append(name)
-    return found
-
-
-async def add_expertise(
-    session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
-) -> tuple[list[str], list[str]]:
-    """Add topics to a member's offers or wants (creating topics nobody has declared yet);
-    returns (topic names as stored, the ones that are new topics). Flushes, never commits."""
-    stored, created = [], []
-    for name in names:
-        topic, is_new = await topics.ensure(session, name, now)
-        if topic.name in stored:
-            continue
-        stored.append(topic.name)
-        if is_new:
-            created.append(topic.name)
-        if await session.get(Expertise, (member_id, topic.id, kind)) is None:
-            session.add(
-                Expertise(member_id=member_id, topic_id=topic.id, kind=kind, created_at=now)
-            )
-    await session.flush()
-    return stored, created
-
-
-_WORDING = {  # kind: (the list, what the member does)
-    OFFERS: ("what you can help with", "offer"),
-    WANTS: ("what you want to learn", "want to learn"),
-}
-
-
-async def declare(
-    session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
-) -> str:
-    """Add topics to a member's offers or wants (`add_expertise`) and say what was
-    added and what was there already. Flushes, never commits."""
-    before = set((await expertise_of(session, member_id))[kind])
-    stored, created = await add_expertise(session, member_id, names, kind, now)
-    listed, verb = _WORDING[kind]
-    added = [name for name in stored if name not in before]
-    already = [name for name in stored if name in before]
-    parts = []
-    if added:
-        new = f" (new topic: {', '.join(created)})" if created else ""
-        parts.append(f"Added to {listed}: {', '.join(added)}{new}.")
-    if already:
-        parts.append(f"You already {verb} {', '.join(already)}.")
-    return " ".join(parts)
 
 
 def _where(member: Member) -> str:
@@ -126,15 +30,15 @@ def _where(member: Member) -> str:
 
 
 async def render_profile(session: AsyncSession, member: Member, own: bool) -> str:
-    known = await expertise_of(session, member.id)
+    known = await expertise.expertise_of(session, member.id)
     lines = [
         f"**{member.display_name}**",
         f"City: {member.city or 'not set'}",
         f"Organisation: {member.org or 'not set'}",
         f"Role: {member.role_title or 'not set'}",
         f"Timezone: {member.timezone or 'not set'}",
-        f"Can help with: {', '.join(known[OFFERS]) or 'nothing listed yet'}",
-        f"Wants to learn: {', '.join(known[WANTS]) or 'nothing listed yet'}",
+        f"Can help with: {', '.join(known[expertise.OFFERS]) or 'nothing listed yet'}",
+        f"Wants to learn: {', '.join(known[expertise.WANTS]) or 'nothing listed yet'}",
     ]
     if member.is_away:
         lines.append("Away at the moment.")
@@ -177,12 +81,12 @@ async def show_profile(ctx: Context, cmd: Command) -> str:
 
 
 def _text_field_command(field: str, placeholder: str, example: str) -> None:
-    label = TEXT_FIELDS[field].label
+    label = members.TEXT_FIELDS[field].label
 
     async def set_field(ctx: Context, cmd: Command) -> str:
         async with ctx.db() as session:
             member = await ctx.sender.load(session)
-            value = set_text_field(member, field, cmd.args)
+            value = members.set_text_field(member, field, cmd.args)
             await session.commit()
         return f"Saved: your {label} is {value}." if value else f"Cleared your {label}."
 
@@ -222,12 +126,12 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
             "`expertise learn|unlearn <topic>` (what you want to learn)."
         )
     async with ctx.db() as session:
-        known = await expertise_of(session, ctx.sender.member_id)
-    if not known[OFFERS] and not known[WANTS]:
+        known = await expertise.expertise_of(session, ctx.sender.member_id)
+    if not known[expertise.OFFERS] and not known[expertise.WANTS]:
         return "You have not listed any topics yet. Add some: `expertise add budgeting, audit`."
-    lines = [f"You can help with: {', '.join(known[OFFERS]) or 'nothing listed yet'}"]
-    if known[WANTS]:
-        lines.append(f"You want to learn: {', '.join(known[WANTS])}")
+    lines = [f"You can help with: {', '.join(known[expertise.OFFERS]) or 'nothing listed yet'}"]
+    if known[expertise.WANTS]:
+        lines.append(f"You want to learn: {', '.join(known[expertise.WANTS])}")
     return "\n".join(lines)
 
 
@@ -240,7 +144,9 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 async def add_offers(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await declare(session, ctx.sender.member_id, names, OFFERS, ctx.now())
+        answer = await expertise.declare(
+            session, ctx.sender.member_id, names, expertise.OFFERS, ctx.now()
+        )
         await session.commit()
     return answer
 
@@ -293,20 +199,14 @@ async def experts(ctx: Context, cmd: Command) -> str:
         raise UsageError("Which topic? For example: experts budgeting")
     name = topics.clean_name(cmd.args)
     async with ctx.db() as session:
-        topic = await topics.find(session, name)
-        if topic is None:
-            close = await topics.closest(session, name)
-            raise CommandError(
-                f"Nobody has declared a topic like `{name[:40]}` yet."
-                + (topics.did_you_mean(close) or " Type `topics` to see them all.")
-            )
+        topic = await topics.known(session, name)
         helpers = (
             await session.scalars(
                 select(Member)
                 .join(Expertise, Expertise.member_id == Member.id)
                 .where(
                     Expertise.topic_id == topic.id,
-                    Expertise.kind == OFFERS,
+                    Expertise.kind == expertise.OFFERS,
                     Member.is_bot.is_(False),
                 )
                 .order_by(Member.is_away, Member.display_name)

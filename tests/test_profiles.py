@@ -128,7 +128,7 @@ async def test_experts_unknown_or_empty_topic(bot):
     assert bot.last_reply_to("alice") == "Who can help with Public procurement:\n• amina"
     await bot.say("alice", "!experts astrophysics")
     assert bot.last_reply_to("alice") == (
-        "Nobody has declared a topic like `astrophysics` yet. Type `topics` to see them all."
+        "I don't know the topic `astrophysics`. Type `topics` to see them all."
     )
     await bot.say("alice", "!experts")
     assert bot.last_reply_to("alice").endswith("Usage: `experts <topic>`")

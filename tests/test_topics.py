@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot import topics
 from bot.errors import UsageError
 from bot.models import Topic
-from handlers.topics import service as topics
 
 
 async def test_topics_empty_then_listed_with_counts(bot):
@@ -70,7 +70,7 @@ async def test_topic_remove(bot):
     await bot.say("amina", "!expertise add procurement, audit")
     await bot.say("fac", "!topic remove procurment")  # removal needs the exact name
     assert bot.last_reply_to("fac") == (
-        "There is no topic called `procurment`, so nothing was removed. Closest: Procurement."
+        "I don't know the topic `procurment`. Closest: Procurement. Nothing was removed."
     )
     await bot.say("fac", "!topic remove PROCUREMENT")
     assert bot.last_reply_to("fac") == "Removed topic Procurement. It was on 1 member profile."

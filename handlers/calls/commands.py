@@ -8,7 +8,7 @@ import asyncio
 
 from sqlalchemy import delete, select, update
 
-from bot import members, roles, timezones
+from bot import members, roles, timezones, topics
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
@@ -42,7 +42,7 @@ async def add(ctx: Context, cmd: Command) -> str:
         raise CommandError(f"{day:%a %d %b %Y} has passed; choose today or a later date.")
     title, names = service.split_title(rest)
     async with ctx.db() as session:
-        chosen = await service.named_topics(session, names)
+        chosen = await topics.known_all(session, names)
         channel = await members.resolve_channel(session, cmd.channel)
         call = Call(
             title=title,

@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import timezones
+from bot import timezones, topics
 from bot.commands import number
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
-from bot.models import Call, CallInterest, CallTopic, Member, Topic
-from handlers.topics import service as topics
+from bot.models import Call, CallInterest, CallTopic, Member
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
@@ -81,20 +80,6 @@ def split_title(text: str) -> tuple[str, list[str]]:
     return title, topics.split_names(tail) if re.search(r"\w", tail) else []
 
 
-async def named_topics(session: AsyncSession, names: list[str]) -> list[Topic]:
-    chosen: dict[int, Topic] = {}
-    for name in names:
-        topic = await topics.find(session, name)
-        if topic is None:
-            close = await topics.closest(session, name)
-            raise CommandError(
-                f"I don't know the topic `{name[:40]}`."
-                + (topics.did_you_mean(close) or " Type `topics` to see them all.")
-            )
-        chosen[topic.id] = topic
-    return list(chosen.values())
-
-
 async def get(session: AsyncSession, call_id: int) -> Call:
     call = await session.get(Call, call_id)
     if call is None:
@@ -103,14 +88,9 @@ async def get(session: AsyncSession, call_id: int) -> Call:
 
 
 async def topic_names(session: AsyncSession, call_id: int) -> list[str]:
-    return list(
-        await session.scalars(
-            select(Topic.name)
-            .join(CallTopic, CallTopic.topic_id == Topic.id)
-            .where(CallTopic.call_id == call_id)
-            .order_by(Topic.name)
-        )
-    )
+    return (await topics.names_by(session, CallTopic.call_id, CallTopic.topic_id, [call_id]))[
+        call_id
+    ]
 
 
 def closed_answer(call: Call, zone: str, what: str = "added") -> str:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
+from bot import emoji
 from bot.context import Context
 from bot.errors import CommandError
 from bot.router import Router
@@ -13,14 +12,13 @@ from handlers.events import service
 router = Router()
 
 YES_EMOJI = {"white_check_mark", "+1", "thumbsup", "✅", "👍"}
-_SKIN = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 
 
-def _emoji(event: ReactionAdded) -> str:
-    return _SKIN.sub("", event.emoji.strip(":")).split("::")[0]
+def _yes(event: ReactionAdded) -> bool:
+    return emoji.name(event.emoji) in YES_EMOJI
 
 
-@router.on(ReactionAdded, when=lambda e: _emoji(e) in YES_EMOJI, watch=service.ANNOUNCEMENTS)
+@router.on(ReactionAdded, when=_yes, watch=service.ANNOUNCEMENTS)
 async def reaction(ctx: Context, event: ReactionAdded) -> bool:
     async with ctx.db() as session:
         found = await service.announced_at(session, event.channel, event.message_id)

@@ -18,16 +18,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import members, moments, notices, timezones
+from bot import members, moments, notices, timezones, topics
 from bot.commands import number
 from bot.context import Context
 from bot.db import upsert
 from bot.direct import dm_member
 from bot.errors import CommandError, UsageError
-from bot.models import Channel, Event, EventRsvp, EventTopic, Member, Topic
+from bot.models import Channel, Event, EventRsvp, EventTopic, Member
 from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
-from handlers.topics import service as topics
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +128,7 @@ async def add(ctx: Context, channel_ref_: ChannelRef, created_by: int | None, ne
     If the announcement fails, the event is removed again."""
     now = ctx.now()
     async with ctx.db() as session:
-        topic_rows: list[Topic] = []
-        for name in new.topic_names:
-            topic = await topics.find(session, name)
-            if topic is None:
-                close = await topics.closest(session, name)
-                raise CommandError(
-                    f"There is no topic like `{name[:40]}`."
-                    + (topics.did_you_mean(close) or " A facilitator adds it with `topic add`.")
-                )
-            if topic not in topic_rows:
-                topic_rows.append(topic)
+        topic_rows = await topics.known_all(session, new.topic_names)
         channel = await members.resolve_channel(session, channel_ref_)
         event = Event(
             title=new.title,
@@ -249,14 +238,9 @@ async def counts(session: AsyncSession, event_ids: list[int]) -> dict[int, dict[
 
 
 async def topic_names(session: AsyncSession, event_id: int) -> list[str]:
-    return list(
-        await session.scalars(
-            select(Topic.name)
-            .join(EventTopic, EventTopic.topic_id == Topic.id)
-            .where(EventTopic.event_id == event_id)
-            .order_by(Topic.name)
-        )
-    )
+    return (await topics.names_by(session, EventTopic.event_id, EventTopic.topic_id, [event_id]))[
+        event_id
+    ]
 
 
 # answering -----------------------------------------------------------------------------------

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import roles
+from bot import roles, topics
 from bot.commands import Command, number
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import KnowledgeEntry, KnowledgeTopic
 from bot.router import Router
 from handlers.knowledge import library
-from handlers.topics import service as topics
 
 router = Router()
 
@@ -62,13 +61,7 @@ async def resources(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
         topic = None
         if name:
-            topic = await topics.find(session, topics.clean_name(name))
-            if topic is None:
-                close = await topics.closest(session, name)
-                raise CommandError(
-                    f"There is no topic like `{name[:40]}`."
-                    + (topics.did_you_mean(close) or " Type `topics` to see them all.")
-                )
+            topic = await topics.known(session, topics.clean_name(name))
             query = query.join(KnowledgeTopic, KnowledgeTopic.entry_id == KnowledgeEntry.id).where(
                 KnowledgeTopic.topic_id == topic.id
             )
@@ -100,16 +93,8 @@ async def add(ctx: Context, cmd: Command) -> str:
     url = library.check_url(parts[0])
     title, colon, tail = parts[1].rpartition(":") if ":" in parts[1] else (parts[1], "", "")
     async with ctx.db() as session:
-        topic_ids = []
-        for name in topics.split_names(tail) if colon else []:
-            topic = await topics.find(session, name)
-            if topic is None:
-                close = await topics.closest(session, name)
-                raise CommandError(
-                    f"There is no topic like `{name[:40]}`."
-                    + (topics.did_you_mean(close) or " A facilitator adds it with `topic add`.")
-                )
-            topic_ids.append(topic.id)
+        named = await topics.known_all(session, topics.split_names(tail) if colon else [])
+        topic_ids = [topic.id for topic in named]
         entry = await library.add(
             session, title=library.plain_title(title), body="", url=url, now=ctx.now(),
             topic_ids=topic_ids, created_by=ctx.sender.member_id,

@@ -14,11 +14,11 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot import topics
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Channel, KnowledgeEntry, KnowledgeTopic, Topic
 from bot.types import ChannelRef
-from handlers.topics import service as topics
 
 MAX_URL = 2000
 MAX_TITLE = 200

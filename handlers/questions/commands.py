@@ -6,14 +6,13 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import members
+from bot import members, topics
 from bot.claims import Sender
 from bot.commands import Command, excerpt
 from bot.context import Context
 from bot.errors import CommandError, UsageError
-from bot.models import Member, Question, QuestionTopic, Topic
+from bot.models import Member, Question, QuestionTopic
 from bot.router import Router
 from handlers.questions import offers, service
 
@@ -64,7 +63,9 @@ async def list_questions(ctx: Context, cmd: Command) -> str:
                 query.order_by(Question.asked_at.desc(), Question.id.desc()).limit(LISTED)
             )
         ).all()
-        names = await _topic_names(session, [q.id for q, _ in rows])
+        names = await topics.names_by(
+            session, QuestionTopic.question_id, QuestionTopic.topic_id, [q.id for q, _ in rows]
+        )
     if not rows:
         return {
             "open": "No open questions. Ask one with `ask <question>`.",
@@ -101,20 +102,6 @@ def _ago(now: datetime, then: datetime) -> str:
     if minutes < 48 * 60:
         return f"{minutes // 60} h ago"
     return f"{minutes // 1440} days ago"
-
-
-async def _topic_names(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    if ids:
-        rows = await session.execute(
-            select(QuestionTopic.question_id, Topic.name)
-            .join(Topic, Topic.id == QuestionTopic.topic_id)
-            .where(QuestionTopic.question_id.in_(ids))
-            .order_by(Topic.name)
-        )
-        for question_id, name in rows:
-            found.setdefault(question_id, []).append(name)
-    return found
 
 
 @router.command(

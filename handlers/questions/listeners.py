@@ -6,6 +6,7 @@ no listener: first responses and offers are found in the activity log (see
 
 from __future__ import annotations
 
+from bot import emoji
 from bot.context import Context
 from bot.router import Router
 from bot.types import ReactionAdded
@@ -17,16 +18,20 @@ SOLVED_EMOJI = {"white_check_mark", "heavy_check_mark", "ballot_box_with_check",
 ACCEPT_EMOJI = {"raised_hand", "hand", "✋"}
 
 
-def _emoji(event: ReactionAdded) -> str:
-    return event.emoji.strip(":").replace("\ufe0f", "").split("::")[0]
+def _accept(event: ReactionAdded) -> bool:
+    return emoji.name(event.emoji) in ACCEPT_EMOJI
 
 
-@router.on(ReactionAdded, when=lambda e: _emoji(e) in ACCEPT_EMOJI, watch=offers.OFFERS)
+def _solved(event: ReactionAdded) -> bool:
+    return emoji.name(event.emoji) in SOLVED_EMOJI
+
+
+@router.on(ReactionAdded, when=_accept, watch=offers.OFFERS)
 async def accept_offer(ctx: Context, event: ReactionAdded) -> bool:
     return await offers.accept_by_reaction(ctx, ctx.sender, event.channel, event.message_id)
 
 
-@router.on(ReactionAdded, when=lambda e: _emoji(e) in SOLVED_EMOJI, watch=service.THREADS)
+@router.on(ReactionAdded, when=_solved, watch=service.THREADS)
 async def solved(ctx: Context, event: ReactionAdded) -> bool:
     async with ctx.db() as session:
         question = await service.in_thread(session, event.channel, event.message_id)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import topics
+from bot.expertise import OFFERS
 from bot.models import Expertise, Member, Question, QuestionExpert, QuestionTopic, Topic
-from handlers.profiles import OFFERS
-from handlers.topics import service as topics
 
 OPEN = "open"
 ASKED = "asked"

@@ -17,7 +17,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import direct, members, roles
+from bot import direct, members, roles, topics
 from bot.claims import Sender
 from bot.commands import excerpt, number
 from bot.context import Context
@@ -37,7 +37,6 @@ from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
 from handlers.knowledge import library
 from handlers.questions import routing
-from handlers.topics import service as topics
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +156,7 @@ async def ask(
             else:
                 chosen[topic.id] = topic
         if named and unknown and len(unknown) == len(named):
-            close = await topics.closest(session, unknown[0])
-            raise CommandError(
-                f"I don't know the topic `{unknown[0][:40]}`."
-                + (topics.did_you_mean(close) or " Type `topics` to see them all.")
-            )
+            raise CommandError(await topics.unknown(session, unknown[0]))
         channel = await members.resolve_channel(session, post_in)
         question = Question(
             asker_id=sender.member_id,

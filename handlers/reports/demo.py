@@ -29,7 +29,7 @@ from bot.models import (
     Topic,
 )
 from bot.textkey import CITY_KEY_LENGTH, NAME_KEY_LENGTH, fold
-from handlers.topics.service import key_of
+from bot.topics import key_of
 
 FIRST = ["Amina", "Wanjiru", "Kofi", "Minjun", "Seo-yeon", "Jisoo", "José", "Lucía", "Mateo",
          "Fatima", "Oluwaseun", "Thabo", "Priya", "Arjun", "Elena", "Tomás", "Nadia", "Kwame",

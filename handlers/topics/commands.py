@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
-from bot import roles
+from bot import roles, topics
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Expertise, Topic
 from bot.router import Router
-from handlers.topics import service as topics
 
 router = Router()
 
@@ -106,11 +105,7 @@ async def remove_topic(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
         topic = await topics.exact(session, name)
         if topic is None:
-            close = await topics.closest(session, name)
-            raise CommandError(
-                f"There is no topic called `{name[:40]}`, so nothing was removed."
-                + topics.did_you_mean(close)
-            )
+            raise CommandError(await topics.unknown(session, name) + " Nothing was removed.")
         holders = await session.scalar(
             select(func.count(func.distinct(Expertise.member_id))).where(
                 Expertise.topic_id == topic.id

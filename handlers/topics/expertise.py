@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
+from bot import expertise, topics
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
 from bot.models import Expertise, Topic
 from bot.router import Router
-from handlers import profiles
-from handlers.topics import service as topics
 
 router = Router()
 
@@ -29,8 +28,8 @@ router = Router()
 async def learn(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
     async with ctx.db() as session:
-        answer = await profiles.declare(
-            session, ctx.sender.member_id, names, profiles.WANTS, ctx.now()
+        answer = await expertise.declare(
+            session, ctx.sender.member_id, names, expertise.WANTS, ctx.now()
         )
         await session.commit()
     return answer
@@ -44,7 +43,7 @@ async def learn(ctx: Context, cmd: Command) -> str:
 )
 async def unlearn(ctx: Context, cmd: Command) -> str:
     names = topics.split_names(cmd.args)
-    mine = (Expertise.member_id == ctx.sender.member_id, Expertise.kind == profiles.WANTS)
+    mine = (Expertise.member_id == ctx.sender.member_id, Expertise.kind == expertise.WANTS)
     async with ctx.db() as session:
         wanted = list(
             await session.scalars(

@@ -23,9 +23,10 @@ from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.db import upsert
-from bot.errors import UsageError
+from bot.errors import CommandError, UsageError
 from bot.models import Topic
 
 MAX_NAME = 60
@@ -221,6 +222,31 @@ def did_you_mean(topics: list[Topic]) -> str:
     return " Closest: " + ", ".join(t.name for t in topics) + "."
 
 
+async def unknown(session: AsyncSession, name: str) -> str:
+    """The one line a person reads when no topic fits what they typed."""
+    close = await closest(session, name)
+    return f"I don't know the topic `{name[:40]}`." + (
+        did_you_mean(close) or " Type `topics` to see them all."
+    )
+
+
+async def known(session: AsyncSession, name: str) -> Topic:
+    """The topic a person means (`find`), or CommandError with the closest ones."""
+    topic = await find(session, name)
+    if topic is None:
+        raise CommandError(await unknown(session, name))
+    return topic
+
+
+async def known_all(session: AsyncSession, names: Iterable[str]) -> list[Topic]:
+    """The topics a person means, each once, in the order named (`known`)."""
+    chosen: dict[int, Topic] = {}
+    for name in names:
+        topic = await known(session, name)
+        chosen.setdefault(topic.id, topic)
+    return list(chosen.values())
+
+
 async def create(
     session: AsyncSession, name: str, now: datetime, keywords: list[str] | None = None
 ) -> Topic:
@@ -296,4 +322,27 @@ def mentioned_in(all_topics: Sequence[Topic], text: str) -> list[Scored]:
         if score:
             found.append(Scored(topic, score))
     found.sort(key=lambda s: (-s.score, s.topic.id))
+    return found
+
+
+async def names_by(
+    session: AsyncSession,
+    owner: InstrumentedAttribute,
+    topic: InstrumentedAttribute,
+    ids: list[int],
+) -> dict[int, list[str]]:
+    """The topic names of each of several things (events, calls, questions, library entries),
+    alphabetically, read from their link table: `owner` and `topic` are its two columns
+    (`EventTopic.event_id`, `EventTopic.topic_id`)."""
+    found: dict[int, list[str]] = {key: [] for key in ids}
+    if not ids:
+        return found
+    rows = await session.execute(
+        select(owner, Topic.name)
+        .join(Topic, Topic.id == topic)
+        .where(owner.in_(ids))
+        .order_by(Topic.name)
+    )
+    for key, name in rows:
+        found[key].append(name)
     return found
