@@ -14,18 +14,16 @@ through the core's lookup (`bot.topics`), from the text a kind returns.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot import timezones
+from bot import timezones, topics
 from bot.commands import Values, a, number, split_words
 from bot.errors import UsageError
-from bot.types import UserRef
 
 MISSING: Any = object()
-MentionReader = Callable[[str], UserRef | None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +57,11 @@ class Argument:
         return None if self.default is MISSING else self.default
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Word(Argument):
     """One word, as typed (quotes group several)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,8 @@ class Zone(Argument):
 
 @dataclass(frozen=True)
 class Mention(Argument):
-    """A member, as the platform writes a mention (`@alice`, `<@U123>`, `@bob:server`); the
-    value is a `UserRef` for the router to resolve."""
+    """A member, as the platform writes a mention (`@alice`, `<@U123>`, `@bob:server`) or by a
+    name seen before; the value is the word, for `bot.members.from_mention` to resolve."""
 
     name: str = "member"
     label: str = "@user"
@@ -161,10 +161,48 @@ class Mention(Argument):
 
 
 @dataclass(frozen=True)
+class Days(Argument):
+    """A number of days between 1 and `most` (`stats 30`)."""
+
+    name: str = "days"
+    most: int = 365
+    example: str = "30"
+
+    def parse(self, word: str) -> int:
+        if not (word.isascii() and word.isdigit()):
+            raise UsageError(f"Give a number of days, for example: {self.example}")
+        if not 1 <= int(word) <= self.most:
+            raise UsageError(f"Choose between 1 and {self.most} days.")
+        return int(word)
+
+
+@dataclass(frozen=True)
 class Rest(Argument):
-    """The rest of the text, as typed (free text, a question, a list of topics)."""
+    """The rest of the text, as typed (free text, a question)."""
 
     name: str = "text"
+
+
+@dataclass(frozen=True)
+class TopicName(Rest):
+    """One topic's name, as the rest of the text (`experts property tax`), cleaned for
+    `bot.topics.known`."""
+
+    name: str = "topic"
+
+    def parse(self, word: str) -> str:
+        return topics.clean_name(word)
+
+
+@dataclass(frozen=True)
+class TopicNames(Rest):
+    """Topic names separated by commas, as the rest of the text: a list of names."""
+
+    name: str = "topics"
+    label: str = "<topic>[, <topic>...]"
+
+    def parse(self, word: str) -> list[str]:
+        return topics.split_names(word)
 
 
 @dataclass(frozen=True)
@@ -189,7 +227,7 @@ class Grammar:
             return self.legacy_usage
         return " ".join((name, *(a.usage for a in self.arguments)))
 
-    def parse(self, text: str, mention: MentionReader) -> Values:
+    def parse(self, text: str) -> Values:
         """The typed values of `text` (what follows the command's name); UsageError on a
         missing, bad or extra word."""
         values = Values()
@@ -203,7 +241,7 @@ class Grammar:
                 rest = _rest(text, position, words)
                 if not rest and argument.required:
                     raise UsageError(argument.missing)
-                values[argument.name] = rest or argument.absent()
+                values[argument.name] = argument.parse(rest) if rest else argument.absent()
                 return values
             if position >= len(words):
                 if argument.required:
@@ -215,22 +253,11 @@ class Grammar:
             if not argument.required and later_required and not argument.fits(word):
                 values[argument.name] = argument.absent()
                 continue
-            values[argument.name] = _read(argument, word, mention)
+            values[argument.name] = argument.parse(word)
             position += 1
         if position < len(words):
             raise UsageError(self.extra)
         return values
-
-
-def _read(argument: Argument, word: str, mention: MentionReader) -> Any:
-    if isinstance(argument, Mention):
-        user = mention(word)
-        if user is None:
-            raise UsageError(
-                argument.missing or f"`{word[:40]}` is not a mention; write @ and pick the member."
-            )
-        return user
-    return argument.parse(word)
 
 
 def _rest(text: str, position: int, words: Sequence[str]) -> str:

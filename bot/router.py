@@ -252,7 +252,7 @@ class Router:
         try:
             if not roles.permits(held, spec.roles):
                 raise PermissionDenied(f"Only {spec.who} can use `{spec.name}`.")
-            cmd.values = spec.grammar.parse(cmd.args, ctx.platform.user_from_mention)
+            cmd.values = spec.grammar.parse(cmd.args)
             answer = await spec.func(ctx, cmd)
         except UsageError as exc:
             answer = f"{exc}\nUsage: `{spec.usage}`" if str(exc) else f"Usage: `{spec.usage}`"

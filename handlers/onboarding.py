@@ -34,7 +34,7 @@ from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
 from bot.watch import Watch, sender
-from handlers.knowledge import library
+from handlers import knowledge as library
 
 router = Router()
 

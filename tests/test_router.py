@@ -194,3 +194,19 @@ def test_router_never_raises_and_answers_briefly(text, platform, property_db):
     assert len(answer) < 1500
     assert "Traceback" not in answer
     assert "failed on my side" not in answer
+
+
+def test_listeners_on_one_kind_of_event_wait_for_different_things():
+    """Which listener runs first never matters: two listeners on the same kind of event wait
+    for different watched things (an event's announcement, a question's thread, an offer),
+    so at most one of them wants any one event."""
+    from handlers import all_routers
+
+    composed = Router().include(*all_routers())
+    by_type: dict[type, list] = {}
+    for listener in composed.listeners:
+        by_type.setdefault(listener.event_type, []).append(listener)
+    for event_type, listeners in by_type.items():
+        watched = [listener.watch or listener.unless for listener in listeners]
+        assert None not in watched, event_type
+        assert len(set(watched)) == len(watched), event_type
