@@ -4,7 +4,6 @@ slot is posted once across restarts and replicas."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ from bot.context import Services
 from bot.db import upsert
 from bot.direct import dm_member
 from bot.models import Channel, KeyValue, Prompt, PromptRun, PromptSchedule
+from bot.notices import claim_then_send
 from bot.types import ChannelRef
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,19 @@ async def post_next(
         log.warning("prompts for %s cannot be posted: %s is not running", channel.name,
                     channel.platform)  # fmt: skip
         return None
+    claimed, run = await claim_then_send(
+        lambda: _claim(ctx, channel, schedule_id, slot),
+        lambda taken: _post(ctx, channel, taken),
+        lambda taken: _give_back(ctx, *taken),
+    )
+    return run if claimed else None
+
+
+async def _claim(
+    ctx: Services, channel: Channel, schedule_id: int | None, slot: datetime | None
+) -> tuple[PromptRun, int, datetime | None] | None:
+    """The slot's run row with the prompt it posts (the run, the prompt's id, when the prompt
+    was used before); None when the slot was posted already or the queue is empty."""
     async with ctx.db() as session:
         run = PromptRun(
             schedule_id=schedule_id,
@@ -85,12 +98,15 @@ async def post_next(
                 .values(last_run_at=slot)
             )
         await session.commit()
+    return run, prompt.id, used_before
+
+
+async def _post(
+    ctx: Services, channel: Channel, taken: tuple[PromptRun, int, datetime | None]
+) -> PromptRun:
+    run = taken[0]
     where = ChannelRef(channel.platform, channel.channel_id, channel.name)
-    try:
-        sent = await ctx.platforms[channel.platform].send(where, prompt.text)
-    except BaseException:  # cancelled by shutdown too: the slot is not used up silently
-        await asyncio.shield(_give_back(ctx, run, prompt.id, used_before))
-        raise
+    sent = await ctx.platforms[channel.platform].send(where, run.text)
     async with ctx.db() as session:
         await session.execute(
             update(PromptRun)
