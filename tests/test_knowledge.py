@@ -141,7 +141,7 @@ async def test_titles_are_text_never_markup(bot):
         ("fac", "!resource add javascript:alert(1) Nice", "is not a web link"),
         ("fac", "!resource add ftp://example.org/f Files", "is not a web link"),
         ("fac", "!resource add https://example.org/x", "Give a link and a title"),
-        ("fac", "!resource add https://example.org/x Guide: basketweaving", "I don't know the topic"),
+        ("fac", "!resource add https://example.org/x Guide: weaving", "I don't know the topic"),
         ("fac", "!resource remove 9", "There is no resource #9"),
         ("fac", "!resource remove x", "is not a resource number"),
         ("lena", "!resource add https://example.org/x Guide", "Only facilitators"),

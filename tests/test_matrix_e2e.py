@@ -27,7 +27,7 @@ from nio import (
 )
 from nio.crypto import decrypt_attachment
 
-from adapters.matrix import adapter as matrix_adapter
+from adapters.matrix import session as matrix_session
 from adapters.matrix.adapter import ENCRYPTION_STATE, MatrixAdapter
 from bot.settings import Settings
 from bot.types import ChannelRef
@@ -211,7 +211,7 @@ async def test_a_room_not_synced_yet_is_learnt_before_sending(world):
 
 
 def test_without_the_encryption_libraries_one_line_and_plain_rooms(monkeypatch, caplog, tmp_path):
-    monkeypatch.setattr(matrix_adapter, "ENCRYPTION_ENABLED", False)
+    monkeypatch.setattr(matrix_session, "ENCRYPTION_ENABLED", False)
     settings = Settings(_env_file=None, matrix_homeserver="http://127.0.0.1:9",
                         matrix_user_id="@convener:localhost",
                         matrix_store_path=str(tmp_path / "store"))  # fmt: skip

@@ -140,7 +140,7 @@ async def test_a_thread_as_it_stands_edits_applied_and_redactions_left_out(membe
 
     monkeypatch.setattr(adapter, "_relations", recorded)
     monkeypatch.setattr(adapter, "_get_json", page)
-    monkeypatch.setattr("adapters.matrix.adapter.RELATIONS_PAGE", 2)  # pages of two: paginate
+    monkeypatch.setattr("adapters.matrix.threads.RELATIONS_PAGE", 2)  # pages of two: paginate
     replies = await adapter.thread(channel, root)
     assert asked == ["m.thread"]  # Synapse bundles the latest edit whole: nothing more to ask
     assert len(pages) >= 2 and all("dir=f" in p for p in pages)

@@ -1,0 +1,325 @@
+"""What `MatrixAdapter` sends: messages, direct rooms (created encrypted when the member's client
+does encryption, listed in `m.direct`), files, permalinks and display names, each `Platform`
+call one outbound operation that `close()` lets finish. A mixin of `MatrixAdapter`, whose
+`__init__` sets the state used here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from nio import (
+    AsyncClient,
+    MatrixRoom,
+    ProfileGetDisplayNameResponse,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomPreset,
+    RoomSendResponse,
+    UploadResponse,
+)
+
+from adapters.matrix import events
+from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, MatrixNotReady, log
+from adapters.matrix.text import PLATFORM, to_html
+from bot import moments
+from bot.types import Action, ChannelRef, OutboundFile, Sent, UserRef
+
+T = TypeVar("T")
+
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+MATRIX_TO = "https://matrix.to/#/"
+
+
+def _to_part(identifier: str) -> str:
+    """One identifier of a matrix.to link, percent-encoded as the spec asks (RFC 3986):
+    `!room:server` becomes `!room%3Aserver`, `$event` `%24event`, and a `/` or `+` of a
+    hashed event id is encoded too, so the link splits back into the same identifiers."""
+    return quote(identifier, safe="!")
+
+
+def _server_of(identifier: str) -> str:
+    """The server name of `!opaque:server` (with its port, if any), or "" for an identifier
+    without one (room ids of the newest room versions)."""
+    _, colon, server = identifier.partition(":")
+    return server if colon else ""
+
+
+_under_way: ContextVar[bool] = ContextVar("matrix_operation_under_way", default=False)
+
+
+def outgoing(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Run a `Platform` method as one outbound operation (see `MatrixAdapter._operation`)."""
+
+    @functools.wraps(method)
+    async def operation(self: OutboundMixin, *args: Any, **kwargs: Any) -> T:
+        async with self._operation():
+            return await method(self, *args, **kwargs)
+
+    return operation
+
+
+class OutboundMixin:
+    def _outbound(self) -> AsyncClient:
+        """The client, once sending works; `MatrixNotReady` before `ready()` and, for a new
+        operation, after `stop()` began (one already under way may finish)."""
+        if self._disconnected or (self._closed and not _under_way.get()):
+            raise MatrixNotReady("the Matrix adapter is stopped: nothing more can be sent")
+        if self.client is None or not self._ready.is_set():
+            raise MatrixNotReady(
+                "the Matrix adapter is not ready: nothing can be sent before it has logged in "
+                "and finished its first sync (start() and ready())"
+            )
+        return self.client
+
+    @contextlib.asynccontextmanager
+    async def _operation(self) -> AsyncIterator[AsyncClient]:
+        """One outbound operation (a send, opening a direct room and sending into it...):
+        `stop()` lets those under way finish, within its grace, before it disconnects."""
+        client = self._outbound()
+        mark = _under_way.set(True)
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield client
+        finally:
+            _under_way.reset(mark)
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
+    async def _request(self, operation: Callable[[AsyncClient], Awaitable[T]]) -> T:
+        async with self._operation() as client:
+            return await operation(client)
+
+    async def _learn_room(self, room_id: str) -> None:
+        """nio sends only into rooms it knows once encryption is on: a room not synced yet
+        (on a standby replica, say) is learnt from its state, encrypted or not."""
+        client = self._outbound()
+        if client.olm is None or room_id in client.rooms:
+            return
+        response = await self._request(
+            lambda client: client.room_get_state_event(room_id, "m.room.encryption")
+        )
+        encrypted = isinstance(response, RoomGetStateEventResponse)
+        if not encrypted and getattr(response, "status_code", None) != "M_NOT_FOUND":
+            raise MatrixError(f"could not tell whether {room_id} is encrypted: {response}")
+        client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
+
+    async def _send(self, room_id: str, content: dict) -> str:
+        await self._learn_room(room_id)
+        room = self._outbound().rooms.get(room_id)
+        # nio's key queries, claims and sharing are not safe side by side: one at a time.
+        crypto = self._crypto if room is not None and room.encrypted else contextlib.nullcontext()
+        async with crypto:
+            if room is not None and room.encrypted and self._outbound().should_query_keys:
+                await self._request(lambda client: client.keys_query())  # new members' devices
+            response = await self._request(
+                lambda client: client.room_send(
+                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                )
+            )
+        if not isinstance(response, RoomSendResponse):
+            raise MatrixError(f"sending to {room_id} failed: {getattr(response, 'message', '')}")
+        return response.event_id
+
+    @outgoing
+    async def send(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+    ) -> Sent:
+        """Post `text` (Markdown, also sent as HTML); `actions` are ignored: Matrix has no
+        buttons, and the text already says which command to type."""
+        text = moments.plain(text)  # Matrix has no way to show a time in each reader's terms
+        content: dict[str, Any] = {
+            "msgtype": "m.text",
+            "body": text,
+            "format": "org.matrix.custom.html",
+            "formatted_body": to_html(text),
+        }
+        if thread_id:
+            content["m.relates_to"] = {
+                "rel_type": "m.thread",
+                "event_id": thread_id,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": thread_id},
+            }
+        return Sent(channel, await self._send(channel.id, content), text, thread_id)
+
+    @outgoing
+    async def direct_room(self, user_id: str) -> str:
+        """The member's direct room with the bot: reused, else created and listed in
+        `m.direct`. One at a time per member: rooms are handled side by side."""
+        room_id = self._direct.get(user_id)
+        if room_id:
+            return room_id
+        async with self._opening.setdefault(user_id, asyncio.Lock()):
+            room_id = self._direct.get(user_id)
+            if room_id:
+                return room_id
+            encrypted = await self._encrypts(user_id)
+            initial_state = [ENCRYPTION_STATE] if encrypted else ()
+            response = await self._request(
+                lambda client: client.room_create(
+                    is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id],
+                    initial_state=initial_state,
+                )
+            )  # fmt: skip
+            if not isinstance(response, RoomCreateResponse):
+                raise MatrixError(f"could not open a direct room with {user_id}: {response}")
+            if encrypted:
+                self._know_direct_room(response.room_id, user_id)
+            self._direct[user_id] = response.room_id
+            await self._put(**{"m.direct": json.dumps(self._direct)})
+            await self._write_m_direct()
+        self._opening.pop(user_id, None)
+        return response.room_id
+
+    async def _encrypts(self, user_id: str) -> bool:
+        """Whether the member's client does encryption (a device of theirs has published
+        keys), so that their direct room is created encrypted; False without encryption."""
+        if self._outbound().olm is None:
+            return False
+        body = json.dumps({"device_keys": {user_id: []}})
+        headers = {
+            "Authorization": f"Bearer {self._outbound().access_token}",
+            "Content-Type": "application/json",
+        }
+        try:
+            response = await self._request(
+                lambda client: client.send("POST", "/_matrix/client/v3/keys/query", body, headers)
+            )
+            async with response:
+                answer = await response.json(content_type=None)
+        except (*CONNECTION_ERRORS, ValueError) as exc:
+            log.warning("could not ask for the devices of %s: %r", user_id, exc)
+            return False
+        devices = answer.get("device_keys", {}) if isinstance(answer, dict) else {}
+        return isinstance(devices, dict) and bool(devices.get(user_id))
+
+    def _know_direct_room(self, room_id: str, user_id: str) -> None:
+        """Tell nio what it may not have synced yet of a direct room just created: that it is
+        encrypted and the member invited, so the first message is encrypted and its room key
+        shared with the member's devices. A sync may have caught the room half made (Synapse
+        sends the creation, the encryption and the invite one by one): nio would then send in
+        the clear, or share the key with the bot alone and the member could not read it."""
+        client = self._outbound()
+        room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, True))
+        room.encrypted = True
+        client.encrypted_rooms.add(room_id)
+        room.add_member(user_id, None, None, invited=True)  # no-op when already known
+        if client.olm is not None:
+            client.invalidate_outbound_session(room_id)  # none yet, unless shared without them
+            client.olm.update_tracked_users(room)  # their devices queried before the key goes
+
+    async def _write_m_direct(self) -> None:
+        path = (
+            f"/_matrix/client/v3/user/{quote(self.settings.matrix_user_id)}/account_data/m.direct"
+        )
+        body = json.dumps({user: [room] for user, room in self._direct.items()})
+        headers = {
+            "Authorization": f"Bearer {self._outbound().access_token}",
+            "Content-Type": "application/json",
+        }
+        response = await self._request(
+            lambda client: client.send("PUT", path, body, headers=headers)
+        )
+        if response.status != 200:
+            log.warning("could not record m.direct (HTTP %s)", response.status)
+
+    @outgoing
+    async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
+        """Write in the member's direct room; `actions` are ignored, as in `send`."""
+        room_id = await self.direct_room(user.id)
+        sent = await self.send(ChannelRef(PLATFORM, room_id, user.name, is_direct=True), text)
+        sent.private_to = user
+        return sent
+
+    @outgoing
+    async def send_private(
+        self,
+        user: UserRef,
+        text: str,
+        channel: ChannelRef | None = None,
+        reply_token: str | None = None,
+    ) -> Sent:
+        """Matrix has no ephemeral messages: in a direct room answer there, else by DM."""
+        if channel is not None and channel.is_direct:
+            sent = await self.send(channel, text)
+            sent.private_to = user
+            return sent
+        return await self.send_dm(user, text)
+
+    @outgoing
+    async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+        room_id = await self.direct_room(user.id)
+        if text:
+            await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
+        await self._learn_room(room_id)
+        room = self._outbound().rooms.get(room_id)
+        encrypt = room is not None and room.encrypted
+        uploaded, keys = await self._request(
+            lambda client: client.upload(
+                io.BytesIO(file.data),
+                content_type=file.mimetype,
+                filename=file.filename,
+                encrypt=encrypt,
+                filesize=len(file.data),
+            )
+        )
+        if not isinstance(uploaded, UploadResponse):
+            raise MatrixError(f"upload of {file.filename} failed: {uploaded}")
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": file.filename,
+            "filename": file.filename,
+            "info": {"mimetype": file.mimetype, "size": len(file.data)},
+        }
+        if encrypt:  # the key travels in the (encrypted) event
+            content["file"] = {**(keys or {}), "url": uploaded.content_uri}
+        else:
+            content["url"] = uploaded.content_uri
+        event_id = await self._send(room_id, content)
+        channel = ChannelRef(PLATFORM, room_id, is_direct=True)
+        return Sent(channel, event_id, file.filename, private_to=user, file=file)
+
+    async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
+        """`https://matrix.to/#/<room id>/<event id>?via=<server>`, both ids percent-encoded,
+        routed through the room id's server (the bot's own when the room id names none).
+        Needs no homeserver request; None for an empty message id."""
+        if not message_id or not channel.id:
+            return None
+        via = _server_of(channel.id) or _server_of(self.settings.matrix_user_id)
+        link = f"{MATRIX_TO}{_to_part(channel.id)}/{_to_part(message_id)}"
+        return f"{link}?via={quote(via, safe='')}" if via else link
+
+    async def display_name(self, user: UserRef) -> str:
+        """The name the event carried, else the profile's (cleaned and cut), else the id."""
+        if user.name and user.name != user.id:
+            return user.name
+        if user.id in self._names:
+            return self._names[user.id]
+        try:
+            response = await self._request(lambda client: client.get_displayname(user.id))
+        except (MatrixNotReady, *CONNECTION_ERRORS) as exc:
+            log.debug("no display name for %s: %r", user.id, exc)
+            return user.id
+        name = user.id
+        if isinstance(response, ProfileGetDisplayNameResponse):
+            name = events.name(response.displayname) or user.id
+        self._names[user.id] = name
+        return name
