@@ -300,7 +300,7 @@ async def test_serve_starts_the_scheduler_after_matrix_is_ready(world):
     alice, room = world["alice"], world["room"]
     await _missed_prompt(world["bot"], room)
     await world["bot"].stop()
-    settings = world["bot"].settings
+    settings = world["bot"].settings.model_copy(update={"http_port": 0})  # any free port
     served = asyncio.create_task(serve(settings, ["matrix"], grace=5.0))
     try:
         await alice.wait_for(is_text("Prompt 1: how do you forecast revenue?"), seconds=30)
