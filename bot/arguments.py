@@ -139,7 +139,7 @@ class Zone(Argument):
     """A time zone by its IANA name (`Africa/Nairobi`, any case)."""
 
     name: str = "zone"
-    label: str = "<Area/City>"
+    label: str = "Area/City"
 
     def fits(self, word: str) -> bool:
         return "/" in word or word.upper() == "UTC"

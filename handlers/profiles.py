@@ -8,10 +8,13 @@ profile altogether (offers and wants), so a member can tidy either with one comm
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import expertise, members, timezones, topics
+from bot.arguments import Rest, TopicName, TopicNames, Zone
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
@@ -22,6 +25,19 @@ router = Router()
 
 CLEAR = members.CLEAR
 MAX_EXPERTS_SHOWN = 10
+WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
+EXPERTISE_COMMANDS = (
+    "Use `expertise add|remove <topic>` (what you can help with) or "
+    "`expertise learn|unlearn <topic>` (what you want to learn)."
+)
+
+
+@dataclass(frozen=True)
+class _ZoneOrClear(Zone):
+    """A time zone, or `-` to clear it (None)."""
+
+    def parse(self, word: str) -> str | None:
+        return None if word == CLEAR else super().parse(word)
 
 
 def _where(member: Member) -> str:
@@ -59,18 +75,18 @@ async def render_profile(session: AsyncSession, member: Member, own: bool) -> st
 
 @router.command(
     "profile",
-    usage="profile [@user]",
+    args=[Rest("member", default="", label="@user")],
     summary="show your profile or someone else's",
     example="profile @amina",
 )
 async def show_profile(ctx: Context, cmd: Command) -> str:
     async with ctx.db() as session:
         me = await ctx.sender.load(session)
-        if not cmd.args:
+        if not cmd.values.member:
             member = me
         else:
             try:
-                member = await members.from_mention(session, ctx.platform, cmd.args)
+                member = await members.from_mention(session, ctx.platform, cmd.values.member)
             except CommandError as exc:
                 raise UsageError(
                     f"{exc} To change your own profile: `profile city|org|role|timezone <value>`."
@@ -86,13 +102,13 @@ def _text_field_command(field: str, placeholder: str, example: str) -> None:
     async def set_field(ctx: Context, cmd: Command) -> str:
         async with ctx.db() as session:
             member = await ctx.sender.load(session)
-            value = members.set_text_field(member, field, cmd.args)
+            value = members.set_text_field(member, field, cmd.values.value)
             await session.commit()
         return f"Saved: your {label} is {value}." if value else f"Cleared your {label}."
 
     router.command(
         f"profile {field}",
-        usage=f"profile {field} <{placeholder}>",
+        args=[Rest("value", label=f"<{placeholder}>", missing=f"What is your {label}?")],
         summary=f"set your {label} (`-` clears it)",
         example=f"profile {field} {example}",
     )(set_field)
@@ -105,12 +121,13 @@ _text_field_command("role", "role", "Budget officer")
 
 @router.command(
     "profile timezone",
-    usage="profile timezone <Area/City>",
+    args=[_ZoneOrClear(label="<Area/City>", missing=f"Which timezone? {timezones.EXAMPLE}")],
+    extra=f"Give one timezone. {timezones.EXAMPLE}",
     summary="set your timezone (`-` clears it)",
     example="profile timezone Africa/Nairobi",
 )
 async def set_timezone(ctx: Context, cmd: Command) -> str:
-    value = None if cmd.args.strip() == CLEAR else timezones.name(cmd.args)
+    value = cmd.values.zone
     async with ctx.db() as session:
         member = await ctx.sender.load(session)
         member.timezone = value
@@ -118,13 +135,10 @@ async def set_timezone(ctx: Context, cmd: Command) -> str:
     return f"Saved: your timezone is {value}." if value else "Cleared your timezone."
 
 
-@router.command("expertise", usage="expertise", summary="what you can help with and want to learn")
+@router.command(
+    "expertise", extra=EXPERTISE_COMMANDS, summary="what you can help with and want to learn"
+)
 async def list_expertise(ctx: Context, cmd: Command) -> str:
-    if cmd.args:
-        raise UsageError(
-            "Use `expertise add|remove <topic>` (what you can help with) or "
-            "`expertise learn|unlearn <topic>` (what you want to learn)."
-        )
     async with ctx.db() as session:
         known = await expertise.expertise_of(session, ctx.sender.member_id)
     if not known[expertise.OFFERS] and not known[expertise.WANTS]:
@@ -137,12 +151,12 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "expertise add",
-    usage="expertise add <topic>[, <topic>...]",
+    args=[TopicNames(missing=WHICH_TOPICS)],
     summary="say what you can help with",
     example="expertise add budgeting, procurement",
 )
 async def add_offers(ctx: Context, cmd: Command) -> str:
-    names = topics.split_names(cmd.args)
+    names = cmd.values.topics
     async with ctx.db() as session:
         answer = await expertise.declare(
             session, ctx.sender.member_id, names, expertise.OFFERS, ctx.now()
@@ -153,12 +167,12 @@ async def add_offers(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "expertise remove",
-    usage="expertise remove <topic>[, <topic>...]",
+    args=[TopicNames(missing=WHICH_TOPICS)],
     summary="take topics off your profile",
     example="expertise remove procurement",
 )
 async def remove_expertise(ctx: Context, cmd: Command) -> str:
-    names = topics.split_names(cmd.args)
+    names = cmd.values.topics
     async with ctx.db() as session:
         mine = {
             topic.id: topic
@@ -190,16 +204,13 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "experts",
-    usage="experts <topic>",
+    args=[TopicName(missing="Which topic? For example: experts budgeting")],
     summary="who can help with a topic",
     example="experts budgeting",
 )
 async def experts(ctx: Context, cmd: Command) -> str:
-    if not cmd.args.strip():
-        raise UsageError("Which topic? For example: experts budgeting")
-    name = topics.clean_name(cmd.args)
     async with ctx.db() as session:
-        topic = await topics.known(session, name)
+        topic = await topics.known(session, cmd.values.topic)
         helpers = (
             await session.scalars(
                 select(Member)

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot import roles, state
+from bot.arguments import Rest
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
@@ -36,6 +37,7 @@ SCOPE, KEY = "welcome", "template"
 PLACEHOLDERS = ("name", "community", "channel")
 MAX_TEMPLATE = 3000
 RESET_WORD = "default"
+MISSING_TEMPLATE = "Give the new welcome text, for example: welcome set Hello {name}!"
 
 DEFAULT_TEMPLATE = (
     "Welcome to {community}, {name}! I'm Convener, the community's assistant.\n"
@@ -50,7 +52,7 @@ def check_template(template: str) -> str:
     """The template, trimmed, if it uses only known placeholders; else UsageError."""
     template = template.strip()
     if not template:
-        raise UsageError("Give the new welcome text, for example: welcome set Hello {name}!")
+        raise UsageError(MISSING_TEMPLATE)
     if len(template) > MAX_TEMPLATE:
         raise UsageError(f"That is too long for a welcome (at most {MAX_TEMPLATE} characters).")
     known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
@@ -202,13 +204,11 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
 
 @router.command(
     "welcome",
-    usage="welcome",
+    extra="Use `welcome set <template>` or `welcome test`.",
     summary="show the welcome message new members get",
     roles=[roles.FACILITATOR],
 )
 async def show_welcome(ctx: Context, cmd: Command) -> str:
-    if cmd.args:
-        raise UsageError("Use `welcome set <template>` or `welcome test`.")
     template, custom = await _template(ctx)
     greeting = "on" if ctx.settings.welcome_in_channel else "off"
     return (
@@ -222,18 +222,18 @@ async def show_welcome(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "welcome set",
-    usage="welcome set <template>",
+    args=[Rest("template", missing=MISSING_TEMPLATE)],
     summary="change the welcome message (`welcome set default` restores mine)",
     example="welcome set Welcome to {community}, {name}! Say hello in {channel}.",
     roles=[roles.FACILITATOR],
 )
 async def set_welcome(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip().lower() == RESET_WORD:
+    if cmd.values.template.lower() == RESET_WORD:
         async with ctx.db() as session:
             await state.delete(session, SCOPE, KEY)
             await session.commit()
         return "The welcome message is back to the default."
-    template = check_template(cmd.args)
+    template = check_template(cmd.values.template)
     async with ctx.db() as session:
         await state.put(session, SCOPE, KEY, template)
         await session.commit()
@@ -250,7 +250,7 @@ async def _preview(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "welcome test",
-    usage="welcome test",
+    extra="Just `welcome test`.",
     summary="send yourself the welcome as a newcomer gets it",
     roles=[roles.FACILITATOR],
 )

@@ -37,7 +37,7 @@ EVENT_ADD = Grammar((Day(), Time(), Zone(optional=True), Rest("title", missing="
 
 def test_usage_is_rendered_from_the_declaration():
     assert RSVP.usage("rsvp") == "rsvp <id> [yes|no|maybe]"
-    assert EVENT_ADD.usage("event add") == "event add <YYYY-MM-DD> <HH:MM> [<Area/City>] <title>"
+    assert EVENT_ADD.usage("event add") == "event add <YYYY-MM-DD> <HH:MM> [Area/City] <title>"
     assert Grammar((TopicNames(),)).usage("expertise add") == (
         "expertise add <topic>[, <topic>...]"
     )

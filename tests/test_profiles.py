@@ -145,3 +145,14 @@ def test_timezone_names():
     for bad in ("", "Africa", "Nowhere/Land", "/etc/passwd"):
         with pytest.raises(UsageError):
             timezone_name(bad)
+
+
+async def test_profile_timezone_takes_one_zone(bot):
+    await bot.say("alice", "!profile timezone Africa/Nairobi")
+    await bot.say("alice", "!profile timezone Europe/Berlin please")
+    assert bot.last_reply_to("alice") == (
+        "Give one timezone. Use a name like Africa/Nairobi, Europe/Berlin or America/Sao_Paulo."
+        "\nUsage: `profile timezone <Area/City>`"
+    )
+    await bot.say("alice", "!profile")
+    assert "Timezone: Africa/Nairobi" in bot.last_reply_to("alice")

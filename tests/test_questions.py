@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import build
-from bot.models import Activity, Question, QuestionExpert, QuestionOffer
+from bot.models import Activity, Member, Question, QuestionExpert, QuestionOffer
 from handlers.questions import jobs
 from tests.harness import BotHarness
 
@@ -442,3 +442,51 @@ async def test_a_ten_thousand_character_question_is_refused(bot):
     assert "please keep it under" in bot.last_reply_to("lena")
     async with bot.app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Question)) == 0
+
+
+async def test_declared_arguments_answer_a_bad_value_with_the_usage_and_change_nothing(bot):
+    await setup(bot, "kofi")
+    await bot.say("lena", f"!ask {QUESTION}")
+    bot.clear()
+    for command, answer in [
+        ("!route abc", "`abc` is not a question number (they look like 12 or #12).\n"
+         "Usage: `route <id>`"),
+        ("!route", "Which question? For example: route 12\nUsage: `route <id>`"),
+        ("!route 1 2", "Which question? For example: route 12\nUsage: `route <id>`"),
+        ("!solved #x", "`#x` is not a question number (they look like 12 or #12).\n"
+         "Usage: `solved <id> [@who | entry <number>]`"),
+        ("!solved 1 entry", "Which library entry? For example: solved 12 entry 3\n"
+         "Usage: `solved <id> [@who | entry <number>]`"),
+        ("!solved 1 entry three", "`three` is not a library entry number (they look like 3 or "
+         "#3).\nUsage: `solved <id> [@who | entry <number>]`"),
+        ("!questions everything", "`everything` is not a list of questions; say mine, open or "
+         "all.\nUsage: `questions [mine|open|all]`"),
+        ("!questions mine all", "Which questions? `questions`, `questions mine` or "
+         "`questions all`.\nUsage: `questions [mine|open|all]`"),
+        ("!away until 2026-13-40", "`2026-13-40` is not a date; write it like 2026-12-24.\n"
+         "Usage: `away [until YYYY-MM-DD]`"),
+    ]:  # fmt: skip
+        await bot.say("lena", command)
+        assert bot.last_reply_to("lena") == answer, command
+    [question] = await rows(bot, Question)
+    assert question.status == "open" and question.solved_at is None
+    assert bot.posts_in() == []  # nothing posted
+    [lena] = await rows(bot, Member, Member.display_name == "lena")
+    assert lena.is_away is False
+
+
+async def test_a_bare_ask_in_the_offer_thread_accepts_it(bot):
+    bot.app.settings.store_message_text = True
+    await setup(bot, "kofi")
+    message = await bot.say("lena", "Does anyone have a multi-year budget template?")
+    bot.clock.advance(hours=13)
+    assert await follow_up(bot) == (0, 1)
+    await bot.say("lena", "!ask", thread_id=message.message_id)
+    [question] = await rows(bot, Question)
+    assert question.message_id == message.message_id
+    assert "kofi" in await told(bot)
+    await bot.say("lena", "!ask")  # outside the thread, the question is needed
+    assert bot.last_reply_to("lena") == (
+        "What is your question? For example: ask How do you phase a tax reassessment?\n"
+        "Usage: `ask <question>[: topic, ...]`"
+    )

@@ -123,3 +123,14 @@ async def test_a_welcome_that_could_not_be_sent_is_not_counted_as_sent(bot):
     assert bot.replies_to("dana") == []
     await bot.join("dana", channel="random")
     assert len(bot.replies_to("dana")) == 2
+
+
+async def test_welcome_commands_refuse_words_left_over(bot):
+    await bot.say("fac", "!welcome test now")
+    assert bot.replies_to("fac") == ["Just `welcome test`.\nUsage: `welcome test`"]
+    await bot.say("fac", "!welcome default")
+    assert bot.last_reply_to("fac") == (
+        "Use `welcome set <template>` or `welcome test`.\nUsage: `welcome`"
+    )
+    await bot.say("fac", "!welcome")
+    assert "(the default)" in bot.last_reply_to("fac")

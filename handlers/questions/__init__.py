@@ -1,6 +1,10 @@
-"""Questions to experts: `ask`, routing, follow-up, escalation and solving."""
+"""Questions to experts: `ask`, routing, follow-up, escalation and solving. Other features
+read questions' status through `OPEN`."""
 
 from bot.router import Router
 from handlers.questions import commands, jobs, listeners
+from handlers.questions.service import OPEN
 
 router = Router().include(commands.router, listeners.router, jobs.router)
+
+__all__ = ["OPEN", "router"]

@@ -1,59 +1,81 @@
-"""Commands: `ask`, `questions [mine|open|all]`, `solved`, `decline`, `away`, `back`."""
+"""Commands: `ask`, `questions [mine|open|all]`, `solved`, `route`, `decline`, `away`, `back`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from dataclasses import dataclass
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot import members, topics
-from bot.claims import Sender
-from bot.commands import Command, excerpt
+from bot import members, timezones, topics
+from bot.arguments import Choice, Number, Rest
+from bot.commands import Command, excerpt, number, split_words
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import Member, Question, QuestionTopic
 from bot.router import Router
-from handlers.questions import offers, service
+from handlers.questions import asking, escalation, offers, responses, solving, suggesting
+from handlers.questions.service import OPEN, SOLVED
 
 router = Router()
 
 LISTED = 15
-LISTS = {"": "open", "open": "open", "mine": "mine", "all": "all"}
+WHICH_LIST = "Which questions? `questions`, `questions mine` or `questions all`."
+WHICH_ENTRY = "Which library entry? For example: solved 12 entry 3"
+SAY_AWAY = "Say `away`, or `away until 2026-12-24`."
 
 
-def _sender(ctx: Context) -> Sender:
-    return ctx.sender
+def _which(command: str) -> str:
+    return f"Which question? For example: {command} 12"
+
+
+def _question_id(command: str) -> Number:
+    return Number("id", "question", 12, missing=_which(command))
+
+
+@dataclass(frozen=True)
+class _Question(Rest):
+    """The question, with topics after a colon (split by `asking.split_named_topics`). Left
+    out only to accept an offer in its thread, so usage shows it as needed."""
+
+    name: str = "question"
+    label: str = "<question>[: topic, ...]"
+    default: str = ""
+
+    @property
+    def usage(self) -> str:
+        return self.label
 
 
 @router.command(
     "ask",
-    usage="ask <question>[: topic, ...]",
+    args=[_Question()],
     summary="ask the community; I find members who know the topic",
     example="ask How do other cities plan a multi-year capital budget?",
 )
 async def ask(ctx: Context, cmd: Command) -> str | None:
+    text = cmd.values.question
     offer = None
     if cmd.thread_id and not cmd.channel.is_direct:
-        offer = await offers.open_offer(ctx, _sender(ctx), cmd.channel, cmd.thread_id)
+        offer = await offers.open_offer(ctx, ctx.sender, cmd.channel, cmd.thread_id)
     if offer is not None:
-        return await offers.accept(ctx, _sender(ctx), cmd.channel, offer, cmd.args)
-    return await service.ask(ctx, _sender(ctx), cmd.channel, cmd.args)
+        return await offers.accept(ctx, ctx.sender, cmd.channel, offer, text)
+    return await asking.ask(ctx, ctx.sender, cmd.channel, text)
 
 
 @router.command(
     "questions",
-    usage="questions [mine|open|all]",
+    args=[Choice("which", ("mine", "open", "all"), what="list of questions", default="open")],
+    extra=WHICH_LIST,
     summary="questions and their status (open ones by default)",
 )
 async def list_questions(ctx: Context, cmd: Command) -> str:
-    which = LISTS.get(cmd.args.strip().lower())
-    if which is None:
-        raise UsageError("Which questions? `questions`, `questions mine` or `questions all`.")
-    await service.note_first_responses(ctx)
+    which = cmd.values.which
+    await responses.note_first_responses(ctx)
     query = select(Question, Member.display_name).join(Member, Member.id == Question.asker_id)
     if which == "open":
-        query = query.where(Question.status == service.OPEN)
+        query = query.where(Question.status == OPEN)
     elif which == "mine":
         query = query.where(Question.asker_id == ctx.sender.member_id)
     async with ctx.db() as session:
@@ -82,7 +104,7 @@ async def list_questions(ctx: Context, cmd: Command) -> str:
 
 
 def _line(ctx: Context, question: Question, asker: str, topic_names: list[str]) -> str:
-    if question.status == service.SOLVED:
+    if question.status == SOLVED:
         status = "solved"
     elif question.first_response_at is not None:
         status = "answered, open"
@@ -106,87 +128,77 @@ def _ago(now: datetime, then: datetime) -> str:
 
 @router.command(
     "solved",
-    usage="solved <id> [@who | entry <number>]",
+    args=[_question_id("solved"), Rest("by", default="", label="@who | entry <number>")],
     summary="mark your question solved (a ✅ on it does too)",
     example="solved 12",
 )
 async def solved(ctx: Context, cmd: Command) -> str:
-    if not cmd.argv:
-        raise UsageError("Which question? For example: solved 12")
-    question_id = service.parse_id(cmd.argv[0])
     credit = entry = None
-    rest = cmd.argv[1:]
-    if rest and rest[0].lower() == "entry":
-        if len(rest) != 2:
-            raise UsageError("Which library entry? For example: solved 12 entry 3")
-        entry = service.parse_id(rest[1])
-    elif rest:
+    by = split_words(cmd.values.by)
+    if by and by[0].lower() == "entry":
+        if len(by) != 2:
+            raise UsageError(WHICH_ENTRY)
+        entry = number(by[1], "library entry", 3)
+    elif by:
         async with ctx.db() as session:
-            credit = (await members.from_mention(session, ctx.platform, " ".join(rest))).id
+            credit = (await members.from_mention(session, ctx.platform, " ".join(by))).id
             await session.commit()
-    return await service.solve(ctx, question_id, _sender(ctx), credit, "command", entry)
+    return await solving.solve(ctx, cmd.values.id, ctx.sender, credit, "command", entry)
 
 
 @router.command(
     "route",
-    usage="route <id>",
+    args=[_question_id("route")],
+    extra=_which("route"),
     summary="ask the experts now, when the library did not answer",
     example="route 12",
 )
 async def route(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which question? For example: route 12")
-    routed = await service.release(ctx, service.parse_id(cmd.argv[0]), _sender(ctx))
-    return f"Question #{cmd.argv[0].lstrip('#')}: {routed}"
+    routed = await suggesting.release(ctx, cmd.values.id, ctx.sender)
+    return f"Question #{cmd.values.id}: {routed}"
 
 
 @router.command(
     "decline",
-    usage="decline <id> [not my topic]",
+    args=[_question_id("decline"), Rest("reason", default="", label="not my topic")],
     summary="pass a question on to the next expert",
     example="decline 12",
 )
 async def decline(ctx: Context, cmd: Command) -> str:
-    if not cmd.argv:
-        raise UsageError("Which question? For example: decline 12")
-    question_id = service.parse_id(cmd.argv[0])
-    reason = " ".join(w.lower() for w in cmd.argv[1:])
+    reason = " ".join(split_words(cmd.values.reason.lower()))
     if reason not in ("", "not my topic"):
         raise UsageError("Say `decline 12`, or `decline 12 not my topic`.")
-    return await service.decline(ctx, question_id, _sender(ctx), bool(reason))
+    return await escalation.decline(ctx, cmd.values.id, ctx.sender, bool(reason))
 
 
 @router.command(
     "away",
-    usage="away [until YYYY-MM-DD]",
+    args=[Rest("until", default="", label="until YYYY-MM-DD")],
     summary="pause routed questions (until `back` or a date)",
     example="away until 2026-12-24",
 )
 async def away(ctx: Context, cmd: Command) -> str:
-    words = [w.lower() for w in cmd.argv]
+    words = split_words(cmd.values.until)
     until = None
     if words:
-        if words[0] != "until" or len(words) != 2:
-            raise UsageError("Say `away`, or `away until 2026-12-24`.")
-        until = _back_on(ctx, _sender(ctx).member, words[1])
+        if words[0].lower() != "until" or len(words) != 2:
+            raise UsageError(SAY_AWAY)
+        until = _back_on(ctx, ctx.sender.member, words[1])
     async with ctx.db() as session:
-        member = await _sender(ctx).load(session)
+        member = await ctx.sender.load(session)
         member.is_away = True
         member.away_until = until
         await session.commit()
     if until is None:
         return "You're away: I won't route questions to you until you type `back`."
     return (
-        f"You're away until {cmd.argv[1]}: I won't route questions to you before then. "
+        f"You're away until {words[1]}: I won't route questions to you before then. "
         "`back` ends it sooner."
     )
 
 
 def _back_on(ctx: Context, member: Member, text: str) -> datetime:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise UsageError(f"`{text[:20]}` is not a date; write it like 2026-12-24.") from None
+    day = timezones.day(text)
     zone = ZoneInfo(member.timezone or ctx.settings.timezone)
     back = datetime.combine(day, time(0, 0), tzinfo=zone)
     if back <= ctx.now():
@@ -194,12 +206,10 @@ def _back_on(ctx: Context, member: Member, text: str) -> datetime:
     return back
 
 
-@router.command("back", usage="back", summary="receive routed questions again")
+@router.command("back", extra="Just `back`.", summary="receive routed questions again")
 async def back(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `back`.")
     async with ctx.db() as session:
-        member = await _sender(ctx).load(session)
+        member = await ctx.sender.load(session)
         was_away = member.is_away
         member.is_away = False
         member.away_until = None

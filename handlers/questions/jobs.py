@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.context import Services
 from bot.router import Router
-from handlers.questions import offers, service
+from handlers.questions import escalation, offers, responses, suggesting
 
 router = Router()
 
@@ -15,6 +15,6 @@ router = Router()
 async def follow_up(ctx: Services) -> tuple[int, int]:
     """(escalation steps taken, offers made); first responses are noted first, so that an
     answered question never escalates."""
-    await service.note_first_responses(ctx)
-    await service.release_held(ctx)
-    return await service.escalate(ctx), await offers.offer_due(ctx)
+    await responses.note_first_responses(ctx)
+    await suggesting.release_held(ctx)
+    return await escalation.escalate(ctx), await offers.offer_due(ctx)

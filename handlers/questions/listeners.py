@@ -2,7 +2,7 @@
 offer (route it). Both run only for reactions on posts the questions feature watches (open
 questions' threads, open offers), found in memory. Replies and question-like messages need
 no listener: first responses and offers are found in the activity log (see
-`service.note_first_responses` and `offers`), so nothing runs per message."""
+`responses.note_first_responses` and `offers`), so nothing runs per message."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from bot import emoji
 from bot.context import Context
 from bot.router import Router
 from bot.types import ReactionAdded
-from handlers.questions import offers, service
+from handlers.questions import offers, service, solving
 
 router = Router()
 
@@ -40,5 +40,5 @@ async def solved(ctx: Context, event: ReactionAdded) -> bool:
     if question is None or question.asker_id != ctx.sender.member_id:
         return False
     if question.status == service.OPEN:
-        await service.solve(ctx, question.id, ctx.sender, None, via="reaction")
+        await solving.solve(ctx, question.id, ctx.sender, None, via="reaction")
     return True

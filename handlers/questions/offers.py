@@ -11,22 +11,21 @@ after `ask` in the thread, and only that text is kept, for the question.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import roles
+from bot import notices, roles
 from bot.claims import Sender
-from bot.context import Context
+from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Activity, Channel, Question, QuestionOffer
-from bot.types import ChannelRef
+from bot.types import ChannelRef, Sent
 from bot.watch import Watch, post_key
-from handlers.questions import service
+from handlers.questions import asking
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _unanswered(cutoff, since):
     )
 
 
-async def offer_due(ctx: Context) -> int:
+async def offer_due(ctx: Services) -> int:
     """Offer help on every question-like message unanswered for half the SLA (the job)."""
     cutoff = ctx.now() - timedelta(hours=ctx.settings.question_sla_hours / 2)
     async with ctx.db() as session:
@@ -85,39 +84,53 @@ async def offer_due(ctx: Context) -> int:
     return offered
 
 
-async def _offer(ctx: Context, message: Activity, channel: ChannelRef) -> bool:
+async def _offer(ctx: Services, message: Activity, channel: ChannelRef) -> bool:
     """Claim the offer (one per message, whichever process gets there first), then post it;
     the claim is given back if posting fails."""
-    async with ctx.db() as session:
-        claimed = await session.scalar(
-            upsert(session, QuestionOffer)
-            .values(
-                channel_id=message.channel_id,
-                message_id=message.message_id,
-                member_id=message.member_id,
-                offered_at=ctx.now(),
-                status=OFFERED,
+
+    async def claim() -> int | None:
+        async with ctx.db() as session:
+            claimed = await session.scalar(
+                upsert(session, QuestionOffer)
+                .values(
+                    channel_id=message.channel_id,
+                    message_id=message.message_id,
+                    member_id=message.member_id,
+                    offered_at=ctx.now(),
+                    status=OFFERED,
+                )
+                .on_conflict_do_nothing()
+                .returning(QuestionOffer.id)
             )
-            .on_conflict_do_nothing()
-            .returning(QuestionOffer.id)
-        )
-        await session.commit()
-    if claimed is None:
-        return False
-    try:
+            await session.commit()
+        return claimed
+
+    posting = False
+
+    async def post(offer_id: int) -> tuple[int, Sent]:
+        nonlocal posting
+        posting = True
         sent = await ctx.platforms[channel.platform].send(
             channel, OFFER_TEXT, thread_id=message.message_id
         )
-    except BaseException as exc:
-        await asyncio.shield(_withdraw(ctx, claimed))
-        if isinstance(exc, Exception):
-            log.warning("could not offer help on message %s: %s", message.message_id, exc)
-            return False
-        raise
+        return offer_id, sent
+
+    try:
+        _, posted = await notices.claim_then_send(
+            claim, post, lambda offer_id: _withdraw(ctx, offer_id)
+        )
+    except Exception as exc:
+        if not posting:  # the claim itself failed
+            raise
+        log.warning("could not offer help on message %s: %s", message.message_id, exc)
+        return False
+    if posted is None:
+        return False
+    offer_id, sent = posted
     async with ctx.db() as session:
         await session.execute(
             update(QuestionOffer)
-            .where(QuestionOffer.id == claimed)
+            .where(QuestionOffer.id == offer_id)
             .values(offer_message_id=sent.message_id)
         )
         await session.commit()
@@ -152,7 +165,7 @@ OFFERS = Watch("open offers", _open_offers)
 either by the member accepts."""
 
 
-async def _withdraw(ctx: Context, offer_id: int) -> None:
+async def _withdraw(ctx: Services, offer_id: int) -> None:
     async with ctx.db() as session:
         await session.execute(delete(QuestionOffer).where(QuestionOffer.id == offer_id))
         await session.commit()
@@ -211,21 +224,24 @@ async def accept(
             "Happy to. I don't keep message text here, so type your question after `ask` in "
             "this thread (for example: ask How do you phase a tax reassessment?)."
         )
-    service.check_text(service.split_named_topics(text)[0])
-    async with ctx.db() as session:
-        claimed = await session.execute(
-            update(QuestionOffer)
-            .where(QuestionOffer.id == offer.id, QuestionOffer.status == OFFERED)
-            .values(status=ACCEPTED)
-        )
-        await session.commit()
-    if claimed.rowcount != 1:
-        return None
-    try:
-        return await service.ask(ctx, sender, channel, text, root=offer.message_id)
-    except BaseException:
-        await asyncio.shield(_reopen(ctx, offer.id))
-        raise
+    asking.check_text(asking.split_named_topics(text)[0])
+
+    async def claim() -> int | None:
+        async with ctx.db() as session:
+            claimed = await session.execute(
+                update(QuestionOffer)
+                .where(QuestionOffer.id == offer.id, QuestionOffer.status == OFFERED)
+                .values(status=ACCEPTED)
+            )
+            await session.commit()
+        return offer.id if claimed.rowcount == 1 else None
+
+    _, answer = await notices.claim_then_send(
+        claim,
+        lambda _: asking.ask(ctx, sender, channel, text, root=offer.message_id),
+        lambda offer_id: _reopen(ctx, offer_id),
+    )
+    return answer
 
 
 async def _stored_text(ctx: Context, offer: QuestionOffer) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from bot import roles, topics
+from bot.arguments import Rest, TopicName
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
@@ -17,10 +18,12 @@ router = Router()
 MAX_LISTED = 100
 
 
-@router.command("topics", usage="topics", summary="the community's topics")
+@router.command(
+    "topics",
+    extra="`topics` lists them all; to find people, type `experts <topic>`.",
+    summary="the community's topics",
+)
 async def list_topics(ctx: Context, cmd: Command) -> str:
-    if cmd.args:
-        raise UsageError("`topics` lists them all; to find people, type `experts <topic>`.")
     async with ctx.db() as session:
         rows = (
             await session.execute(
@@ -51,8 +54,9 @@ async def list_topics(ctx: Context, cmd: Command) -> str:
     return "\n".join(lines)
 
 
-def _parse_topic_add(args: str) -> tuple[str, list[str]]:
-    name_part, colon, keyword_part = args.partition(":")
+def _parse_topic_add(text: str) -> tuple[str, list[str]]:
+    """`name: keyword, keyword` as (name, keywords)."""
+    name_part, colon, keyword_part = text.partition(":")
     name = topics.clean_name(name_part)
     keywords = topics.split_names(keyword_part) if colon and keyword_part.strip() else []
     if colon and not keywords:
@@ -62,15 +66,13 @@ def _parse_topic_add(args: str) -> tuple[str, list[str]]:
 
 @router.command(
     "topic add",
-    usage="topic add <name>[: keyword, ...]",
+    args=[Rest("name", label="<name>[: keyword, ...]", missing="Which topic?")],
     summary="add a topic, or keywords to one",
     example="topic add Budgeting: budget, PFM, MTEF",
     roles=[roles.FACILITATOR],
 )
 async def add_topic(ctx: Context, cmd: Command) -> str:
-    if not cmd.args.strip():
-        raise UsageError("Which topic?")
-    name, keywords = _parse_topic_add(cmd.args)
+    name, keywords = _parse_topic_add(cmd.values.name)
     async with ctx.db() as session:
         topic = await topics.exact(session, name)
         if topic is None:
@@ -93,15 +95,13 @@ async def add_topic(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "topic remove",
-    usage="topic remove <name>",
+    args=[TopicName("name", missing="Which topic?")],
     summary="remove a topic (members' expertise in it goes too)",
     example="topic remove Procurement",
     roles=[roles.FACILITATOR],
 )
 async def remove_topic(ctx: Context, cmd: Command) -> str:
-    if not cmd.args.strip():
-        raise UsageError("Which topic?")
-    name = topics.clean_name(cmd.args)
+    name = cmd.values.name
     async with ctx.db() as session:
         topic = await topics.exact(session, name)
         if topic is None:

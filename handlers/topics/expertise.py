@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from bot import expertise, topics
+from bot.arguments import TopicNames
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
@@ -18,15 +19,17 @@ from bot.router import Router
 
 router = Router()
 
+WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
+
 
 @router.command(
     "expertise learn",
-    usage="expertise learn <topic>[, <topic>...]",
+    args=[TopicNames(missing=WHICH_TOPICS)],
     summary="say what you want to learn",
     example="expertise learn budgeting, audit",
 )
 async def learn(ctx: Context, cmd: Command) -> str:
-    names = topics.split_names(cmd.args)
+    names = cmd.values.topics
     async with ctx.db() as session:
         answer = await expertise.declare(
             session, ctx.sender.member_id, names, expertise.WANTS, ctx.now()
@@ -37,12 +40,12 @@ async def learn(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "expertise unlearn",
-    usage="expertise unlearn <topic>[, <topic>...]",
+    args=[TopicNames(missing=WHICH_TOPICS)],
     summary="take topics off what you want to learn",
     example="expertise unlearn audit",
 )
 async def unlearn(ctx: Context, cmd: Command) -> str:
-    names = topics.split_names(cmd.args)
+    names = cmd.values.topics
     mine = (Expertise.member_id == ctx.sender.member_id, Expertise.kind == expertise.WANTS)
     async with ctx.db() as session:
         wanted = list(

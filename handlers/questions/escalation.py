@@ -1,0 +1,156 @@
+"""Passing a question on: an expert declines (`decline`), and questions with no response after
+the SLA go to more experts, then after twice the SLA to the facilitators."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from bot import notices
+from bot.claims import Sender
+from bot.context import Services
+from bot.errors import CommandError
+from bot.models import Question, QuestionExpert
+from handlers.questions.service import (
+    ASKED,
+    DECLINED,
+    FACILITATOR_ROUND,
+    NOT_MY_TOPIC,
+    OPEN,
+    SECOND_ROUND,
+    SOLVED,
+    Where,
+    get,
+    where_is,
+)
+from handlers.questions.telling import tell_experts, tell_facilitators
+
+log = logging.getLogger(__name__)
+
+
+async def decline(ctx: Services, question_id: int, sender: Sender, not_my_topic: bool) -> str:
+    async with ctx.db() as session:
+        question = await get(session, question_id)
+        row = await session.get(QuestionExpert, (question_id, sender.member_id))
+        if row is None or row.status not in (ASKED, DECLINED, NOT_MY_TOPIC):
+            raise CommandError(f"You weren't asked about question #{question_id}.")
+        if row.status != ASKED:
+            raise CommandError(f"You have already passed on question #{question_id}.")
+        if question.status == SOLVED:
+            raise CommandError(f"Question #{question_id} is already solved; thank you anyway.")
+        await session.execute(
+            update(QuestionExpert)
+            .where(
+                QuestionExpert.question_id == question_id,
+                QuestionExpert.member_id == sender.member_id,
+                QuestionExpert.status == ASKED,
+            )
+            .values(status=NOT_MY_TOPIC if not_my_topic else DECLINED)
+        )
+        where = await where_is(session, question)
+        round_ = row.round
+        await session.commit()
+    if await tell_experts(ctx, question, where, round_, 1):
+        return f"Thanks for letting me know: I've passed question #{question_id} to another expert."
+    if await tell_facilitators(
+        ctx, question, where, FACILITATOR_ROUND, reason="Every expert asked has passed."
+    ):
+        return (
+            "Thanks: no other expert offers that topic, so I've told the facilitators about "
+            f"#{question_id}."
+        )
+    return f"Thanks for letting me know about question #{question_id}."
+
+
+# escalation -----------------------------------------------------------------------------
+
+
+async def escalate(ctx: Services) -> int:
+    """Questions with no response after the SLA go to more experts; after twice the SLA to the
+    facilitators. Each step is claimed on the question's row, so it happens once across
+    processes; a step whose telling fails is given back and tried at the next run."""
+    sla = timedelta(hours=ctx.settings.question_sla_hours)
+    now = ctx.now()
+    async with ctx.db() as session:
+        due = (
+            await session.scalars(
+                select(Question)
+                .where(
+                    Question.status == OPEN,
+                    Question.first_response_at.is_(None),
+                    Question.escalations < 2,
+                    Question.asked_at <= now - sla,
+                )
+                .order_by(Question.asked_at)
+                .limit(500)
+            )
+        ).all()
+    steps = 0
+    for question in due:
+        level = 2 if question.asked_at <= now - 2 * sla else 1
+        for step in range(question.escalations + 1, level + 1):
+            steps += await _escalate_once(ctx, question, step)
+    return steps
+
+
+async def _escalate_once(ctx: Services, question: Question, step: int) -> bool:
+    """Claim the step on the question's row, then tell; the step is given back if telling
+    fails, for the next run."""
+
+    async def claim() -> tuple[Where, int] | None:
+        async with ctx.db() as session:
+            claimed = await session.execute(
+                update(Question)
+                .where(
+                    Question.id == question.id,
+                    Question.escalations == step - 1,
+                    Question.first_response_at.is_(None),
+                    Question.status == OPEN,
+                )
+                .values(escalations=step, last_escalated_at=ctx.now())
+            )
+            where = await where_is(session, question)
+            earlier = await session.scalar(
+                select(func.count())
+                .select_from(QuestionExpert)
+                .where(
+                    QuestionExpert.question_id == question.id,
+                    QuestionExpert.round == SECOND_ROUND,
+                )
+            )
+            await session.commit()
+        return (where, earlier or 0) if claimed.rowcount == 1 else None
+
+    async def tell(claimed: tuple[Where, int]) -> None:
+        where, earlier = claimed
+        if step == 1:
+            count = ctx.settings.experts_per_question - earlier
+            await tell_experts(ctx, question, where, SECOND_ROUND, count)
+        else:
+            hours = ctx.settings.question_sla_hours * 2
+            await tell_facilitators(
+                ctx,
+                question,
+                where,
+                FACILITATOR_ROUND,
+                reason=f"No answer after {hours:g} hours.",
+            )
+
+    escalated, _ = await notices.claim_then_send(
+        claim, tell, lambda _: _unclaim(ctx, question.id, step)
+    )
+    if escalated:
+        log.info("question #%s escalated (step %s)", question.id, step)
+    return escalated
+
+
+async def _unclaim(ctx: Services, question_id: int, step: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(
+            update(Question)
+            .where(Question.id == question_id, Question.escalations == step)
+            .values(escalations=step - 1)
+        )
+        await session.commit()

@@ -1,0 +1,89 @@
+"""First responses: the earliest reply in an open question's thread by someone other than
+the asker, found in the activity log, noted once, and the asker told who answered."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import aliased
+
+from bot import direct
+from bot.context import Services
+from bot.models import Activity, Member, Question
+from handlers.questions.service import OPEN, name_of, where_is
+
+
+async def note_first_responses(ctx: Services, question_id: int | None = None) -> int:
+    """Find first responses in the activity log: the earliest reply in an open question's
+    thread by someone other than the asker (bots are never logged). Each is noted once
+    (whichever process gets there first) and the asker is told who answered. Nothing runs
+    per message: the questions job calls this, and so do the commands that show or close a
+    question, after the log has caught up."""
+    await ctx.activity.persisted()
+    reply = aliased(Activity)
+    answers = (
+        select(Question.id, func.min(reply.ts))
+        .join(
+            reply,
+            and_(
+                reply.channel_id == Question.channel_id,
+                reply.thread_id == Question.message_id,
+                reply.kind == "reply",
+                reply.member_id != Question.asker_id,
+            ),
+        )
+        .where(
+            Question.status == OPEN,
+            Question.first_response_at.is_(None),
+            Question.message_id != "",
+        )
+        .group_by(Question.id)
+    )
+    if question_id is not None:
+        answers = answers.where(Question.id == question_id)
+    async with ctx.db() as session:
+        found = (await session.execute(answers)).all()
+    noted = 0
+    for found_id, first_ts in found:
+        noted += await _first_response(ctx, found_id, first_ts)
+    return noted
+
+
+async def _first_response(ctx: Services, question_id: int, first_ts) -> bool:
+    async with ctx.db() as session:
+        question = await session.get(Question, question_id)
+        if question is None:
+            return False
+        responder = await session.scalar(
+            select(Activity.member_id)
+            .where(
+                Activity.channel_id == question.channel_id,
+                Activity.thread_id == question.message_id,
+                Activity.kind == "reply",
+                Activity.member_id != question.asker_id,
+                Activity.ts == first_ts,
+            )
+            .limit(1)
+        )
+        result = await session.execute(
+            update(Question)
+            .where(Question.id == question_id, Question.first_response_at.is_(None))
+            .values(first_response_at=first_ts, first_responder_id=responder)
+        )
+        who = await session.get(Member, responder) if responder else None
+        where = await where_is(session, question)
+        await session.commit()
+    if result.rowcount != 1:
+        return False
+    platform = (
+        ctx.platforms[where.channel.platform] if where.channel.platform in ctx.platforms else None
+    )
+    link = await platform.permalink(where.channel, where.message_id) if platform else None
+    await direct.dm_member(
+        ctx,
+        question.asker_id,
+        f"{name_of(who)} answered your question #{question_id}"
+        + (f": {link}" if link else " in its thread.")
+        + f"\nIf that solves it, type `solved {question_id}` or react ✅ to the question.",
+        where.channel.platform,
+    )
+    return True

@@ -1,0 +1,188 @@
+"""Telling people about a question by direct message: the experts best ranked for its topics,
+or the facilitators when nobody offers them.
+
+Everyone told has a row in `question_experts`, claimed before the message is sent and given
+back if sending fails (`bot.notices.claim_then_send`): nobody is told twice about one
+question, whichever process or restart tells them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+
+from bot import direct, members, notices, roles
+from bot.commands import excerpt
+from bot.context import Services
+from bot.db import upsert
+from bot.models import Member, Question, QuestionExpert
+from bot.types import Action, UserRef
+from handlers.questions import routing
+from handlers.questions.service import (
+    ASKED,
+    FACILITATOR,
+    FIRST_ROUND,
+    Where,
+    actions,
+    link_to,
+    name_of,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def route(ctx: Services, question: Question, where: Where, names: str) -> str:
+    """Ask the first experts (or tell the facilitators when there are none); what was done,
+    in a sentence."""
+    experts = await tell_experts(
+        ctx, question, where, FIRST_ROUND, ctx.settings.experts_per_question
+    )
+    if experts:
+        who = "a member who knows" if len(experts) == 1 else f"{len(experts)} members who know"
+        return f"I've asked {who} {names or 'it'}."
+    await tell_facilitators(ctx, question, where, FIRST_ROUND, reason=_no_expert(names))
+    if names:
+        return f"Nobody offers {names} yet, so I've told the facilitators."
+    return "I couldn't tell its topic, so I've told the facilitators."
+
+
+def _no_expert(names: str) -> str:
+    return f"Nobody offers {names} yet." if names else "I couldn't tell which topic it is about."
+
+
+async def tell_experts(
+    ctx: Services, question: Question, where: Where, round_: int, count: int
+) -> list[int]:
+    """Ask up to `count` more experts, best ranked first, skipping anyone already told."""
+    reached: list[int] = []
+    tried: set[int] = set()
+    text = None
+    while len(reached) < count:
+        async with ctx.db() as session:
+            scores = await routing.topic_scores(session, question)
+            told = set(
+                await session.scalars(
+                    select(QuestionExpert.member_id).where(
+                        QuestionExpert.question_id == question.id
+                    )
+                )
+            )
+            ranked = await routing.rank(
+                session, scores, question.asker_id, ctx.now(), exclude=told | tried,
+                limit=count - len(reached),
+            )  # fmt: skip
+            if text is None and ranked:
+                text = await _expert_message(
+                    ctx, question, where, await session.get(Member, question.asker_id)
+                )
+        if not ranked:
+            break
+        for member_id in ranked:
+            tried.add(member_id)
+            buttons = actions(question.id)[1:]
+            if await _tell(ctx, question, member_id, round_, ASKED, text or "", buttons, where):
+                reached.append(member_id)
+    return reached
+
+
+async def tell_facilitators(
+    ctx: Services, question: Question, where: Where, round_: int, reason: str
+) -> list[int]:
+    """Tell every facilitator but the asker, with `reason` first; the ids of those reached."""
+    async with ctx.db() as session:
+        facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
+        asker = await session.get(Member, question.asker_id)
+    link = await link_to(ctx, where)
+    text = (
+        f"{reason} Question #{question.id} from {name_of(asker)} in "
+        f"{where.channel.name or where.channel.id} needs someone:\n> {excerpt(question.text, 300)}"
+        + (f"\nThread: {link}" if link else "")
+        + "\nYou can answer in its thread, or point an expert to it."
+    )
+    reached = []
+    for member in facilitators:
+        if member.id == question.asker_id:
+            continue
+        if await _tell(ctx, question, member.id, round_, FACILITATOR, text, (), where):
+            reached.append(member.id)
+    if not reached:
+        log.warning("question #%s: no facilitator to tell (%s)", question.id, reason)
+    return reached
+
+
+async def _expert_message(
+    ctx: Services, question: Question, where: Where, asker: Member | None
+) -> str:
+    link = await link_to(ctx, where)
+    return (
+        f"{name_of(asker)} asked a question you may know about (#{question.id}, in "
+        f"{where.channel.name or where.channel.id}):\n> {excerpt(question.text, 500)}\n"
+        + (f"Open the thread: {link}\n" if link else "")
+        + f"Answer in the question's thread. Can't help? `decline {question.id}`. "
+        f"Not your topic? `decline {question.id} not my topic`."
+    )
+
+
+async def _tell(
+    ctx: Services,
+    question: Question,
+    member_id: int,
+    round_: int,
+    status: str,
+    text: str,
+    buttons: Sequence[Action],
+    where: Where,
+) -> bool:
+    """Claim the (question, member) row, then send; the row is given back if sending fails.
+    False if someone else told them already or they cannot be reached."""
+
+    async def claim() -> list[UserRef] | None:
+        async with ctx.db() as session:
+            claimed = await session.scalar(
+                upsert(session, QuestionExpert)
+                .values(
+                    question_id=question.id,
+                    member_id=member_id,
+                    notified_at=ctx.now(),
+                    status=status,
+                    round=round_,
+                )
+                .on_conflict_do_nothing()
+                .returning(QuestionExpert.member_id)
+            )
+            accounts = await members.platform_users(session, member_id)
+            await session.commit()
+        return None if claimed is None else accounts
+
+    sending = False
+
+    async def send(accounts: list[UserRef]) -> None:
+        nonlocal sending
+        sending = True
+        user = direct.reachable(ctx.platforms, accounts, where.channel.platform)
+        if user is None:
+            raise LookupError(f"member {member_id} has no account on a running platform")
+        await ctx.platforms[user.platform].send_dm(user, text, actions=buttons)
+
+    try:
+        told, _ = await notices.claim_then_send(
+            claim, send, lambda _: _untell(ctx, question.id, member_id)
+        )
+    except Exception as exc:
+        if not sending:  # the claim itself failed
+            raise
+        log.warning("question #%s: could not tell member %s: %s", question.id, member_id, exc)
+        return False
+    return told
+
+
+async def _untell(ctx: Services, question_id: int, member_id: int) -> None:
+    async with ctx.db() as session:
+        await session.execute(
+            delete(QuestionExpert).where(
+                QuestionExpert.question_id == question_id, QuestionExpert.member_id == member_id
+            )
+        )
+        await session.commit()
