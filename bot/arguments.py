@@ -212,7 +212,6 @@ class Grammar:
 
     arguments: tuple[Argument, ...] = ()
     extra: str = ""
-    legacy_usage: str = ""  # TRANSITIONAL: removed once every command declares its arguments
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.arguments]
@@ -223,16 +222,12 @@ class Grammar:
             raise ValueError("only the last argument may take the rest of the text")
 
     def usage(self, name: str) -> str:
-        if self.legacy_usage:
-            return self.legacy_usage
         return " ".join((name, *(a.usage for a in self.arguments)))
 
     def parse(self, text: str) -> Values:
         """The typed values of `text` (what follows the command's name); UsageError on a
         missing, bad or extra word."""
         values = Values()
-        if self.legacy_usage:
-            return values
         words = split_words(text)
         position = 0
         arguments = list(self.arguments)

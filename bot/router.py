@@ -89,7 +89,6 @@ class Router:
         *,
         args: Iterable[Argument] = (),
         extra: str = "",
-        usage: str = "",
         summary: str = "",
         example: str | None = None,
         roles: Iterable[str] = (),
@@ -99,7 +98,7 @@ class Router:
         arguments in order (`bot.arguments`), parsed before the handler runs (it reads them
         in `cmd.values`) and shown by `help`; `extra` is the line for words left over."""
         key = " ".join(name.lower().split())
-        grammar = Grammar(tuple(args), extra, usage)
+        grammar = Grammar(tuple(args), extra)
 
         def register(func: CommandFunc) -> CommandFunc:
             if key in self.commands:

@@ -2,7 +2,7 @@
 
 SQL `lower()` folds only ASCII on SQLite (and depends on the locale on PostgreSQL), so
 case-insensitive lookups compare a key computed here instead: stored beside the text in a
-`*_key` column (kept in sync by listeners in bot/models.py) and computed the same way from
+`*_key` column (kept in sync by listeners in bot/models/members.py) and computed the same way from
 what a person typed. Unlike a topic's key (handlers/topics/service.py), accents count:
 "Élodie" and "ÉLODIE" share a key, "Elodie" does not.
 """

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from bot import members, roles
+from bot.arguments import Argument, Days, Mention
 from bot.commands import Command
-from bot.commands import days as parse_days
 from bot.context import Context
 from bot.errors import CommandError, UsageError
 from bot.models import AuditEntry, Member
@@ -19,12 +20,29 @@ from bot.router import Router
 
 router = Router()
 
-ROLE_USAGE = "role grant|revoke @user facilitator|coordinator"
+ONE_OF_EACH = "Name one member and one role."
+
+
+@dataclass(frozen=True)
+class Role(Argument):
+    """A role by name, any case, singular or plural (`coordinators`)."""
+
+    name: str = "role"
+    label: str = "facilitator|coordinator"
+
+    def parse(self, word: str) -> str:
+        role = word.lower().rstrip("s")
+        if role not in roles.ROLES:
+            raise UsageError(f"`{word[:30]}` is not a role; use facilitator or coordinator.")
+        return role
+
+
+ROLE_ARGS = [Mention(missing=ONE_OF_EACH), Role(missing=ONE_OF_EACH)]
 
 
 @router.command(
     "roles",
-    usage="roles",
+    extra="Just `roles`.",
     summary="who the facilitators and coordinators are",
     roles=[roles.FACILITATOR],
 )
@@ -38,15 +56,6 @@ async def list_roles(ctx: Context, cmd: Command) -> str:
     return "\n".join(lines)
 
 
-def _parse(cmd: Command) -> tuple[str, str]:
-    if len(cmd.argv) != 2:
-        raise UsageError("Name one member and one role.")
-    who, role = cmd.argv[0], cmd.argv[1].lower().rstrip("s")
-    if role not in roles.ROLES:
-        raise UsageError(f"`{cmd.argv[1][:30]}` is not a role; use facilitator or coordinator.")
-    return who, role
-
-
 def _is_bot(ctx: Context, member: Member, who: str) -> bool:
     me = ctx.platform.bot_user
     user = ctx.platform.user_from_mention(who.strip())
@@ -54,7 +63,7 @@ def _is_bot(ctx: Context, member: Member, who: str) -> bool:
 
 
 async def _change(ctx: Context, cmd: Command, grant: bool) -> str:
-    who, role = _parse(cmd)
+    who, role = cmd.values.member, cmd.values.role
     async with ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who)
     if grant and _is_bot(ctx, member, who):
@@ -81,7 +90,8 @@ async def _change(ctx: Context, cmd: Command, grant: bool) -> str:
 
 @router.command(
     "role grant",
-    usage=ROLE_USAGE.replace("grant|revoke", "grant"),
+    args=ROLE_ARGS,
+    extra=ONE_OF_EACH,
     summary="give a member a role",
     example="role grant @amina coordinator",
     roles=[roles.FACILITATOR],
@@ -92,7 +102,8 @@ async def grant_role(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "role revoke",
-    usage=ROLE_USAGE.replace("grant|revoke", "revoke"),
+    args=ROLE_ARGS,
+    extra=ONE_OF_EACH,
     summary="take a role away",
     example="role revoke @amina coordinator",
     roles=[roles.FACILITATOR],
@@ -106,13 +117,14 @@ AUDIT_LINES = 40
 
 @router.command(
     "audit",
-    usage="audit [days]",
+    args=[Days(default=30, most=3650, example="audit 30", label="days")],
+    extra="Give a number of days, for example: audit 30",
     summary="role changes, links, erasures and report pulls (default: last 30 days)",
     example="audit 90",
     roles=[roles.FACILITATOR],
 )
 async def show_audit(ctx: Context, cmd: Command) -> str:
-    days = parse_days(cmd.argv, "audit", 30, 3650)
+    days = cmd.values.days
     since = ctx.now() - timedelta(days=days)
     actor, subject = aliased(Member), aliased(Member)
     async with ctx.db() as session:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot import roles
-from bot.commands import Command
+from bot.arguments import Rest
+from bot.commands import Command, split_words
 from bot.context import Context
 from bot.router import CommandSpec, Router
 
@@ -15,11 +16,14 @@ def _usable(ctx: Context, cmd: Command) -> list[CommandSpec]:
     return [s for s in specs if roles.permits(ctx.sender.roles, s.roles)]
 
 
-@router.command("help", usage="help [command]", summary="what I can do for you")
+@router.command(
+    "help", args=[Rest("command", optional=True, label="command")], summary="what I can do for you"
+)
 async def help_command(ctx: Context, cmd: Command) -> str:
     specs = _usable(ctx, cmd)
-    if cmd.argv:
-        wanted = " ".join(cmd.argv).lower().lstrip("!/")
+    if cmd.values.command is not None:
+        words = split_words(cmd.values.command)
+        wanted = " ".join(words).lower().lstrip("!/")
         matches = [s for s in specs if s.name == wanted or s.name.startswith(wanted + " ")]
         if not matches:
             barred = [
@@ -28,7 +32,7 @@ async def help_command(ctx: Context, cmd: Command) -> str:
             ]  # fmt: skip
             if barred:
                 return f"Only {barred[0].who} can use `{barred[0].name}`."
-            hint = ctx.router.suggest(cmd.argv[0])
+            hint = ctx.router.suggest(words[0])
             tail = f" Did you mean `{hint}`?" if hint else ""
             return f"There is no command `{wanted[:30]}` you can use.{tail} Type `help` for all."
         return "\n".join(_line(s) for s in matches)

@@ -84,3 +84,47 @@ async def test_unknown_command_and_bot_messages(bot):
         )
     )
     assert len(bot.platform.sent) == count
+
+
+async def test_help_for_one_command_shows_the_usage_its_arguments_declare(bot):
+    await bot.say("alice", "!help rsvp")
+    assert bot.last_reply_to("alice") == (
+        "• `rsvp <id> [yes|no|maybe]` — say whether you'll come to an event (e.g. `rsvp 3 yes`)"
+    )
+    await bot.say("fac", "!help audit")
+    assert bot.last_reply_to("fac") == (
+        "• `audit [days]` — role changes, links, erasures and report pulls "
+        "(default: last 30 days) (e.g. `audit 90`)"
+    )
+    await bot.say("fac", "!help report")
+    assert bot.last_reply_to("fac").startswith(
+        "• `report [YYYY-MM-DD [YYYY-MM-DD]] [pseudonymous]` — the engagement workbook"
+    )
+    await bot.say("alice", "!help")
+    assert "• `help [command]` — what I can do for you\n" in bot.last_reply_to("alice")
+
+
+async def test_declared_arguments_answer_with_the_usage(bot):
+    usage = "\nUsage: `audit [days]`"
+    await bot.say("fac", "!audit lots")
+    assert bot.last_reply_to("fac") == "Give a number of days, for example: audit 30" + usage
+    await bot.say("fac", "!audit 7 days")
+    assert bot.last_reply_to("fac") == "Give a number of days, for example: audit 30" + usage
+    await bot.say("fac", "!audit 0")
+    assert bot.last_reply_to("fac") == "Choose between 1 and 3650 days." + usage
+    await bot.say("fac", "!audit 7")
+    assert bot.last_reply_to("fac") == "Nothing in the audit log for the last 7 days."
+    await bot.say("fac", "!roles please")
+    assert bot.last_reply_to("fac") == "Just `roles`.\nUsage: `roles`"
+    await bot.say("bob", "hi")
+    usage = "\nUsage: `role grant @user facilitator|coordinator`"
+    await bot.say("fac", f"!role grant {bot.mention('bob')} coordinator today")
+    assert bot.last_reply_to("fac") == "Name one member and one role." + usage
+    await bot.say("fac", f"!role grant {bot.mention('bob')} Emperor")
+    assert bot.last_reply_to("fac") == (
+        "`Emperor` is not a role; use facilitator or coordinator." + usage
+    )
+    await bot.say("fac", "!audit")
+    assert bot.last_reply_to("fac") == "Nothing in the audit log for the last 30 days."
+    await bot.say("fac", f"!role grant {bot.mention('bob')} Coordinators")
+    assert bot.last_reply_to("fac") == "bob is now a coordinator."

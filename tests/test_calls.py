@@ -285,3 +285,28 @@ async def test_bad_input_gets_a_one_line_answer(bot):
     await bot.say("kofi", "!interest withdraw 9")
     assert "There is no call #9" in bot.last_reply_to("kofi")
     assert await rows(bot, CallInterest) == []
+
+
+async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
+    await bot.say("fac", ADD)
+    await bot.say("kofi", "!interest 1")
+    assert bot.last_reply_to("kofi") == (
+        "Add a short note on why you are interested, for example: "
+        "interest 3 I led our city's budget reform\nUsage: `interest <id> <a short note>`"
+    )
+    await bot.say("kofi", "!interest withdraw 1 now")
+    assert bot.last_reply_to("kofi") == (
+        "Which call? For example: interest withdraw 3\nUsage: `interest withdraw <id>`"
+    )
+    await bot.say("kofi", "!calls open")
+    assert bot.last_reply_to("kofi") == "Just `calls`.\nUsage: `calls`"
+    await bot.say("fac", "!call add")
+    assert bot.last_reply_to("fac") == (
+        'Say when it closes and what it is: call add 2026-04-30 "<title>"\n'
+        'Usage: `call add <YYYY-MM-DD> "<title>" [: topic, ...]`'
+    )
+    assert await rows(bot, CallInterest) == [] and len(await rows(bot, Call)) == 1
+    await bot.say("kofi", '!interest #1 "Count me in"')
+    assert bot.last_reply_to("kofi").startswith("Noted your interest in call #1")
+    [interest] = await rows(bot, CallInterest)
+    assert interest.note == '"Count me in"'  # the note as typed

@@ -296,3 +296,10 @@ async def test_a_failing_digest_does_not_stop_the_scheduler(bot, monkeypatch, ca
         assert any("catch-up digest-catch-up failed" in r.getMessage() for r in caplog.records)
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_the_digest_command_takes_no_words(bot):
+    await bot.say("fac", "!digest now")
+    assert bot.last_reply_to("fac") == "Just `digest`.\nUsage: `digest`"
+    await bot.say("fac", "!digest")
+    assert bot.last_reply_to("fac").startswith("**Weekly digest**")

@@ -349,3 +349,38 @@ async def test_help_lists_the_event_commands(bot):
     await bot.say("kofi", "!help")
     listing = bot.last_reply_to("kofi")
     assert "rsvp" in listing and "events" in listing and "event add" not in listing
+
+
+async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
+    await announce(bot)
+    rsvp_usage = "\nUsage: `rsvp <id> [yes|no|maybe]`"
+    await bot.say("kofi", "!rsvp 1 perhaps")
+    assert bot.last_reply_to("kofi") == (
+        "`perhaps` is not an answer; say yes, no or maybe." + rsvp_usage
+    )
+    await bot.say("kofi", "!rsvp")
+    assert bot.last_reply_to("kofi") == (
+        "Which event, and will you come? For example: rsvp 3 yes" + rsvp_usage
+    )
+    await bot.say("kofi", "!event 1 2")
+    assert bot.last_reply_to("kofi") == "Which event? For example: event 3\nUsage: `event <id>`"
+    await bot.say("kofi", "!events soon")
+    assert bot.last_reply_to("kofi") == "Just `events`; `event <id>` shows one.\nUsage: `events`"
+    assert await rsvps(bot) == {}
+    await bot.say("fac", "!event add 2026-03-05")
+    assert bot.last_reply_to("fac") == (
+        "Say when and what, with the title in double quotes, for example: "
+        'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"\n'
+        'Usage: `event add <YYYY-MM-DD> <HH:MM> [Area/City] "<title>" [: topic, ...]`'
+    )
+    assert len(await events(bot)) == 1
+    await bot.say("kofi", "!rsvp #1 MAYBE")
+    assert bot.last_reply_to("kofi").startswith("Noted: maybe for event #1")
+    assert list((await rsvps(bot)).values()) == ["maybe"]
+
+
+async def test_a_slash_in_a_quoted_title_is_not_a_timezone(bot):
+    await bot.say("fac", '!event add 2026-03-05 18:00 "Budget 2026/27"')
+    assert "Announced event #1" in bot.last_reply_to("fac")
+    [event] = await events(bot)
+    assert (event.title, event.timezone) == ("Budget 2026/27", "UTC")

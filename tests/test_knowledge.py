@@ -239,3 +239,22 @@ async def follow_up(bot: BotHarness):
 
     await bot.app.activity.flush()
     return await jobs.follow_up(bot.app.services())
+
+
+async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
+    await bot.say("fac", "!resource add https://example.org/x Guide")
+    await bot.say("fac", "!resource remove 1 2")
+    assert bot.last_reply_to("fac") == (
+        "Which resource? For example: resource remove 4\nUsage: `resource remove <id>`"
+    )
+    await bot.say("fac", "!resource add https://example.org/y")
+    assert bot.last_reply_to("fac") == (
+        "Give a link and a title.\nUsage: `resource add <url> <title>[: topic, ...]`"
+    )
+    await bot.say("lena", "!search")
+    assert bot.last_reply_to("lena") == (
+        "What should I look for? For example: search budget forecasting\nUsage: `search <words>`"
+    )
+    assert [entry.title for entry in await entries(bot)] == ["Guide"]
+    await bot.say("fac", "!resource remove #1")
+    assert bot.last_reply_to("fac") == "Removed resource #1 (Guide)."

@@ -50,3 +50,12 @@ async def test_coordinators_are_refused_facilitator_commands(bot):
     specs = [s for s in privileged(bot) if roles.COORDINATOR not in s.roles]
     assert specs
     await try_all(bot, "coord", specs)
+
+
+async def test_a_refusal_comes_before_any_argument_is_read(bot):
+    await bot.say("alice", "hello")
+    before = await snapshot(bot)
+    for spec in privileged(bot):
+        await bot.say("alice", f"!{spec.name} ### not an argument of any kind")
+        assert bot.last_reply_to("alice") == f"Only {spec.who} can use `{spec.name}`.", spec.name
+    assert await snapshot(bot) == before

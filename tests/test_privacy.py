@@ -300,3 +300,16 @@ async def test_a_report_after_forgetme_does_not_name_the_member(bot):
     after = report_text(bot)
     assert [word for word in secrets if word in after] == []
     assert FORMER_MEMBER.lower() in after and "seoul" in after and "lena" in after
+
+
+async def test_mydata_and_forgetme_confirm_take_no_words(bot):
+    await bot.say("ben", "!mydata please")
+    assert bot.last_reply_to("ben") == "Just `mydata`.\nUsage: `mydata`"
+    assert bot.files_to("ben") == []
+    await bot.say("ben", "!forgetme confirm now")
+    assert bot.last_reply_to("ben") == "Just `forgetme confirm`.\nUsage: `forgetme confirm`"
+    await bot.say("ben", "!forgetme please")
+    assert bot.last_reply_to("ben") == (
+        "To erase your data, type exactly `forgetme confirm`.\nUsage: `forgetme`"
+    )
+    assert await member_id(bot, "ben") is not None  # not erased

@@ -383,3 +383,22 @@ def test_tallies_group_rare_values_as_other():
     pairs = [("Nairobi", 5), ("Seoul", 1), ("Lima", 2)]
     assert tally(pairs) == "Nairobi 5, Lima 2, Seoul 1"
     assert tally(pairs, shown, "city") == "Nairobi 5, other 3"
+
+
+async def test_report_and_stats_read_their_declared_arguments(bot):
+    await bot.say("coord", "!report pseudonymous")
+    assert bot.last_reply_to("coord") == (
+        "I sent you the report for 2026-02-01 to 2026-03-02 as a direct message."
+    )
+    [sent] = bot.files_to("coord")
+    assert sent.filename == "engagement-2026-02-01-to-2026-03-02.xlsx"
+    async with bot.app.db.sessions() as session:
+        pull = await session.scalar(select(AuditEntry))
+        assert pull.detail == "2026-02-01 to 2026-03-02, pseudonymous"
+    usage = "\nUsage: `stats [days]`"
+    await bot.say("fac", "!stats 7 8")
+    assert bot.last_reply_to("fac") == "Give a number of days, for example: stats 30" + usage
+    await bot.say("fac", "!stats 0")
+    assert bot.last_reply_to("fac") == "Choose between 1 and 1095 days." + usage
+    await bot.say("fac", "!stats")
+    assert bot.last_reply_to("fac").startswith("Last 7 days (2026-02-24 to 2026-03-02):")

@@ -8,10 +8,11 @@ import asyncio
 
 from sqlalchemy import delete, select, update
 
-from bot import members, roles, timezones, topics
+from bot import members, roles, topics
+from bot.arguments import Day, Number, Rest
 from bot.commands import Command
 from bot.context import Context
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError
 from bot.models import Call, CallInterest, CallTopic, Member
 from bot.router import Router
 from handlers.calls import service
@@ -19,11 +20,17 @@ from handlers.calls import service
 router = Router()
 
 FACILITATORS = [roles.FACILITATOR]
+SAY_WHEN = 'Say when it closes and what it is: call add 2026-04-30 "<title>"'
+WHICH_CALL = "Which call? For example: interest 3 I led our city's budget reform"
+WHICH_TO_WITHDRAW = "Which call? For example: interest withdraw 3"
 
 
 @router.command(
     "call add",
-    usage='call add <YYYY-MM-DD> "<title>" [: topic, ...]',
+    args=[
+        Day(missing=SAY_WHEN),
+        Rest("what", label='"<title>" [: topic, ...]', missing=service.NO_TITLE),
+    ],
     summary="announce a call for interest here, open to the end of that day",
     example='call add 2026-04-30 "Peer review panel on budget transparency": budgeting',
     roles=FACILITATORS,
@@ -31,16 +38,13 @@ FACILITATORS = [roles.FACILITATOR]
 async def add(ctx: Context, cmd: Command) -> str:
     if cmd.channel.is_direct:
         raise CommandError("Type this in the channel where the call should be announced.")
-    first, _, rest = cmd.args.strip().partition(" ")
-    if not first:
-        raise UsageError('Say when it closes and what it is: call add 2026-04-30 "<title>"')
-    day = timezones.day(first)
+    day = cmd.values.date
     zone = ctx.settings.timezone
     deadline = service.deadline_of(day, zone)
     now = ctx.now()
     if deadline <= now:
         raise CommandError(f"{day:%a %d %b %Y} has passed; choose today or a later date.")
-    title, names = service.split_title(rest)
+    title, names = service.split_title(cmd.values.what)
     async with ctx.db() as session:
         chosen = await topics.known_all(session, names)
         channel = await members.resolve_channel(session, cmd.channel)
@@ -88,10 +92,8 @@ async def _forget(ctx: Context, call_id: int) -> None:
         await session.commit()
 
 
-@router.command("calls", usage="calls", summary="open calls for interest")
+@router.command("calls", extra="Just `calls`.", summary="open calls for interest")
 async def list_calls(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `calls`.")
     zone = ctx.settings.timezone
     async with ctx.db() as session:
         rows = await service.open_calls(session, ctx.now())
@@ -123,22 +125,22 @@ async def list_calls(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "interest",
-    usage="interest <id> <a short note>",
+    args=[
+        Number("id", "call", missing=WHICH_CALL),
+        Rest("note", label="<a short note>", missing=service.NO_NOTE),
+    ],
     summary="express or change your interest in a call",
     example="interest 3 I led our city's participatory budgeting reform",
 )
 async def interest(ctx: Context, cmd: Command) -> str:
-    first, _, rest = cmd.args.strip().partition(" ")
-    if not first:
-        raise UsageError("Which call? For example: interest 3 I led our city's budget reform")
-    call_id = service.parse_id(first)
+    call_id = cmd.values.id
     zone = ctx.settings.timezone
     now = ctx.now()
     async with ctx.db() as session:
         call = await service.get(session, call_id)
         if not service.is_open(call, now):
             return service.closed_answer(call, zone)
-        note = service.check_note(rest)
+        note = service.check_note(cmd.values.note)
         member = await session.get(Member, ctx.sender.member_id)
         fresh = await service.express(session, call, member, note, now)
         await session.commit()
@@ -158,14 +160,13 @@ async def interest(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "interest withdraw",
-    usage="interest withdraw <id>",
+    args=[Number("id", "call", missing=WHICH_TO_WITHDRAW)],
+    extra=WHICH_TO_WITHDRAW,
     summary="withdraw it before the deadline",
     example="interest withdraw 3",
 )
 async def withdraw(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which call? For example: interest withdraw 3")
-    call_id = service.parse_id(cmd.argv[0])
+    call_id = cmd.values.id
     zone = ctx.settings.timezone
     now = ctx.now()
     async with ctx.db() as session:

@@ -7,13 +7,11 @@ exactly once across reruns, restarts and replicas."""
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlalchemy import func, select, update
 
 from bot import direct, notices, roles
@@ -21,8 +19,8 @@ from bot.context import Services
 from bot.models import Call, CallInterest, CallTopic, Channel, Expertise, Member, Notice
 from bot.router import Router
 from bot.types import ChannelRef, OutboundFile
+from bot.workbook import XLSX, Sheet, Text, new_book, to_bytes
 from handlers.calls import service
-from handlers.reports.workbook import Sheet, Text
 
 router = Router()
 
@@ -30,7 +28,6 @@ log = logging.getLogger(__name__)
 
 REMINDERS = (("1d", timedelta(days=1)), ("7d", timedelta(days=7)))  # latest first
 GRACE = timedelta(days=7)  # a call that closed longer ago than this gets no closing notices
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COLUMNS = [
     ("Name", 28, None),
     ("City", 18, None),
@@ -243,7 +240,7 @@ async def _interests(ctx: Services, call_id: int) -> list[tuple]:
 
 def workbook(rows: list[tuple], zone: str) -> bytes:
     """The list of interest: one row per member; everything people typed is text."""
-    book = Workbook(write_only=True)
+    book = new_book()
     sheet = Sheet(book, "Interest", COLUMNS)
     tz = ZoneInfo(zone)
     for name, city, org, role, note, at in rows:
@@ -258,6 +255,4 @@ def workbook(rows: list[tuple], zone: str) -> bytes:
             ]
         )
     sheet.finish()
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return to_bytes(book)

@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import timezones, topics
-from bot.commands import number
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Call, CallInterest, CallTopic, Member
@@ -23,15 +22,16 @@ from bot.models import Call, CallInterest, CallTopic, Member
 MAX_TITLE = 200
 MAX_NOTE = 2000
 LISTED = 20
+NO_TITLE = "What is the call about? Give it a title in quotes."
+NO_NOTE = (
+    "Add a short note on why you are interested, for example: "
+    "interest 3 I led our city's budget reform"
+)
 _QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "'": "'"}
 
 
 def subject(call_id: int) -> str:
     return f"call:{call_id}"
-
-
-def parse_id(word: str) -> int:
-    return number(word, "call")
 
 
 def deadline_of(day: date, zone: str) -> datetime:
@@ -73,7 +73,7 @@ def split_title(text: str) -> tuple[str, list[str]]:
         rest = colon + tail
     title = " ".join(title.split())
     if not title:
-        raise UsageError("What is the call about? Give it a title in quotes.")
+        raise UsageError(NO_TITLE)
     if len(title) > MAX_TITLE:
         raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
     tail = rest[1:].strip() if rest.startswith(":") else ""
@@ -144,10 +144,7 @@ async def express(
 def check_note(text: str) -> str:
     note = text.strip()
     if not note:
-        raise UsageError(
-            "Add a short note on why you are interested, for example: "
-            "interest 3 I led our city's budget reform"
-        )
+        raise UsageError(NO_NOTE)
     if len(note) > MAX_NOTE:
         raise CommandError(
             f"That note is {len(note):,} characters long; please keep it to {MAX_NOTE:,} at most."

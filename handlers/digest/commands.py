@@ -13,7 +13,7 @@ router = Router()
 
 @router.command(
     "digest",
-    usage="digest",
+    extra="Just `digest`.",
     summary="the weekly digest, now: new and silent members, overdue questions, prompts",
     example="digest",
     roles=[roles.FACILITATOR],

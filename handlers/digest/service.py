@@ -3,7 +3,7 @@
 Every figure is an SQL aggregate; the definitions are the engagement report's (bots
 excluded, "posting" is a message, reply or reaction, a new member first joined in the week,
 a prompt response is a reply in a prompt run's thread), and where the report has the query,
-the digest uses it (`handlers.reports.queries`).
+the digest uses it (from `handlers.reports`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from bot.commands import excerpt
 from bot.context import Context
 from bot.models import Activity, Member, Question
 from bot.settings import Settings
-from handlers.questions.service import OPEN
-from handlers.reports import queries
-from handlers.reports.period import Period
+from handlers.questions import OPEN
+from handlers.reports import Period, channels, new_members, prompts
 
 SHOWN = 10  # names or lines shown per section, then "and N more"
 CHANNELS = 5  # the busiest channels shown
@@ -65,7 +64,7 @@ def gather(session: Session, period: Period, now: datetime, sla: timedelta) -> F
     conn = session.connection()
     figures = Figures()
 
-    newcomers = sorted(queries.new_members(conn, period), key=lambda row: row[1], reverse=True)
+    newcomers = sorted(new_members(conn, period), key=lambda row: row[1], reverse=True)
     figures.new_total = len(newcomers)
     figures.new = _names(session, [member_id for member_id, _ in newcomers[:SHOWN]])
 
@@ -97,13 +96,11 @@ def gather(session: Session, period: Period, now: datetime, sla: timedelta) -> F
         )
     ]
 
-    figures.prompts = [tuple(row[:6]) for row in queries.prompts(conn, period)]
+    figures.prompts = [tuple(row[:6]) for row in prompts(conn, period)]
 
     busiest = [
         (platform, name, messages or 0, replies or 0, people or 0)
-        for platform, name, people, messages, replies, _reactions, _joins in queries.channels(
-            conn, period
-        )
+        for platform, name, people, messages, replies, _reactions, _joins in channels(conn, period)
         if (messages or 0) + (replies or 0) > 0
     ]
     busiest.sort(key=lambda row: (-(row[2] + row[3]), -row[4], row[1] or ""))

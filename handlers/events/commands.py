@@ -7,9 +7,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import roles
+from bot.arguments import Choice, Day, Number, Rest, Time
 from bot.commands import Command
 from bot.context import Context
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError
 from bot.models import Channel, Event, EventRsvp, Member
 from bot.router import Router
 from handlers.events import service
@@ -18,11 +19,19 @@ router = Router()
 
 FACILITATORS = [roles.FACILITATOR]
 LISTED = 20
+WHICH_EVENT = "Which event? For example: event 3"
+WILL_YOU_COME = "Which event, and will you come? For example: rsvp 3 yes"
+WHICH_TO_CANCEL = "Which event? For example: event cancel 3"
+WHICH_ATTENDEES = "Which event? For example: event attendees 3"
 
 
 @router.command(
     "event add",
-    usage='event add <YYYY-MM-DD> <HH:MM> [Area/City] "<title>" [: topic, ...]',
+    args=[
+        Day(missing=service.SAY_WHEN),
+        Time(missing=service.SAY_WHEN),
+        Rest("what", label='[Area/City] "<title>" [: topic, ...]', missing=service.SAY_WHEN),
+    ],
     summary="announce a learning event here",
     example='event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax" : budgeting',
     roles=FACILITATORS,
@@ -30,7 +39,8 @@ LISTED = 20
 async def add(ctx: Context, cmd: Command) -> str:
     if cmd.channel.is_direct:
         raise CommandError("Type this in the channel where the event should be announced.")
-    new = service.parse_add(cmd.args, ctx.settings.timezone, ctx.now())
+    values = cmd.values
+    new = service.parse_add(values.date, values.time, values.what, ctx.settings.timezone, ctx.now())
     event = await service.add(ctx, cmd.channel, ctx.sender.member_id, new)
     return (
         f"Announced event #{event.id} for {service.moment(event.starts_at, event.timezone)}. "
@@ -38,10 +48,10 @@ async def add(ctx: Context, cmd: Command) -> str:
     )
 
 
-@router.command("events", usage="events", summary="upcoming learning events")
+@router.command(
+    "events", extra="Just `events`; `event <id>` shows one.", summary="upcoming learning events"
+)
 async def upcoming(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `events`; `event <id>` shows one.")
     async with ctx.db() as session:
         rows = list(
             (
@@ -70,11 +80,15 @@ async def upcoming(ctx: Context, cmd: Command) -> str:
     return "\n".join(lines)
 
 
-@router.command("event", usage="event <id>", summary="one learning event", example="event 3")
+@router.command(
+    "event",
+    args=[Number("id", "event", missing=WHICH_EVENT)],
+    extra=WHICH_EVENT,
+    summary="one learning event",
+    example="event 3",
+)
 async def show(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which event? For example: event 3")
-    event_id = service.parse_id(cmd.argv[0])
+    event_id = cmd.values.id
     async with ctx.db() as session:
         event = await service.get(session, event_id)
         channel = await session.get(Channel, event.channel_id)
@@ -103,46 +117,43 @@ async def show(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "rsvp",
-    usage="rsvp <id> [yes|no|maybe]",
+    args=[
+        Number("id", "event", missing=WILL_YOU_COME),
+        Choice("answer", service.ANSWERS, default=service.YES),
+    ],
+    extra=WILL_YOU_COME,
     summary="say whether you'll come to an event",
     example="rsvp 3 yes",
 )
 async def rsvp(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) not in (1, 2):
-        raise UsageError("Which event, and will you come? For example: rsvp 3 yes")
-    event_id = service.parse_id(cmd.argv[0])
-    answer = cmd.argv[1].lower() if len(cmd.argv) == 2 else service.YES
-    if answer not in service.ANSWERS:
-        raise UsageError(f"`{cmd.argv[1][:20]}` is not an answer; say yes, no or maybe.")
-    return await service.rsvp(ctx, event_id, ctx.sender.member_id, answer)
+    values = cmd.values
+    return await service.rsvp(ctx, values.id, ctx.sender.member_id, values.answer)
 
 
 @router.command(
     "event cancel",
-    usage="event cancel <id>",
+    args=[Number("id", "event", missing=WHICH_TO_CANCEL)],
+    extra=WHICH_TO_CANCEL,
     summary="cancel an event and tell who signed up",
     example="event cancel 3",
     roles=FACILITATORS,
 )
 async def cancel(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which event? For example: event cancel 3")
-    event, told = await service.cancel(ctx, service.parse_id(cmd.argv[0]))
+    event, told = await service.cancel(ctx, cmd.values.id)
     people = "person" if told == 1 else "people"
     return f"Cancelled event #{event.id} ({event.title}); told {told} {people} who signed up."
 
 
 @router.command(
     "event attendees",
-    usage="event attendees <id>",
+    args=[Number("id", "event", missing=WHICH_ATTENDEES)],
+    extra=WHICH_ATTENDEES,
     summary="who said they'll come to an event",
     example="event attendees 3",
     roles=[roles.FACILITATOR, roles.COORDINATOR],
 )
 async def attendees(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which event? For example: event attendees 3")
-    event_id = service.parse_id(cmd.argv[0])
+    event_id = cmd.values.id
     async with ctx.db() as session:
         event = await service.get(session, event_id)
         counts = (await service.counts(session, [event.id]))[event.id]

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from bot import members, moments, notices, timezones, topics
-from bot.commands import number
 from bot.context import Context
 from bot.db import upsert
 from bot.direct import dm_member
@@ -35,11 +34,13 @@ YES, NO, MAYBE = "yes", "no", "maybe"
 ANSWERS = (YES, NO, MAYBE)
 UTC = ZoneInfo("UTC")
 
-# `<YYYY-MM-DD> <HH:MM> [Area/City] "<title>" [: topic, ...]`, straight or curly quotes
-_ADD = re.compile(
-    r'(?P<day>\S+)\s+(?P<time>\S+)\s+(?:(?P<zone>[^\s"“”]+)\s+)?'
-    r'["“”](?P<title>.*)["“”]\s*(?::(?P<topics>.*))?',
-    re.S,
+SAY_WHEN = (
+    "Say when and what, with the title in double quotes, for example: "
+    'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"'
+)
+# what follows the date and time: `[Area/City] "<title>" [: topic, ...]`, straight or curly quotes
+_WHAT = re.compile(
+    r'(?:(?P<zone>[^\s"“”]+)\s+)?["“”](?P<title>.*)["“”]\s*(?::(?P<topics>.*))?', re.S
 )
 
 
@@ -51,15 +52,12 @@ class NewEvent:
     topic_names: list[str]
 
 
-def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
-    found = _ADD.fullmatch(text.strip())
+def parse_add(on: date, at: str, text: str, default_zone: str, now: datetime) -> NewEvent:
+    """An event from its day and time and what follows them (`[Area/City] "<title>"
+    [: topic, ...]`)."""
+    found = _WHAT.fullmatch(text.strip())
     if found is None:
-        raise UsageError(
-            "Say when and what, with the title in double quotes, for example: "
-            'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"'
-        )
-    on = timezones.day(found["day"])
-    at = timezones.time_of_day(found["time"])
+        raise UsageError(SAY_WHEN)
     zone = timezones.name(found["zone"]) if found["zone"] else default_zone
     title = " ".join(found["title"].split())
     if not title:
@@ -78,10 +76,6 @@ def parse_add(text: str, default_zone: str, now: datetime) -> NewEvent:
         )
     names = topics.split_names(found["topics"]) if found["topics"] is not None else []
     return NewEvent(starts_at, zone, title, names)
-
-
-def parse_id(word: str) -> int:
-    return number(word, "event")
 
 
 def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import roles, topics
-from bot.commands import Command, number
+from bot.arguments import Number, Rest, TopicName, Word
+from bot.commands import Command
 from bot.context import Context
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError
 from bot.models import KnowledgeEntry, KnowledgeTopic
 from bot.router import Router
 from handlers.knowledge import library
@@ -16,18 +17,18 @@ from handlers.knowledge import library
 router = Router()
 
 LISTED = 15
+LINK_AND_TITLE = "Give a link and a title."
+WHICH_RESOURCE = "Which resource? For example: resource remove 4"
 
 
 @router.command(
     "search",
-    usage="search <words>",
+    args=[Rest("words", missing="What should I look for? For example: search budget forecasting")],
     summary='solved questions and resources that match, best first ("quotes" for a phrase)',
     example="search multi-year budget",
 )
 async def search(ctx: Context, cmd: Command) -> str:
-    words = cmd.args.strip()
-    if not words:
-        raise UsageError("What should I look for? For example: search budget forecasting")
+    words = cmd.values.words
     hits = await ctx.db.read(library.search, words)
     async with ctx.db() as session:
         await library.shown(session, hits)
@@ -51,17 +52,17 @@ async def line(ctx: Context, hit: library.Hit) -> str:
 
 @router.command(
     "resources",
-    usage="resources [<topic>]",
+    args=[TopicName(optional=True)],
     summary="guides, toolkits and recordings (for a topic)",
     example="resources budgeting",
 )
 async def resources(ctx: Context, cmd: Command) -> str:
-    name = cmd.args.strip()
+    name = cmd.values.topic
     query = select(KnowledgeEntry).where(KnowledgeEntry.url.is_not(None))
     async with ctx.db() as session:
         topic = None
-        if name:
-            topic = await topics.known(session, topics.clean_name(name))
+        if name is not None:
+            topic = await topics.known(session, name)
             query = query.join(KnowledgeTopic, KnowledgeTopic.entry_id == KnowledgeEntry.id).where(
                 KnowledgeTopic.topic_id == topic.id
             )
@@ -81,17 +82,18 @@ async def resources(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "resource add",
-    usage="resource add <url> <title>[: topic, ...]",
+    args=[
+        Word("url", missing=LINK_AND_TITLE),
+        Rest("title", label="<title>[: topic, ...]", missing=LINK_AND_TITLE),
+    ],
     summary="add a knowledge note, toolkit, guide or recording to the library",
     example="resource add https://example.org/mtef.pdf Multi-year budgeting toolkit: budgeting",
     roles=[roles.FACILITATOR],
 )
 async def add(ctx: Context, cmd: Command) -> str:
-    parts = cmd.args.strip().split(None, 1)
-    if len(parts) < 2:
-        raise UsageError("Give a link and a title.")
-    url = library.check_url(parts[0])
-    title, colon, tail = parts[1].rpartition(":") if ":" in parts[1] else (parts[1], "", "")
+    url = library.check_url(cmd.values.url)
+    text = cmd.values.title
+    title, colon, tail = text.rpartition(":") if ":" in text else (text, "", "")
     async with ctx.db() as session:
         named = await topics.known_all(session, topics.split_names(tail) if colon else [])
         topic_ids = [topic.id for topic in named]
@@ -105,15 +107,14 @@ async def add(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "resource remove",
-    usage="resource remove <id>",
+    args=[Number("id", "resource", missing=WHICH_RESOURCE)],
+    extra=WHICH_RESOURCE,
     summary="take a resource out of the library",
     example="resource remove 4",
     roles=[roles.FACILITATOR],
 )
 async def remove(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 1:
-        raise UsageError("Which resource? For example: resource remove 4")
-    resource_id = number(cmd.argv[0], "resource")
+    resource_id = cmd.values.id
     async with ctx.db() as session:
         entry = await session.get(KnowledgeEntry, resource_id)
         if entry is None or entry.url is None:

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import members, roles
+from bot.arguments import Mention, Rest, Word
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
@@ -22,6 +23,8 @@ from handlers.link import service as linking
 log = logging.getLogger(__name__)
 
 router = Router()
+
+ONE_OF_EACH = "Name one member and one platform."
 
 
 @asynccontextmanager
@@ -46,14 +49,14 @@ async def _rewiring(ctx: Context) -> AsyncIterator[None]:
 
 @router.command(
     "link",
-    usage="link [<code>]",
+    args=[Rest("code", optional=True)],
     summary="join your Slack and Matrix accounts: `link` gives a code, use it on the other",
     example="link ABCD-2345",
 )
 async def link(ctx: Context, cmd: Command) -> str:
-    if not cmd.args.strip():
+    if cmd.values.code is None:
         return await _issue(ctx, cmd)
-    code = linking.parse_code(cmd.args)
+    code = linking.parse_code(cmd.values.code)
     async with _session(ctx) as session:
         mine, theirs = await linking.claim(
             session, code, ctx.sender.member_id, cmd.sender.platform, ctx.now()
@@ -96,18 +99,17 @@ async def link_cancel(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "unlink",
-    usage="unlink @user <platform>",
+    args=[Mention(missing=ONE_OF_EACH), Word("platform", missing=ONE_OF_EACH)],
+    extra=ONE_OF_EACH,
     summary="split a member's account on one platform off into a member of its own",
     example="unlink @amina slack",
     roles=[roles.FACILITATOR],
 )
 async def unlink(ctx: Context, cmd: Command) -> str:
-    if len(cmd.argv) != 2:
-        raise UsageError("Name one member and one platform.")
-    who, platform = cmd.argv[0], cmd.argv[1].lower()
+    who, platform = cmd.values.member, cmd.values.platform.lower()
     if platform not in ctx.platforms:
         names = " or ".join(sorted(ctx.platforms))
-        raise UsageError(f"`{cmd.argv[1][:30]}` is not a platform here; use {names}.")
+        raise UsageError(f"`{cmd.values.platform[:30]}` is not a platform here; use {names}.")
     async with _rewiring(ctx), ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who)
         new = await linking.unlink(session, member, platform, ctx.sender.member_id, ctx.now())

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from bot.commands import Command
 from bot.context import Context
-from bot.errors import UsageError
 from bot.router import Router
 from bot.types import OutboundFile
+from bot.workbook import XLSX
 from handlers.privacy import erase, export
-from handlers.reports.commands import XLSX
 
 router = Router()
 
@@ -32,13 +31,11 @@ DONE = (
 
 @router.command(
     "mydata",
-    usage="mydata",
+    extra="Just `mydata`.",
     summary="all Convener holds about you, as a workbook",
     example="mydata",
 )
 async def mydata(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `mydata`.")
     await ctx.activity.flush()  # so the counts include what is still buffered
     data = await ctx.db.read(export.workbook, ctx.sender.member_id)
     name = f"convener-my-data-{ctx.now():%Y-%m-%d}.xlsx"
@@ -52,25 +49,21 @@ async def mydata(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "forgetme",
-    usage="forgetme",
+    extra="To erase your data, type exactly `forgetme confirm`.",
     summary="what erasing your data does (then `forgetme confirm`)",
     example="forgetme",
 )
 async def forgetme(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("To erase your data, type exactly `forgetme confirm`.")
     return EXPLANATION
 
 
 @router.command(
     "forgetme confirm",
-    usage="forgetme confirm",
+    extra="Just `forgetme confirm`.",
     summary="erase what Convener holds about you (it cannot be undone)",
     example="forgetme confirm",
 )
 async def forgetme_confirm(ctx: Context, cmd: Command) -> str:
-    if cmd.args.strip():
-        raise UsageError("Just `forgetme confirm`.")
     await ctx.activity.flush()  # rows still buffered carry the member's id and text
     accounts = await ctx.db.unit(erase.erase, ctx.sender.member_id, ctx.now())
     for user in accounts:  # their next event makes a new member

@@ -1,13 +1,11 @@
-"""`mydata`'s workbook: everything Convener holds about one member, one sheet per kind, in
-openpyxl's write-only mode (the reports' `Sheet`). Every text is a text cell, never a formula;
+"""`mydata`'s workbook: everything Convener holds about one member, one sheet per kind,
+written by the core writer (`bot.workbook`). Every text is a text cell, never a formula;
 times are in UTC; activity is counted by month and kind, not listed row by row."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -26,8 +24,8 @@ from bot.models import (
     Role,
     Topic,
 )
+from bot.workbook import Sheet, Text, new_book, to_bytes
 from handlers.privacy.authorship import answers_by
-from handlers.reports.workbook import Sheet, Text
 
 LONG = ("Question", "Title", "Text", "Note")  # columns shown wide
 WIDE = 60
@@ -37,7 +35,7 @@ Section = tuple[str, list[str], list[tuple]]
 
 def workbook(session: Session, member_id: int) -> bytes:
     """The member's data as an .xlsx file."""
-    book = Workbook(write_only=True)
+    book = new_book()
     for title, names, rows in sections(session, member_id):
         sheet = Sheet(book, title, [(name, WIDE if name in LONG else 18, None) for name in names])
         for row in rows:
@@ -45,9 +43,7 @@ def workbook(session: Session, member_id: int) -> bytes:
         if not rows:
             sheet.note("Nothing held.")
         sheet.finish()
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    return to_bytes(book)
 
 
 def cell(value: object) -> object:

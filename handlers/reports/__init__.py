@@ -1,8 +1,13 @@
 """Reports: the engagement workbook and the text summary, built from SQL aggregates
-(queries.py) streamed into an openpyxl write-only workbook (workbook.py); the `report` and
-`stats` commands (commands.py) and the sample community of `convener demo` (demo.py)."""
+(queries/) streamed into the core write-only workbook writer (`bot.workbook`; the report's
+sheets in workbook.py, overview.py, sheets.py, definitions.py); the `report` and `stats`
+commands (commands.py) and the sample community of `convener demo` (demo.py).
+
+Other features use the report's period and queries from here: `Period`, `new_members`,
+`prompts`, `channels`."""
 
 from handlers.reports.commands import router
 from handlers.reports.period import Period, parse_period
+from handlers.reports.queries import channels, new_members, prompts
 
-__all__ = ["Period", "parse_period", "router"]
+__all__ = ["Period", "channels", "new_members", "parse_period", "prompts", "router"]

@@ -5,36 +5,65 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import audit, roles
-from bot.commands import Command
-from bot.commands import days as parse_days
+from bot.arguments import Days, Rest
+from bot.commands import Command, split_words
 from bot.context import Context
 from bot.router import Router
 from bot.types import OutboundFile
+from bot.workbook import XLSX
 from handlers.reports.build import pull_detail, stats, write_report
 from handlers.reports.period import parse_period
 
 router = Router()
 WHO = [roles.FACILITATOR, roles.COORDINATOR]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PSEUDONYMOUS = ("pseudonymous", "pseudonyms", "anon")
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What `report` was asked for: up to two dates as typed (`parse_period` reads them) and
+    whether members are shown by pseudonym."""
+
+    dates: tuple[str, ...] = ()
+    pseudonymous: bool = False
+
+
+@dataclass(frozen=True)
+class ReportWords(Rest):
+    """`[YYYY-MM-DD [YYYY-MM-DD]] [pseudonymous]`, the rest of the text: the second date
+    only after the first, and the word `pseudonymous` (or `anon`) last."""
+
+    name: str = "period"
+    label: str = "[YYYY-MM-DD [YYYY-MM-DD]] [pseudonymous]"
+    default: Any = Asked()
+
+    @property
+    def usage(self) -> str:
+        return self.label
+
+    def parse(self, word: str) -> Asked:
+        words = split_words(word)
+        pseudonymous = words[-1].lower() in PSEUDONYMOUS
+        return Asked(tuple(words[:-1] if pseudonymous else words), pseudonymous)
 
 
 @router.command(
     "report",
-    usage="report [YYYY-MM-DD [YYYY-MM-DD]] [pseudonymous]",
+    args=[ReportWords()],
     summary="the engagement workbook (default: the last 30 days), sent to you directly",
     example="report 2026-01-01 2026-03-31 pseudonymous",
     roles=WHO,
 )
 async def report(ctx: Context, cmd: Command) -> str:
-    words = list(cmd.argv)
-    pseudonymous = bool(words) and words[-1].lower() in ("pseudonymous", "pseudonyms", "anon")
-    if pseudonymous:
-        words.pop()
+    asked = cmd.values.period
+    pseudonymous = asked.pseudonymous
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
-    period = parse_period(words, today, ctx.settings.timezone)
+    period = parse_period(list(asked.dates), today, ctx.settings.timezone)
     await ctx.activity.flush()
     buffer = io.BytesIO()
     await asyncio.to_thread(
@@ -60,13 +89,14 @@ async def report(ctx: Context, cmd: Command) -> str:
 
 @router.command(
     "stats",
-    usage="stats [days]",
+    args=[Days(default=7, most=3 * 365, example="stats 30", label="days")],
+    extra="Give a number of days, for example: stats 30",
     summary="a short summary of the last days (default 7)",
     example="stats 30",
     roles=WHO,
 )
 async def show_stats(ctx: Context, cmd: Command) -> str:
-    days = parse_days(cmd.argv, "stats", 7, 3 * 365)
+    days = cmd.values.days
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period([], today, ctx.settings.timezone, default_days=days)
     await ctx.activity.flush()
