@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 
 from bot import normalise
 from bot.activity import ActivityLog
+from bot.arguments import Mention, Rest
 from bot.claims import Sender
 from bot.commands import command_body, rest_after, split_words
 from bot.context import Context
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError
 from bot.models import Member
 from bot.router import Router
 from bot.types import ChannelRef, Message, UserRef
@@ -48,21 +49,19 @@ def test_split_words_quotes_and_unbalanced():
 def _router() -> Router:
     router = Router()
 
-    @router.command("profile", usage="profile [@user]")
+    @router.command("profile", args=[Mention(optional=True)])
     async def profile(ctx, cmd):
-        return "profile of " + (cmd.args or "you")
+        return "profile of " + (cmd.values.member or "you")
 
-    @router.command("profile city", usage="profile city <name>")
+    @router.command("profile city", args=[Rest("name", missing="Which city?")])
     async def city(ctx, cmd):
-        if not cmd.args:
-            raise UsageError("Which city?")
-        return f"city {cmd.args}"
+        return f"city {cmd.values.name}"
 
-    @router.command("boom", usage="boom")
+    @router.command("boom")
     async def boom(ctx, cmd):
         raise RuntimeError("secret internals")
 
-    @router.command("nope", usage="nope")
+    @router.command("nope")
     async def nope(ctx, cmd):
         raise CommandError("No such thing.")
 
