@@ -26,6 +26,7 @@ from adapters.slack.text import (
     blocks,
     split_text,
 )
+from bot.arguments import Rest
 from bot.commands import Command
 from bot.context import Context
 from bot.router import Router
@@ -73,10 +74,10 @@ def echo_router(seen: list[Event]) -> Router:
     """A tiny command that shows what it was given, and records the event it came in."""
     router = Router()
 
-    @router.command("echo", usage="echo <words>")
+    @router.command("echo", args=[Rest("words", optional=True)])
     async def echo(ctx: Context, cmd: Command) -> str:
         seen.append(cmd.event)
-        return f"echo from {cmd.sender.id}: {cmd.args}"
+        return f"echo from {cmd.sender.id}: {cmd.values.words or ''}"
 
     return router
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from adapters.slack import SlackAdapter
 from bot.app import Convener
+from bot.arguments import Rest
 from bot.commands import Command
 from bot.context import Context
 from bot.models import Activity, Channel, Identity, Member
@@ -303,9 +304,9 @@ async def test_slash_command_answered_through_response_url(slack_bot):
 async def test_shortcut_commands(settings, slack, socket_server, transport):
     extra = Router()  # alone: the real `expertise` belongs to another feature
 
-    @extra.command("expertise", usage="expertise add <topic>")
+    @extra.command("expertise", args=[Rest("text")])
     async def expertise(ctx: Context, cmd: Command) -> str:
-        return f"offered: {cmd.args}"
+        return f"offered: {cmd.values.text}"
 
     running = await SlackBot(settings, slack, socket_server, transport, extra, False).start()
     try:
@@ -383,7 +384,7 @@ async def test_slow_command_is_acked_before_it_finishes(settings, slack, socket_
     order: list[str] = []
     slow = Router()
 
-    @slow.command("slow", usage="slow")
+    @slow.command("slow")
     async def slow_command(ctx: Context, cmd: Command) -> str:
         await gate.wait()
         order.append("finished")
