@@ -17,7 +17,8 @@ import pytest
 
 from tests.test_console import console_environment, console_process, convener
 
-RUNS = 20
+RUNS = 20  # ending on a newcomer, as the hot-path issue asks
+SIGTERM_RUNS = 10  # each stopped at another point of the burst
 MEMBERS = 100
 CITIES = ("Nairobi", "Seoul", "Mexico City", "Accra", "Kathmandu", "Barcelona")
 
@@ -107,7 +108,7 @@ def test_a_burst_ending_on_a_newcomer(tmp_path, run):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("run", range(SIGTERM_RUNS))
 def test_a_burst_stopped_by_sigterm(tmp_path, run):
     """SIGTERM once the bot is mid-burst: whatever was read is stored, nothing is lost."""
     text = script(1000 + run)
@@ -118,7 +119,7 @@ def test_a_burst_stopped_by_sigterm(tmp_path, run):
     answered = 0
     for line in iter(proc.stdout.readline, ""):  # mid-burst: some answers are out
         answered += "convener:" in line
-        if answered >= 40 + run:
+        if answered >= 40 + 2 * run:
             break
     proc.send_signal(signal.SIGTERM)
     try:
