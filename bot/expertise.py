@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import topics
+from bot.context import Services
 from bot.models import Expertise, Topic
 
 OFFERS = "offers"
@@ -73,3 +74,12 @@ async def declare(
     if already:
         parts.append(f"You already {verb} {', '.join(already)}.")
     return " ".join(parts)
+
+
+async def declare_now(ctx: Services, member_id: int, names: list[str], kind: str) -> str:
+    """`declare` in a transaction of its own, committed (what `expertise add` and `expertise
+    learn` do)."""
+    async with ctx.db() as session:
+        answer = await declare(session, member_id, names, kind, ctx.now())
+        await session.commit()
+    return answer

@@ -156,13 +156,9 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
     example="expertise add budgeting, procurement",
 )
 async def add_offers(ctx: Context, cmd: Command) -> str:
-    names = cmd.values.topics
-    async with ctx.db() as session:
-        answer = await expertise.declare(
-            session, ctx.sender.member_id, names, expertise.OFFERS, ctx.now()
-        )
-        await session.commit()
-    return answer
+    return await expertise.declare_now(
+        ctx, ctx.sender.member_id, cmd.values.topics, expertise.OFFERS
+    )
 
 
 @router.command(

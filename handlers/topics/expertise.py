@@ -29,13 +29,9 @@ WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
     example="expertise learn budgeting, audit",
 )
 async def learn(ctx: Context, cmd: Command) -> str:
-    names = cmd.values.topics
-    async with ctx.db() as session:
-        answer = await expertise.declare(
-            session, ctx.sender.member_id, names, expertise.WANTS, ctx.now()
-        )
-        await session.commit()
-    return answer
+    return await expertise.declare_now(
+        ctx, ctx.sender.member_id, cmd.values.topics, expertise.WANTS
+    )
 
 
 @router.command(
