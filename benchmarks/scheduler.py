@@ -104,7 +104,7 @@ async def measure(url: str) -> tuple[float, list[float]]:
         due_at -= timedelta(minutes=1)
     await seed(app, due_at)
     started = time.perf_counter()
-    scheduler = await start_scheduler(app)
+    scheduler = await start_scheduler(app, app.router.jobs)
     load_seconds = time.perf_counter() - started
     wait = (due_at - datetime.now(UTC)).total_seconds() + 30
     try:
