@@ -2,8 +2,9 @@
 in the database, so jobs survive restarts and every replica sees the same ones.
 
 It imports no feature. Features declare their jobs on their routers (`bot.jobs`); the
-composition root hands the merged list to `start_scheduler`, which registers them, starts,
-then runs the catch-up jobs (`at_start`) in the order declared. Every run gets a
+composition root hands the merged list to `start_scheduler`, which registers them, starts
+paused, runs the catch-up jobs (`at_start`) in the order declared, then resumes (so the jobs
+a catch-up adds, one per prompt schedule, are woken for once). Every run gets a
 `JobContext`; a job that fails is logged and runs again at its next time.
 """
 
@@ -176,11 +177,11 @@ def starter(jobs: Sequence[Job]) -> Callable[[Convener], Awaitable[Scheduler]]:
 
 
 async def start_scheduler(app: Convener, jobs: Sequence[Job]) -> Scheduler:
-    """Register the jobs that run on time, start, then run the catch-up jobs in order (one
-    that fails is logged; the others and the scheduler still run)."""
+    """Register the jobs that run on time, start paused, run the catch-up jobs in order (one
+    that fails is logged; the others and the scheduler still run), then resume."""
     scheduler = Scheduler(app, app.metrics)
     timed = [job.id for job in jobs if scheduler.declare(job)]
-    scheduler.start()
+    scheduler.aps.start(paused=True)  # jobs added while catching up wake it once, on resume
     for job in jobs:
         if not isinstance(job.when, AtStart):
             continue
@@ -192,5 +193,6 @@ async def start_scheduler(app: Convener, jobs: Sequence[Job]) -> Scheduler:
         except BaseException:
             scheduler.shutdown(wait=False)
             raise
+    scheduler.aps.resume()
     log.info("scheduler started: %d jobs (%s)", len(timed), ", ".join(timed))
     return scheduler
