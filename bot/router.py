@@ -10,13 +10,15 @@ import difflib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from bot import roles
 from bot.arguments import Argument, Grammar
 from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
-from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Weekly
+from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly, When
+from bot.settings import Settings
 from bot.types import Event
 from bot.watch import Watch, Watches
 
@@ -154,7 +156,13 @@ class Router:
         """Declare a job that runs every day at `hour:minute` UTC."""
         return self._job(job_id, Daily(hour, minute))
 
-    def weekly(self, job_id: str, *, slot, grace) -> Callable[[JobFunc], JobFunc]:
+    def weekly(
+        self,
+        job_id: str,
+        *,
+        slot: Callable[[Settings], Slot | None],
+        grace: Callable[[Settings], timedelta],
+    ) -> Callable[[JobFunc], JobFunc]:
         """Declare a job that runs weekly at the slot the settings give (`bot.jobs.Weekly`)."""
         return self._job(job_id, Weekly(slot, grace))
 
@@ -162,7 +170,7 @@ class Router:
         """Declare a job that runs once when the scheduler starts."""
         return self._job(job_id, AtStart())
 
-    def _job(self, job_id: str, when) -> Callable[[JobFunc], JobFunc]:
+    def _job(self, job_id: str, when: When) -> Callable[[JobFunc], JobFunc]:
         def register(func: JobFunc) -> JobFunc:
             self._add_job(Job(job_id, func, when))
             return func
