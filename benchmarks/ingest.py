@@ -35,7 +35,7 @@ from benchmarks.common import (
     size,
     truncate_postgres,
 )
-from bot.cli import build
+from bot.cli import build, tune_gc
 from bot.settings import Settings
 
 EVENTS = size("BENCH_INGEST_EVENTS", 200_000, 10_000)
@@ -80,6 +80,7 @@ class Script:
 async def through_core(url: str, history: Script) -> tuple[float, int]:
     settings = Settings(_env_file=None, database_url=url)
     app = build(settings, schedule=False)
+    tune_gc()  # as `convener run` does
     with open(os.devnull, "w") as sink:  # noqa: ASYNC230 (opening /dev/null does not block)
         console = ConsoleAdapter(out=sink)
         app.add_platform(console)
