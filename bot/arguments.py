@@ -5,8 +5,8 @@ A command lists its arguments in order (`@router.command("rsvp", args=[Number("i
 "event"), Choice("answer", ("yes", "no", "maybe"), default="yes")])`); the router hands the
 handler `cmd.values`, the typed values by name. Each kind takes one word, except `Rest`,
 which takes the rest of the text as typed. A kind with `default` (or `optional=True`) may be
-left out at the end; an optional `Mention`, `Zone` or `Choice` in the middle is taken only
-when the word fits it (`profile [@user]`, `event add ... [Area/City] "<title>"`).
+left out at the end; an optional `Zone`, `Day` or `Choice` in the middle is taken only when
+the word fits it (`<date> <time> [Area/City] <title>`: a title's first word is no zone).
 
 Parsing is pure: kinds that need the database (a topic by name) are resolved by the feature,
 through the core's lookup (`bot.topics`), from the text a kind returns.
@@ -155,9 +155,6 @@ class Mention(Argument):
 
     name: str = "member"
     label: str = "@user"
-
-    def fits(self, word: str) -> bool:
-        return word.startswith(("@", "<@"))
 
 
 @dataclass(frozen=True)

@@ -31,12 +31,11 @@ class Values(dict[str, Any]):
 @dataclass(slots=True)
 class Command:
     """A parsed command: `name` is the registered command it matched (e.g. `profile city`),
-    `args` the rest of the text as typed, `argv` the rest split into words (quotes group),
-    `values` its declared arguments, parsed (`bot.arguments`)."""
+    `args` the rest of the text as typed, `values` its declared arguments, parsed
+    (`bot.arguments`)."""
 
     name: str
     args: str
-    argv: list[str]
     sender: UserRef
     channel: ChannelRef
     event: Event
@@ -70,16 +69,6 @@ def number(word: str, what: str, example: int = 3) -> int:
             f"`{word[:20]}` is not {a(what)} number (they look like {example} or #{example})."
         )
     return int(digits)
-
-
-def days(argv: list[str], command: str, default: int, most: int) -> int:
-    """A number of days given as a command's only argument (`stats 30`), or `default`."""
-    if len(argv) > 1 or (argv and not (argv[0].isascii() and argv[0].isdigit())):
-        raise UsageError(f"Give a number of days, for example: {command} 30")
-    count = int(argv[0]) if argv else default
-    if not 1 <= count <= most:
-        raise UsageError(f"Choose between 1 and {most} days.")
-    return count
 
 
 def excerpt(text: str, limit: int = 80) -> str:

@@ -60,13 +60,6 @@ class Services:
             return None
         return await self.platforms[channel.platform].permalink(channel, message_id)
 
-    def services(self) -> Services:
-        """Only the services (what a function shared by commands and jobs is given)."""
-        return Services(
-            platforms=self.platforms, db=self.db, settings=self.settings,
-            activity=self.activity, watches=self.watches, clock=self.clock,
-        )  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context(Services):

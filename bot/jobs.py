@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from bot.context import JobContext
 
 JobFunc = Callable[["JobContext"], Awaitable[object]]
+MIN_GRACE = timedelta(minutes=1)
+"""A weekly run is made up to this late at least, even with no grace set: a job fires a
+moment after its slot."""
 Slot = tuple[int, str, str]
 """A weekly slot: weekday (0 is Monday), `HH:MM`, IANA time zone."""
 

@@ -245,7 +245,6 @@ class Router:
         cmd = Command(
             name=spec.name if spec else "",
             args=rest_after(body, consumed) if spec else body,
-            argv=words[consumed:],
             sender=event.user,
             channel=event.channel,
             event=event,

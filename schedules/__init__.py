@@ -11,6 +11,7 @@ a catch-up adds, one per prompt schedule, are woken for once). Every run gets a
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,7 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.context import JobContext
 from bot.errors import UsageError
-from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly
+from bot.jobs import MIN_GRACE, AtStart, Daily, Every, Job, JobFunc, Slot, Weekly
 
 if TYPE_CHECKING:
     from bot.app import Convener
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MIN_GRACE = timedelta(minutes=1)  # a job fires a moment after its slot, even with no grace
 EVERY_GRACE_SECONDS = 3600
 
 
@@ -99,7 +99,9 @@ class Scheduler:
 
     def context(self) -> JobContext:
         assert self.app is not None
-        return JobContext(**_fields(self.app.services()), timetable=self)
+        services = self.app.services()
+        shared = {f.name: getattr(services, f.name) for f in dataclasses.fields(services)}
+        return JobContext(**shared, timetable=self)
 
     def weekly(self, job_id: str, slot: Slot, func: JobFunc, grace: timedelta) -> None:
         self.add_job(
@@ -159,11 +161,6 @@ class Scheduler:
         else:
             return False
         return True
-
-
-def _fields(services) -> dict:
-    return {name: getattr(services, name) for name in
-            ("platforms", "db", "settings", "activity", "watches", "clock")}  # fmt: skip
 
 
 def _seconds(grace: timedelta) -> int:

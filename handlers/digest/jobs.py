@@ -20,7 +20,7 @@ from bot.context import Services
 from bot.db import upsert
 from bot.direct import dm_member
 from bot.errors import UsageError
-from bot.jobs import Slot
+from bot.jobs import MIN_GRACE, Slot
 from bot.models import DigestRun
 from bot.notices import claim_then_send
 from bot.router import Router
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 router = Router()
 OFF = "off"
-MIN_GRACE = timedelta(minutes=1)  # a job fires a moment after its slot, even with no grace
 
 
 def slot(settings: Settings) -> Slot | None:
