@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections import deque
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot import members
 from bot.db import Database
@@ -34,10 +36,11 @@ from bot.types import ChannelRef, Event, MemberJoined, MemberLeft, Message, Reac
 log = logging.getLogger(__name__)
 
 POSTING_KINDS = ("message", "reply", "reaction")
-# Rows per write transaction. A quiet flush (up to 1,000 rows) writes chunks of 25, so a
-# command waiting for SQLite's one write lock waits about a millisecond (100-row chunks made
-# the command p99 1-2 ms worse); a busy one writes large chunks.
-QUIET_CHUNK, BUSY_CHUNK = 25, 1000
+# Rows per write transaction. A quiet flush (up to 1,000 rows) writes chunks of 250, so a
+# command waiting for SQLite's one write lock waits a few milliseconds; a busy one writes
+# the batch whole.
+QUIET_ROWS, QUIET_CHUNK, BUSY_CHUNK = 1000, 250, 2000
+YIELD_EVERY = 256
 KNOWN_LIMIT = 500_000
 CLOSE_ATTEMPTS = 5
 CLOSE_WAIT_SECONDS = 30.0
@@ -119,6 +122,7 @@ class ActivityLog:
         self._latest: dict[tuple[str, str], int] = {}
         self._stored_changed = asyncio.Condition()
         self._closing = asyncio.Event()
+        self._due = False
         self.written = 0
         self.dead_lettered = 0
 
@@ -177,12 +181,21 @@ class ActivityLog:
                 ),
             )
         )
-        if len(self._rows) >= self.settings.activity_batch_size:
-            self._kick()
+        buffered = len(self._rows)
+        if buffered % YIELD_EVERY == 0:
+            self._due = True
+            if buffered >= self.settings.activity_batch_size:
+                self._kick()
         return True
 
     async def backpressure(self) -> None:
-        """Wait while more than four batches are buffered (the database is behind)."""
+        """Give the writer a turn of the loop every `YIELD_EVERY` events, so that writing goes
+        on beside an intake that never waits otherwise (the writer's thread has finished a
+        chunk: it takes what is buffered and hands it over); wait while more than four batches
+        are buffered (the database is behind)."""
+        if self._due:
+            self._due = False
+            await asyncio.sleep(0)
         if len(self._rows) >= 4 * self.settings.activity_batch_size:
             await self.persisted()
 
@@ -201,9 +214,12 @@ class ActivityLog:
         async with self._stored_changed:
             await self._stored_changed.wait_for(lambda: self._stored >= target)
 
-    def _kick(self) -> None:
+    def _kick(self) -> bool:
+        """Start writing unless a write is under way; whether it started one."""
         if self._writing is None or self._writing.done():
             self._writing = asyncio.get_running_loop().create_task(self._write_pending())
+            return True
+        return False
 
     async def _write_pending(self) -> None:
         """Write until the buffer is empty; on a database fault, back off and try again.
@@ -276,7 +292,7 @@ class ActivityLog:
              user.platform, user.id)
             for _, user, channel, values in batch
         ]  # fmt: skip
-        chunk = QUIET_CHUNK if len(rows) <= 1000 else BUSY_CHUNK
+        chunk = QUIET_CHUNK if len(rows) <= QUIET_ROWS else BUSY_CHUNK
         for start in range(0, len(rows), chunk):
             part = rows[start : start + chunk]
             try:
@@ -288,8 +304,10 @@ class ActivityLog:
         return len(rows)
 
     async def _insert(self, sql: str, rows: list[tuple]) -> None:
-        async with self.db.engine.begin() as conn:
-            await conn.exec_driver_sql(sql, rows)
+        """One statement, one transaction, one hand-off for the whole chunk: the rows go as
+        one JSON array, so the database inserts them without a trip back to Python per row
+        (on SQLite its thread holds no GIL meanwhile, so intake goes on beside it)."""
+        await self.db.unit(_run_insert, sql, json.dumps(rows, ensure_ascii=False))
 
     async def _one_by_one(self, sql: str, rows: list[tuple]) -> None:
         for row in rows:
@@ -429,6 +447,7 @@ _COLUMNS = (
     "ts", "channel_id", "kind", "platform", "event_id", "message_id", "thread_id", "size", "text",
     "asks",
 )  # fmt: skip
+_PG_TYPES = ("timestamptz", "integer", "", "", "", "", "", "integer", "", "boolean")
 
 
 def _sqlite_ts(ts: datetime) -> str:
@@ -436,24 +455,42 @@ def _sqlite_ts(ts: datetime) -> str:
     return ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], object]]:
-    """The batch insert as driver SQL: the member comes from the identity, event ids already
-    stored are ignored.
+def _iso(ts: datetime) -> str:
+    return ts.isoformat()
 
-    The hot path hands tuples straight to the driver's executemany: SQLAlchemy's per-row
-    bind processing cost more than the database did. On PostgreSQL the identity row is
+
+def _run_insert(session: Session, sql: str, rows: str) -> None:
+    session.connection().exec_driver_sql(sql, (rows,))
+    session.commit()
+
+
+@functools.cache
+def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], str]]:
+    """The batch insert over a JSON array of rows (each `_COLUMNS`, then the platform and
+    user id): the member comes from the identity, in order, and event ids already stored
+    are ignored.
+
+    The member is looked up in the same statement, so a row written by a replica that has
+    not heard of a merge still lands on the merged member. On PostgreSQL the identity row is
     share-locked, so a merge that moves it waits for this insert (and the merge's own update
     of the activity rows then sees it)."""
     columns = ", ".join(("member_id", *_COLUMNS))
+    user = len(_COLUMNS)
     if dialect == "postgresql":
-        values = ", ".join(["%s"] * len(_COLUMNS))
+        values = ", ".join(
+            f"(r.v->>{n})::{kind}" if kind else f"r.v->>{n}" for n, kind in enumerate(_PG_TYPES)
+        )
         return (
-            f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} FROM identities i "
-            "WHERE i.platform = %s AND i.user_id = %s FOR SHARE "
+            f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} "
+            "FROM json_array_elements(%s::json) WITH ORDINALITY r(v, n) "
+            f"JOIN identities i ON i.platform = r.v->>{user} AND i.user_id = r.v->>{user + 1} "
+            "ORDER BY r.n FOR SHARE OF i "
             "ON CONFLICT ON CONSTRAINT uq_activity_event DO NOTHING"
-        ), lambda ts: ts
-    values = ", ".join(["?"] * len(_COLUMNS))
+        ), _iso
+    values = ", ".join(f"r.value->>{n}" for n in range(len(_COLUMNS)))
     return (
-        f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} FROM identities i "
-        "WHERE i.platform = ? AND i.user_id = ? ON CONFLICT DO NOTHING"
+        f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} "
+        "FROM json_each(?) r CROSS JOIN identities i "
+        f"WHERE i.platform = r.value->>{user} AND i.user_id = r.value->>{user + 1} "
+        "ON CONFLICT DO NOTHING"
     ), _sqlite_ts

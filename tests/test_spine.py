@@ -56,12 +56,12 @@ def _now():
 
 
 async def test_a_poisoned_row_is_dead_lettered_and_the_rest_are_stored(bot):
-    """A row the database refuses (here an object where an id belongs, as a Slack
-    `thread_ts` once was) goes to the dead-letter table; the rows around it are stored and
-    commands keep working."""
+    """A row that cannot be written (here an object no database column can hold where an id
+    belongs; a Slack `thread_ts` was once an object) goes to the dead-letter table; the rows
+    around it are stored and commands keep working."""
     log = bot.app.activity
     good = [await bot.say("alice", f"message {n}") for n in range(20)]
-    poisoned = replace(good[0], event_id="poison", thread_id={"ts": "1.1"})  # type: ignore[arg-type]
+    poisoned = replace(good[0], event_id="poison", thread_id={"ts": object()})  # type: ignore[arg-type]
     log.record(poisoned, "reply")  # past the boundary on purpose: the last line of defence
     for n in range(1000):
         await bot.say("bob", f"after {n}")
