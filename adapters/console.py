@@ -10,6 +10,7 @@ Input lines are `/as <name>`, `/join #<channel>`, `/react <emoji>`, `/reply <tex
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import re
 import sys
@@ -45,13 +46,20 @@ MAX_WAIT_SECONDS = 24 * 3600
 _NAME = re.compile(r"^[\w.\-]{1,64}$")
 
 
+@functools.lru_cache(maxsize=4096)
 def channel(name: str) -> ChannelRef:
     name = name.lstrip("#")
     return ChannelRef(PLATFORM, name, f"#{name}")
 
 
+@functools.lru_cache(maxsize=4096)
 def direct(user: str) -> ChannelRef:
     return ChannelRef(PLATFORM, f"dm:{user}", f"@{user}", is_direct=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _person(name: str) -> UserRef:
+    return UserRef(PLATFORM, name, name)
 
 
 @dataclass
@@ -129,10 +137,16 @@ class ConsoleAdapter:
         return list(self.state.threads.get((channel.id, root_id), ()))
 
     def _in_thread(
-        self, channel: ChannelRef, root: str, message_id: str, user: UserRef, text: str
+        self,
+        channel: ChannelRef,
+        root: str,
+        message_id: str,
+        user: UserRef,
+        text: str,
+        at: datetime | None = None,
     ) -> None:
         replies = self.state.threads.setdefault((channel.id, root), [])
-        replies.append(ThreadMessage(message_id, user, text, self.clock()))
+        replies.append(ThreadMessage(message_id, user, text, at or self.clock()))
 
     async def send_private(
         self,
@@ -172,8 +186,7 @@ class ConsoleAdapter:
     # Input -----------------------------------------------------------------------------
 
     def _user(self, name: str | None = None) -> UserRef:
-        name = name or self.state.user
-        return UserRef(PLATFORM, name, name)
+        return _person(name or self.state.user)
 
     def _event_id(self) -> str:
         """Unique across runs on one database: the run's start (ms, hex) and a counter; short,
@@ -225,11 +238,12 @@ class ConsoleAdapter:
                 ]
             if not rest:
                 return "(console) usage: /reply <text>"
-            return [self._message(user, here, rest, thread_id=last.thread_id or last.message_id)]
+            thread_id = last.thread_id or last.message_id
+            return [self._message(user, here, rest, now, thread_id)]
         if head == "/dm":
             if not rest:
                 return "(console) usage: /dm <text>"
-            return [self._message(user, direct(user.id), rest)]
+            return [self._message(user, direct(user.id), rest, now)]
         if head == "/convener":
             return [SlashCommand(self._event_id(), user, self.here(), now, rest or "help")]
         if head == "/wait":
@@ -241,17 +255,22 @@ class ConsoleAdapter:
                 f"(console) unknown {head[:20]}; use /as, /join, /react, /reply, /dm, /wait, "
                 "/convener, /help, /quit, or type a message (!help for commands)"
             )
-        return [self._message(user, self.here(), line.strip())]
+        return [self._message(user, self.here(), line.strip(), now)]
 
     def _message(
-        self, user: UserRef, where: ChannelRef, text: str, thread_id: str | None = None
+        self,
+        user: UserRef,
+        where: ChannelRef,
+        text: str,
+        now: datetime,
+        thread_id: str | None = None,
     ) -> Message:
         message_id = self._next_id()
         if not where.is_direct:
             self.state.last[where.id] = _Posted(message_id, thread_id)
             if thread_id:
-                self._in_thread(where, thread_id, message_id, user, text)
-        return Message(self._event_id(), user, where, self.clock(), text, message_id, thread_id)
+                self._in_thread(where, thread_id, message_id, user, text, now)
+        return Message(self._event_id(), user, where, now, text, message_id, thread_id)
 
     def help(self) -> str:
         return "\n".join(

@@ -42,7 +42,7 @@ from benchmarks.common import (
     size,
     truncate_postgres,
 )
-from bot.cli import build, tune_gc
+from bot.cli import build, tune_runtime
 from bot.settings import Settings
 
 EVENTS = size("BENCH_INGEST_EVENTS", 200_000, 10_000)
@@ -100,7 +100,7 @@ class Timings(NamedTuple):
 async def through_core(url: str, history: Script) -> Timings:
     settings = Settings(_env_file=None, database_url=url)
     app = build(settings, schedule=False)
-    tune_gc()  # as `convener run` does
+    tune_runtime()  # as `convener run` does
     with open(os.devnull, "w") as sink:  # noqa: ASYNC230 (opening /dev/null does not block)
         console = ConsoleAdapter(out=sink)
         app.add_platform(console)

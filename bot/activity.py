@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 
+from sqlalchemy import TextClause, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -40,7 +41,7 @@ POSTING_KINDS = ("message", "reply", "reaction")
 # command waiting for SQLite's one write lock waits a few milliseconds; a busy one writes
 # the batch whole.
 QUIET_ROWS, QUIET_CHUNK, BUSY_CHUNK = 1000, 250, 2000
-YIELD_EVERY = 256
+YIELD_EVERY = 64
 KNOWN_LIMIT = 500_000
 CLOSE_ATTEMPTS = 5
 CLOSE_WAIT_SECONDS = 30.0
@@ -191,13 +192,14 @@ class ActivityLog:
     async def backpressure(self) -> None:
         """Give the writer a turn of the loop every `YIELD_EVERY` events, so that writing goes
         on beside an intake that never waits otherwise (the writer's thread has finished a
-        chunk: it takes what is buffered and hands it over); wait while more than four batches
-        are buffered (the database is behind)."""
+        chunk: it takes what is buffered and hands it over). While more than four batches wait
+        (the database is behind), wait until what the writer holds is stored: it then takes
+        the buffer, and intake goes on beside that write."""
         if self._due:
             self._due = False
             await asyncio.sleep(0)
         if len(self._rows) >= 4 * self.settings.activity_batch_size:
-            await self.persisted()
+            await self.persisted(self._recorded - len(self._rows))
 
     def latest_of(self, user: UserRef) -> int:
         """The sequence number of the user's latest row not yet stored (0 if none)."""
@@ -450,6 +452,18 @@ _COLUMNS = (
 _PG_TYPES = ("timestamptz", "integer", "", "", "", "", "", "integer", "", "boolean")
 
 
+HOLD_WRITES = text("LOCK TABLE activity IN SHARE ROW EXCLUSIVE MODE")
+
+
+def hold_writes(session: Session | AsyncSession) -> TextClause | None:
+    """The statement that makes activity writes wait for the caller's transaction, to run
+    first in one that moves or erases a member's identities: on PostgreSQL it waits for
+    the writes under way (so the transaction's own changes to activity rows see them) and
+    holds new ones until it ends (so they find the identities as it left them). None on
+    SQLite, where this process's writes go one at a time already."""
+    return HOLD_WRITES if session.get_bind().dialect.name == "postgresql" else None
+
+
 def _sqlite_ts(ts: datetime) -> str:
     """The text form SQLAlchemy stores SQLite datetimes in (naive UTC, microseconds)."""
     return ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -471,9 +485,9 @@ def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], str]]:
     are ignored.
 
     The member is looked up in the same statement, so a row written by a replica that has
-    not heard of a merge still lands on the merged member. On PostgreSQL the identity row is
-    share-locked, so a merge that moves it waits for this insert (and the merge's own update
-    of the activity rows then sees it)."""
+    not heard of a merge still lands on the merged member; a merge or an erasure in progress
+    holds these writes back (`hold_writes`). On PostgreSQL the rows go as `jsonb`, parsed
+    once (plain `json` is parsed again for every field: 22 against 13 µs a row)."""
     columns = ", ".join(("member_id", *_COLUMNS))
     user = len(_COLUMNS)
     if dialect == "postgresql":
@@ -482,9 +496,9 @@ def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], str]]:
         )
         return (
             f"INSERT INTO activity ({columns}) SELECT i.member_id, {values} "
-            "FROM json_array_elements(%s::json) WITH ORDINALITY r(v, n) "
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY r(v, n) "
             f"JOIN identities i ON i.platform = r.v->>{user} AND i.user_id = r.v->>{user + 1} "
-            "ORDER BY r.n FOR SHARE OF i "
+            "ORDER BY r.n "
             "ON CONFLICT ON CONSTRAINT uq_activity_event DO NOTHING"
         ), _iso
     values = ", ".join(f"r.value->>{n}" for n in range(len(_COLUMNS)))

@@ -90,9 +90,17 @@ def optional_ident(value: Any, field: str) -> str | None:
         return None
 
 
+_CHECKED: dict[int, UserRef | ChannelRef] = {}
+"""References found clean, by identity (adapters that keep their references are checked once
+per reference; the dict holds each one, so its id is not reused while it is here)."""
+CHECKED_LIMIT = 20_000
+
+
 def _clean_ref(ref: UserRef | ChannelRef, what: str, flag: str, dropped: list[str] | None):
     """A user or channel reference with its platform, id and name checked; the same object
     when nothing needs cleaning."""
+    if _CHECKED.get(id(ref)) is ref:
+        return ref
     if (
         _plain(ref.platform, PLATFORM_CHARS)
         and _plain(ref.id, ID_CHARS)
@@ -101,6 +109,9 @@ def _clean_ref(ref: UserRef | ChannelRef, what: str, flag: str, dropped: list[st
         and ref.id.strip() == ref.id
         and type(getattr(ref, flag)) is bool
     ):
+        if len(_CHECKED) >= CHECKED_LIMIT:
+            _CHECKED.clear()
+        _CHECKED[id(ref)] = ref
         return ref
     return type(ref)(
         ident(ref.platform, "platform")[:PLATFORM_CHARS],

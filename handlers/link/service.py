@@ -21,7 +21,7 @@ from sqlalchemy import Column, Table, UniqueConstraint, and_, delete, exists, fu
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import audit
+from bot import activity, audit
 from bot.errors import CommandError, UsageError
 from bot.models import (
     Activity,
@@ -246,6 +246,9 @@ async def unlink(
     """Split the member's accounts on `platform` off into a new member, with the member's
     activity there; roles, profile and expertise stay. Returns the new member; CommandError
     (nothing changed) if the member has no account there or no other. The caller commits."""
+    hold = activity.hold_writes(session)
+    if hold is not None:
+        await session.execute(hold)
     accounts = await _identities(session, member.id)
     moving = [i for i in accounts if i.platform == platform]
     if not moving:
@@ -323,6 +326,9 @@ def _earliest(*values: datetime | None) -> datetime | None:
 
 async def merge(session: AsyncSession, a: Member, b: Member) -> Member:
     """Make two members one; returns the survivor (the older one). Flushes, never commits."""
+    hold = activity.hold_writes(session)
+    if hold is not None:
+        await session.execute(hold)
     keep, gone = (a, b) if a.id < b.id else (b, a)
     for name in _PROFILE_FIELDS:
         if getattr(keep, name) is None:

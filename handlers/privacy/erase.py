@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from bot import audit
+from bot import activity, audit
 from bot.errors import CommandError
 from bot.models import (
     Activity,
@@ -44,6 +44,9 @@ OWN_ROWS = (Expertise, Onboarding, LinkCode, Role, QuestionOffer)
 def erase(session: Session, member_id: int, now: datetime) -> list[UserRef]:
     """Erase a member (a unit of work: commits). Returns the platform accounts that were
     theirs, which are strangers from now on."""
+    hold = activity.hold_writes(session)
+    if hold is not None:
+        session.execute(hold)
     member = session.get(Member, member_id)
     if member is None or member.erased_at is not None:
         raise CommandError("There is nothing left to erase.")
