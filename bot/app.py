@@ -25,8 +25,10 @@ from bot.context import Context, Services, utc_now
 from bot.db import Database, describe
 from bot.leader import Lease
 from bot.metrics import Metrics
+from bot.outbox import Outbox, for_notices
+from bot.pacing import Pacer
 from bot.pipeline import Pipeline
-from bot.platform import Platform
+from bot.platform import UNLIMITED, Budget, Platform
 from bot.processor import Processor
 from bot.router import Router
 from bot.settings import Settings
@@ -66,6 +68,10 @@ class Convener:
         self.processor = Processor(concurrency, backlog)
         self.metrics = Metrics()
         self.watches = Watches(self.db, clock, router.watches, settings.watch_refresh_seconds)
+        pacer = Pacer(  # on the app's clock, as the rows' times
+            lambda name: for_notices(self._budget(name)), lambda: clock().timestamp()
+        )
+        self.outbox = Outbox(self.db, self.platforms, clock, self.metrics, pacer)
         self.pipeline = Pipeline(
             router, self.activity, self.db, settings, clock, self.platforms, self._context,
             self.watches, self.metrics,
@@ -89,6 +95,7 @@ class Convener:
             router=self.router,
             sender=sender,
             watches=self.watches,
+            outbox=self.outbox,
         )
 
     def scheduler_health(self) -> str:
@@ -109,7 +116,16 @@ class Convener:
             clock=self.clock,
             activity=self.activity,
             watches=self.watches,
+            outbox=self.outbox,
         )
+
+    def _budget(self, platform: str) -> Budget:
+        """How fast `platform` lets the bot send: the deployment's figure
+        (`CONVENER_SEND_RATES`), else the adapter's own."""
+        stated = self.settings.send_budgets().get(platform)
+        if stated is not None:
+            return stated
+        return getattr(self.platforms.get(platform), "send_budget", UNLIMITED)
 
     # Lifecycle ----------------------------------------------------------------------------
 
@@ -125,6 +141,12 @@ class Convener:
         names = ", ".join(self.platforms) or "none"
         log.info("Convener started: platforms %s, database %s", names,
                  describe(self.settings.database_url))  # fmt: skip
+
+    async def ready(self) -> None:
+        """Every adapter is ready: the outbox starts sending (on every replica) and the
+        scheduler starts (on one)."""
+        self.outbox.start()
+        await self.start_scheduler()
 
     async def start_scheduler(self) -> None:
         """Start the jobs on the one replica holding the `scheduler` lease (at once on
@@ -161,6 +183,7 @@ class Convener:
             self._jobs_grace = grace
             await self.scheduler_lease.stop()  # on_lost stops the jobs, then the lock goes
             self.scheduler_lease = None
+        await self.outbox.stop(grace)
         await self.watches.stop()
         try:
             await self.activity.close()

@@ -181,8 +181,8 @@ async def run_app(
         ready = asyncio.ensure_future(asyncio.gather(*(a.ready() for a in adapters)))
         await asyncio.wait([ready, *waits], return_when=asyncio.FIRST_COMPLETED)
         if ready.done() and ready.exception() is None and not stopping.is_set():
-            await app.start_scheduler()
-            log.info("every platform is ready; the scheduler runs")
+            await app.ready()
+            log.info("every platform is ready; notices and the scheduler run")
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         elif ready.done() and ready.exception() is not None:
             log.error("a platform could not get ready", exc_info=ready.exception())

@@ -1,11 +1,11 @@
 """The explicit contexts handlers and jobs receive. Nothing in them is optional.
 
 `Services` is what every piece of work may use: the running platforms, the database, the
-settings and clock, the activity log and the watches. A handler gets a `Context`: the same,
-plus the platform the event came from, the router and the event's sender (member and roles,
-resolved once by the pipeline). A job gets a `JobContext`: the services plus the timetable,
-for a feature whose jobs follow its own rows (prompt schedules). Functions that commands and
-jobs share take `Services`."""
+settings and clock, the activity log, the watches and the outbox. A handler gets a
+`Context`: the same, plus the platform the event came from, the router and the event's
+sender (member and roles, resolved once by the pipeline). A job gets a `JobContext`: the
+services plus the timetable, for a feature whose jobs follow its own rows (prompt
+schedules). Functions that commands and jobs share take `Services`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.activity import ActivityLog
     from bot.claims import Sender
     from bot.jobs import Timetable
+    from bot.outbox import Outbox
     from bot.router import Router
     from bot.watch import Watch, Watches
 
@@ -40,6 +41,7 @@ class Services:
     settings: Settings
     activity: ActivityLog
     watches: Watches
+    outbox: Outbox
     clock: Callable[[], datetime] = utc_now
 
     def now(self) -> datetime:

@@ -2,8 +2,9 @@
 
 When Slack runs over HTTP, its adapter serves these routes beside `/slack/events` on the same
 port; otherwise `serve` starts a small server of its own. `/healthz` is 200 when the database
-answers, every platform is connected and the scheduler runs (or another replica holds it),
-else 503; either way the JSON body says what was checked.
+answers, every platform is connected, the scheduler runs (or another replica holds it) and
+no queued notice has waited longer than `CONVENER_OUTBOX_ALERT_MINUTES`, else 503; either way
+the JSON body says what was checked.
 """
 
 from __future__ import annotations
@@ -39,8 +40,22 @@ async def check(app: Convener) -> tuple[bool, dict[str, str]]:
         problem = getattr(platform, "health", lambda: None)()
         parts[f"platform {name}"] = problem or "ok"
     parts["scheduler"] = app.scheduler_health()
+    parts["outbox"] = await _outbox(app)
     healthy = all(value == "ok" or value.startswith("standby") for value in parts.values())
     return healthy, parts
+
+
+async def _outbox(app: Convener) -> str:
+    """`ok`, or how long the oldest queued notice has waited once that passes
+    `CONVENER_OUTBOX_ALERT_MINUTES`."""
+    try:
+        depth, age = await asyncio.wait_for(app.outbox.measure(), CHECK_SECONDS)
+    except Exception as exc:
+        return f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"
+    waited = age / 60
+    if waited > app.settings.outbox_alert_minutes:
+        return f"behind: the oldest of {depth} queued notices has waited {waited:.0f} min"
+    return "ok"
 
 
 def routes(app: Convener) -> list[web.RouteDef]:
@@ -52,6 +67,7 @@ def routes(app: Convener) -> list[web.RouteDef]:
     async def metrics(_request: web.Request) -> web.Response:
         app.metrics.activity_waiting.set(app.activity.waiting)
         try:
+            await asyncio.wait_for(app.outbox.measure(), CHECK_SECONDS)
             dead, open_questions = await asyncio.wait_for(
                 app.db.read(database_gauges), CHECK_SECONDS
             )

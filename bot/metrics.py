@@ -52,6 +52,21 @@ class Metrics:
             "convener_leader", "1 where this replica holds a role (scheduler, matrix-sync)",
             ["role"], registry=r,
         )  # fmt: skip
+        self.outbox_depth = Gauge(
+            "convener_outbox_depth", "Notices queued and not yet delivered", registry=r
+        )
+        self.outbox_oldest = Gauge(
+            "convener_outbox_oldest_seconds", "Age of the oldest notice still queued",
+            registry=r,
+        )  # fmt: skip
+        self.outbox_sends = Counter(
+            "convener_outbox_sends", "Notices handed to a platform, by platform and outcome "
+            "(sent, retry, rate_limited, failed)", ["platform", "outcome"], registry=r,
+        )  # fmt: skip
+        self.rate_limited = Counter(
+            "convener_rate_limited", "Answers of 'slow down' (HTTP 429) by platform",
+            ["platform"], registry=r,
+        )  # fmt: skip
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

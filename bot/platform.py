@@ -4,9 +4,39 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
+
+
+class RateLimited(Exception):
+    """The platform said "slow down" (HTTP 429, `M_LIMIT_EXCEEDED`): try again after
+    `retry_after` seconds. Adapters raise it from a send they did not make."""
+
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        super().__init__(detail or f"rate limited; retry after {retry_after:.1f} s")
+        self.retry_after = max(0.0, retry_after)
+
+
+class Undeliverable(Exception):
+    """A send that can never succeed as asked (the account is gone or deactivated, the bot
+    was removed from the channel): not retried. The message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How fast a platform lets the bot send: `per_second` sustained with bursts of `burst`
+    for the whole bot, and at least `per_channel_seconds` between two sends in one channel
+    (0: no spacing). An adapter declares its platform's (`send_budget`); settings may state
+    a deployment's own."""
+
+    per_second: float
+    burst: int = 1
+    per_channel_seconds: float = 0.0
+
+
+UNLIMITED = Budget(0.0, 1, 0.0)
 
 
 @runtime_checkable

@@ -7,6 +7,39 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.platform import UNLIMITED, Budget
+
+SEND_RATES_FORMAT = (
+    "CONVENER_SEND_RATES is <platform>=<sends a second>[/<burst>[/<seconds between posts in "
+    "one channel>]], comma-separated, or <platform>=unlimited; for example "
+    "matrix=0.2/10,slack=1/20/1"
+)
+
+
+def parse_send_rates(value: str) -> dict[str, Budget]:
+    """`matrix=0.2/10,slack=unlimited` as budgets; ValueError naming the format if not."""
+    budgets: dict[str, Budget] = {}
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        name, equals, figures = part.partition("=")
+        name, figures = name.strip().lower(), figures.strip().lower()
+        if not equals or not name:
+            raise ValueError(SEND_RATES_FORMAT)
+        if figures == "unlimited":
+            budgets[name] = UNLIMITED
+            continue
+        try:
+            numbers = [float(n) for n in figures.split("/")]
+        except ValueError:
+            raise ValueError(SEND_RATES_FORMAT) from None
+        if not 1 <= len(numbers) <= 3 or any(n < 0 for n in numbers) or numbers[0] <= 0:
+            raise ValueError(SEND_RATES_FORMAT)
+        burst = int(numbers[1]) if len(numbers) > 1 else 1
+        spacing = numbers[2] if len(numbers) > 2 else 0.0
+        budgets[name] = Budget(numbers[0], max(burst, 1), spacing)
+    return budgets
+
 
 def _env(name: str, default, **kw):
     return Field(default, validation_alias=AliasChoices(name, name.lower()), **kw)
@@ -36,6 +69,8 @@ class Settings(BaseSettings):
     activity_flush_seconds: float = _env("CONVENER_ACTIVITY_FLUSH_SECONDS", 0.25, gt=0)
     activity_batch_size: int = _env("CONVENER_ACTIVITY_BATCH_SIZE", 2000, ge=1)
     watch_refresh_seconds: float = _env("CONVENER_WATCH_REFRESH_SECONDS", 2, ge=0)
+    send_rates: str = _env("CONVENER_SEND_RATES", "")
+    outbox_alert_minutes: float = _env("CONVENER_OUTBOX_ALERT_MINUTES", 30, gt=0)
 
     slack_bot_token: str = _env("SLACK_BOT_TOKEN", "")
     slack_app_token: str = _env("SLACK_APP_TOKEN", "")
@@ -59,6 +94,16 @@ class Settings(BaseSettings):
 
         ZoneInfo(value)
         return value
+
+    @field_validator("send_rates")
+    @classmethod
+    def _readable_rates(cls, value: str) -> str:
+        parse_send_rates(value)
+        return value
+
+    def send_budgets(self) -> dict[str, Budget]:
+        """`CONVENER_SEND_RATES`: each platform's send budget as this deployment states it."""
+        return parse_send_rates(self.send_rates)
 
     @staticmethod
     def _split(value: str) -> list[str]:

@@ -62,6 +62,7 @@ class FakePlatform:
     sent: list[Sent] = field(default_factory=list)
     bot_user: UserRef | None = None
     fail_next: int = 0
+    errors: list[BaseException] = field(default_factory=list)  # raised by the next sends
     threads: dict[tuple[str, str], list[ThreadMessage]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,8 @@ class FakePlatform:
         return f"out{next(self._ids)}"
 
     def _check(self) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
         if self.fail_next:
             self.fail_next -= 1
             raise ConnectionError("fake platform is down")
@@ -173,6 +176,17 @@ class BotHarness:
     async def close(self) -> None:
         await self.app.close()
 
+    async def _handle(self, event) -> None:
+        """Handle the event, then deliver what it queued in the outbox (the sender that
+        `convener run` starts does this in the background)."""
+        await self.app.handle(event)
+        if self.app.outbox.woken:
+            await self.deliver()
+
+    async def deliver(self) -> int:
+        """Deliver every notice queued and due (the outbox's rounds, run here)."""
+        return await self.app.outbox.deliver_all()
+
     # people and places --------------------------------------------------------------
 
     def user(self, name: str) -> UserRef:
@@ -215,7 +229,7 @@ class BotHarness:
             self.platform.reply_in(
                 message.channel, thread_id, message.message_id, message.user, text
             )
-        await self.app.handle(message)
+        await self._handle(message)
         return message
 
     def edit(self, message: Message, text: str) -> None:
@@ -234,26 +248,26 @@ class BotHarness:
         message = Message(
             self._event_id(), user, direct(user), self.clock(), text, f"in{next(self._messages)}"
         )
-        await self.app.handle(message)
+        await self._handle(message)
         return message
 
     async def slash(self, name: str, text: str, channel: str = "general") -> SlashCommand:
         event = SlashCommand(
             self._event_id(), self.user(name), self.channel(channel), self.clock(), text
         )
-        await self.app.handle(event)
+        await self._handle(event)
         return event
 
     async def join(self, name: str, channel: str = "general", event_id: str | None = None):
         event = MemberJoined(
             event_id or self._event_id(), self.user(name), self.channel(channel), self.clock()
         )
-        await self.app.handle(event)
+        await self._handle(event)
         return event
 
     async def leave(self, name: str, channel: str = "general") -> MemberLeft:
         event = MemberLeft(self._event_id(), self.user(name), self.channel(channel), self.clock())
-        await self.app.handle(event)
+        await self._handle(event)
         return event
 
     async def react(
@@ -273,7 +287,7 @@ class BotHarness:
             emoji,
             thread_id,
         )
-        await self.app.handle(event)
+        await self._handle(event)
         return event
 
     # outbound -----------------------------------------------------------------------

@@ -22,7 +22,9 @@ DEADLINE = datetime(2026, 3, 21, tzinfo=UTC)
 
 
 async def follow_up(bot: BotHarness) -> int:
-    return await jobs.follow_up(bot.app.services())
+    queued = await jobs.follow_up(bot.app.services())
+    await bot.deliver()
+    return queued
 
 
 async def rows(bot: BotHarness, model, *where) -> list:

@@ -303,3 +303,27 @@ async def test_the_digest_command_takes_no_words(bot):
     assert bot.last_reply_to("fac") == "Just `digest`.\nUsage: `digest`"
     await bot.say("fac", "!digest")
     assert bot.last_reply_to("fac").startswith("**Weekly digest**")
+
+
+async def test_notices_that_could_not_be_delivered_are_told(bot):
+    """A DM the platform refused for good this week is in the digest, with why; none, no
+    section."""
+    from bot import outbox
+    from bot.platform import Undeliverable
+
+    bot.clock.now = NOW - timedelta(days=1)
+    await bot.join("kofi")
+    await bot.dm("kofi", "stop")
+    async with bot.app.db.sessions() as session:
+        from bot import members
+
+        kofi = (await members.find(session, bot.user("kofi"))).id
+    assert "could not deliver" not in await service.build(bot.app.services(), NOW)
+    bot.platform.errors = [Undeliverable("the account is deactivated")]
+    await outbox.dm(bot.app.services(), "event:7", "start", kofi, "Starting now")
+    await bot.deliver()
+    text = await service.build(bot.app.services(), NOW)
+    assert section(text, "Notices I could not deliver") == (
+        "**Notices I could not deliver (1):**\n"
+        "• event:7 (start) to kofi: the account is deactivated"
+    )

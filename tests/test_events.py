@@ -28,7 +28,9 @@ async def announce(bot: BotHarness, command: str = ADD, channel: str = "general"
 
 
 async def remind(bot: BotHarness) -> int:
-    return await jobs.remind(bot.app.services())
+    queued = await jobs.remind(bot.app.services())
+    await bot.deliver()
+    return queued
 
 
 def notices(bot: BotHarness, name: str, word: str) -> list[str]:
@@ -280,14 +282,21 @@ async def test_two_processes_send_each_notice_once(bot, settings, clock):
         await other.close()
 
 
-async def test_a_failed_reminder_is_given_back_and_sent_next_run(bot):
+async def test_a_failed_reminder_is_given_back_and_sent_once_later(bot):
+    """The platform fails the first try: the reminder stays queued (never marked sent) and
+    goes out once its back-off has passed; the next run of the job queues nothing again."""
     await announce(bot)
     await bot.say("kofi", "!rsvp 1")
     bot.clear()
     bot.clock.advance(days=2, hours=6)
     bot.platform.fail_next = 1
-    assert await remind(bot) == 0
     assert await remind(bot) == 1
+    assert notices(bot, "kofi", "in 24 hours") == []
+    assert await remind(bot) == 0
+    bot.clock.advance(seconds=5)
+    assert await bot.deliver() == 1
+    assert len(notices(bot, "kofi", "in 24 hours")) == 1
+    assert await remind(bot) == 0
     assert len(notices(bot, "kofi", "in 24 hours")) == 1
 
 

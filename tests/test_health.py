@@ -83,3 +83,26 @@ async def test_the_scheduler_on_another_replica_is_healthy_standby(bot):
     bot.app.scheduler_lease.held = True
     healthy, parts = await health.check(bot.app)
     assert not healthy and parts["scheduler"] == "not running"
+
+
+async def test_a_notice_waiting_too_long_is_said_and_shown(bot):
+    """A notice queued 31 minutes ago (the platform would not take it): `/healthz` says so
+    and is 503; `/metrics` shows the depth and the age; once it goes, all is well again."""
+    from bot import outbox
+
+    await bot.join("kofi")
+    general = bot.channel("general")
+    await outbox.post(bot.app.services(), "call:1", "7d", general, "A week left")
+    bot.clock.advance(minutes=31)
+    healthy, parts = await health.check(bot.app)
+    assert not healthy and parts["outbox"].startswith("behind: the oldest of 1 queued")
+    server, base = await serving(bot.app)
+    try:
+        _, text = await get(f"{base}/metrics")
+        assert "convener_outbox_depth 1.0" in text.splitlines()
+        assert "convener_outbox_oldest_seconds 1860.0" in text.splitlines()
+    finally:
+        await server.close()
+    await bot.deliver()
+    healthy, parts = await health.check(bot.app)
+    assert healthy and parts["outbox"] == "ok"

@@ -85,6 +85,8 @@ def test_duplicate_registration_is_refused():
 
 async def _run(router: Router, text: str, database_url: str) -> list[str]:
     from bot.db import Database
+    from bot.metrics import Metrics
+    from bot.outbox import Outbox
     from bot.settings import Settings
 
     platform = FakePlatform("console")
@@ -99,6 +101,7 @@ async def _run(router: Router, text: str, database_url: str) -> list[str]:
         clock=clock,
         activity=ActivityLog(db, settings, clock),
         watches=Watches(db, clock, router.watches),
+        outbox=Outbox(db, {"console": platform}, clock, Metrics()),
         router=router,
         sender=Sender(UserRef("console", "alice", "alice"), Member(id=1), frozenset()),
     )

@@ -517,3 +517,42 @@ async def test_refuses_to_start_without_a_working_token(settings, socket_server)
         await SlackAdapter(no_transport).start(None)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="SLACK_BOT_TOKEN"):
         await SlackAdapter(settings).start(None)  # type: ignore[arg-type]
+
+
+async def test_direct_chats_are_remembered_across_a_restart(settings, slack, socket_server):
+    """The direct chat's id is stored with the account: a restarted bot writes to Ada
+    without opening the conversation again; a stored chat Slack no longer knows is opened
+    again, once."""
+    ada = UserRef("slack", "W111", "Ada")
+    first = await SlackBot(settings, slack, socket_server, "http").start()
+    try:
+        await first.adapter.send_dm(ada, "one")
+    finally:
+        await first.stop()
+    again = await SlackBot(settings, slack, socket_server, "http").start()
+    try:
+        sent = await again.adapter.send_dm(ada, "two")
+        assert sent.channel.id == "DW111"
+        assert len(slack.calls_to("conversations.open")) == 1
+        slack.api_error_next("chat.postMessage", "channel_not_found")
+        await again.adapter.send_dm(ada, "three")
+        assert len(slack.calls_to("conversations.open")) == 2
+        assert [c.params["text"] for c in slack.calls_to("chat.postMessage")][-1] == "three"
+    finally:
+        await again.stop()
+
+
+async def test_a_refused_send_is_told_to_the_core_as_what_it_is(http_bot):
+    """The outbox needs to know "slow down" (after the client's own retries) from "never":
+    HTTP 429 becomes `RateLimited` with Slack's `Retry-After`, a deactivated account
+    `Undeliverable`."""
+    from bot.platform import RateLimited, Undeliverable
+
+    ada = UserRef("slack", "W111", "Ada")
+    http_bot.slack.fail_next("chat.postMessage", status=429, retry_after=0, times=4)
+    with pytest.raises(RateLimited) as limited:
+        await http_bot.adapter.send(ChannelRef("slack", "C111"), "hello")
+    assert limited.value.retry_after == 0
+    http_bot.slack.api_error_next("chat.postMessage", "account_inactive")
+    with pytest.raises(Undeliverable, match="account_inactive"):
+        await http_bot.adapter.send_dm(ada, "hello")

@@ -56,6 +56,7 @@ from adapters.matrix.threads import ThreadsMixin
 from adapters.matrix.translation import TranslationMixin
 from bot import state
 from bot.leader import Lease
+from bot.platform import Budget
 from bot.settings import Settings
 from bot.types import UserRef
 
@@ -78,6 +79,9 @@ CLOSE_GRACE_SECONDS = 5.0
 
 class MatrixAdapter(SessionMixin, SyncMixin, TranslationMixin, OutboundMixin, ThreadsMixin):
     name = PLATFORM
+    send_budget = Budget(per_second=0.2, burst=10)
+    """Synapse's default `rc_message` for a user who is not exempt; an exempt bot account
+    states its own (`CONVENER_SEND_RATES=matrix=unlimited`)."""
 
     def __init__(
         self,

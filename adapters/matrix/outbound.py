@@ -30,6 +30,7 @@ from adapters.matrix import events
 from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, MatrixNotReady, log
 from adapters.matrix.text import PLATFORM, to_html
 from bot import moments
+from bot.platform import RateLimited, Undeliverable
 from bot.types import Action, ChannelRef, OutboundFile, Sent, UserRef
 
 T = TypeVar("T")
@@ -54,6 +55,18 @@ def _server_of(identifier: str) -> str:
     without one (room ids of the newest room versions)."""
     _, colon, server = identifier.partition(":")
     return server if colon else ""
+
+
+def _refusal(room_id: str, response: object) -> Exception:
+    """A refused send as the core's outbox knows it: "slow down" (after nio's own retries),
+    for good (not allowed in the room), or a fault to retry."""
+    code, message = getattr(response, "status_code", None), getattr(response, "message", "")
+    if code == "M_LIMIT_EXCEEDED":
+        retry_ms = getattr(response, "retry_after_ms", None) or 5000
+        return RateLimited(retry_ms / 1000, f"Matrix: rate limited in {room_id}")
+    if code == "M_FORBIDDEN":
+        return Undeliverable(f"Matrix: not allowed to send in {room_id} ({message})")
+    return MatrixError(f"sending to {room_id} failed: {message}")
 
 
 _under_way: ContextVar[bool] = ContextVar("matrix_operation_under_way", default=False)
@@ -131,7 +144,7 @@ class OutboundMixin:
                 )
             )
         if not isinstance(response, RoomSendResponse):
-            raise MatrixError(f"sending to {room_id} failed: {getattr(response, 'message', '')}")
+            raise _refusal(room_id, response)
         return response.event_id
 
     @outgoing

@@ -31,6 +31,7 @@ from adapters.slack.intake import ACK_SECONDS, EVENTS_PATH, FINISH_SECONDS, MAX_
 from adapters.slack.outbound import MAX_THREAD_REPLIES, NAMES_SECONDS, THREAD_PAGE, OutboundMixin
 from adapters.slack.text import PLATFORM
 from adapters.slack.web import LOOKUP_TTL_SECONDS, Lookups, log, web_client
+from bot.platform import Budget
 from bot.settings import Settings
 from bot.types import UserRef
 
@@ -50,6 +51,9 @@ class SlackAdapter(IntakeMixin, OutboundMixin):
     """
 
     name = PLATFORM
+    send_budget = Budget(per_second=4.0, burst=20, per_channel_seconds=1.0)
+    """`chat.postMessage`: one message a second in a channel (short bursts allowed) and a
+    few hundred a minute across the workspace."""
 
     def __init__(
         self,

@@ -17,6 +17,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack.events import translate_reply
 from adapters.slack.text import PLATFORM, blocks, to_mrkdwn, user_from_mention
 from adapters.slack.web import log, retry_handlers
+from bot import state
+from bot.platform import RateLimited, Undeliverable
 from bot.types import (
     Action,
     ChannelRef,
@@ -38,6 +40,32 @@ THREAD_PAGE = 200
 may return fewer)."""
 MAX_THREAD_REPLIES = 1000
 """The most replies `thread` reads; a longer thread is cut there (with a warning)."""
+
+
+DM_SCOPE = "slack:dm"  # `bot.state`: user id -> the id of the bot's direct chat with them
+GONE = frozenset({
+    "account_inactive", "user_not_found", "user_disabled", "channel_not_found",
+    "not_in_channel", "is_archived", "cannot_dm_bot", "user_not_visible",
+})  # fmt: skip
+"""Errors after which a send can never succeed as asked."""
+
+
+def _refusal(exc: SlackApiError) -> Exception:
+    """A refused send as the core's outbox knows it: "slow down" once the client's own
+    retries are spent (HTTP 429, with `Retry-After`), for good (`GONE`), or as it was."""
+    response = exc.response
+    if getattr(response, "status_code", None) == 429:
+        headers = {k.lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+        retry = headers.get("retry-after")
+        try:
+            seconds = float(retry[0] if isinstance(retry, list) else retry)
+        except (TypeError, ValueError):
+            seconds = 1.0
+        return RateLimited(seconds, "Slack: rate limited")
+    error = response.get("error") if hasattr(response, "get") else None
+    if error in GONE:
+        return Undeliverable(f"Slack: {error}")
+    return exc
 
 
 class OutboundMixin:
@@ -108,8 +136,40 @@ class OutboundMixin:
         return channel_id
 
     async def _open_dm(self, user_id: str) -> str:
+        """The direct chat with the user: as stored (so a restart does not open every
+        conversation again), else opened and stored."""
+        stored = await self._stored_dm(user_id)
+        if stored:
+            return stored
         opened = await self.client.conversations_open(users=user_id)
-        return opened["channel"]["id"]
+        channel_id = opened["channel"]["id"]
+        await self._store_dm(user_id, channel_id)
+        return channel_id
+
+    async def _stored_dm(self, user_id: str) -> str | None:
+        db = getattr(self._intake, "db", None)
+        if db is None:
+            return None
+        try:
+            async with db.sessions() as session:
+                return await state.get(session, DM_SCOPE, user_id)
+        except Exception as exc:  # the database is down: open the conversation instead
+            log.debug("Slack: stored direct chats unreadable (%s)", type(exc).__name__)
+            return None
+
+    async def _store_dm(self, user_id: str, channel_id: str | None) -> None:
+        db = getattr(self._intake, "db", None)
+        if db is None:
+            return
+        try:
+            async with db.sessions() as session:
+                if channel_id is None:
+                    await state.delete(session, DM_SCOPE, user_id)
+                else:
+                    await state.put(session, DM_SCOPE, user_id, channel_id)
+                await session.commit()
+        except Exception as exc:
+            log.debug("Slack: could not store a direct chat (%s)", type(exc).__name__)
 
     async def send(
         self,
@@ -121,6 +181,14 @@ class OutboundMixin:
         """Post to a channel (into a thread with `thread_id`); with `actions`, as Block Kit:
         the text in `section` blocks, then a button for each action whose `value` is its
         command. `text` stays the notification's fallback."""
+        try:
+            return await self._post(channel, text, thread_id, actions)
+        except SlackApiError as exc:
+            raise _refusal(exc) from exc
+
+    async def _post(
+        self, channel: ChannelRef, text: str, thread_id: str | None, actions: Sequence[Action]
+    ) -> Sent:
         mrkdwn = to_mrkdwn(text)
         extra: dict[str, Any] = {}
         if actions:
@@ -134,10 +202,22 @@ class OutboundMixin:
         return sent
 
     async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
-        channel = ChannelRef(PLATFORM, await self._dm_channel_id(user), None, is_direct=True)
-        sent = await self.send(channel, text, actions=actions)
-        sent.private_to = user
-        return sent
+        """In the direct chat with the user; a stored chat Slack no longer knows is opened
+        again, once."""
+        for attempt in (1, 2):
+            try:
+                channel_id = await self._dm_channel_id(user)
+                channel = ChannelRef(PLATFORM, channel_id, None, is_direct=True)
+                sent = await self._post(channel, text, None, actions)
+            except SlackApiError as exc:
+                if attempt == 1 and exc.response.get("error") == "channel_not_found":
+                    self._dm_channels.forget(user.id)
+                    await self._store_dm(user.id, None)
+                    continue
+                raise _refusal(exc) from exc
+            sent.private_to = user
+            return sent
+        raise AssertionError("unreachable")
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
         """`chat.getPermalink`: a link that opens the message (in its thread if it is a

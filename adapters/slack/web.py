@@ -115,6 +115,10 @@ class Lookups:
             pending.add_done_callback(lambda done: self._settle(key, done))
         return await asyncio.shield(pending)
 
+    def forget(self, key: str) -> None:
+        """Ask again next time (the answer turned out stale)."""
+        self._items.pop(key, None)
+
     def _settle(self, key: str, done: asyncio.Future) -> None:
         self._pending.pop(key, None)
         if done.cancelled() or done.exception() is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base
@@ -99,18 +99,3 @@ class CallInterest(Base):
     role_title: Mapped[str | None] = mapped_column(String(120))
     updated_at: Mapped[datetime]
     withdrawn_at: Mapped[datetime | None]
-
-
-class Notice(Base):
-    """One notice about an event or a call (a reminder, a start post, a cancellation, a
-    closing list), claimed before it is sent so it goes out once across restarts and
-    replicas. `subject` is `event:<id>` or `call:<id>`; `member_id` 0 is the channel post."""
-
-    __tablename__ = "notices"
-    __table_args__ = (UniqueConstraint("subject", "kind", "member_id", name="uq_notice"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    subject: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
-    member_id: Mapped[int] = mapped_column(Integer)
-    sent_at: Mapped[datetime]

@@ -1,8 +1,9 @@
 """The calls job, run by the scheduler every minute: the reminders in a call's channel 7 days
 and 1 day before its deadline, one DM to each member who offers one of its topics, and at
 the deadline the closing (a note in the channel, and the list of interest as a workbook to
-each facilitator and coordinator). Every message goes through `notices.once`, so it is sent
-exactly once across reruns, restarts and replicas."""
+each facilitator and coordinator). Every message is queued once in the outbox
+(`bot.outbox`; the workbook, a file, is sent through `notices.once`), so it is sent exactly
+once across reruns, restarts and replicas."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
-from bot import direct, notices, roles
+from bot import direct, notices, outbox, roles
 from bot.context import Services
 from bot.models import Call, CallInterest, CallTopic, Channel, Expertise, Member, Notice
 from bot.router import Router
@@ -79,7 +80,7 @@ async def _remind(ctx: Services, call: Call, where: ChannelRef, now: datetime, d
     for kind, before in REMINDERS:
         moment = call.deadline - before
         if moment <= now and moment > call.created_at:
-            if (subject, kind, notices.CHANNEL) in done or where.platform not in ctx.platforms:
+            if (subject, kind, outbox.CHANNEL) in done:
                 return 0
             zone = ctx.settings.timezone
             left = "one day" if kind == "1d" else "one week"
@@ -88,11 +89,7 @@ async def _remind(ctx: Services, call: Call, where: ChannelRef, now: datetime, d
                 f"{service.show_day(call, zone)} ({zone}). Express interest with "
                 f"`interest {call.id} <a short note>`; type `calls` to see every open call."
             )
-            platform = ctx.platforms[where.platform]
-            sent = await notices.once(
-                ctx, subject, kind, notices.CHANNEL, partial(platform.send, where, text)
-            )
-            return int(sent)
+            return int(await outbox.post(ctx, subject, kind, where, text))
     return 0
 
 
@@ -132,17 +129,8 @@ async def _topic_dms(ctx: Services, call: Call, where: ChannelRef, done) -> int:
             or (subject, "topics", member_id) in done
         ):
             continue
-        user = await direct.account_of(ctx, member_id, where.platform)
-        if user is None:
-            continue
-        platform = ctx.platforms[user.platform]
-        try:
-            if await notices.once(
-                ctx, subject, "topics", member_id, partial(platform.send_dm, user, text)
-            ):
-                sent += 1
-        except Exception as exc:
-            log.warning("call #%s: could not tell member %s: %s", call.id, member_id, exc)
+        if await outbox.dm(ctx, subject, "topics", member_id, text, where.platform):
+            sent += 1
     return sent
 
 
@@ -164,19 +152,14 @@ async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, do
         )
     zone = ctx.settings.timezone
     sent = 0
-    if (subject, "closed", notices.CHANNEL) not in done and where.platform in ctx.platforms:
-        platform = ctx.platforms[where.platform]
+    if (subject, "closed", outbox.CHANNEL) not in done:
         text = (
             f"🔒 **Call #{call.id}: {call.title}** closed at the end of "
             f"{service.show_day(call, zone)} ({zone}), with {count} expression"
             f"{'' if count == 1 else 's'} of interest. Thank you! The facilitators and "
             "coordinators have the list."
         )
-        sent += int(
-            await notices.once(
-                ctx, subject, "closed", notices.CHANNEL, partial(platform.send, where, text)
-            )
-        )
+        sent += int(await outbox.post(ctx, subject, "closed", where, text))
     recipients: dict[int, Member] = {}
     for role in (roles.FACILITATOR, roles.COORDINATOR):
         for member in holders.get(role, []):

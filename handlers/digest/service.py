@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from bot.activity import POSTING_KINDS
 from bot.commands import excerpt
 from bot.context import Context
-from bot.models import Activity, Member, Question
+from bot.models import Activity, Member, Notice, Question
+from bot.models.notices import FAILED
 from bot.settings import Settings
 from handlers.questions import OPEN
 from handlers.reports import Period, channels, new_members, prompts
 
+_UNDELIVERED = (Notice.subject, Notice.kind, Member.display_name, Notice.channel_name, Notice.error)
 SHOWN = 10  # names or lines shown per section, then "and N more"
 CHANNELS = 5  # the busiest channels shown
 WEEK = timedelta(days=7)
@@ -40,6 +42,8 @@ class Figures:
     overdue_total: int = 0
     prompts: list[tuple[datetime, str, str | None, str, int, int]] = field(default_factory=list)
     channels: list[tuple[str, str | None, int, int, int]] = field(default_factory=list)
+    undelivered: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    undelivered_total: int = 0
 
 
 def week_to(now: datetime, timezone: str) -> Period:
@@ -105,6 +109,20 @@ def gather(session: Session, period: Period, now: datetime, sla: timedelta) -> F
     ]
     busiest.sort(key=lambda row: (-(row[2] + row[3]), -row[4], row[1] or ""))
     figures.channels = busiest[:CHANNELS]
+
+    failed = select(Notice).where(
+        Notice.state == FAILED, Notice.due_at >= period.start, Notice.due_at < period.end
+    )
+    figures.undelivered_total = session.scalar(select(func.count()).select_from(failed.subquery()))
+    figures.undelivered = [
+        (subject, kind, name or channel or "a channel", error)
+        for subject, kind, name, channel, error in session.execute(
+            failed.with_only_columns(*_UNDELIVERED)
+            .outerjoin(Member, Member.id == Notice.member_id)
+            .order_by(Notice.due_at, Notice.id)
+            .limit(SHOWN)
+        )
+    ]
     return figures
 
 
@@ -200,6 +218,13 @@ def render(figures: Figures, period: Period, now: datetime, settings: Settings) 
             )
     else:
         lines.append("**Busiest channels:** no posts this week.")
+
+    if figures.undelivered_total:
+        lines.append(f"**Notices I could not deliver ({figures.undelivered_total}):**")
+        for subject, kind, to, error in figures.undelivered:
+            lines.append(f"• {subject} ({kind}) to {to}: {error or 'no reason given'}")
+        if figures.undelivered_total > len(figures.undelivered):
+            lines.append(f"… and {figures.undelivered_total - len(figures.undelivered)} more.")
     return "\n".join(lines)
 
 

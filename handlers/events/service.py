@@ -1,8 +1,9 @@
 """Learning events: announcing, answers (RSVPs), cancelling, and the notices around them.
 The commands, the reaction listener and the reminders job call these.
 
-Every notice (a reminder, the start post, a cancellation) goes through `bot.notices.once`
-with subject `event:<id>`, so it is sent exactly once across restarts and replicas.
+Every notice (a reminder, the start post, a cancellation) is queued in the outbox
+(`bot.outbox`) with subject `event:<id>`, so it is sent exactly once across restarts and
+replicas, in turn with everything else the bot sends.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import members, moments, notices, timezones, topics
-from bot.context import Context
+from bot import members, moments, outbox, timezones, topics
+from bot.context import Context, Services
 from bot.db import upsert
-from bot.direct import dm_member
 from bot.errors import CommandError, UsageError
 from bot.models import Channel, Event, EventRsvp, EventTopic, Member
 from bot.types import Action, ChannelRef
@@ -339,36 +339,14 @@ async def tell_cancelled(ctx: Context, event: Event) -> int:
 # sending once --------------------------------------------------------------------------------
 
 
-async def post_once(ctx: Context, event: Event, channel: Channel, kind: str, text: str) -> bool:
-    """A post in the event's channel, once; False if sent before or its platform is not
-    running here (another process that runs it posts it)."""
-    if channel.platform not in ctx.platforms:
-        return False
-    platform = ctx.platforms[channel.platform]
-
-    async def send() -> None:
-        await platform.send(channel_ref(channel), text)
-
-    try:
-        return await notices.once(ctx, subject(event.id), kind, notices.CHANNEL, send)
-    except Exception as exc:
-        log.warning("event #%s: could not post %s in %s: %s", event.id, kind, where(channel), exc)
-        return False
+async def post_once(ctx: Services, event: Event, channel: Channel, kind: str, text: str) -> bool:
+    """A post in the event's channel, queued once (`bot.outbox`); False if queued before."""
+    return await outbox.post(ctx, subject(event.id), kind, channel_ref(channel), text)
 
 
 async def dm_once(
-    ctx: Context, event: Event, channel: Channel, kind: str, member_id: int, text: str
+    ctx: Services, event: Event, channel: Channel, kind: str, member_id: int, text: str
 ) -> bool:
-    """A direct message to a member, once. A failure to send is logged and retried later."""
-
-    async def send() -> None:
-        if not await dm_member(ctx, member_id, text, channel.platform):
-            log.info("event #%s: member %s has no account on a running platform", event.id,
-                     member_id)  # fmt: skip
-
-    try:
-        return await notices.once(ctx, subject(event.id), kind, member_id, send)
-    except Exception as exc:
-        log.warning("event #%s: could not send %s to member %s: %s", event.id, kind, member_id,
-                    exc)  # fmt: skip
-        return False
+    """A direct message to a member, queued once (on the event's platform where the member
+    has an account there); False if queued before."""
+    return await outbox.dm(ctx, subject(event.id), kind, member_id, text, channel.platform)

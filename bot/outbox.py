@@ -1,0 +1,387 @@
+"""The outbox: every notice that is not the immediate reply to a command (a reminder, a
+start post, a cancellation, a call's DM) is a row first (`post`, `dm`), and the `Outbox`
+sender delivers rows.
+
+- Once: a notice is unique by subject, kind and member, so asking twice queues it once,
+  whatever the process or replica asking.
+- Claimed per row: a sender takes a row for a lease and marks it sent only once the platform
+  took it; a failure, a "slow down" or a cancellation at shutdown gives the row back (due
+  again later), never leaving it marked sent when it was not. A replica that dies holding
+  rows loses them when the lease ends, and another delivers them.
+- In order per recipient: a row goes only once every earlier row to the same member or
+  channel has (each round claims the head of each recipient's queue).
+- Paced: four fifths of each platform's budget (`bot.pacing`), so that replies to people,
+  which are neither queued nor paced, find room beside a burst; "slow down" pauses the
+  platform for as long as it asked and never costs the row an attempt. Other failures back
+  off (5 s, doubling, at most an hour) and after `MAX_ATTEMPTS` the row is marked failed
+  with the reason, as is a row that can never go (`Undeliverable`: no account on a
+  running platform, the account is gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from bot import members
+from bot.context import Services
+from bot.db import Database, upsert
+from bot.direct import reachable
+from bot.metrics import Metrics
+from bot.models import Notice
+from bot.models.notices import FAILED, QUEUED, SENT
+from bot.pacing import Pacer
+from bot.platform import Budget, Platform, RateLimited, Undeliverable
+from bot.types import ChannelRef
+
+log = logging.getLogger(__name__)
+
+CHANNEL = 0  # the member id of a post in a channel
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 10
+FIRST_BACKOFF_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 3600.0
+ROUND_ROWS = 50  # rows claimed per platform per round, at most
+IDLE_SECONDS = 1.0  # how often an idle sender looks for rows queued by other replicas
+NO_ACCOUNT = "no account on a running platform"
+NOTICE_SHARE = 0.8  # of a platform's budget; the rest is kept for replies to people
+
+
+def for_notices(budget: Budget) -> Budget:
+    """The part of a platform's budget notices use: replies to people's commands are not
+    queued or paced, and find room beside a burst of notices."""
+    if budget.per_second <= 0:
+        return budget
+    return Budget(
+        budget.per_second * NOTICE_SHARE,
+        max(1, int(budget.burst * NOTICE_SHARE)),
+        budget.per_channel_seconds,
+    )
+
+
+def member_recipient(member_id: int) -> str:
+    return f"m:{member_id}"
+
+
+def channel_recipient(channel: ChannelRef) -> str:
+    return f"c:{channel.platform}:{channel.id}"
+
+
+# queueing -------------------------------------------------------------------------------
+
+
+async def post(
+    ctx: Services,
+    subject: str,
+    kind: str,
+    channel: ChannelRef,
+    text: str,
+    thread_id: str | None = None,
+) -> bool:
+    """Queue a post in `channel` (in `thread_id`) once; True if this call queued it."""
+    return await _queue(
+        ctx, subject, kind, CHANNEL, recipient=channel_recipient(channel),
+        platform=channel.platform, channel_id=channel.id, channel_name=channel.name,
+        thread_id=thread_id, text=text,
+    )  # fmt: skip
+
+
+async def dm(
+    ctx: Services, subject: str, kind: str, member_id: int, text: str, prefer: str | None = None
+) -> bool:
+    """Queue a direct message to a member once (on their account on `prefer` if they have
+    one there, else on another running platform); True if this call queued it. A member
+    with no account on a running platform gets a row marked failed, so it is counted and
+    not asked again."""
+    async with ctx.db() as session:
+        accounts = await members.platform_users(session, member_id)
+    user = reachable(ctx.platforms, accounts, prefer)
+    return await _queue(
+        ctx, subject, kind, member_id, recipient=member_recipient(member_id),
+        platform=user.platform if user else None, text=text,
+        **({} if user else {"state": FAILED, "error": NO_ACCOUNT}),
+    )  # fmt: skip
+
+
+async def _queue(ctx: Services, subject: str, kind: str, member_id: int, **row: object) -> bool:
+    now = ctx.now()
+    values = {"state": QUEUED, "created_at": now, "due_at": now, "attempts": 0, **row}
+    async with ctx.db() as session:
+        queued = await session.scalar(
+            upsert(session, Notice)
+            .values(subject=subject, kind=kind, member_id=member_id, **values)
+            .on_conflict_do_nothing()
+            .returning(Notice.id)
+        )
+        await session.commit()
+    if queued is not None and values["state"] == QUEUED:
+        ctx.outbox.wake()
+    return queued is not None
+
+
+# delivering -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A claimed notice, as the sender needs it."""
+
+    id: int
+    member_id: int
+    platform: str
+    channel_id: str | None
+    channel_name: str | None
+    thread_id: str | None
+    text: str
+    attempts: int
+
+
+class Outbox:
+    """Delivers queued notices, on every replica (rows are claimed one by one)."""
+
+    def __init__(
+        self,
+        db: Database,
+        platforms: Mapping[str, Platform],
+        clock: Callable[[], datetime],
+        metrics: Metrics,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.db = db
+        self.platforms = platforms
+        self.clock = clock
+        self.metrics = metrics
+        self.pacer = pacer or Pacer()
+        self.sleep = sleep
+        self.token = uuid.uuid4().hex[:16]
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task | None = None
+        self._round: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        """Rows were queued here: look now rather than at the next idle check."""
+        self._wake.set()
+
+    @property
+    def woken(self) -> bool:
+        """Whether rows were queued here since the sender last found nothing to do."""
+        return self._wake.is_set()
+
+    async def deliver_all(self) -> int:
+        """Run rounds until none is due (tests and scripts, where no sender runs)."""
+        handled = 0
+        while found := await self.round():
+            handled += found
+        self._wake.clear()
+        return handled
+
+    def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
+
+    async def stop(self, grace: float) -> None:
+        """Take no more rows; let the round under way finish for up to `grace` seconds, then
+        cancel it (rows in hand are given back)."""
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait([task], timeout=grace)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                handled = await self.round()
+            except Exception:
+                log.exception("the outbox could not take rows; trying again shortly")
+                handled = 0
+            if self._stopping:
+                return
+            if not handled:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+
+    async def round(self) -> int:
+        """Claim the rows due now (the head of each recipient's queue, on the platforms
+        running here) and deliver them; returns how many were handled."""
+        await self.measure()
+        rows = await self.db.unit(_claim, self.token, list(self.platforms), self.clock())
+        if not rows:
+            return 0
+        results = await asyncio.gather(
+            *(self._deliver(row) for row in rows), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+        return len(rows)
+
+    async def measure(self) -> tuple[int, float]:
+        """The outbox's depth and the age (seconds) of its oldest row, also set in
+        `/metrics`."""
+        depth, oldest = await self.db.read(_depth)
+        age = max(0.0, (self.clock() - oldest).total_seconds()) if oldest else 0.0
+        self.metrics.outbox_depth.set(depth)
+        self.metrics.outbox_oldest.set(age)
+        return depth, age
+
+    async def _deliver(self, row: Row) -> None:
+        platform = self.platforms[row.platform]
+        try:
+            await self.pacer.wait(row.platform, row.channel_id or f"dm:{row.member_id}")
+            message_id = await self._send(platform, row)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._settle(row, retry_in=0.0, error=None, counts=False))
+            raise
+        except RateLimited as exc:
+            self.metrics.rate_limited.labels(row.platform).inc()
+            self.pacer.pause(row.platform, exc.retry_after)
+            await self._settle(row, retry_in=exc.retry_after, error=None, counts=False)
+            self._count(row, "rate_limited")
+        except Undeliverable as exc:
+            await self._fail(row, str(exc) or type(exc).__name__)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                await self._fail(row, reason)
+            else:
+                delay = min(FIRST_BACKOFF_SECONDS * 2**row.attempts, MAX_BACKOFF_SECONDS)
+                log.warning("notice %s: could not send (%s); trying again in %.0f s", row.id,
+                            reason[:200], delay)  # fmt: skip
+                await self._settle(row, retry_in=delay, error=reason, counts=True)
+                self._count(row, "retry")
+        else:
+            await asyncio.shield(self.db.unit(_sent, row.id, self.token, self.clock(), message_id))
+            self._count(row, "sent")
+
+    async def _send(self, platform: Platform, row: Row) -> str | None:
+        if row.member_id == CHANNEL:
+            assert row.channel_id is not None
+            channel = ChannelRef(row.platform, row.channel_id, row.channel_name)
+            return (await platform.send(channel, row.text, row.thread_id)).message_id
+        async with self.db() as session:
+            accounts = await members.platform_users(session, row.member_id)
+        user = reachable({row.platform: platform}, accounts, row.platform)
+        if user is None:
+            raise Undeliverable(NO_ACCOUNT)
+        return (await platform.send_dm(user, row.text)).message_id
+
+    async def _settle(self, row: Row, *, retry_in: float, error: str | None, counts: bool) -> None:
+        due = self.clock() + timedelta(seconds=retry_in)
+        await self.db.unit(_give_back, row.id, self.token, due, error, counts)
+
+    async def _fail(self, row: Row, reason: str) -> None:
+        log.warning("notice %s to %s: not delivered (%s)", row.id,
+                    f"member {row.member_id}" if row.member_id else row.channel_id,
+                    reason[:200])  # fmt: skip
+        await self.db.unit(_failed, row.id, self.token, self.clock(), reason)
+        self._count(row, "failed")
+
+    def _count(self, row: Row, outcome: str) -> None:
+        self.metrics.outbox_sends.labels(row.platform, outcome).inc()
+
+
+# the rows -------------------------------------------------------------------------------
+
+_EARLIER = aliased(Notice)
+_ROW_COLUMNS = (
+    Notice.id, Notice.member_id, Notice.platform, Notice.channel_id, Notice.channel_name,
+    Notice.thread_id, Notice.text, Notice.attempts,
+)  # fmt: skip
+
+
+def _claim(session, token: str, platforms: list[str], now: datetime) -> list[Row]:
+    """Take, for a lease, the rows due now on `platforms` that head their recipient's queue
+    (a row waits while an earlier one to the same recipient is queued)."""
+    if not platforms:
+        return []
+    free = (
+        Notice.state == QUEUED,
+        Notice.due_at <= now,
+        or_(Notice.claimed_until.is_(None), Notice.claimed_until < now),
+    )
+    heads = (
+        select(Notice.id)
+        .where(
+            *free,
+            Notice.platform.in_(platforms),
+            ~exists().where(
+                _EARLIER.recipient == Notice.recipient,
+                _EARLIER.state == QUEUED,
+                _EARLIER.id < Notice.id,
+            ),
+        )
+        .order_by(Notice.id)
+        .limit(ROUND_ROWS * len(platforms))
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        heads = heads.with_for_update(skip_locked=True, of=Notice)
+    ids = list(session.scalars(heads))
+    if not ids:
+        session.rollback()
+        return []
+    claimed = session.execute(
+        update(Notice)
+        .where(Notice.id.in_(ids), *free)  # free still: another process may have been first
+        .values(claim_token=token, claimed_until=now + LEASE)
+        .returning(*_ROW_COLUMNS)
+    ).all()
+    session.commit()
+    return sorted((Row(*found) for found in claimed), key=lambda row: row.id)
+
+
+def _mine(notice_id: int, token: str):
+    return and_(Notice.id == notice_id, Notice.claim_token == token, Notice.state == QUEUED)
+
+
+def _sent(session, notice_id: int, token: str, now: datetime, message_id: str | None) -> None:
+    session.execute(
+        update(Notice)
+        .where(_mine(notice_id, token))
+        .values(state=SENT, sent_at=now, message_id=message_id, claimed_until=None, error=None)
+    )
+    session.commit()
+
+
+def _give_back(
+    session, notice_id: int, token: str, due: datetime, error: str | None, counts: bool
+) -> None:
+    values: dict[str, object] = {"due_at": due, "claimed_until": None, "claim_token": None}
+    if error is not None:
+        values["error"] = error
+    if counts:
+        values["attempts"] = Notice.attempts + 1
+    session.execute(update(Notice).where(_mine(notice_id, token)).values(values))
+    session.commit()
+
+
+def _failed(session, notice_id: int, token: str, now: datetime, reason: str) -> None:
+    session.execute(
+        update(Notice)
+        .where(_mine(notice_id, token))
+        .values(state=FAILED, error=reason, claimed_until=None, sent_at=None, due_at=now)
+    )
+    session.commit()
+
+
+def _depth(session) -> tuple[int, datetime | None]:
+    depth, oldest = session.execute(
+        select(func.count(), func.min(Notice.created_at)).where(Notice.state == QUEUED)
+    ).one()
+    return depth, oldest
