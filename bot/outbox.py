@@ -36,11 +36,11 @@ from bot.context import Services
 from bot.db import Database, upsert
 from bot.direct import reachable
 from bot.metrics import Metrics
-from bot.models import Notice
+from bot.models import Identity, Notice
 from bot.models.notices import FAILED, QUEUED, SENT
 from bot.pacing import Pacer
 from bot.platform import Budget, Platform, RateLimited, Undeliverable
-from bot.types import ChannelRef
+from bot.types import ChannelRef, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
 FIRST_BACKOFF_SECONDS = 5.0
 MAX_BACKOFF_SECONDS = 3600.0
-ROUND_ROWS = 50  # rows claimed per platform per round, at most
+ROUND_ROWS = 200  # rows claimed per platform per round, at most
+AT_ONCE = 8  # deliveries under way at once: on SQLite a reply's claim waits behind no more
 IDLE_SECONDS = 1.0  # how often an idle sender looks for rows queued by other replicas
 NO_ACCOUNT = "no account on a running platform"
 NOTICE_SHARE = 0.8  # of a platform's budget; the rest is kept for replies to people
@@ -142,6 +143,7 @@ class Row:
     thread_id: str | None
     text: str
     attempts: int
+    user_id: str | None = None  # a direct message's addressee on `platform`
 
 
 class Outbox:
@@ -166,7 +168,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
-        self._round: asyncio.Task | None = None
+        self._at_once = asyncio.Semaphore(AT_ONCE)
 
     def wake(self) -> None:
         """Rows were queued here: look now rather than at the next idle check."""
@@ -221,7 +223,15 @@ class Outbox:
         """Claim the rows due now (the head of each recipient's queue, on the platforms
         running here) and deliver them; returns how many were handled."""
         await self.measure()
-        rows = await self.db.unit(_claim, self.token, list(self.platforms), self.clock())
+        limits = {name: self._claimable(name) for name in self.platforms}
+        claiming = asyncio.ensure_future(self.db.unit(_claim, self.token, limits, self.clock()))
+        try:
+            rows = await asyncio.shield(claiming)
+        except asyncio.CancelledError:  # stopped while claiming: what was taken goes back
+            with contextlib.suppress(Exception):
+                taken = await claiming
+                await asyncio.shield(self.db.unit(_release, [r.id for r in taken], self.token))
+            raise
         if not rows:
             return 0
         results = await asyncio.gather(
@@ -231,6 +241,15 @@ class Outbox:
             if isinstance(result, asyncio.CancelledError):
                 raise result
         return len(rows)
+
+    def _claimable(self, platform: str) -> int:
+        """Rows to take on `platform` in one round: no more than its budget sends in half
+        a lease, so that none still waits for its turn when the lease ends."""
+        budget = self.pacer.budget(platform)
+        if budget.per_second <= 0:
+            return ROUND_ROWS
+        in_time = budget.burst + budget.per_second * LEASE.total_seconds() / 2
+        return max(1, min(ROUND_ROWS, int(in_time)))
 
     async def measure(self) -> tuple[int, float]:
         """The outbox's depth and the age (seconds) of its oldest row, also set in
@@ -243,6 +262,17 @@ class Outbox:
 
     async def _deliver(self, row: Row) -> None:
         platform = self.platforms[row.platform]
+        try:
+            await self._at_once.acquire()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._settle(row, retry_in=0.0, error=None, counts=False))
+            raise
+        try:
+            await self._attempt(platform, row)
+        finally:
+            self._at_once.release()
+
+    async def _attempt(self, platform: Platform, row: Row) -> None:
         try:
             await self.pacer.wait(row.platform, row.channel_id or f"dm:{row.member_id}")
             message_id = await self._send(platform, row)
@@ -275,12 +305,9 @@ class Outbox:
             assert row.channel_id is not None
             channel = ChannelRef(row.platform, row.channel_id, row.channel_name)
             return (await platform.send(channel, row.text, row.thread_id)).message_id
-        async with self.db() as session:
-            accounts = await members.platform_users(session, row.member_id)
-        user = reachable({row.platform: platform}, accounts, row.platform)
-        if user is None:
+        if row.user_id is None:
             raise Undeliverable(NO_ACCOUNT)
-        return (await platform.send_dm(user, row.text)).message_id
+        return (await platform.send_dm(UserRef(row.platform, row.user_id), row.text)).message_id
 
     async def _settle(self, row: Row, *, retry_in: float, error: str | None, counts: bool) -> None:
         due = self.clock() + timedelta(seconds=retry_in)
@@ -306,33 +333,30 @@ _ROW_COLUMNS = (
 )  # fmt: skip
 
 
-def _claim(session, token: str, platforms: list[str], now: datetime) -> list[Row]:
-    """Take, for a lease, the rows due now on `platforms` that head their recipient's queue
-    (a row waits while an earlier one to the same recipient is queued)."""
-    if not platforms:
-        return []
+def _claim(session, token: str, limits: Mapping[str, int], now: datetime) -> list[Row]:
+    """Take, for a lease, the rows due now that head their recipient's queue (a row waits
+    while an earlier one to the same recipient is queued), at most `limits[platform]` on
+    each platform."""
     free = (
         Notice.state == QUEUED,
         Notice.due_at <= now,
         or_(Notice.claimed_until.is_(None), Notice.claimed_until < now),
     )
-    heads = (
-        select(Notice.id)
-        .where(
-            *free,
-            Notice.platform.in_(platforms),
-            ~exists().where(
-                _EARLIER.recipient == Notice.recipient,
-                _EARLIER.state == QUEUED,
-                _EARLIER.id < Notice.id,
-            ),
-        )
-        .order_by(Notice.id)
-        .limit(ROUND_ROWS * len(platforms))
+    head = ~exists().where(
+        _EARLIER.recipient == Notice.recipient, _EARLIER.state == QUEUED, _EARLIER.id < Notice.id
     )
-    if session.get_bind().dialect.name == "postgresql":
-        heads = heads.with_for_update(skip_locked=True, of=Notice)
-    ids = list(session.scalars(heads))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ids: list[int] = []
+    for platform, limit in limits.items():
+        heads = (
+            select(Notice.id)
+            .where(*free, Notice.platform == platform, head)
+            .order_by(Notice.id)
+            .limit(limit)
+        )
+        if postgres:
+            heads = heads.with_for_update(skip_locked=True, of=Notice)
+        ids += session.scalars(heads)
     if not ids:
         session.rollback()
         return []
@@ -342,8 +366,25 @@ def _claim(session, token: str, platforms: list[str], now: datetime) -> list[Row
         .values(claim_token=token, claimed_until=now + LEASE)
         .returning(*_ROW_COLUMNS)
     ).all()
+    addressees = _addressees(session, claimed)
     session.commit()
-    return sorted((Row(*found) for found in claimed), key=lambda row: row.id)
+    rows = [Row(*found, user_id=addressees.get((found[1], found[2]))) for found in claimed]
+    return sorted(rows, key=lambda row: row.id)
+
+
+def _addressees(session, claimed) -> dict[tuple[int, str], str]:
+    """Each direct message's account on its platform, read with the claim."""
+    wanted = {row.member_id for row in claimed if row.member_id != CHANNEL}
+    if not wanted:
+        return {}
+    found: dict[tuple[int, str], str] = {}
+    for member_id, platform, user_id in session.execute(
+        select(Identity.member_id, Identity.platform, Identity.user_id)
+        .where(Identity.member_id.in_(wanted))
+        .order_by(Identity.id)
+    ):
+        found.setdefault((member_id, platform), user_id)
+    return found
 
 
 def _mine(notice_id: int, token: str):
@@ -368,6 +409,17 @@ def _give_back(
     if counts:
         values["attempts"] = Notice.attempts + 1
     session.execute(update(Notice).where(_mine(notice_id, token)).values(values))
+    session.commit()
+
+
+def _release(session, notice_ids: list[int], token: str) -> None:
+    """Give claimed rows back as they were (the sender stopped before trying them)."""
+    if notice_ids:
+        session.execute(
+            update(Notice)
+            .where(Notice.id.in_(notice_ids), Notice.claim_token == token, Notice.state == QUEUED)
+            .values(claimed_until=None, claim_token=None)
+        )
     session.commit()
 
 

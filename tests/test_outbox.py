@@ -150,10 +150,33 @@ async def test_cancelled_mid_send_the_row_is_given_back_never_marked_sent(bot, m
     assert bot.replies_to("kofi") == ["Starting now"]
 
 
+async def test_stopped_while_claiming_the_rows_taken_go_back(bot, monkeypatch):
+    kofi = await _known(bot, "kofi")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    real, started = bot.app.db.unit, asyncio.Event()
+
+    async def slow_unit(fn, *args):
+        if fn is _claim:
+            started.set()
+            await asyncio.sleep(0.05)  # the claim is under way when the stop comes
+        return await real(fn, *args)
+
+    monkeypatch.setattr(bot.app.db, "unit", slow_unit)
+    round_ = asyncio.create_task(bot.app.outbox.round())
+    await started.wait()
+    round_.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await round_
+    (row,) = await rows(bot)
+    assert row.state == "queued" and row.claimed_until is None
+    monkeypatch.setattr(bot.app.db, "unit", real)
+    assert await bot.deliver() == 1
+
+
 async def test_a_row_held_by_a_replica_that_died_is_delivered_once_its_lease_ends(bot):
     kofi = await _known(bot, "kofi")
     await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
-    held = await bot.app.db.unit(_claim, "dead-replica", [bot.platform_name], bot.clock())
+    held = await bot.app.db.unit(_claim, "dead-replica", {bot.platform_name: 10}, bot.clock())
     assert len(held) == 1
     assert await bot.deliver() == 0  # the other replica holds it
     bot.clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -170,7 +193,10 @@ async def test_the_sender_stops_on_sigterm_and_the_next_start_carries_on(bot, mo
     bot.app.outbox.pacer.slot(bot.platform_name, "taken")  # the next slot is far away
     await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
     bot.app.outbox.start()
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # until the sender has taken the row (and waits for its turn)
+        if (await rows(bot))[0].claimed_until is not None:
+            break
+        await asyncio.sleep(0.01)
     await bot.app.outbox.stop(grace=0.05)
     (row,) = await rows(bot)
     assert row.state == "queued" and row.claimed_until is None
@@ -254,3 +280,11 @@ async def _forever(_seconds: float) -> None:
 def _sample(bot: BotHarness, name: str, **labels: str) -> float:
     value = bot.app.metrics.registry.get_sample_value(name, labels or None)
     return value or 0.0
+
+
+def test_a_round_takes_no_more_than_the_budget_sends_within_half_a_lease(bot):
+    sender = bot.app.outbox
+    sender.pacer = Pacer(lambda _: outbox.for_notices(Budget(0.2, burst=10)))
+    assert sender._claimable("matrix") == 8 + int(0.16 * LEASE.total_seconds() / 2)
+    sender.pacer = Pacer()
+    assert sender._claimable("console") == outbox.ROUND_ROWS
