@@ -288,3 +288,23 @@ def test_a_round_takes_no_more_than_the_budget_sends_within_half_a_lease(bot):
     assert sender._claimable("matrix") == 8 + int(0.16 * LEASE.total_seconds() / 2)
     sender.pacer = Pacer()
     assert sender._claimable("console") == outbox.ROUND_ROWS
+
+
+async def test_a_reply_told_to_slow_down_is_sent_again_and_notices_make_way(bot):
+    """The answer to a person's command goes first: "slow down" on the reply is obeyed
+    and the outbox's notices pause as long, so the retried answer gets the slot."""
+    bot.platform.errors = [RateLimited(0.2)]
+    await bot.dm("ama", "help")
+    assert any("help" in text for text in bot.replies_to("ama"))
+    # the notices' pacer runs on the bot's clock, which the test holds still
+    assert bot.app.outbox.pacer.slot(bot.platform_name) == pytest.approx(0.2)
+
+
+async def test_a_reply_is_given_up_only_past_a_persons_patience(bot, monkeypatch, caplog):
+    from bot import router as router_module
+
+    monkeypatch.setattr(router_module, "REPLY_PATIENCE_SECONDS", 0.05)
+    bot.platform.errors = [RateLimited(0.03), RateLimited(0.03)]
+    await bot.dm("ama", "help")
+    assert bot.replies_to("ama") == []
+    assert "gave up answering" in caplog.text
