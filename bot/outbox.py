@@ -166,6 +166,7 @@ class Outbox:
         self.sleep = sleep
         self.token = uuid.uuid4().hex[:16]
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()  # set by `stop`: deliveries not begun give their rows back
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._at_once = asyncio.Semaphore(AT_ONCE)
@@ -190,12 +191,15 @@ class Outbox:
     def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            self._halt.clear()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
     async def stop(self, grace: float) -> None:
-        """Take no more rows; let the round under way finish for up to `grace` seconds, then
-        cancel it (rows in hand are given back)."""
+        """Take no more rows; rows of the round under way that are not being sent go back at
+        once, and the sends under way get up to `grace` seconds to finish before they are
+        cancelled (and their rows given back)."""
         self._stopping = True
+        self._halt.set()
         self._wake.set()
         task, self._task = self._task, None
         if task is None:
@@ -274,7 +278,13 @@ class Outbox:
 
     async def _attempt(self, platform: Platform, row: Row) -> None:
         try:
-            await self.pacer.wait(row.platform, row.channel_id or f"dm:{row.member_id}")
+            delay = self.pacer.slot(row.platform, row.channel_id or f"dm:{row.member_id}")
+            if delay > 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._halt.wait(), delay)
+            if self._stopping:  # not begun: it goes back for the next start or replica
+                await asyncio.shield(self._settle(row, retry_in=0.0, error=None, counts=False))
+                return
             message_id = await self._send(platform, row)
         except asyncio.CancelledError:
             await asyncio.shield(self._settle(row, retry_in=0.0, error=None, counts=False))

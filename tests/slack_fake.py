@@ -653,6 +653,31 @@ def _cursor_of(ts: str) -> str:
     return "next_ts:" + ts.replace(".", "")
 
 
+class _Limit:
+    """A token bucket across the workspace and, optionally, spacing per channel."""
+
+    def __init__(self, per_second: float, burst: int, per_channel_seconds: float) -> None:
+        self.per_second, self.burst = per_second, burst
+        self.per_channel_seconds = per_channel_seconds
+        self.tokens, self.at = float(burst), time.monotonic()
+        self.channel_at: dict[str, float] = {}
+
+    def refuse(self, channel: str | None) -> float:
+        """0 if the call may go now (and it is counted), else the seconds to wait."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens < 1:
+            return (1 - self.tokens) / self.per_second
+        if channel and self.per_channel_seconds:
+            last = self.channel_at.get(channel)
+            if last is not None and now - last < self.per_channel_seconds:
+                return self.per_channel_seconds - (now - last)
+            self.channel_at[channel] = now
+        self.tokens -= 1
+        return 0.0
+
+
 class FakeSlackWebAPI:
     """A local HTTP server playing Slack's Web API (``base_url`` ends in ``/api/``).
 
@@ -714,6 +739,9 @@ class FakeSlackWebAPI:
         self._faults: dict[str, list[_Fault]] = {}
         self._errors: dict[str, list[_ScriptedError]] = {}
         self._custom: dict[str, dict | Callable[[Call], dict]] = {}
+        self._limits: dict[str, _Limit] = {}
+        self.limited: list[Call] = []
+        """Calls answered 429 by an enforced rate limit (``enforce_limit``)."""
         self._ts_counter = itertools.count(1)
         self._file_counter = itertools.count(1)
         self._changes = _Changes()
@@ -962,6 +990,14 @@ class FakeSlackWebAPI:
         """
         self._faults.setdefault(method, []).append(_Fault(status, retry_after, times))
 
+    def enforce_limit(
+        self, method: str, per_second: float, burst: int = 1, per_channel_seconds: float = 0.0
+    ) -> None:
+        """Answer ``method`` as Slack's rate limits do: past ``per_second`` (bursts of
+        ``burst``) across the workspace, or a second call within ``per_channel_seconds`` in
+        one channel, HTTP 429 with ``Retry-After`` (whole seconds, as Slack sends)."""
+        self._limits[method] = _Limit(per_second, burst, per_channel_seconds)
+
     def api_error_next(
         self, method: str, error: str = "channel_not_found", times: int = 1, **extra: Any
     ) -> None:
@@ -1059,6 +1095,13 @@ class FakeSlackWebAPI:
         fault = self._take_fault(method)
         if fault is not None:
             return fault
+        limit = self._limits.get(method)
+        wait = limit.refuse(call.params.get("channel")) if limit is not None else 0.0
+        if wait > 0:
+            self.limited.append(call)
+            retry = str(max(1, int(wait + 0.999)))
+            body = {"ok": False, "error": "ratelimited"}
+            return web.json_response(body, status=429, headers={"Retry-After": retry})
         headers = {"X-OAuth-Scopes": self.bot_scopes, "X-Accepted-OAuth-Scopes": ""}
         scripted = self._take_error(method)
         if scripted is not None:
