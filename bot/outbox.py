@@ -278,7 +278,9 @@ class Outbox:
 
     async def _attempt(self, platform: Platform, row: Row) -> None:
         try:
-            delay = self.pacer.slot(row.platform, row.channel_id or f"dm:{row.member_id}")
+            delay = self.pacer.slot(
+                row.platform, row.channel_id or f"dm:{row.member_id}", _cost(platform, row)
+            )
             if delay > 0 and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._halt.wait(), delay)
@@ -332,6 +334,15 @@ class Outbox:
 
     def _count(self, row: Row, outcome: str) -> None:
         self.metrics.outbox_sends.labels(row.platform, outcome).inc()
+
+
+def _cost(platform: Platform, row: Row) -> int:
+    """The requests a send costs against the platform's budget: more than one where the
+    adapter says so (a direct message that opens a Matrix room first)."""
+    if row.member_id == CHANNEL or row.user_id is None:
+        return 1
+    cost = getattr(platform, "dm_cost", None)
+    return cost(UserRef(row.platform, row.user_id)) if cost is not None else 1
 
 
 # the rows -------------------------------------------------------------------------------

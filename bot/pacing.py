@@ -31,9 +31,9 @@ class Pacer:
         self._channel_next: dict[tuple[str, str], float] = {}
         self._paused_until: dict[str, float] = {}
 
-    def slot(self, platform: str, channel: str | None = None) -> float:
-        """Reserve the next moment a send on `platform` (in `channel`) may go; returns how
-        many seconds from now that is."""
+    def slot(self, platform: str, channel: str | None = None, cost: int = 1) -> float:
+        """Reserve the next moment a send on `platform` (in `channel`) may go, counting
+        `cost` requests against the budget; returns how many seconds from now that is."""
         budget = self.budget(platform)
         now = self.monotonic()
         at = max(now, self._paused_until.get(platform, 0.0))
@@ -41,7 +41,7 @@ class Pacer:
             interval = 1.0 / budget.per_second
             theoretical = self._next.get(platform, at)
             at = max(at, theoretical - interval * (max(budget.burst, 1) - 1))
-            self._next[platform] = max(theoretical, at) + interval
+            self._next[platform] = max(theoretical, at) + interval * max(cost, 1)
         if budget.per_channel_seconds > 0 and channel is not None:
             key = (platform, channel)
             at = max(at, self._channel_next.get(key, 0.0))

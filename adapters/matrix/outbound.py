@@ -57,16 +57,16 @@ def _server_of(identifier: str) -> str:
     return server if colon else ""
 
 
-def _refusal(room_id: str, response: object) -> Exception:
-    """A refused send as the core's outbox knows it: "slow down" (after nio's own retries),
-    for good (not allowed in the room), or a fault to retry."""
+def _refusal(where: str, response: object) -> Exception:
+    """A refused request as the core's outbox knows it: "slow down" (after nio's own
+    retries), for good (not allowed), or a fault to retry."""
     code, message = getattr(response, "status_code", None), getattr(response, "message", "")
     if code == "M_LIMIT_EXCEEDED":
         retry_ms = getattr(response, "retry_after_ms", None) or 5000
-        return RateLimited(retry_ms / 1000, f"Matrix: rate limited in {room_id}")
+        return RateLimited(retry_ms / 1000, f"Matrix: rate limited ({where})")
     if code == "M_FORBIDDEN":
-        return Undeliverable(f"Matrix: not allowed to send in {room_id} ({message})")
-    return MatrixError(f"sending to {room_id} failed: {message}")
+        return Undeliverable(f"Matrix: not allowed ({where}: {message})")
+    return MatrixError(f"Matrix refused {where}: {message or response}")
 
 
 _under_way: ContextVar[bool] = ContextVar("matrix_operation_under_way", default=False)
@@ -144,7 +144,7 @@ class OutboundMixin:
                 )
             )
         if not isinstance(response, RoomSendResponse):
-            raise _refusal(room_id, response)
+            raise _refusal(f"sending to {room_id}", response)
         return response.event_id
 
     @outgoing
@@ -173,6 +173,11 @@ class OutboundMixin:
             }
         return Sent(channel, await self._send(channel.id, content), text, thread_id)
 
+    def dm_cost(self, user: UserRef) -> int:
+        """Requests a direct message costs against Synapse's message rate (`rc_message`
+        limits room creation too): one more when the direct room is still to be made."""
+        return 1 if user.id in self._direct else 2
+
     @outgoing
     async def direct_room(self, user_id: str) -> str:
         """The member's direct room with the bot: reused, else created and listed in
@@ -193,7 +198,7 @@ class OutboundMixin:
                 )
             )  # fmt: skip
             if not isinstance(response, RoomCreateResponse):
-                raise MatrixError(f"could not open a direct room with {user_id}: {response}")
+                raise _refusal(f"a direct room with {user_id}", response)
             if encrypted:
                 self._know_direct_room(response.room_id, user_id)
             self._direct[user_id] = response.room_id
