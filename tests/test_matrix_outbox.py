@@ -44,6 +44,8 @@ def homeserver(tmp_path_factory) -> Iterator[Homeserver]:
         yield hs
     finally:
         hs.stop()
+
+
 TEXT = "🟢 Starting now: event #1, **Deep dive: property tax**."
 
 
