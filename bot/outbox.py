@@ -181,7 +181,11 @@ class Outbox:
         return self._wake.is_set()
 
     async def deliver_all(self) -> int:
-        """Run rounds until none is due (tests and scripts, where no sender runs)."""
+        """Run rounds until none is due (tests and scripts, where no sender runs: after a
+        `stop`, this is the next start)."""
+        if self._task is None:
+            self._stopping = False
+            self._halt.clear()
         handled = 0
         while found := await self.round():
             handled += found
@@ -226,6 +230,8 @@ class Outbox:
     async def round(self) -> int:
         """Claim the rows due now (the head of each recipient's queue, on the platforms
         running here) and deliver them; returns how many were handled."""
+        if self._stopping:
+            return 0
         await self.measure()
         limits = {name: self._claimable(name) for name in self.platforms}
         claiming = asyncio.ensure_future(self.db.unit(_claim, self.token, limits, self.clock()))
