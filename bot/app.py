@@ -172,8 +172,14 @@ class Convener:
         if jobs is not None:
             await jobs.stop(self._jobs_grace)
 
+    def stopping(self) -> None:
+        """Shutdown has begun (SIGTERM): the outbox takes no more rows, so notices not yet
+        being sent wait in it for the next start or another replica."""
+        self.outbox.halt()
+
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Finish in-flight work (up to `grace` seconds), stop jobs, flush, close."""
+        self.stopping()
         self.processor.close()
         if not await self.processor.drain(grace):
             log.warning("%d events still in hand after %.0f s; stopping them",

@@ -198,6 +198,7 @@ async def run_app(
                   exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
         status = 1
     finally:
+        app.stopping()
         for task in waits:
             task.cancel()
         for adapter in reversed(started):

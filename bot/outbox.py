@@ -198,13 +198,18 @@ class Outbox:
             self._halt.clear()
             self._task = asyncio.get_running_loop().create_task(self._run(), name="outbox")
 
+    def halt(self) -> None:
+        """Take no more rows from now (SIGTERM): rows of the round under way that are not
+        being sent go back; `stop` then waits for the sends under way."""
+        self._stopping = True
+        self._halt.set()
+        self._wake.set()
+
     async def stop(self, grace: float) -> None:
         """Take no more rows; rows of the round under way that are not being sent go back at
         once, and the sends under way get up to `grace` seconds to finish before they are
         cancelled (and their rows given back)."""
-        self._stopping = True
-        self._halt.set()
-        self._wake.set()
+        self.halt()
         task, self._task = self._task, None
         if task is None:
             return

@@ -142,6 +142,7 @@ class SlackBot:
         return self
 
     async def stop(self) -> None:
+        self.app.stopping()  # as `convener run` does at SIGTERM
         await self.adapter.stop(STOP_GRACE)
         await self.adapter.wait_closed()
         await self.app.stop()
