@@ -25,7 +25,7 @@ from bot.types import UserRef
 from tests.matrix_homeserver import Homeserver, require_synapse
 from tests.test_matrix_adapter import Bot, Person, is_text
 
-pytestmark = pytest.mark.matrix
+pytestmark = [pytest.mark.matrix, pytest.mark.one_database]  # Synapse's limit, either way
 
 MEMBERS = int(os.environ.get("MATRIX_BURST_MEMBERS", "6"))
 RUNS = int(os.environ.get("MATRIX_BURST_RUNS", "1"))
