@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -156,14 +156,12 @@ class Outbox:
         clock: Callable[[], datetime],
         metrics: Metrics,
         pacer: Pacer | None = None,
-        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.db = db
         self.platforms = platforms
         self.clock = clock
         self.metrics = metrics
         self.pacer = pacer or Pacer()
-        self.sleep = sleep
         self.token = uuid.uuid4().hex[:16]
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()  # set by `stop`: deliveries not begun give their rows back
@@ -222,8 +220,10 @@ class Outbox:
         while not self._stopping:
             try:
                 handled = await self.round()
-            except Exception:
-                log.exception("the outbox could not take rows; trying again shortly")
+            except Exception as exc:  # the database is away: the rows wait in it
+                log.warning("the outbox could not take rows (%s: %s); trying again shortly",
+                            type(exc).__name__, str(exc).splitlines()[0][:200] if str(exc)
+                            else "")  # fmt: skip
                 handled = 0
             if self._stopping:
                 return
@@ -252,9 +252,12 @@ class Outbox:
         results = await asyncio.gather(
             *(self._deliver(row) for row in rows), return_exceptions=True
         )
-        for result in results:
+        for row, result in zip(rows, results, strict=True):
             if isinstance(result, asyncio.CancelledError):
                 raise result
+            if isinstance(result, Exception):  # settling it failed: its lease brings it back
+                log.warning("notice %s: could not record the outcome (%s: %s)", row.id,
+                            type(result).__name__, str(result)[:200])  # fmt: skip
         return len(rows)
 
     def _claimable(self, platform: str) -> int:
