@@ -252,10 +252,11 @@ class ActivityLog:
         themselves are written later, as usual)."""
         if not self._new_users and not self._new_channels:
             return
-        users, channels = dict(self._new_users), dict(self._new_channels)
+        users, channels = list(self._new_users.values()), dict(self._new_channels)
         async with self.db.sessions() as session:
-            await self._create(session, list(users.values()), channels)
+            ids = await self._create(session, users, channels)
             await session.commit()
+        self._now_known(users, ids)
 
     async def flush(self) -> int:
         """Write what is buffered; returns the number of rows handed to the database."""
@@ -339,9 +340,11 @@ class ActivityLog:
             self._channel_ids = {}
             unknown_channels = {(c.platform, c.id): c for _, _, c, _ in batch}
         try:
+            users = list(unknown_users.values())
             async with self.db.sessions() as session:
-                await self._create(session, list(unknown_users.values()), unknown_channels)
+                ids = await self._create(session, users, unknown_channels)
                 await session.commit()
+            self._now_known(users, ids)
             return batch
         except Exception as exc:
             if transient(exc):
@@ -367,15 +370,21 @@ class ActivityLog:
         session: AsyncSession,
         users: list[UserRef],
         channels: dict[tuple[str, str], ChannelRef],
-    ) -> None:
+    ) -> dict[tuple[str, str], int]:
+        """Create the members and channels (the caller commits, then `_now_known`); the
+        channels' ids."""
         if users:
             await members.resolve_many(session, users, self.clock())
-        ids = {key: (await members.resolve_channel(session, c)).id for key, c in channels.items()}
+        return {key: (await members.resolve_channel(session, c)).id for key, c in channels.items()}
+
+    def _now_known(self, users: list[UserRef], channel_ids: dict[tuple[str, str], int]) -> None:
+        """What `_create` made is committed: only now may the log say it exists (a command
+        looking a channel up must find it)."""
         for user in users:
             self._known_users.add((user.platform, user.id))
             self._new_users.pop((user.platform, user.id), None)
-        self._channel_ids.update(ids)
-        for key in ids:
+        self._channel_ids.update(channel_ids)
+        for key in channel_ids:
             self._new_channels.pop(key, None)
 
     async def _create_alone(
@@ -383,8 +392,9 @@ class ActivityLog:
     ) -> bool:
         try:
             async with self.db.sessions() as session:
-                await self._create(session, users, channels)
+                ids = await self._create(session, users, channels)
                 await session.commit()
+            self._now_known(users, ids)
             return True
         except Exception as exc:
             if transient(exc):
