@@ -22,7 +22,7 @@ import os
 import random
 import sqlite3
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -170,19 +170,13 @@ def sqlite_baseline(path, history: Script) -> float:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     sql = INSERT.format(",".join("?" * 11)) + " ON CONFLICT DO NOTHING"
 
-    def write(events, start: int = 0) -> int:
-        count = 0
-        for batch in activity_rows(events, now, start):
-            db.executemany(sql, batch)
-            db.commit()
-            count += len(batch)
-        return count
+    def write(batch: list[tuple]) -> None:
+        db.executemany(sql, batch)
+        db.commit()
 
-    write(history.first_sights())
-    with Timer() as timer:
-        count = write(history.ordinary(), MEMBERS)
+    rate = ordinary_rate(history, now, write)
     db.close()
-    return count / timer.seconds
+    return rate
 
 
 def postgres_baseline(url: str, history: Script) -> float:
@@ -192,19 +186,25 @@ def postgres_baseline(url: str, history: Script) -> float:
     now = datetime.now(UTC)
     with psycopg.connect(plain_dsn(url)) as conn:
 
-        def write(events, start: int = 0) -> int:
-            count = 0
-            for batch in activity_rows(events, now, start):
-                with conn.cursor().copy(f"COPY activity ({COLUMNS}) FROM STDIN") as copy:
-                    for row in batch:
-                        copy.write_row(row)
-                conn.commit()
-                count += len(batch)
-            return count
+        def write(batch: list[tuple]) -> None:
+            with conn.cursor().copy(f"COPY activity ({COLUMNS}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+            conn.commit()
 
-        write(history.first_sights())
-        with Timer() as timer:
-            count = write(history.ordinary(), MEMBERS)
+        return ordinary_rate(history, now, write)
+
+
+def ordinary_rate(history: Script, ts, write: Callable[[list[tuple]], None]) -> float:
+    """Rows a second `write` stores for the ordinary events, once the first sights' rows
+    are in (untimed), as the core is timed."""
+    for batch in activity_rows(history.first_sights(), ts):
+        write(batch)
+    count = 0
+    with Timer() as timer:
+        for batch in activity_rows(history.ordinary(), ts, MEMBERS):
+            write(batch)
+            count += len(batch)
     return count / timer.seconds
 
 

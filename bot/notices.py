@@ -16,7 +16,6 @@ from bot.context import Services
 from bot.db import upsert
 from bot.models import Notice
 
-CHANNEL = 0
 Claim = TypeVar("Claim")
 Sent = TypeVar("Sent")
 

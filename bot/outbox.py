@@ -31,10 +31,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from bot import members
 from bot.context import Services
 from bot.db import Database, upsert
-from bot.direct import reachable
+from bot.direct import account_of
 from bot.metrics import Metrics
 from bot.models import Identity, Notice
 from bot.models.notices import FAILED, QUEUED, SENT
@@ -102,9 +101,7 @@ async def dm(
     one there, else on another running platform); True if this call queued it. A member
     with no account on a running platform gets a row marked failed, so it is counted and
     not asked again."""
-    async with ctx.db() as session:
-        accounts = await members.platform_users(session, member_id)
-    user = reachable(ctx.platforms, accounts, prefer)
+    user = await account_of(ctx, member_id, prefer)
     return await _queue(
         ctx, subject, kind, member_id, recipient=member_recipient(member_id),
         platform=user.platform if user else None, text=text,

@@ -138,11 +138,7 @@ async def test_cancelled_mid_send_the_row_is_given_back_never_marked_sent(bot, m
         await asyncio.Event().wait()
 
     monkeypatch.setattr(bot.platform, "send_dm", hangs)
-    round_ = asyncio.create_task(bot.app.outbox.round())
-    await started.wait()
-    round_.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await round_
+    await _cancel_a_round(bot, started)
     (row,) = await rows(bot)
     assert row.state == "queued" and row.claimed_until is None and row.sent_at is None
     monkeypatch.setattr(bot.platform, "send_dm", real)
@@ -162,11 +158,7 @@ async def test_stopped_while_claiming_the_rows_taken_go_back(bot, monkeypatch):
         return await real(fn, *args)
 
     monkeypatch.setattr(bot.app.db, "unit", slow_unit)
-    round_ = asyncio.create_task(bot.app.outbox.round())
-    await started.wait()
-    round_.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await round_
+    await _cancel_a_round(bot, started)
     (row,) = await rows(bot)
     assert row.state == "queued" and row.claimed_until is None
     monkeypatch.setattr(bot.app.db, "unit", real)
@@ -264,6 +256,15 @@ def test_a_deployment_states_its_own_budget(settings):
 
 
 # helpers ------------------------------------------------------------------------------------
+
+
+async def _cancel_a_round(bot: BotHarness, started: asyncio.Event) -> None:
+    """Run a round of the sender and cancel it once `started` is set (shutdown mid-round)."""
+    round_ = asyncio.create_task(bot.app.outbox.round())
+    await started.wait()
+    round_.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await round_
 
 
 async def _known(bot: BotHarness, name: str) -> int:
