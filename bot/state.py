@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot.db import upsert
 from bot.models import KeyValue
 
 
@@ -24,14 +25,16 @@ def read(session: Session, scope: str, key: str, default: str | None = None) -> 
 
 
 async def put(session: AsyncSession, scope: str, key: str, value: str) -> None:
-    """Set a value; the caller commits."""
-    row = await session.get(KeyValue, (scope, key))
+    """Set a value (one statement, so that two writers of one key at once both succeed, the
+    later winning); the caller commits."""
     now = datetime.now(UTC)
-    if row is None:
-        session.add(KeyValue(scope=scope, key=key, value=value, updated_at=now))
-    else:
-        row.value = value
-        row.updated_at = now
+    await session.execute(
+        upsert(session, KeyValue)
+        .values(scope=scope, key=key, value=value, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[KeyValue.scope, KeyValue.key], set_={"value": value, "updated_at": now}
+        )
+    )
 
 
 async def delete(session: AsyncSession, scope: str, key: str) -> None:
