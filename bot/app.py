@@ -71,7 +71,9 @@ class Convener:
         pacer = Pacer(  # on the app's clock, as the rows' times
             lambda name: for_notices(self._budget(name)), lambda: clock().timestamp()
         )
-        self.outbox = Outbox(self.db, self.platforms, clock, self.metrics, pacer)
+        self.outbox = Outbox(
+            self.db, self.platforms, clock, self.metrics, pacer, router.on_delivered, self.watches
+        )
         self.pipeline = Pipeline(
             router, self.activity, self.db, settings, clock, self.platforms, self._context,
             self.watches, self.metrics,

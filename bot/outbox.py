@@ -16,6 +16,12 @@ sender delivers rows.
   off (5 s, doubling, at most an hour) and after `MAX_ATTEMPTS` the row is marked failed
   with the reason, as is a row that can never go (`Undeliverable`: no account on a
   running platform, the account is gone).
+- Told when sent: a feature that needs the message a notice became (a prompt's replies, the
+  ✋ on an offer) declares `Router.delivered` for its subjects' prefix; the hook runs in the
+  transaction that marks the row sent, so it runs exactly once with it.
+
+A feature that claims a row of its own for a notice (a routed question's expert, a prompt's
+slot) queues the notice in the same transaction (`session=`), so both or neither are kept.
 """
 
 from __future__ import annotations
@@ -24,22 +30,25 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, event, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, aliased
 
+from bot import members
 from bot.context import Services
 from bot.db import Database, upsert
-from bot.direct import account_of
+from bot.direct import reachable
 from bot.metrics import Metrics
 from bot.models import Identity, Notice
 from bot.models.notices import FAILED, QUEUED, SENT
 from bot.pacing import Pacer
 from bot.platform import Budget, Platform, RateLimited, Undeliverable
-from bot.types import ChannelRef, UserRef
+from bot.types import Action, ChannelRef, UserRef
+from bot.watch import Watch, Watches
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,29 @@ def for_notices(budget: Budget) -> Budget:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A notice the platform took, as a `Router.delivered` hook sees it."""
+
+    subject: str
+    kind: str
+    member_id: int
+    platform: str
+    channel_id: str | None
+    message_id: str | None
+    sent_at: datetime
+
+
+OnDelivered = Callable[[Session, Delivered], Iterable[tuple[Watch, str]] | None]
+"""`hook(session, notice)`, run in the transaction that marks the notice sent; it may return
+(watch, key) pairs to watch on the notice's platform once that transaction commits."""
+
+
+def prefix(subject: str) -> str:
+    """The feature a subject belongs to: `question` in `question:12`."""
+    return subject.partition(":")[0]
+
+
 def member_recipient(member_id: int) -> str:
     return f"m:{member_id}"
 
@@ -85,43 +117,72 @@ async def post(
     channel: ChannelRef,
     text: str,
     thread_id: str | None = None,
+    actions: Sequence[Action] = (),
+    session: AsyncSession | None = None,
 ) -> bool:
-    """Queue a post in `channel` (in `thread_id`) once; True if this call queued it."""
+    """Queue a post in `channel` (in `thread_id`) once; True if this call queued it. With
+    `session`, the row is written in that transaction and goes once it commits."""
     return await _queue(
-        ctx, subject, kind, CHANNEL, recipient=channel_recipient(channel),
+        ctx, session, subject, kind, CHANNEL, recipient=channel_recipient(channel),
         platform=channel.platform, channel_id=channel.id, channel_name=channel.name,
-        thread_id=thread_id, text=text,
+        thread_id=thread_id, text=text, actions=_stored(actions),
     )  # fmt: skip
 
 
 async def dm(
-    ctx: Services, subject: str, kind: str, member_id: int, text: str, prefer: str | None = None
+    ctx: Services,
+    subject: str,
+    kind: str,
+    member_id: int,
+    text: str,
+    prefer: str | None = None,
+    actions: Sequence[Action] = (),
+    session: AsyncSession | None = None,
 ) -> bool:
     """Queue a direct message to a member once (on their account on `prefer` if they have
     one there, else on another running platform); True if this call queued it. A member
     with no account on a running platform gets a row marked failed, so it is counted and
-    not asked again."""
-    user = await account_of(ctx, member_id, prefer)
+    not asked again. With `session`, the row is written in that transaction."""
+    if session is None:
+        async with ctx.db() as own:
+            queued = await dm(ctx, subject, kind, member_id, text, prefer, actions, own)
+            await own.commit()
+        return queued
+    user = reachable(ctx.platforms, await members.platform_users(session, member_id), prefer)
     return await _queue(
-        ctx, subject, kind, member_id, recipient=member_recipient(member_id),
-        platform=user.platform if user else None, text=text,
+        ctx, session, subject, kind, member_id, recipient=member_recipient(member_id),
+        platform=user.platform if user else None, text=text, actions=_stored(actions),
         **({} if user else {"state": FAILED, "error": NO_ACCOUNT}),
     )  # fmt: skip
 
 
-async def _queue(ctx: Services, subject: str, kind: str, member_id: int, **row: object) -> bool:
+def _stored(actions: Sequence[Action]) -> list[list[str]] | None:
+    return [[action.label, action.command] for action in actions] or None
+
+
+async def _queue(
+    ctx: Services,
+    session: AsyncSession | None,
+    subject: str,
+    kind: str,
+    member_id: int,
+    **row: object,
+) -> bool:
+    if session is None:
+        async with ctx.db() as own:
+            queued = await _queue(ctx, own, subject, kind, member_id, **row)
+            await own.commit()
+        return queued
     now = ctx.now()
     values = {"state": QUEUED, "created_at": now, "due_at": now, "attempts": 0, **row}
-    async with ctx.db() as session:
-        queued = await session.scalar(
-            upsert(session, Notice)
-            .values(subject=subject, kind=kind, member_id=member_id, **values)
-            .on_conflict_do_nothing()
-            .returning(Notice.id)
-        )
-        await session.commit()
+    queued = await session.scalar(
+        upsert(session, Notice)
+        .values(subject=subject, kind=kind, member_id=member_id, **values)
+        .on_conflict_do_nothing()
+        .returning(Notice.id)
+    )
     if queued is not None and values["state"] == QUEUED:
-        ctx.outbox.wake()
+        event.listen(session.sync_session, "after_commit", lambda _: ctx.outbox.wake(), once=True)
     return queued is not None
 
 
@@ -133,12 +194,15 @@ class Row:
     """A claimed notice, as the sender needs it."""
 
     id: int
+    subject: str
+    kind: str
     member_id: int
     platform: str
     channel_id: str | None
     channel_name: str | None
     thread_id: str | None
     text: str
+    actions: tuple[Action, ...]
     attempts: int
     user_id: str | None = None  # a direct message's addressee on `platform`
 
@@ -153,12 +217,16 @@ class Outbox:
         clock: Callable[[], datetime],
         metrics: Metrics,
         pacer: Pacer | None = None,
+        delivered: Mapping[str, OnDelivered] | None = None,
+        watches: Watches | None = None,
     ) -> None:
         self.db = db
         self.platforms = platforms
         self.clock = clock
         self.metrics = metrics
         self.pacer = pacer or Pacer()
+        self.delivered = dict(delivered or {})
+        self.watches = watches
         self.token = uuid.uuid4().hex[:16]
         self._wake = asyncio.Event()
         self._halt = asyncio.Event()  # set by `stop`: deliveries not begun give their rows back
@@ -320,17 +388,30 @@ class Outbox:
                 await self._settle(row, retry_in=delay, error=reason, counts=True)
                 self._count(row, "retry")
         else:
-            await asyncio.shield(self.db.unit(_sent, row.id, self.token, self.clock(), message_id))
+            await asyncio.shield(self._record_sent(row, message_id))
             self._count(row, "sent")
+
+    async def _record_sent(self, row: Row, message_id: str | None) -> None:
+        hook = self.delivered.get(prefix(row.subject))
+        now = self.clock()
+        notice = Delivered(
+            row.subject, row.kind, row.member_id, row.platform, row.channel_id, message_id, now
+        )
+        watched = await self.db.unit(_sent, row.id, self.token, now, hook, notice)
+        if self.watches is not None:
+            for watch, key in watched:
+                self.watches.add(watch, row.platform, key)
 
     async def _send(self, platform: Platform, row: Row) -> str | None:
         if row.member_id == CHANNEL:
             assert row.channel_id is not None
             channel = ChannelRef(row.platform, row.channel_id, row.channel_name)
-            return (await platform.send(channel, row.text, row.thread_id)).message_id
+            sent = await platform.send(channel, row.text, row.thread_id, actions=row.actions)
+            return sent.message_id
         if row.user_id is None:
             raise Undeliverable(NO_ACCOUNT)
-        return (await platform.send_dm(UserRef(row.platform, row.user_id), row.text)).message_id
+        user = UserRef(row.platform, row.user_id)
+        return (await platform.send_dm(user, row.text, actions=row.actions)).message_id
 
     async def _settle(self, row: Row, *, retry_in: float, error: str | None, counts: bool) -> None:
         due = self.clock() + timedelta(seconds=retry_in)
@@ -360,8 +441,9 @@ def _cost(platform: Platform, row: Row) -> int:
 
 _EARLIER = aliased(Notice)
 _ROW_COLUMNS = (
-    Notice.id, Notice.member_id, Notice.platform, Notice.channel_id, Notice.channel_name,
-    Notice.thread_id, Notice.text, Notice.attempts,
+    Notice.id, Notice.subject, Notice.kind, Notice.member_id, Notice.platform,
+    Notice.channel_id, Notice.channel_name, Notice.thread_id, Notice.text, Notice.actions,
+    Notice.attempts,
 )  # fmt: skip
 
 
@@ -400,8 +482,18 @@ def _claim(session, token: str, limits: Mapping[str, int], now: datetime) -> lis
     ).all()
     addressees = _addressees(session, claimed)
     session.commit()
-    rows = [Row(*found, user_id=addressees.get((found[1], found[2]))) for found in claimed]
+    rows = [_row(found, addressees) for found in claimed]
     return sorted(rows, key=lambda row: row.id)
+
+
+def _row(found, addressees: Mapping[tuple[int, str], str]) -> Row:
+    (id_, subject, kind, member_id, platform, channel_id, channel_name, thread_id, text,
+     actions, attempts) = found  # fmt: skip
+    return Row(
+        id_, subject, kind, member_id, platform, channel_id, channel_name, thread_id, text,
+        tuple(Action(label, command) for label, command in actions or ()), attempts,
+        user_id=addressees.get((member_id, platform)),
+    )  # fmt: skip
 
 
 def _addressees(session, claimed) -> dict[tuple[int, str], str]:
@@ -423,13 +515,34 @@ def _mine(notice_id: int, token: str):
     return and_(Notice.id == notice_id, Notice.claim_token == token, Notice.state == QUEUED)
 
 
-def _sent(session, notice_id: int, token: str, now: datetime, message_id: str | None) -> None:
-    session.execute(
+def _sent(
+    session: Session,
+    notice_id: int,
+    token: str,
+    now: datetime,
+    hook: OnDelivered | None,
+    notice: Delivered,
+) -> list[tuple[Watch, str]]:
+    """Mark the row sent and tell its feature, in one transaction; what to watch then. A
+    hook that fails is logged and undone alone: the notice went, so the row is sent."""
+    marked = session.execute(
         update(Notice)
         .where(_mine(notice_id, token))
-        .values(state=SENT, sent_at=now, message_id=message_id, claimed_until=None, error=None)
+        .values(
+            state=SENT, sent_at=now, message_id=notice.message_id, claimed_until=None, error=None
+        )
     )
+    watched: list[tuple[Watch, str]] = []
+    if hook is not None and marked.rowcount == 1:
+        try:
+            with session.begin_nested():
+                watched = list(hook(session, notice) or ())
+        except Exception:
+            log.exception("notice %s (%s) was sent; telling its feature failed", notice_id,
+                          notice.subject)  # fmt: skip
+            watched = []
     session.commit()
+    return watched
 
 
 def _give_back(

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot import roles
 from bot.arguments import Argument, Grammar
@@ -23,6 +24,9 @@ from bot.platform import RateLimited
 from bot.settings import Settings
 from bot.types import Event
 from bot.watch import Watch, Watches
+
+if TYPE_CHECKING:
+    from bot.outbox import OnDelivered
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +89,7 @@ class Router:
     commands: dict[str, CommandSpec] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    on_delivered: dict[str, OnDelivered] = field(default_factory=dict)
     _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
 
     def command(
@@ -172,6 +177,22 @@ class Router:
         """Declare a job that runs once when the scheduler starts."""
         return self._job(job_id, AtStart())
 
+    def delivered(self, prefix: str) -> Callable[[OnDelivered], OnDelivered]:
+        """Declare what to do once the outbox has sent a notice whose subject begins with
+        `prefix:` (`bot.outbox.OnDelivered`): keep the message id a notice became, say. It
+        runs in the transaction that marks the notice sent, so exactly once."""
+
+        def register(func: OnDelivered) -> OnDelivered:
+            self._add_delivered(prefix, func)
+            return func
+
+        return register
+
+    def _add_delivered(self, prefix: str, func: OnDelivered) -> None:
+        if prefix in self.on_delivered:
+            raise ValueError(f"notices of {prefix!r} have a delivered hook already")
+        self.on_delivered[prefix] = func
+
     def _job(self, job_id: str, when: When) -> Callable[[JobFunc], JobFunc]:
         def register(func: JobFunc) -> JobFunc:
             self._add_job(Job(job_id, func, when))
@@ -193,6 +214,8 @@ class Router:
             self.listeners.extend(other.listeners)
             for job in other.jobs:
                 self._add_job(job)
+            for prefix, func in other.on_delivered.items():
+                self._add_delivered(prefix, func)
         self._by_type.clear()
         return self
 

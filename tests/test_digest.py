@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 import schedules
-from bot import members
+from bot import members, outbox
 from bot.models import DigestRun, PromptRun, Question
 from handlers.digest import jobs, service
 from tests.harness import BotHarness
@@ -162,12 +162,24 @@ async def test_digest_command_for_facilitators_only(bot):
 # once a week ------------------------------------------------------------------------------
 
 
+async def send_weekly(bot: BotHarness) -> int:
+    queued = await jobs.send_weekly(bot.app.services())
+    await bot.deliver()
+    return queued
+
+
+async def catch_up(bot: BotHarness) -> int:
+    queued = await jobs.catch_up(bot.app.services())
+    await bot.deliver()
+    return queued
+
+
 async def test_sent_once_a_week_across_restarts(bot):
     await community(bot)
     await bot.say("fac", f"!role grant {bot.mention('olga')} facilitator")
     bot.clear()
-    assert await jobs.send_weekly(bot.app.services()) == 2
-    assert await jobs.send_weekly(bot.app.services()) == 0
+    assert await send_weekly(bot) == 2
+    assert await send_weekly(bot) == 0
     assert len(await digests_to(bot, "fac")) == 1 and len(await digests_to(bot, "olga")) == 1
     assert await digests_to(bot, "alice") == []
 
@@ -179,7 +191,7 @@ async def test_sent_once_a_week_across_restarts(bot):
         await restarted.close()
 
     bot.clock.advance(days=7)  # next Monday, 09:00: next week's slot
-    assert await jobs.send_weekly(bot.app.services()) == 2
+    assert await send_weekly(bot) == 2
     assert len(await digests_to(bot, "fac")) == 2
     assert await claims(bot) == 4
 
@@ -187,39 +199,43 @@ async def test_sent_once_a_week_across_restarts(bot):
 async def test_a_slot_past_the_grace_is_not_sent(bot):
     await bot.say("fac", "hello")
     bot.clock.now = NOW.replace(hour=14, minute=1)  # 6 h 1 min after Monday 08:00 (grace: 6 h)
-    assert await jobs.catch_up(bot.app.services()) == 0
+    assert await catch_up(bot) == 0
     assert await digests_to(bot, "fac") == [] and await claims(bot) == 0
     bot.clock.now = at(2, 13)  # within the grace: a restart catches up
-    assert await jobs.catch_up(bot.app.services()) == 1
+    assert await catch_up(bot) == 1
 
 
-async def test_a_failed_send_is_given_back(bot):
+async def test_a_failed_send_is_tried_again_and_sent_once(bot):
     await bot.say("fac", "hello")
     bot.platform.fail_next = 1
-    assert await jobs.send_weekly(bot.app.services()) == 0
-    assert await claims(bot) == 0
-    assert await jobs.send_weekly(bot.app.services()) == 1
-    assert len(await digests_to(bot, "fac")) == 1 and await claims(bot) == 1
+    assert await send_weekly(bot) == 1  # queued; the platform refused it
+    assert await digests_to(bot, "fac") == [] and await claims(bot) == 1
+    assert await send_weekly(bot) == 0  # not queued twice
+    bot.clock.advance(seconds=outbox.FIRST_BACKOFF_SECONDS)
+    assert await bot.deliver() == 1
+    assert len(await digests_to(bot, "fac")) == 1
 
 
-async def test_a_cancelled_send_is_given_back(bot, monkeypatch):
+async def test_a_send_cut_short_by_shutdown_goes_at_the_next_start(bot, monkeypatch):
     await bot.say("fac", "hello")
 
     async def cancelled(*args, **kwargs):
         raise asyncio.CancelledError
 
+    assert await jobs.send_weekly(bot.app.services()) == 1
     with monkeypatch.context() as patch:
         patch.setattr(bot.platform, "send_dm", cancelled)
         with pytest.raises(asyncio.CancelledError):
-            await jobs.send_weekly(bot.app.services())
-    assert await claims(bot) == 0
-    assert await jobs.send_weekly(bot.app.services()) == 1
+            await bot.deliver()
+    assert await digests_to(bot, "fac") == []
+    assert await bot.deliver() == 1
+    assert len(await digests_to(bot, "fac")) == 1
 
 
 async def test_off_sends_nothing(bot):
     await bot.say("fac", "hello")
     bot.app.settings.digest_weekday = "off"
-    assert await jobs.send_weekly(bot.app.services()) == 0
+    assert await send_weekly(bot) == 0
     assert await digests_to(bot, "fac") == []
 
 
@@ -265,7 +281,7 @@ async def test_malformed_settings_are_logged_and_register_nothing(bot, caplog, w
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "weekly digest: CONVENER_DIGEST_WEEKDAY" in errors[0].getMessage()
     await bot.say("fac", "hello")
-    assert await jobs.send_weekly(bot.app.services()) == 0  # and nothing breaks
+    assert await send_weekly(bot) == 0  # and nothing breaks
 
 
 async def test_the_scheduler_registers_and_catches_up(bot):
@@ -273,6 +289,7 @@ async def test_the_scheduler_registers_and_catches_up(bot):
     scheduler = await schedules.start_scheduler(bot.app, jobs=bot.app.router.jobs)
     try:
         assert scheduler.get_job("digest") is not None
+        assert await bot.deliver() == 1
         assert len(await digests_to(bot, "fac")) == 1  # the slot an hour ago, caught up
     finally:
         scheduler.shutdown(wait=False)

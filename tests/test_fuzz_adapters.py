@@ -160,7 +160,7 @@ def warnings_of(call, *args):
     return result, [r.getMessage() for r in ours]
 
 
-def _same_or_cut(value: Any, cleaned: Any) -> bool:
+def _same_or_cut(value: Any, cleaned: Any, limit: int = normalise.NAME_CHARS) -> bool:
     """The core took the value as it is, or only cut it to its column's length (an id that
     the adapter composed, `msg:<channel>:<ts>`, or a `#` put before a 200-character name,
     may come out longer than its parts' limits)."""
@@ -169,7 +169,7 @@ def _same_or_cut(value: Any, cleaned: Any) -> bool:
     return (
         isinstance(value, str)
         and isinstance(cleaned, str)
-        and len(value) > len(cleaned) >= normalise.NAME_CHARS - 1
+        and len(value) > len(cleaned) >= limit - 1
         and value.startswith(cleaned)
     )
 
@@ -180,7 +180,8 @@ def assert_clean(event: Event) -> None:
     assert cleaned is not None, event
     assert type(cleaned) is type(event)
     for name in ("event_id", "text", "message_id", "thread_id", "emoji", "reply_token"):
-        assert _same_or_cut(getattr(event, name, None), getattr(cleaned, name, None)), name
+        limit = normalise.EMOJI_CHARS if name == "emoji" else normalise.NAME_CHARS
+        assert _same_or_cut(getattr(event, name, None), getattr(cleaned, name, None), limit), name
     for ref, checked in ((event.user, cleaned.user), (event.channel, cleaned.channel)):
         assert ref.id == checked.id and ref.platform == checked.platform
         assert _same_or_cut(ref.name, checked.name), ref

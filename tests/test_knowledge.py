@@ -238,7 +238,9 @@ async def follow_up(bot: BotHarness):
     from handlers.questions import jobs
 
     await bot.app.activity.flush()
-    return await jobs.follow_up(bot.app.services())
+    done = await jobs.follow_up(bot.app.services())
+    await bot.deliver()
+    return done
 
 
 async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):

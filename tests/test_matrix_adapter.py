@@ -124,7 +124,7 @@ class Bot:
         await self.app.start()
         await self.adapter.start(intake or self.app)
         await self.adapter.ready()
-        await self.app.start_scheduler()
+        await self.app.ready()  # the outbox, and the scheduler when asked for
         await self.wait_until(lambda: self.adapter.syncs >= 1)
         return self
 

@@ -126,7 +126,11 @@ async def test_a_scheduled_prompt_is_posted_once_and_its_thread_replies_count(co
     assert run is not None and run.text == REVENUE
     assert await prompts.post_slot(ctx, schedule_id, slot) is None
     _, post = await lena.wait_for(from_bot(bot_id, room, REVENUE))
-    assert post.body == REVENUE and relation(post) == {} and run.message_id == post.event_id
+    assert post.body == REVENUE and relation(post) == {}
+    async with asyncio.timeout(10):  # until the sender has recorded what the post became
+        while not await _posted_as(bot, run.id):  # noqa: ASYNC110 (the database is watched)
+            await asyncio.sleep(0.05)
+    assert await _posted_as(bot, run.id) == post.event_id
 
     # lena replies in the prompt's thread, as a Matrix client does.
     thread = {"rel_type": "m.thread", "event_id": post.event_id, "is_falling_back": True,
@@ -152,3 +156,8 @@ async def test_a_scheduled_prompt_is_posted_once_and_its_thread_replies_count(co
     assert [(r.schedule_id, r.message_id, r.text) for r in stored] == [
         (schedule_id, post.event_id, REVENUE)
     ]
+
+
+async def _posted_as(bot: Bot, run_id: int) -> str:
+    async with bot.app.db.sessions() as session:
+        return (await session.get(PromptRun, run_id)).message_id

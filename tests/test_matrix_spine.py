@@ -281,18 +281,25 @@ async def test_a_missed_prompt_is_posted_once_matrix_is_ready(world):
     app = bot.build(schedule=True)
     await app.start()
     # What used to crash with an AssertionError: catching up before Matrix has logged in.
-    # Now the post is refused (MatrixNotReady, logged) and the start goes on.
-    assert await prompt_jobs.catch_up(app.services()) == 0
-    async with app.db.sessions() as session:  # the slot was given back
-        assert await session.scalar(select(func.count()).select_from(PromptRun)) == 0
-    # The order of `bot.cli.serve`: the adapter until it is ready, then the scheduler.
+    # Now the post waits in the outbox, which starts sending only once every adapter is ready.
+    assert await prompt_jobs.catch_up(app.services()) == 1
+    assert await prompt_jobs.catch_up(app.services()) == 0  # queued once
+    # The order of `bot.cli.serve`: the adapter until it is ready, then the outbox and the
+    # scheduler (whose own catch-up finds the slot taken).
     await bot.adapter.start(app)
     await bot.adapter.ready()
-    await app.start_scheduler()
+    await app.ready()
     _, posted = await alice.wait_for(is_text("Prompt 1: how do you forecast revenue?"))
-    async with app.db.sessions() as session:
-        run = await session.scalar(select(PromptRun))
+    async with asyncio.timeout(10):  # until the sender has recorded what the post became
+        while not (run := await _run(app)).message_id:  # noqa: ASYNC110 (the database)
+            await asyncio.sleep(0.05)
     assert run.message_id == posted.event_id
+    assert alice.texts_from(world["bot_id"]).count("Prompt 1: how do you forecast revenue?") == 1
+
+
+async def _run(app) -> PromptRun:
+    async with app.db.sessions() as session:
+        return await session.scalar(select(PromptRun))
 
 
 async def test_serve_starts_the_scheduler_after_matrix_is_ready(world):

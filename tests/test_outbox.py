@@ -14,6 +14,7 @@ from bot.models import Notice
 from bot.outbox import LEASE, _claim
 from bot.pacing import Pacer
 from bot.platform import Budget, RateLimited, Undeliverable
+from bot.types import Action
 from tests.harness import BotHarness
 
 
@@ -195,6 +196,61 @@ async def test_the_sender_stops_on_sigterm_and_the_next_start_carries_on(bot, mo
     bot.app.outbox.pacer = Pacer()
     assert await bot.deliver() == 1
     assert bot.replies_to("kofi") == ["Starting now"]
+
+
+async def test_buttons_go_with_the_notice(bot):
+    kofi = await _known(bot, "kofi")
+    decline = Action("Decline", "decline 7")
+    await outbox.dm(bot.app.services(), "question:7", "asked", kofi, "Can you help?", None,
+                    [decline])  # fmt: skip
+    await outbox.post(bot.app.services(), "event:7", "announce", bot.channel(), "RSVP?",
+                      actions=[Action("Yes", "rsvp 7 yes")])  # fmt: skip
+    await bot.deliver()
+    [told] = [s for s in bot.platform.sent if s.text == "Can you help?"]
+    [posted] = bot.posts_in("general")
+    drawn = bot.platform_name == "slack"  # Matrix and the console write the command instead
+    assert told.extra["actions"] == ([decline] if drawn else [])
+    assert posted.extra["actions"] == ([Action("Yes", "rsvp 7 yes")] if drawn else [])
+
+
+async def test_queued_in_a_features_transaction_or_not_at_all(bot):
+    kofi = await _known(bot, "kofi")
+    services = bot.app.services()
+    async with bot.app.db.sessions() as session:
+        assert await outbox.dm(services, "question:1", "asked", kofi, "Lost", session=session)
+        await session.rollback()  # the feature's own row could not be kept: nor is the notice
+    assert await rows(bot) == [] and not bot.app.outbox.woken
+    async with bot.app.db.sessions() as session:
+        assert await outbox.dm(services, "question:1", "asked", kofi, "Kept", session=session)
+        assert not bot.app.outbox.woken  # not before it commits
+        await session.commit()
+    assert bot.app.outbox.woken
+    assert await bot.deliver() == 1 and bot.replies_to("kofi") == ["Kept"]
+
+
+async def test_the_feature_is_told_once_what_the_notice_became(bot, caplog):
+    told: list[outbox.Delivered] = []
+
+    def posted(session, notice):
+        told.append(notice)
+        if notice.kind == "broken":
+            raise RuntimeError("the feature's own row is gone")
+
+    bot.app.outbox.delivered["demo"] = posted
+    services = bot.app.services()
+    await outbox.post(services, "demo:1", "fine", bot.channel(), "One")
+    await outbox.post(services, "demo:2", "broken", bot.channel(), "Two")
+    await outbox.post(services, "other:1", "x", bot.channel(), "Three")  # no hook
+    await bot.deliver()
+    await bot.deliver()
+    assert [(n.subject, n.message_id) for n in told] == [
+        ("demo:1", bot.posts_in()[0].message_id),
+        ("demo:2", bot.posts_in()[1].message_id),
+    ]
+    assert told[0].sent_at == bot.clock() and told[0].channel_id == bot.channel().id
+    assert [p.text for p in bot.posts_in()] == ["One", "Two", "Three"]  # none sent twice
+    assert [row.state for row in await rows(bot)] == ["sent"] * 3
+    assert "telling its feature failed" in caplog.text
 
 
 async def test_metrics_show_the_depth_and_the_oldest_row(bot):

@@ -76,6 +76,7 @@ async def community(bot: BotHarness) -> None:
     bot.clock.advance(hours=13)
     await bot.app.activity.flush()
     await jobs.follow_up(bot.app.services())  # offers to route both
+    await bot.deliver()
     bot.clear()
 
 

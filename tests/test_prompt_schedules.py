@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from bot import members
+from bot import members, outbox
 from bot.models import Prompt, PromptRun, PromptSchedule
 from handlers.prompts import jobs as prompt_jobs
 from handlers.prompts import service as prompts
@@ -56,6 +56,7 @@ async def test_a_slot_is_posted_once(bot):
     first = await prompts.post_slot(bot.app.services(), schedule_id, slot)
     again = await prompts.post_slot(bot.app.services(), schedule_id, slot)
     assert first is not None and again is None
+    await bot.deliver()
     assert [p.text for p in bot.posts_in("general")] == ["Prompt 1: how do you forecast revenue?"]
     async with bot.app.db.sessions() as session:
         run = await session.scalar(select(PromptRun))
@@ -79,13 +80,13 @@ async def test_empty_queue_posts_nothing(bot):
     assert bot.posts_in("general") == []
 
 
-async def test_failed_post_gives_the_slot_back(bot):
+async def test_a_failed_post_is_tried_again_and_posted_once(bot):
     schedule_id = await _setup(bot)
     bot.platform.fail_next = 1
     slot = bot.clock().replace(hour=9, minute=0)
-    try:
-        await prompts.post_slot(bot.app.services(), schedule_id, slot)
-    except ConnectionError:
-        pass
     assert await prompts.post_slot(bot.app.services(), schedule_id, slot) is not None
+    assert await bot.deliver() == 1 and bot.posts_in("general") == []  # refused
+    assert await prompts.post_slot(bot.app.services(), schedule_id, slot) is None
+    bot.clock.advance(seconds=outbox.FIRST_BACKOFF_SECONDS)
+    assert await bot.deliver() == 1
     assert [p.text for p in bot.posts_in("general")] == ["Prompt 1: how do you forecast revenue?"]

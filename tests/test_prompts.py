@@ -33,6 +33,11 @@ async def schedule_rows(bot: BotHarness) -> list[PromptSchedule]:
         return list((await session.scalars(select(PromptSchedule))).all())
 
 
+async def runs(bot: BotHarness) -> list[PromptRun]:
+    async with bot.app.db.sessions() as session:
+        return list((await session.scalars(select(PromptRun).order_by(PromptRun.id))).all())
+
+
 def posted(bot: BotHarness, channel: str = "general") -> list[str]:
     return [s.text for s in bot.posts_in(channel)]
 
@@ -166,6 +171,7 @@ async def test_sync_registers_new_schedules_and_posts_a_slot_already_due(bot):
     assert await prompt_jobs.sync(scheduler.context()) == 1
     assert scheduler.get_job(prompt_jobs.job_id(1)) is not None
     assert await prompt_jobs.sync(scheduler.context()) == 0
+    await bot.deliver()
     assert posted(bot) == [REVENUE]
     await bot.say("fac", "!prompt unschedule 1")
     await prompt_jobs.sync(scheduler.context())
@@ -183,6 +189,7 @@ async def test_a_restart_inside_the_grace_posts_the_missed_slot_once(bot, settin
         assert await prompt_jobs.catch_up(again.app.services()) == 0
         clock.advance(days=7, hours=6)  # next week, 8 hours late: past the 6-hour grace
         assert await prompt_jobs.catch_up(again.app.services()) == 0
+        await again.deliver()
         assert [s.text for s in again.posts_in()] == [REVENUE]
     finally:
         await again.close()
@@ -200,12 +207,13 @@ async def test_two_processes_post_a_slot_once(bot, settings, clock):
             prompts.post_slot(other.app.services(), 1, slot),
         )
         assert sum(run is not None for run in runs) == 1
+        await asyncio.gather(bot.deliver(), other.deliver())
         assert len(posted(bot)) + len([s for s in other.posts_in()]) == 1
     finally:
         await other.close()
 
 
-async def test_shutdown_mid_post_gives_the_slot_back(bot):
+async def test_shutdown_mid_post_posts_it_once_at_the_next_start(bot):
     await queue(bot, REVENUE)
     await bot.say("fac", "!prompt schedule monday 09:00")
     gate, sending = asyncio.Event(), asyncio.Event()
@@ -216,15 +224,19 @@ async def test_shutdown_mid_post_gives_the_slot_back(bot):
         await gate.wait()
         return await real(*args, **kwargs)
 
+    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is not None
     bot.platform.send = stuck
-    task = asyncio.create_task(prompts.post_slot(bot.app.services(), 1, bot.clock()))
+    task = asyncio.create_task(bot.deliver())
     await sending.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     bot.platform.send = real
-    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is not None
+    assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is None  # slot taken
+    assert await bot.deliver() == 1
     assert posted(bot) == [REVENUE]
+    [run] = await runs(bot)
+    assert run.message_id == bot.posts_in()[-1].message_id
 
 
 async def test_an_empty_queue_at_a_slot_tells_the_facilitators_once(bot):
@@ -232,6 +244,7 @@ async def test_an_empty_queue_at_a_slot_tells_the_facilitators_once(bot):
     bot.clear()
     assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is None
     assert await prompts.post_slot(bot.app.services(), 1, bot.clock()) is None
+    await bot.deliver()
     told = [t for t in bot.replies_to("fac") if "queue is empty" in t]
     assert len(told) == 1 and "#general" in told[0]
     assert posted(bot) == []
@@ -240,7 +253,9 @@ async def test_an_empty_queue_at_a_slot_tells_the_facilitators_once(bot):
 async def test_a_reply_in_the_prompts_thread_is_a_response(bot):
     await queue(bot, REVENUE)
     await bot.say("fac", "!prompt schedule monday 09:00")
-    run = await prompts.post_slot(bot.app.services(), 1, bot.clock())
+    await prompts.post_slot(bot.app.services(), 1, bot.clock())
+    await bot.deliver()
+    [run] = await runs(bot)
     await bot.say("lena", "We tried a tourism levy.", thread_id=run.message_id)
     await bot.say("kofi", "Parking fees.", thread_id=run.message_id)
     await bot.say("kofi", "Unrelated.")

@@ -46,7 +46,9 @@ def root_of(bot: BotHarness, question_id: int = 1):
 
 async def follow_up(bot: BotHarness):
     await bot.app.activity.flush()  # the job reads the activity log
-    return await jobs.follow_up(bot.app.services())
+    done = await jobs.follow_up(bot.app.services())
+    await bot.deliver()
+    return done
 
 
 # asking and routing -----------------------------------------------------------------------
@@ -188,8 +190,9 @@ async def test_a_listing_notes_a_first_response_at_once(bot):
     await bot.say("lena", f"!ask {QUESTION}")
     await bot.say("kofi", "Answer.", thread_id=root_of(bot).message_id)
     await bot.say("lena", "!questions mine")
-    assert "kofi answered your question #1" in bot.replies_to("lena")[-2]
-    assert "#1 · answered, open" in bot.last_reply_to("lena")
+    listing, told = bot.replies_to("lena")[-2:]  # the answer to her command comes first
+    assert "#1 · answered, open" in listing
+    assert "kofi answered your question #1" in told
 
 
 async def test_solved_by_command_credits_the_first_responder(bot):
@@ -368,8 +371,11 @@ async def test_without_stored_text_the_offer_asks_for_the_question(bot):
     assert await follow_up(bot) == (0, 1)
     await bot.app.activity.flush()
     assert await rows(bot, Activity, Activity.text.is_not(None)) == []  # no text stored
+    [offer] = [s for s in bot.posts_in() if s.thread_id == message.message_id]
+    [row] = await rows(bot, QuestionOffer)
+    assert row.offer_message_id == offer.message_id  # the outbox told the feature
     await bot.react("lena", "✋" if bot.platform_name != "slack" else "raised_hand",
-                    message.message_id)  # fmt: skip
+                    offer.message_id)  # on the offer itself  # fmt: skip
     assert "type your question after `ask`" in bot.last_reply_to("lena")
     await bot.say("lena", "!ask A budget template for three years?", thread_id=message.message_id)
     [question] = await rows(bot, Question)

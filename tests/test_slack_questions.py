@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.models import Question
+from bot.models import PromptRun, Question
 from handlers.prompts import service as prompts
 from handlers.reports.period import parse_period
 from handlers.reports.queries import prompt_figures
@@ -163,9 +163,12 @@ async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_respons
     )
     slot = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ctx = bot.app.services()
-    first = await prompts.post_slot(ctx, 1, slot)
+    assert await prompts.post_slot(ctx, 1, slot) is not None
     assert await prompts.post_slot(ctx, 1, slot) is None  # a catch-up, or another replica
+    await bot.handled()
     assert [p["text"] for p in posts(slack, "C111")] == [prompt]
+    async with bot.app.db.sessions() as session:
+        first = await session.scalar(select(PromptRun))
     assert first.message_id == ts_of(slack, "C111", prompt)
 
     await bot.deliver(

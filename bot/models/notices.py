@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.models.base import Base
@@ -15,8 +15,10 @@ QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
 class Notice(Base):
     """One notice, sent once across restarts and replicas: a reminder, a start post, a
-    cancellation, a call's DM. Unique by `subject` (`event:<id>`, `call:<id>`), `kind` and
-    `member_id` (0 for a post in a channel), so asking twice queues it once.
+    call's DM, a routed question, a digest, a prompt. Unique by `subject` (`event:<id>`,
+    `question:<id>`), `kind` and `member_id` (0 for a post in a channel), so asking twice
+    queues it once; the feature named before the colon may be told when it is sent
+    (`bot.router.Router.delivered`). `actions` are its buttons (`[label, command]` pairs).
 
     `recipient` orders delivery (`m:<member id>` or `c:<platform>:<channel id>`): a row goes
     only once every earlier row to the same recipient has. A sender claims a row until
@@ -40,6 +42,7 @@ class Notice(Base):
     channel_name: Mapped[str | None] = mapped_column(String(200))
     thread_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str | None] = mapped_column(Text)
+    actions: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

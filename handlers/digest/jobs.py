@@ -2,27 +2,24 @@
 community's timezone (`off` disables it), and a catch-up on start for a slot missed while the
 bot was down, when still within CONVENER_DIGEST_GRACE_HOURS.
 
-Each facilitator's digest for a slot is a `digest_runs` row, claimed before it is sent and
-deleted again if sending fails or is cancelled (`bot.notices.claim_then_send`): it goes out
-once per week across restarts and replicas, and a failed one is sent by the next run for
-that slot.
+Each facilitator's digest for a slot is a `digest_runs` row, written in the transaction that
+queues it in the outbox (`bot.outbox`, which delivers it once and tries again while it
+fails): it goes out once per week across restarts and replicas.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import select
 
-from bot import roles, timezones
+from bot import outbox, roles, timezones
 from bot.context import Services
 from bot.db import upsert
-from bot.direct import dm_member
 from bot.errors import UsageError
 from bot.jobs import MIN_GRACE, Slot
 from bot.models import DigestRun
-from bot.notices import claim_then_send
 from bot.router import Router
 from bot.settings import Settings
 from handlers.digest import service
@@ -90,49 +87,29 @@ async def send_weekly(ctx: Services) -> int:
     await ctx.activity.flush()  # a facilitator seen a moment ago is a member
     async with ctx.db() as session:
         facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
-    built: list[str] = []
-
-    async def send(member_id: int) -> None:
-        if not built:
-            built.append(await service.build(ctx, now))
-        if not await dm_member(ctx, member_id, built[0]):
-            raise LookupError("no account on a running platform")
-
-    sent = 0
-    for member in facilitators:
-        if member.is_bot:
-            continue
-        try:
-            told, _ = await claim_then_send(
-                lambda m=member.id: _claim(ctx, due, m, now),
-                send,
-                lambda m: _give_back(ctx, due, m),
-            )
-        except Exception as exc:  # given back: the next run for this slot tries again
-            log.warning("weekly digest: could not send to member %s: %s", member.id, exc)
-            continue
-        sent += told
+        had = set(await session.scalars(select(DigestRun.member_id).where(DigestRun.slot == due)))
+    waiting = [m.id for m in facilitators if not m.is_bot and m.id not in had]
     if not facilitators:
         log.warning("weekly digest: there is no facilitator to send it to")
+    if not waiting:
+        return 0
+    text = await service.build(ctx, now)
+    sent = 0
+    for member_id in waiting:
+        async with ctx.db() as session:
+            claimed = await session.scalar(
+                upsert(session, DigestRun)
+                .values(slot=due, member_id=member_id, sent_at=now)
+                .on_conflict_do_nothing()
+                .returning(DigestRun.member_id)
+            )
+            if claimed is not None:
+                await outbox.dm(ctx, subject(due), "digest", member_id, text, session=session)
+            await session.commit()
+        sent += claimed is not None
     return sent
 
 
-async def _claim(ctx: Services, due: datetime, member_id: int, now: datetime) -> int | None:
-    """The member's digest row for this slot, or None when it was sent already."""
-    async with ctx.db() as session:
-        claimed = await session.scalar(
-            upsert(session, DigestRun)
-            .values(slot=due, member_id=member_id, sent_at=now)
-            .on_conflict_do_nothing()
-            .returning(DigestRun.member_id)
-        )
-        await session.commit()
-    return claimed
-
-
-async def _give_back(ctx: Services, due: datetime, member_id: int) -> None:
-    async with ctx.db() as session:
-        await session.execute(
-            delete(DigestRun).where(DigestRun.slot == due, DigestRun.member_id == member_id)
-        )
-        await session.commit()
+def subject(due: datetime) -> str:
+    """The outbox subject of one week's digest."""
+    return f"digest:{due.astimezone(UTC):%Y-%m-%dT%H:%M}"

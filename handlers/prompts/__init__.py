@@ -2,6 +2,6 @@
 scheduler's jobs that post them (`jobs`)."""
 
 from bot.router import Router
-from handlers.prompts import commands, jobs
+from handlers.prompts import commands, jobs, service
 
-router = Router().include(commands.router, jobs.router)
+router = Router().include(commands.router, jobs.router, service.router)

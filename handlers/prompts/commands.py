@@ -209,4 +209,4 @@ async def now(ctx: Context, cmd: Command) -> str | None:
     run = await service.post_next(ctx, channel)
     if run is None:
         raise CommandError("The prompt queue is empty. Add one with `prompt add <text>`.")
-    return f"Posted prompt #{run.prompt_id} here."
+    return f"Posting prompt #{run.prompt_id} here."

@@ -2,9 +2,9 @@
 read questions' status through `OPEN`."""
 
 from bot.router import Router
-from handlers.questions import commands, jobs, listeners
+from handlers.questions import commands, jobs, listeners, offers
 from handlers.questions.service import OPEN
 
-router = Router().include(commands.router, listeners.router, jobs.router)
+router = Router().include(commands.router, listeners.router, jobs.router, offers.router)
 
 __all__ = ["OPEN", "router"]

@@ -17,17 +17,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from bot import notices, roles
+from bot import notices, outbox, roles
 from bot.claims import Sender
 from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.models import Activity, Channel, Question, QuestionOffer
-from bot.types import ChannelRef, Sent
+from bot.router import Router
+from bot.types import ChannelRef
 from bot.watch import Watch, post_key
 from handlers.questions import asking
 
 log = logging.getLogger(__name__)
+router = Router()
 
 OFFERED, ACCEPTED = "offered", "accepted"
 LOOK_BACK = timedelta(days=3)
@@ -85,58 +87,43 @@ async def offer_due(ctx: Services) -> int:
 
 
 async def _offer(ctx: Services, message: Activity, channel: ChannelRef) -> bool:
-    """Claim the offer (one per message, whichever process gets there first), then post it;
-    the claim is given back if posting fails."""
-
-    async def claim() -> int | None:
-        async with ctx.db() as session:
-            claimed = await session.scalar(
-                upsert(session, QuestionOffer)
-                .values(
-                    channel_id=message.channel_id,
-                    message_id=message.message_id,
-                    member_id=message.member_id,
-                    offered_at=ctx.now(),
-                    status=OFFERED,
-                )
-                .on_conflict_do_nothing()
-                .returning(QuestionOffer.id)
-            )
-            await session.commit()
-        return claimed
-
-    posting = False
-
-    async def post(offer_id: int) -> tuple[int, Sent]:
-        nonlocal posting
-        posting = True
-        sent = await ctx.platforms[channel.platform].send(
-            channel, OFFER_TEXT, thread_id=message.message_id
-        )
-        return offer_id, sent
-
-    try:
-        _, posted = await notices.claim_then_send(
-            claim, post, lambda offer_id: _withdraw(ctx, offer_id)
-        )
-    except Exception as exc:
-        if not posting:  # the claim itself failed
-            raise
-        log.warning("could not offer help on message %s: %s", message.message_id, exc)
-        return False
-    if posted is None:
-        return False
-    offer_id, sent = posted
+    """Claim the offer (one per message, whichever process gets there first) and queue its
+    post in the message's thread, in one transaction."""
     async with ctx.db() as session:
-        await session.execute(
-            update(QuestionOffer)
-            .where(QuestionOffer.id == offer_id)
-            .values(offer_message_id=sent.message_id)
+        offer_id = await session.scalar(
+            upsert(session, QuestionOffer)
+            .values(
+                channel_id=message.channel_id,
+                message_id=message.message_id,
+                member_id=message.member_id,
+                offered_at=ctx.now(),
+                status=OFFERED,
+            )
+            .on_conflict_do_nothing()
+            .returning(QuestionOffer.id)
         )
+        if offer_id is None:
+            return False
+        await outbox.post(
+            ctx, f"offer:{offer_id}", "offer", channel, OFFER_TEXT, message.message_id,
+            session=session,
+        )  # fmt: skip
         await session.commit()
-    for message_id in (message.message_id, sent.message_id):
-        ctx.watch(OFFERS, channel.platform, post_key(channel.id, message_id))
+    ctx.watch(OFFERS, channel.platform, post_key(channel.id, message.message_id))
     return True
+
+
+@router.delivered("offer")
+def offered(session: Session, notice: outbox.Delivered) -> list[tuple[Watch, str]]:
+    """The offer is up: ✋ on it accepts, as on the message it was made on."""
+    if notice.message_id is None or notice.channel_id is None:
+        return []
+    session.execute(
+        update(QuestionOffer)
+        .where(QuestionOffer.id == int(notice.subject.partition(":")[2]))
+        .values(offer_message_id=notice.message_id)
+    )
+    return [(OFFERS, post_key(notice.channel_id, notice.message_id))]
 
 
 def _open_offers(session: Session, since: datetime | None) -> list[tuple[str, str]]:

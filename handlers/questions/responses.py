@@ -6,18 +6,22 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import aliased
 
-from bot import direct
+from bot import outbox
 from bot.context import Services
 from bot.models import Activity, Member, Question
+from handlers.questions import telling
 from handlers.questions.service import OPEN, name_of, where_is
 
 
-async def note_first_responses(ctx: Services, question_id: int | None = None) -> int:
+async def note_first_responses(
+    ctx: Services, question_id: int | None = None, tell: bool = True
+) -> int:
     """Find first responses in the activity log: the earliest reply in an open question's
     thread by someone other than the asker (bots are never logged). Each is noted once
     (whichever process gets there first) and the asker is told who answered. Nothing runs
     per message: the questions job calls this, and so do the commands that show or close a
-    question, after the log has caught up."""
+    question, after the log has caught up. With `tell=False` (the question is being solved)
+    the asker is not told."""
     await ctx.activity.persisted()
     reply = aliased(Activity)
     answers = (
@@ -44,15 +48,21 @@ async def note_first_responses(ctx: Services, question_id: int | None = None) ->
         found = (await session.execute(answers)).all()
     noted = 0
     for found_id, first_ts in found:
-        noted += await _first_response(ctx, found_id, first_ts)
+        noted += await _first_response(ctx, found_id, first_ts, tell)
     return noted
 
 
-async def _first_response(ctx: Services, question_id: int, first_ts) -> bool:
+async def _first_response(ctx: Services, question_id: int, first_ts, tell: bool) -> bool:
+    """Note the first response and queue the asker's message in one transaction (the link
+    to the thread is asked of the platform first, outside it)."""
     async with ctx.db() as session:
         question = await session.get(Question, question_id)
-        if question is None:
+        if question is None or question.first_response_at is not None:
             return False
+        where = await where_is(session, question)
+    platform = ctx.platforms.get(where.channel.platform) if tell else None
+    link = await platform.permalink(where.channel, where.message_id) if platform else None
+    async with ctx.db() as session:
         responder = await session.scalar(
             select(Activity.member_id)
             .where(
@@ -69,21 +79,20 @@ async def _first_response(ctx: Services, question_id: int, first_ts) -> bool:
             .where(Question.id == question_id, Question.first_response_at.is_(None))
             .values(first_response_at=first_ts, first_responder_id=responder)
         )
-        who = await session.get(Member, responder) if responder else None
-        where = await where_is(session, question)
+        if result.rowcount != 1:
+            return False
+        if tell:
+            who = await session.get(Member, responder) if responder else None
+            await outbox.dm(
+                ctx,
+                telling.subject(question_id),
+                "answered",
+                question.asker_id,
+                f"{name_of(who)} answered your question #{question_id}"
+                + (f": {link}" if link else " in its thread.")
+                + f"\nIf that solves it, type `solved {question_id}` or react ✅ to the question.",
+                where.channel.platform,
+                session=session,
+            )
         await session.commit()
-    if result.rowcount != 1:
-        return False
-    platform = (
-        ctx.platforms[where.channel.platform] if where.channel.platform in ctx.platforms else None
-    )
-    link = await platform.permalink(where.channel, where.message_id) if platform else None
-    await direct.dm_member(
-        ctx,
-        question.asker_id,
-        f"{name_of(who)} answered your question #{question_id}"
-        + (f": {link}" if link else " in its thread.")
-        + f"\nIf that solves it, type `solved {question_id}` or react ✅ to the question.",
-        where.channel.platform,
-    )
     return True

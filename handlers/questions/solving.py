@@ -38,7 +38,7 @@ async def solve(
         _may_solve(await get(session, question_id), sender)
         if entry_id is not None and await session.get(KnowledgeEntry, entry_id) is None:
             raise CommandError(f"There is no library entry #{entry_id}.")
-    await note_first_responses(ctx, question_id)  # the one to credit, if nobody is named
+    await note_first_responses(ctx, question_id, tell=False)  # the one to credit by default
     async with ctx.db() as session:
         question = await get(session, question_id)
         _may_solve(question, sender)

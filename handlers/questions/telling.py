@@ -1,9 +1,9 @@
 """Telling people about a question by direct message: the experts best ranked for its topics,
 or the facilitators when nobody offers them.
 
-Everyone told has a row in `question_experts`, claimed before the message is sent and given
-back if sending fails (`bot.notices.claim_then_send`): nobody is told twice about one
-question, whichever process or restart tells them.
+Everyone told has a row in `question_experts`, written in the transaction that queues their
+message in the outbox (`bot.outbox`, which delivers it once, paced): nobody is told twice
+about one question, whichever process or restart tells them.
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from bot import direct, members, notices, roles
+from bot import direct, members, outbox, roles
 from bot.commands import excerpt
 from bot.context import Services
 from bot.db import upsert
 from bot.models import Member, Question, QuestionExpert
-from bot.types import Action, UserRef
+from bot.types import Action
 from handlers.questions import routing
 from handlers.questions.service import (
     ASKED,
@@ -135,54 +135,38 @@ async def _tell(
     buttons: Sequence[Action],
     where: Where,
 ) -> bool:
-    """Claim the (question, member) row, then send; the row is given back if sending fails.
-    False if someone else told them already or they cannot be reached."""
-
-    async def claim() -> list[UserRef] | None:
-        async with ctx.db() as session:
-            claimed = await session.scalar(
-                upsert(session, QuestionExpert)
-                .values(
-                    question_id=question.id,
-                    member_id=member_id,
-                    notified_at=ctx.now(),
-                    status=status,
-                    round=round_,
-                )
-                .on_conflict_do_nothing()
-                .returning(QuestionExpert.member_id)
-            )
-            accounts = await members.platform_users(session, member_id)
-            await session.commit()
-        return None if claimed is None else accounts
-
-    sending = False
-
-    async def send(accounts: list[UserRef]) -> None:
-        nonlocal sending
-        sending = True
-        user = direct.reachable(ctx.platforms, accounts, where.channel.platform)
-        if user is None:
-            raise LookupError(f"member {member_id} has no account on a running platform")
-        await ctx.platforms[user.platform].send_dm(user, text, actions=buttons)
-
-    try:
-        told, _ = await notices.claim_then_send(
-            claim, send, lambda _: _untell(ctx, question.id, member_id)
-        )
-    except Exception as exc:
-        if not sending:  # the claim itself failed
-            raise
-        log.warning("question #%s: could not tell member %s: %s", question.id, member_id, exc)
-        return False
-    return told
-
-
-async def _untell(ctx: Services, question_id: int, member_id: int) -> None:
+    """Claim the (question, member) row and queue the message in one transaction. False if
+    someone else told them already or they have no account on a running platform (then
+    nothing is kept, and the next expert is asked)."""
     async with ctx.db() as session:
-        await session.execute(
-            delete(QuestionExpert).where(
-                QuestionExpert.question_id == question_id, QuestionExpert.member_id == member_id
+        claimed = await session.scalar(
+            upsert(session, QuestionExpert)
+            .values(
+                question_id=question.id,
+                member_id=member_id,
+                notified_at=ctx.now(),
+                status=status,
+                round=round_,
             )
+            .on_conflict_do_nothing()
+            .returning(QuestionExpert.member_id)
         )
+        if claimed is None:
+            return False
+        accounts = await members.platform_users(session, member_id)
+        if direct.reachable(ctx.platforms, accounts, where.channel.platform) is None:
+            log.warning("question #%s: member %s has no account on a running platform",
+                        question.id, member_id)  # fmt: skip
+            await session.rollback()
+            return False
+        await outbox.dm(
+            ctx, subject(question.id), status, member_id, text, where.channel.platform,
+            buttons, session,
+        )  # fmt: skip
         await session.commit()
+    return True
+
+
+def subject(question_id: int) -> str:
+    """The outbox subject of what is told about a question."""
+    return f"question:{question_id}"
