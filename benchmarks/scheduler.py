@@ -1,6 +1,7 @@
 """Scheduler: 10,000 weekly prompt schedules in the database. Measures the time to load them
 on start (registering them with APScheduler), and how late the prompts of the slots that fall
-due during the run are posted. No baseline: absolute figures.
+due during the run are posted (queued by their jobs, then sent by the outbox). No baseline:
+absolute figures.
 
 Size: 10,000 schedules (`BENCH_SCHEDULES`), 1,000 in quick mode; 100 prompts due at once.
 The slot is the first minute that begins at least `LEAD` seconds after the start (time to
@@ -36,11 +37,11 @@ class TimedRecorder(Recorder):
         self.posted: list[datetime] = []
         self.all_posted = asyncio.Event()
 
-    async def send(self, channel, text, thread_id=None):
+    async def send(self, channel, text, thread_id=None, actions=()):
         self.posted.append(datetime.now(UTC))
         if len(self.posted) >= DUE:
             self.all_posted.set()
-        return await super().send(channel, text, thread_id)
+        return await super().send(channel, text, thread_id, actions)
 
 
 def near(due_at: datetime, weekday: int, hour: int, minute: int, zone: str) -> bool:
@@ -103,6 +104,7 @@ async def measure(url: str) -> tuple[float, list[float]]:
     if (due_at - now).total_seconds() >= LEAD + 60:
         due_at -= timedelta(minutes=1)
     await seed(app, due_at)
+    app.outbox.start()  # as `convener run` does once the adapters are ready
     started = time.perf_counter()
     scheduler = await start_scheduler(app, app.router.jobs)
     load_seconds = time.perf_counter() - started
