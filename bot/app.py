@@ -13,6 +13,7 @@ activity log is flushed, the database closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
@@ -173,6 +174,18 @@ class Convener:
         jobs, self.jobs = self.jobs, None
         if jobs is not None:
             await jobs.stop(self._jobs_grace)
+
+    async def finish(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """The input ended by itself (a console script's last line), not a signal: handle
+        the events in hand and deliver the notices they queued, within `grace` seconds, so
+        that a script's run shows everything it caused. What is left waits for the next
+        start, as at SIGTERM."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        await self.processor.drain(grace)
+        await self.outbox.stop(max(0.0, deadline - loop.time()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.outbox.deliver_all(), max(0.0, deadline - loop.time()))
 
     def stopping(self) -> None:
         """Shutdown has begun (SIGTERM): the outbox takes no more rows, so notices not yet

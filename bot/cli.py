@@ -184,6 +184,8 @@ async def run_app(
             await app.ready()
             log.info("every platform is ready; notices and the scheduler run")
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if not stopping.is_set() and all(task.done() for task in waits[1:]):
+                await app.finish(grace)  # the input ended (a script): what it caused goes
         elif ready.done() and ready.exception() is not None:
             log.error("a platform could not get ready", exc_info=ready.exception())
             status = 1

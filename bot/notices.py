@@ -1,8 +1,8 @@
-"""Sending something once across restarts and replicas: claim a row, send, and give the row
-back if sending fails or is cancelled, so that a later run tries again (`claim_then_send`).
-Every feature's "tell once" goes through it: routed questions, offers, prompt slots, digests,
-and the `notices` rows of reminders, start posts, cancellations and closing lists (`once`:
-subject, kind, member; member 0 for a post in a channel)."""
+"""Doing something once across restarts and replicas: claim a row, act, and give the row
+back if acting fails or is cancelled, so that a later run tries again (`claim_then_send`):
+an escalation step, accepting an offer, a question's post. Notices go through the outbox
+(`bot.outbox`) instead; `once` is for what it cannot carry, a call's closing workbook (a
+file), under the same `notices` key (subject, kind, member)."""
 
 from __future__ import annotations
 

@@ -60,6 +60,7 @@ MAX_BACKOFF_SECONDS = 3600.0
 ROUND_ROWS = 200  # rows claimed per platform per round, at most
 AT_ONCE = 8  # deliveries under way at once: on SQLite a reply's claim waits behind no more
 IDLE_SECONDS = 1.0  # how often an idle sender looks for rows queued by other replicas
+GATHER_SECONDS = 0.25  # woken, wait this long: a burst being queued goes out in one round
 NO_ACCOUNT = "no account on a running platform"
 NOTICE_SHARE = 0.8  # of a platform's budget; the rest is kept for replies to people
 
@@ -296,6 +297,7 @@ class Outbox:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_SECONDS)
+                    await asyncio.sleep(GATHER_SECONDS)
 
     async def round(self) -> int:
         """Claim the rows due now (the head of each recipient's queue, on the platforms

@@ -96,8 +96,8 @@ async def escalate(ctx: Services) -> int:
 
 
 async def _escalate_once(ctx: Services, question: Question, step: int) -> bool:
-    """Claim the step on the question's row, then tell; the step is given back if telling
-    fails, for the next run."""
+    """Claim the step on the question's row, then tell (queue the messages in the outbox);
+    the step is given back if queueing fails, for the next run."""
 
     async def claim() -> tuple[Where, int] | None:
         async with ctx.db() as session:
