@@ -124,10 +124,27 @@ async def post(
     """Queue a post in `channel` (in `thread_id`) once; True if this call queued it. With
     `session`, the row is written in that transaction and goes once it commits."""
     return await _queue(
-        ctx, session, subject, kind, CHANNEL, recipient=channel_recipient(channel),
-        platform=channel.platform, channel_id=channel.id, channel_name=channel.name,
-        thread_id=thread_id, text=text, actions=_stored(actions),
-    )  # fmt: skip
+        ctx, session, subject, kind, CHANNEL, **_post_row(channel, text, thread_id, actions)
+    )
+
+
+def post_in_unit(
+    session: Session, subject: str, kind: str, channel: ChannelRef, text: str, now: datetime
+) -> bool:
+    """`post` inside a unit of work (`Database.unit`): the caller commits, then wakes the
+    outbox (`Outbox.wake`, on the event loop)."""
+    row = _post_row(channel, text, None, ())
+    return session.scalar(_insert(session, subject, kind, CHANNEL, now, row)) is not None
+
+
+def _post_row(
+    channel: ChannelRef, text: str, thread_id: str | None, actions: Sequence[Action]
+) -> dict[str, object]:
+    return {
+        "recipient": channel_recipient(channel), "platform": channel.platform,
+        "channel_id": channel.id, "channel_name": channel.name, "thread_id": thread_id,
+        "text": text, "actions": _stored(actions),
+    }  # fmt: skip
 
 
 async def dm(
@@ -174,17 +191,28 @@ async def _queue(
             queued = await _queue(ctx, own, subject, kind, member_id, **row)
             await own.commit()
         return queued
-    now = ctx.now()
+    queued = await session.scalar(_insert(session, subject, kind, member_id, ctx.now(), row))
+    if queued is not None and row.get("state", QUEUED) == QUEUED:
+        event.listen(session.sync_session, "after_commit", lambda _: ctx.outbox.wake(), once=True)
+    return queued is not None
+
+
+def _insert(
+    session: AsyncSession | Session,
+    subject: str,
+    kind: str,
+    member_id: int,
+    now: datetime,
+    row: Mapping[str, object],
+):
+    """The statement that queues a notice once (its id, or nothing when it was queued)."""
     values = {"state": QUEUED, "created_at": now, "due_at": now, "attempts": 0, **row}
-    queued = await session.scalar(
+    return (
         upsert(session, Notice)
         .values(subject=subject, kind=kind, member_id=member_id, **values)
         .on_conflict_do_nothing()
         .returning(Notice.id)
     )
-    if queued is not None and values["state"] == QUEUED:
-        event.listen(session.sync_session, "after_commit", lambda _: ctx.outbox.wake(), once=True)
-    return queued is not None
 
 
 # delivering -----------------------------------------------------------------------------

@@ -29,15 +29,10 @@ def last_slot(schedule: PromptSchedule, now: datetime) -> datetime:
 
 
 async def post_slot(ctx: Services, schedule_id: int, slot: datetime) -> PromptRun | None:
-    """Post the next prompt for one slot of a schedule, once across restarts and replicas:
-    the slot's run row is claimed first; a post that fails (or is cancelled by shutdown)
-    gives it back. An empty queue at a slot tells the facilitators, once."""
-    async with ctx.db() as session:
-        schedule = await session.get(PromptSchedule, schedule_id)
-        channel = await session.get(Channel, schedule.channel_id) if schedule else None
-    if schedule is None or channel is None:
-        return None
-    return await post_next(ctx, channel, schedule_id, slot)
+    """Queue the next prompt for one slot of a schedule, once across restarts and replicas
+    (`post_next`). An empty queue at a slot tells the facilitators, once."""
+    taken = await ctx.db.unit(_take, schedule_id, None, slot, ctx.now(), frozenset(ctx.platforms))
+    return await _after(ctx, taken, schedule_id, slot)
 
 
 async def post_next(
@@ -45,49 +40,83 @@ async def post_next(
 ) -> PromptRun | None:
     """Queue the next prompt for `channel`: one never posted (oldest first), else the one
     posted least recently. The slot's run row, the prompt's turn and the post in the outbox
-    are one transaction, so a slot is posted once and a prompt whose post was never queued
+    are one unit of work, so a slot is posted once and a prompt whose post was never queued
     keeps its turn. None when the slot was taken already, the queue is empty, or the
     channel's platform is not running."""
-    if channel.platform not in ctx.platforms:
-        log.warning("prompts for %s cannot be posted: %s is not running", channel.name,
-                    channel.platform)  # fmt: skip
-        return None
-    async with ctx.db() as session:
-        run = PromptRun(
-            schedule_id=schedule_id,
-            slot=slot,
-            channel_id=channel.id,
-            message_id="",
-            text="",
-            posted_at=ctx.now(),
+    taken = await ctx.db.unit(
+        _take, schedule_id, channel.id, slot, ctx.now(), frozenset(ctx.platforms)
+    )
+    return await _after(ctx, taken, schedule_id, slot)
+
+
+QUEUED, TAKEN, EMPTY, GONE, NOT_RUNNING = "queued", "taken", "empty", "gone", "not running"
+
+
+def _take(
+    session: Session,
+    schedule_id: int | None,
+    channel_id: int | None,
+    slot: datetime | None,
+    now: datetime,
+    running: frozenset[str],
+) -> tuple[str, PromptRun | None, ChannelRef | None]:
+    """The unit of work behind `post_next`: (outcome, the run queued, the channel)."""
+    if channel_id is None:
+        schedule = session.get(PromptSchedule, schedule_id)
+        if schedule is None:
+            return GONE, None, None
+        channel_id = schedule.channel_id
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        return GONE, None, None
+    where = ChannelRef(channel.platform, channel.channel_id, channel.name)
+    if channel.platform not in running:
+        session.rollback()
+        return NOT_RUNNING, None, where
+    run = PromptRun(
+        schedule_id=schedule_id, slot=slot, channel_id=channel.id, message_id="", text="",
+        posted_at=now,
+    )  # fmt: skip
+    session.add(run)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return TAKEN, None, where  # posted already (another replica, or before a restart)
+    prompt = session.scalar(
+        select(Prompt)
+        .order_by(Prompt.used_at.is_not(None), Prompt.used_at, Prompt.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if prompt is None:
+        session.rollback()
+        return EMPTY, None, where
+    prompt.used_at = now
+    run.prompt_id, run.text = prompt.id, prompt.text
+    if schedule_id is not None:
+        session.execute(
+            update(PromptSchedule).where(PromptSchedule.id == schedule_id).values(last_run_at=slot)
         )
-        session.add(run)
-        try:
-            await session.flush()
-        except IntegrityError:
-            return None  # this slot was posted already (another replica, or before a restart)
-        prompt = await session.scalar(
-            select(Prompt)
-            .order_by(Prompt.used_at.is_not(None), Prompt.used_at, Prompt.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        if prompt is None:
-            await session.rollback()
-            if schedule_id is not None and slot is not None:
-                await _queue_empty(ctx, channel, schedule_id, slot)
-            return None
-        prompt.used_at = ctx.now()
-        run.prompt_id, run.text = prompt.id, prompt.text
-        if schedule_id is not None:
-            await session.execute(
-                update(PromptSchedule)
-                .where(PromptSchedule.id == schedule_id)
-                .values(last_run_at=slot)
-            )
-        where = ChannelRef(channel.platform, channel.channel_id, channel.name)
-        await outbox.post(ctx, subject(run.id), "prompt", where, run.text, session=session)
-        await session.commit()
+    outbox.post_in_unit(session, subject(run.id), "prompt", where, run.text, now)
+    session.commit()
+    return QUEUED, run, where
+
+
+async def _after(
+    ctx: Services,
+    taken: tuple[str, PromptRun | None, ChannelRef | None],
+    schedule_id: int | None,
+    slot: datetime | None,
+) -> PromptRun | None:
+    outcome, run, channel = taken
+    if outcome == QUEUED:
+        ctx.outbox.wake()
+    elif outcome == NOT_RUNNING and channel is not None:
+        log.warning("prompts for %s cannot be posted: %s is not running",
+                    channel.name or channel.id, channel.platform)  # fmt: skip
+    elif outcome == EMPTY and channel is not None and schedule_id is not None and slot:
+        await _queue_empty(ctx, channel, schedule_id, slot)
     return run
 
 
@@ -107,12 +136,14 @@ def posted(session: Session, notice: outbox.Delivered) -> None:
     )
 
 
-async def _queue_empty(ctx: Services, channel: Channel, schedule_id: int, slot: datetime) -> None:
+async def _queue_empty(
+    ctx: Services, channel: ChannelRef, schedule_id: int, slot: datetime
+) -> None:
     """Tell the facilitators, once per slot, that a schedule found the queue empty."""
     async with ctx.db() as session:
         facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
     text = (
-        f"A prompt was due in {channel.name or channel.channel_id} (schedule #{schedule_id}), "
+        f"A prompt was due in {channel.name or channel.id} (schedule #{schedule_id}), "
         "but the queue is empty, so nothing was posted. Add one with `prompt add <text>`."
     )
     about = f"schedule:{schedule_id}@{slot.astimezone(UTC):%Y%m%dT%H%M}"
