@@ -268,6 +268,11 @@ class Outbox:
         self._wake.set()
 
     @property
+    def running(self) -> bool:
+        """Whether the sender runs here in the background (`start`)."""
+        return self._task is not None
+
+    @property
     def woken(self) -> bool:
         """Whether rows were queued here since the sender last found nothing to do."""
         return self._wake.is_set()

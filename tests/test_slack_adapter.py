@@ -149,9 +149,10 @@ class SlackBot:
 
     async def handled(self) -> None:
         """Until every event handed to the core so far has been handled, and the notices it
-        queued delivered (the outbox's rounds, run here)."""
+        queued delivered (the outbox's rounds, run here unless its sender was started)."""
         await self.app.processor.drain()
-        await self.app.outbox.deliver_all()
+        if not self.app.outbox.running:
+            await self.app.outbox.deliver_all()
 
     async def deliver(self, body: dict, retry: int = 0) -> None:
         """Deliver an Events API body as Slack does; returns once it is acked and handled."""

@@ -1,9 +1,10 @@
 """The outbox against Slack's limits, end to end: the real `SlackAdapter` over signed HTTP
 against the local Web API enforcing a workspace rate and one message a second per channel
 for `chat.postMessage` and a rate for `conversations.open` (HTTP 429 with `Retry-After`), a
-burst of start notices to every member, SIGTERM in the middle of it, and a restart: every
-member gets the notice once, nothing is logged as an error, and a member who asks for
-`help` by direct message during the burst is answered within seconds."""
+burst of an event's start notice and a call's DM to every member, SIGTERM in the middle of
+it, and a restart: every member gets each once (the start first), nothing is logged as an
+error, and a member who asks for `help` by direct message during the burst is answered
+within seconds."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ MEMBERS = int(os.environ.get("SLACK_BURST_MEMBERS", "40"))
 RUNS = int(os.environ.get("SLACK_BURST_RUNS", "1"))
 LIMIT_PER_SECOND = 8  # chat.postMessage across the workspace, as the local Web API enforces
 TEXT = "🟢 Starting now: event #1, **Deep dive: property tax**."
+CALL = "📣 A call matches your topics: **Peer review panel**. Reply `interest 1 <note>`."
 
 
 async def queued(bot: SlackBot) -> int:
@@ -78,6 +80,7 @@ async def test_a_burst_under_slacks_limits_reaches_everyone_once(
     services = first.app.services()
     for member_id in ids:
         assert await outbox.dm(services, "event:1", "start", member_id, TEXT, "slack")
+        assert await outbox.dm(services, "call:1", "topics", member_id, CALL, "slack")
     first.app.outbox.start()
     await until(lambda: _delivered_some(slack), 20, "the first notices")
     await first.stop()  # SIGTERM mid-burst: what is in hand goes back
@@ -104,9 +107,12 @@ async def test_a_burst_under_slacks_limits_reaches_everyone_once(
         await again.stop()
 
     for person in people:
-        got = [m for (channel, _), m in slack.messages.items()
-               if channel == f"D{person.id}" and m.get("text", "").startswith("🟢")]  # fmt: skip
-        assert len(got) == 1, (person.id, len(got))
+        got = [m.get("text", "") for (channel, _), m in slack.messages.items()
+               if channel == f"D{person.id}"]  # fmt: skip
+        starts = [text for text in got if text.startswith("🟢")]
+        calls = [text for text in got if text.startswith("📣")]
+        assert (len(starts), len(calls)) == (1, 1), (person.id, got)
+        assert got.index(starts[0]) < got.index(calls[0]), (person.id, got)  # in order
     assert slack.limited, "the limits were never reached: the test proves nothing"
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors]
