@@ -6,7 +6,6 @@ Each feature module owns a `Router`; the application includes them all into one.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,7 +19,7 @@ from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
 from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly, When
-from bot.platform import RateLimited
+from bot.patience import patiently
 from bot.settings import Settings
 from bot.types import Event
 from bot.watch import Watch, Watches
@@ -326,32 +325,17 @@ class Router:
         return f"I don't know `{word}`. Type `help` to see what I can do."
 
 
-REPLY_PATIENCE_SECONDS = 60.0  # about as long as a person waits for an answer
-
-
 def _first_line(doc: str | None) -> str:
     lines = (doc or "").strip().splitlines()
     return lines[0].strip() if lines else ""
 
 
 async def reply(ctx: Context, cmd: Command, text: str, public: bool = False) -> None:
-    """Answer a command: in the channel (thread kept) if public, else to the sender alone.
-    A platform that says "slow down" is asked again after as long as it said (and the
-    outbox's notices pause as long, so the answer goes first), until the person has waited
-    `REPLY_PATIENCE_SECONDS`; then the answer is given up, with a warning."""
-    waited = 0.0
-    while True:
-        try:
-            await _answer(ctx, cmd, text, public)
-            return
-        except RateLimited as exc:
-            ctx.outbox.pacer.pause(ctx.platform.name, exc.retry_after)
-            if waited + exc.retry_after > REPLY_PATIENCE_SECONDS:
-                log.warning("gave up answering %s on %s after %.0f s of 'slow down'",
-                            cmd.sender.id, ctx.platform.name, waited)  # fmt: skip
-                return
-            await asyncio.sleep(exc.retry_after)
-            waited += exc.retry_after
+    """Answer a command: in the channel (thread kept) if public, else to the sender alone,
+    retried while the platform says "slow down" for as long as a person waits
+    (`bot.patience`)."""
+    await patiently(ctx, ctx.platform.name, lambda: _answer(ctx, cmd, text, public),
+                    f"answering {cmd.sender.id}")  # fmt: skip
 
 
 async def _answer(ctx: Context, cmd: Command, text: str, public: bool) -> None:

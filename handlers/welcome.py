@@ -3,6 +3,10 @@ community, never again on rejoining), an optional greeting in the channel
 (`CONVENER_WELCOME_IN_CHANNEL`), and the first onboarding question. Facilitators manage the
 template with `welcome`, `welcome set <template>` and `welcome test`.
 
+A platform that says "slow down" (a burst of joins) is asked again after as long as it said,
+for as long as a person waits (`bot.patience`); past that, or on another failure, the member
+is not counted as welcomed, so the next join tries again.
+
 Someone who already posted or reacted in a channel before Convener saw them join is an
 existing member (the bot was installed into a running community): they are marked welcomed
 without being sent anything. The facilitators named in the settings run the community (on the
@@ -24,6 +28,7 @@ from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
 from bot.models import Activity, Identity, KeyValue, Member
+from bot.patience import patiently
 from bot.router import Router
 from bot.types import MemberJoined
 from bot.watch import Watch, sender
@@ -182,16 +187,15 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
         ctx.watch(WELCOMED, event.user.platform, event.user.id)
         return False
     text = render(template, name, ctx.settings.community_name, _channel_label(event.channel.name))
-    try:
+
+    async def send() -> None:
         await ctx.platform.send_dm(event.user, text)
         await ctx.platform.send_dm(event.user, onboarding.opening())
+
+    try:
+        await patiently(ctx, event.user.platform, send, f"welcoming {event.user.id}", reraise=True)
     except Exception:
-        async with ctx.db() as session:  # not welcomed after all: the next delivery or join retries
-            await session.execute(
-                update(Member).where(Member.id == member.id).values(welcomed_at=None)
-            )
-            await onboarding.forget(session, member.id)
-            await session.commit()
+        await _unwelcome(ctx, member.id)  # the next delivery or join retries
         raise
     ctx.watch(WELCOMED, event.user.platform, event.user.id)
     ctx.watch(onboarding.CONVERSATIONS, event.user.platform, event.user.id)
@@ -200,6 +204,14 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
             event.channel, f"Welcome, {name}! 👋 Glad to have you in {ctx.settings.community_name}."
         )
     return False
+
+
+async def _unwelcome(ctx: Context, member_id: int) -> None:
+    """Not welcomed after all: the next delivery of the join, or the next join, tries again."""
+    async with ctx.db() as session:
+        await session.execute(update(Member).where(Member.id == member_id).values(welcomed_at=None))
+        await onboarding.forget(session, member_id)
+        await session.commit()
 
 
 @router.command(

@@ -358,9 +358,9 @@ async def test_a_reply_told_to_slow_down_is_sent_again_and_notices_make_way(bot)
 
 
 async def test_a_reply_is_given_up_only_past_a_persons_patience(bot, monkeypatch, caplog):
-    from bot import router as router_module
+    from bot import patience
 
-    monkeypatch.setattr(router_module, "REPLY_PATIENCE_SECONDS", 0.05)
+    monkeypatch.setattr(patience, "PATIENCE_SECONDS", 0.05)
     bot.platform.errors = [RateLimited(0.03), RateLimited(0.03)]
     await bot.dm("ama", "help")
     assert bot.replies_to("ama") == []

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot import patience
+from bot.platform import RateLimited
 from bot.types import MemberJoined
 from tests.harness import BotHarness
 
@@ -134,3 +138,26 @@ async def test_welcome_commands_refuse_words_left_over(bot):
     )
     await bot.say("fac", "!welcome")
     assert "(the default)" in bot.last_reply_to("fac")
+
+
+async def test_a_welcome_told_to_slow_down_is_sent_when_the_platform_allows(bot):
+    """A burst of joins meets the platform's limit: the welcome waits as long as it is told
+    (and notices pause as long), then goes, once."""
+    bot.platform.errors = [RateLimited(0.05)]
+    await bot.join("dana")
+    welcome, first_question = bot.replies_to("dana")
+    assert welcome.startswith("Welcome to Municipal Finance Practice, dana!")
+    assert "Question 1 of 4" in first_question
+    assert bot.app.outbox.pacer.slot(bot.platform_name) == pytest.approx(0.05)
+
+
+async def test_a_welcome_given_up_past_a_persons_patience_is_tried_at_the_next_join(
+    bot, monkeypatch, caplog
+):
+    monkeypatch.setattr(patience, "PATIENCE_SECONDS", 0.05)
+    bot.platform.errors = [RateLimited(0.03), RateLimited(0.03)]
+    await bot.join("dana")
+    assert bot.replies_to("dana") == []
+    assert "gave up welcoming" in caplog.text
+    await bot.join("dana", channel="random")
+    assert len(bot.replies_to("dana")) == 2
