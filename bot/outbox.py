@@ -89,6 +89,11 @@ class Delivered:
     message_id: str | None
     sent_at: datetime
 
+    @property
+    def key(self) -> str:
+        """What the subject is about, within its feature: `12` in `question:12`."""
+        return self.subject.partition(":")[2]
+
 
 OnDelivered = Callable[[Session, Delivered], Iterable[tuple[Watch, str]] | None]
 """`hook(session, notice)`, run in the transaction that marks the notice sent; it may return
@@ -156,17 +161,24 @@ async def dm(
     prefer: str | None = None,
     actions: Sequence[Action] = (),
     session: AsyncSession | None = None,
+    skip_unreachable: bool = False,
 ) -> bool:
     """Queue a direct message to a member once (on their account on `prefer` if they have
     one there, else on another running platform); True if this call queued it. A member
     with no account on a running platform gets a row marked failed, so it is counted and
-    not asked again. With `session`, the row is written in that transaction."""
+    not asked again (with `skip_unreachable`, nothing is written and False returned, for a
+    caller that asks someone else instead). With `session`, the row is written in that
+    transaction."""
     if session is None:
         async with ctx.db() as own:
-            queued = await dm(ctx, subject, kind, member_id, text, prefer, actions, own)
+            queued = await dm(
+                ctx, subject, kind, member_id, text, prefer, actions, own, skip_unreachable
+            )
             await own.commit()
         return queued
     user = reachable(ctx.platforms, await members.platform_users(session, member_id), prefer)
+    if user is None and skip_unreachable:
+        return False
     return await _queue(
         ctx, session, subject, kind, member_id, recipient=member_recipient(member_id),
         platform=user.platform if user else None, text=text, actions=_stored(actions),

@@ -117,6 +117,13 @@ async def test_a_member_with_no_account_here_is_failed_at_once(bot):
     assert await bot.deliver() == 0
 
 
+async def test_a_caller_who_asks_someone_else_gets_no_row_for_an_unreachable_member(bot):
+    services = bot.app.services()
+    assert not await outbox.dm(services, "question:1", "asked", 4242, "Can you help?",
+                               skip_unreachable=True)  # fmt: skip
+    assert await rows(bot) == []
+
+
 async def test_too_many_failures_end_in_failed(bot):
     kofi = await _known(bot, "kofi")
     bot.platform.errors = [ConnectionError("down")] * outbox.MAX_ATTEMPTS

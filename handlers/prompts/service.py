@@ -128,7 +128,7 @@ def subject(run_id: int) -> str:
 @router.delivered("prompt")
 def posted(session: Session, notice: outbox.Delivered) -> None:
     """The post is up: its message is the thread where responses count."""
-    run_id = int(notice.subject.partition(":")[2])
+    run_id = int(notice.key)
     session.execute(
         update(PromptRun)
         .where(PromptRun.id == run_id)

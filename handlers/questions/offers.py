@@ -120,7 +120,7 @@ def offered(session: Session, notice: outbox.Delivered) -> list[tuple[Watch, str
         return []
     session.execute(
         update(QuestionOffer)
-        .where(QuestionOffer.id == int(notice.subject.partition(":")[2]))
+        .where(QuestionOffer.id == int(notice.key))
         .values(offer_message_id=notice.message_id)
     )
     return [(OFFERS, post_key(notice.channel_id, notice.message_id))]

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from bot import direct, members, outbox, roles
+from bot import outbox, roles
 from bot.commands import excerpt
 from bot.context import Services
 from bot.db import upsert
@@ -153,16 +153,14 @@ async def _tell(
         )
         if claimed is None:
             return False
-        accounts = await members.platform_users(session, member_id)
-        if direct.reachable(ctx.platforms, accounts, where.channel.platform) is None:
+        if not await outbox.dm(
+            ctx, subject(question.id), status, member_id, text, where.channel.platform,
+            buttons, session, skip_unreachable=True,
+        ):  # fmt: skip
             log.warning("question #%s: member %s has no account on a running platform",
                         question.id, member_id)  # fmt: skip
             await session.rollback()
             return False
-        await outbox.dm(
-            ctx, subject(question.id), status, member_id, text, where.channel.platform,
-            buttons, session,
-        )  # fmt: skip
         await session.commit()
     return True
 
