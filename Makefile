@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SYNAPSE_VENV ?= .venv-synapse
 
-.PHONY: run test bench bench-quick lint demo clean docs/overview.png
+.PHONY: run test bench bench-quick lint demo clean translations docs/overview.png
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Convener needs Python 3.11 or newer (set PYTHON=...)")'
@@ -13,10 +13,12 @@ $(BIN)/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m bot.catalog --compile-only
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m bot.catalog --compile-only
 	@touch $@ $(VENV)/.installed-run
 
 $(VENV)/.libreoffice: scripts/install-libreoffice.sh | $(BIN)/python
@@ -53,6 +55,11 @@ bench: $(VENV)/.installed-test
 
 bench-quick: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks --quick
+
+# Extract every message into bot/locale/convener.pot, update each language's .po from it,
+# and compile them (Babel); then translate what it reports as missing.
+translations: $(VENV)/.installed-test
+	$(BIN)/python -m bot.catalog
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -24,6 +24,7 @@ from bot.activity import ActivityLog
 from bot.claims import Sender
 from bot.context import Context, Services, utc_now
 from bot.db import Database, describe
+from bot.languages import Languages, Voice, Voices
 from bot.leader import Lease
 from bot.metrics import Metrics
 from bot.outbox import Outbox, for_notices
@@ -66,6 +67,7 @@ class Convener:
         self.router = router
         self.platforms: dict[str, Platform] = {}
         self.activity = ActivityLog(self.db, settings, clock)
+        self.languages = Languages(self.db, settings.language)
         self.processor = Processor(concurrency, backlog)
         self.metrics = Metrics()
         self.watches = Watches(self.db, clock, router.watches, settings.watch_refresh_seconds)
@@ -88,9 +90,12 @@ class Convener:
         self.platforms[platform.name] = platform
 
     def _context(self, platform: Platform, sender: Sender) -> Context:
+        def voice(raw: Platform) -> Voice:
+            return Voice(raw, self.languages, sender)
+
         return Context(
-            platform=platform,
-            platforms=self.platforms,
+            platform=voice(platform),
+            platforms=Voices(self.platforms, voice),
             db=self.db,
             settings=self.settings,
             clock=self.clock,
@@ -99,6 +104,7 @@ class Convener:
             sender=sender,
             watches=self.watches,
             outbox=self.outbox,
+            languages=self.languages,
         )
 
     def scheduler_health(self) -> str:
@@ -113,13 +119,14 @@ class Convener:
     def services(self) -> Services:
         """What jobs, scripts and tests use outside the handling of an event."""
         return Services(
-            platforms=self.platforms,
+            platforms=Voices(self.platforms, lambda raw: Voice(raw, self.languages, None)),
             db=self.db,
             settings=self.settings,
             clock=self.clock,
             activity=self.activity,
             watches=self.watches,
             outbox=self.outbox,
+            languages=self.languages,
         )
 
     def _budget(self, platform: str) -> Budget:
@@ -140,6 +147,8 @@ class Convener:
             log.info("roles from the settings: %d granted, %d revoked", granted, revoked)
         await self.watches.load()
         self.watches.start(replicas=not self.db.is_sqlite)
+        await self.languages.load()
+        self.languages.start(replicas=not self.db.is_sqlite)
         self.activity.start()
         names = ", ".join(self.platforms) or "none"
         log.info("Convener started: platforms %s, database %s", names,
@@ -206,6 +215,7 @@ class Convener:
             self.scheduler_lease = None
         await self.outbox.stop(grace)
         await self.watches.stop()
+        await self.languages.stop()
         try:
             await self.activity.close()
             log.info("activity: %d events recorded, %d rows written, %d dead-lettered",

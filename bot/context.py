@@ -1,7 +1,8 @@
 """The explicit contexts handlers and jobs receive. Nothing in them is optional.
 
 `Services` is what every piece of work may use: the running platforms, the database, the
-settings and clock, the activity log, the watches and the outbox. A handler gets a
+settings and clock, the activity log, the watches, the outbox and the languages readers
+read. Its platforms speak through a `Voice` (`bot.languages`): they take catalog messages. A handler gets a
 `Context`: the same, plus the platform the event came from, the router and the event's
 sender (member and roles, resolved once by the pipeline). A job gets a `JobContext`: the
 services plus the timetable, for a feature whose jobs follow its own rows (prompt
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from bot.activity import ActivityLog
     from bot.claims import Sender
     from bot.jobs import Timetable
+    from bot.languages import Languages
     from bot.outbox import Outbox
     from bot.router import Router
     from bot.watch import Watch, Watches
@@ -42,6 +44,7 @@ class Services:
     activity: ActivityLog
     watches: Watches
     outbox: Outbox
+    languages: Languages
     clock: Callable[[], datetime] = utc_now
 
     def now(self) -> datetime:

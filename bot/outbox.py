@@ -38,10 +38,11 @@ from sqlalchemy import and_, event, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import members
+from bot import i18n, members
 from bot.context import Services
 from bot.db import Database, upsert
 from bot.direct import reachable
+from bot.i18n import Message
 from bot.metrics import Metrics
 from bot.models import Identity, Notice
 from bot.models.notices import FAILED, QUEUED, SENT
@@ -121,34 +122,48 @@ async def post(
     subject: str,
     kind: str,
     channel: ChannelRef,
-    text: str,
+    text: Message,
     thread_id: str | None = None,
     actions: Sequence[Action] = (),
     session: AsyncSession | None = None,
 ) -> bool:
-    """Queue a post in `channel` (in `thread_id`) once; True if this call queued it. With
-    `session`, the row is written in that transaction and goes once it commits."""
+    """Queue a post in `channel` (in `thread_id`) once, in the channel's language; True if
+    this call queued it. With `session`, the row is written in that transaction and goes
+    once it commits."""
+    language = ctx.languages.of_channel(channel)
     return await _queue(
-        ctx, session, subject, kind, CHANNEL, **_post_row(channel, text, thread_id, actions)
-    )
+        ctx, session, subject, kind, CHANNEL,
+        **_post_row(channel, text, thread_id, actions, language),
+    )  # fmt: skip
 
 
 def post_in_unit(
-    session: Session, subject: str, kind: str, channel: ChannelRef, text: str, now: datetime
+    session: Session,
+    subject: str,
+    kind: str,
+    channel: ChannelRef,
+    text: Message,
+    now: datetime,
+    language: str,
 ) -> bool:
-    """`post` inside a unit of work (`Database.unit`): the caller commits, then wakes the
-    outbox (`Outbox.wake`, on the event loop)."""
-    row = _post_row(channel, text, None, ())
+    """`post` inside a unit of work (`Database.unit`), in `language` (the channel's,
+    `Languages.of_channel`): the caller commits, then wakes the outbox (`Outbox.wake`, on
+    the event loop)."""
+    row = _post_row(channel, text, None, (), language)
     return session.scalar(_insert(session, subject, kind, CHANNEL, now, row)) is not None
 
 
 def _post_row(
-    channel: ChannelRef, text: str, thread_id: str | None, actions: Sequence[Action]
+    channel: ChannelRef,
+    text: Message,
+    thread_id: str | None,
+    actions: Sequence[Action],
+    language: str,
 ) -> dict[str, object]:
     return {
         "recipient": channel_recipient(channel), "platform": channel.platform,
         "channel_id": channel.id, "channel_name": channel.name, "thread_id": thread_id,
-        "text": text, "actions": _stored(actions),
+        "text": i18n.render(text, language), "actions": _stored(actions, language),
     }  # fmt: skip
 
 
@@ -157,13 +172,13 @@ async def dm(
     subject: str,
     kind: str,
     member_id: int,
-    text: str,
+    text: Message,
     prefer: str | None = None,
     actions: Sequence[Action] = (),
     session: AsyncSession | None = None,
     skip_unreachable: bool = False,
 ) -> bool:
-    """Queue a direct message to a member once (on their account on `prefer` if they have
+    """Queue a direct message to a member once, in their language (on their account on `prefer` if they have
     one there, else on another running platform); True if this call queued it. A member
     with no account on a running platform gets a row marked failed, so it is counted and
     not asked again (with `skip_unreachable`, nothing is written and False returned, for a
@@ -179,15 +194,17 @@ async def dm(
     user = reachable(ctx.platforms, await members.platform_users(session, member_id), prefer)
     if user is None and skip_unreachable:
         return False
+    language = await ctx.languages.of_member_id(session, member_id)
     return await _queue(
         ctx, session, subject, kind, member_id, recipient=member_recipient(member_id),
-        platform=user.platform if user else None, text=text, actions=_stored(actions),
+        platform=user.platform if user else None, text=i18n.render(text, language),
+        actions=_stored(actions, language),
         **({} if user else {"state": FAILED, "error": NO_ACCOUNT}),
     )  # fmt: skip
 
 
-def _stored(actions: Sequence[Action]) -> list[list[str]] | None:
-    return [[action.label, action.command] for action in actions] or None
+def _stored(actions: Sequence[Action], language: str) -> list[list[str]] | None:
+    return [[i18n.render(a.label, language), a.command] for a in actions] or None
 
 
 async def _queue(

@@ -20,6 +20,7 @@ from bot.claims import Sender
 from bot.commands import command_body, split_words
 from bot.context import Context
 from bot.db import Database
+from bot.i18n import _
 from bot.metrics import Metrics
 from bot.platform import Platform
 from bot.router import Listener, Router
@@ -29,7 +30,7 @@ from bot.watch import Watches
 
 log = logging.getLogger(__name__)
 
-DM_HINT = "I'm Convener, a bot. Type `help` to see what I can do."
+DM_HINT = _("I'm Convener, a bot. Type `help` to see what I can do.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,8 @@ class Pipeline:
         fails, the claim is given back and a redelivery of the event is handled again."""
         event = work.event
         if work.hint:
-            await self.platforms[event.platform].send(event.channel, DM_HINT)
+            voice = self.context(self.platforms[event.platform], None).platform
+            await voice.send(event.channel, DM_HINT)
             self.metrics.events.labels(kind_of(event), event.platform).inc()
             return
         try:

@@ -18,6 +18,7 @@ from bot.arguments import Argument, Grammar
 from bot.commands import Command, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
+from bot.i18n import Message, Text, _, join, lines
 from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly, When
 from bot.patience import patiently
 from bot.settings import Settings
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CommandFunc = Callable[[Context, Command], Awaitable[str | None]]
+ROLES_PLURAL = {"facilitator": _("facilitators"), "coordinator": _("coordinators")}
+
+CommandFunc = Callable[[Context, Command], Awaitable[Message | None]]
 ListenerFunc = Callable[[Context, Event], Awaitable[bool | None]]
 
 MAX_REPLY_ECHO = 30
@@ -54,12 +57,21 @@ class CommandSpec:
         return tuple(self.name.split())
 
     @property
-    def who(self) -> str:
+    def who(self) -> Message:
         if not self.roles:
-            return "everyone"
+            return _("everyone")
         order = ("facilitator", "coordinator")
         ranked = sorted(self.roles, key=lambda r: (order.index(r) if r in order else 9, r))
-        return " and ".join(f"{role}s" for role in ranked)
+        return join((ROLES_PLURAL.get(role, _("{role}s", role=role)) for role in ranked),
+                    _(" and "))  # fmt: skip
+
+    @property
+    def said_summary(self) -> Message | None:
+        """The summary in the reader's language (summaries are catalog messages)."""
+        return Text(self.summary) if self.summary else None
+
+    def denied(self) -> Message:
+        return _("Only {who} can use `{command}`.", who=self.who, command=self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,15 +293,14 @@ class Router:
         log.debug("command %r from %s:%s", spec.name, event.platform, event.user.id)
         try:
             if not roles.permits(held, spec.roles):
-                raise PermissionDenied(f"Only {spec.who} can use `{spec.name}`.")
+                raise PermissionDenied(spec.denied())
             cmd.values = spec.grammar.parse(cmd.args)
             answer = await spec.func(ctx, cmd)
         except UsageError as exc:
-            answer = f"{exc}\nUsage: `{spec.usage}`" if str(exc) else f"Usage: `{spec.usage}`"
-            await reply(ctx, cmd, answer)
+            await reply(ctx, cmd, lines(exc.message, _("Usage: `{usage}`", usage=spec.usage)))
             return True
         except CommandError as exc:
-            await reply(ctx, cmd, str(exc))
+            await reply(ctx, cmd, exc.message)
             return True
         except Exception:
             log.exception(
@@ -300,29 +311,28 @@ class Router:
                 event.channel.id,
                 event.event_id,
             )
-            await reply(
-                ctx,
-                cmd,
-                f"Sorry, `{spec.name}` failed on my side. Nothing was changed; "
-                "a facilitator can find the details in the log.",
-            )
+            await reply(ctx, cmd, _(
+                "Sorry, `{command}` failed on my side. Nothing was changed; "
+                "a facilitator can find the details in the log.", command=spec.name,
+            ))  # fmt: skip
             return False
         if answer:
             await reply(ctx, cmd, answer, public=spec.public)
         return True
 
-    def unknown(self, words: list[str]) -> str:
+    def unknown(self, words: list[str]) -> Message:
         if not words:
-            return "Which command? Type `help` to see what I can do."
+            return _("Which command? Type `help` to see what I can do.")
         word = words[0][:MAX_REPLY_ECHO]
         family = self.family(words[0])
         if family:
             usages = ", ".join(f"`{s.usage}`" for s in sorted(family, key=lambda s: s.name)[:6])
-            return f"`{word}` needs more: {usages}."
+            return _("`{word}` needs more: {usages}.", word=word, usages=usages)
         hint = self.suggest(words[0])
         if hint:
-            return f"I don't know `{word}`. Did you mean `{hint}`? Type `help` for the list."
-        return f"I don't know `{word}`. Type `help` to see what I can do."
+            return _("I don't know `{word}`. Did you mean `{hint}`? Type `help` for the list.",
+                     word=word, hint=hint)  # fmt: skip
+        return _("I don't know `{word}`. Type `help` to see what I can do.", word=word)
 
 
 def _first_line(doc: str | None) -> str:
@@ -330,15 +340,16 @@ def _first_line(doc: str | None) -> str:
     return lines[0].strip() if lines else ""
 
 
-async def reply(ctx: Context, cmd: Command, text: str, public: bool = False) -> None:
-    """Answer a command: in the channel (thread kept) if public, else to the sender alone,
+async def reply(ctx: Context, cmd: Command, text: Message | None, public: bool = False) -> None:
+    """Answer a command (in the sender's language; a public answer in the channel's): in the
+    channel (thread kept) if public, else to the sender alone,
     retried while the platform says "slow down" for as long as a person waits
     (`bot.patience`)."""
     await patiently(ctx, ctx.platform.name, lambda: _answer(ctx, cmd, text, public),
                     f"answering {cmd.sender.id}")  # fmt: skip
 
 
-async def _answer(ctx: Context, cmd: Command, text: str, public: bool) -> None:
+async def _answer(ctx: Context, cmd: Command, text: Message | None, public: bool) -> None:
     if public and not cmd.channel.is_direct:
         await ctx.platform.send(cmd.channel, text, thread_id=cmd.thread_id)
     elif cmd.channel.is_direct:

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     database_url: str = _env("CONVENER_DATABASE_URL", "sqlite:///convener.db")
     timezone: str = _env("CONVENER_TIMEZONE", "UTC")
     community_name: str = _env("CONVENER_COMMUNITY_NAME", "our community")
+    language: str = _env("CONVENER_LANGUAGE", "en")
     facilitators: str = _env("CONVENER_FACILITATORS", "")
     coordinators: str = _env("CONVENER_COORDINATORS", "")
     question_sla_hours: float = _env("CONVENER_QUESTION_SLA_HOURS", 24, gt=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ class Action:
     (Slack draws buttons; where a platform has none, the message text already says which
     command to type, so adapters may ignore actions)."""
 
-    label: str
+    label: Any  # a catalog message (bot.i18n), rendered in the reader's language
     command: str
 
 

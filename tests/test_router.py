@@ -16,6 +16,7 @@ from bot.claims import Sender
 from bot.commands import command_body, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError
+from bot.languages import Languages, Voice
 from bot.models import Member
 from bot.router import Router
 from bot.types import ChannelRef, Message, UserRef
@@ -93,17 +94,20 @@ async def _run(router: Router, text: str, database_url: str) -> list[str]:
     db = Database(database_url)
     settings = Settings(_env_file=None, database_url=database_url)
     clock = FakeClock()
+    languages = Languages(db, "en")
+    sender = Sender(UserRef("console", "alice", "alice"), Member(id=1), frozenset())
     ctx = Context(
-        platform=platform,
-        platforms={"console": platform},
+        platform=Voice(platform, languages, sender),
+        platforms={"console": Voice(platform, languages, sender)},
         db=db,
         settings=settings,
         clock=clock,
         activity=ActivityLog(db, settings, clock),
         watches=Watches(db, clock, router.watches),
         outbox=Outbox(db, {"console": platform}, clock, Metrics()),
+        languages=languages,
         router=router,
-        sender=Sender(UserRef("console", "alice", "alice"), Member(id=1), frozenset()),
+        sender=sender,
     )
     user = UserRef("console", "alice", "alice")
     event = Message("e1", user, ChannelRef("console", "general", "#general"), ctx.now(), text, "m1")

@@ -22,6 +22,7 @@ class Channel(Base):
     channel_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str | None] = mapped_column(String(200))
     is_direct: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 class Activity(Base):

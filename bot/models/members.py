@@ -33,6 +33,7 @@ class Member(Base):
     org: Mapped[str | None] = mapped_column(String(120))
     role_title: Mapped[str | None] = mapped_column(String(120))
     timezone: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     joined_at: Mapped[datetime | None]
