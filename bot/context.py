@@ -2,9 +2,9 @@
 
 `Services` is what every piece of work may use: the running platforms, the database, the
 settings and clock, the activity log, the watches, the outbox and the languages readers
-read. Its platforms speak through a `Voice` (`bot.languages`): they take catalog messages. A handler gets a
-`Context`: the same, plus the platform the event came from, the router and the event's
-sender (member and roles, resolved once by the pipeline). A job gets a `JobContext`: the
+read; its platforms speak through a `Voice` (`bot.languages`), taking catalog messages. A
+handler gets a `Context`: the same, plus the platform the event came from, the router and
+the event's sender (member and roles, resolved once by the pipeline). A job gets a `JobContext`: the
 services plus the timetable, for a feature whose jobs follow its own rows (prompt
 schedules). Functions that commands and jobs share take `Services`."""
 

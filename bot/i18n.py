@@ -13,7 +13,8 @@ compiled (`make translations`), or read from its `.po` when not compiled. A lang
 catalog is missing falls back to English, with one warning.
 
 With `CONVENER_CATALOG_STRICT` set (the tests set it), rendering a plain string, or a message
-id the code does not mark for the catalog (built at run time), raises: no English-only text can slip out.
+id the code does not mark for the catalog (built at run time), raises: no English-only text
+can slip out.
 """
 
 from __future__ import annotations

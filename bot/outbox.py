@@ -178,12 +178,12 @@ async def dm(
     session: AsyncSession | None = None,
     skip_unreachable: bool = False,
 ) -> bool:
-    """Queue a direct message to a member once, in their language (on their account on `prefer` if they have
-    one there, else on another running platform); True if this call queued it. A member
-    with no account on a running platform gets a row marked failed, so it is counted and
-    not asked again (with `skip_unreachable`, nothing is written and False returned, for a
-    caller that asks someone else instead). With `session`, the row is written in that
-    transaction."""
+    """Queue a direct message to a member once, in their language (on their account on
+    `prefer` if they have one there, else on another running platform); True if this call
+    queued it. A member with no account on a running platform gets a row marked failed, so
+    it is counted and not asked again (with `skip_unreachable`, nothing is written and False
+    returned, for a caller that asks someone else instead). With `session`, the row is
+    written in that transaction."""
     if session is None:
         async with ctx.db() as own:
             queued = await dm(
