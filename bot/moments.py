@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 _MOMENT = re.compile(r"⟦t:(\d{1,12})\|([^⟦⟧]*)⟧")
 
@@ -23,3 +25,17 @@ def render(text: str, show: Callable[[int, str], str]) -> str:
 
 def plain(text: str) -> str:
     return render(text, lambda _, fallback: fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """`moment` as a catalog message (`bot.i18n`): the fallback is rendered in the reader's
+    language."""
+
+    at: datetime
+    fallback: Any  # a Message
+
+    def render(self, language: str) -> str:
+        from bot import i18n
+
+        return moment(self.at, i18n.render(self.fallback, language))
