@@ -177,6 +177,9 @@ class ConsoleAdapter:
     async def display_name(self, user: UserRef) -> str:
         return user.name or user.id
 
+    async def locale(self, user: UserRef) -> str | None:
+        return None
+
     def user_from_mention(self, text: str) -> UserRef | None:
         name = text.strip().lstrip("@")
         if text.strip().startswith("@") and _NAME.match(name):

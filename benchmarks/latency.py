@@ -99,6 +99,9 @@ class Recorder:
     async def display_name(self, user):
         return user.id
 
+    async def locale(self, user):
+        return None
+
     def user_from_mention(self, text):
         return None
 

@@ -20,8 +20,9 @@ from datetime import date
 from typing import Any
 
 from bot import timezones, topics
-from bot.commands import Values, a, number, split_words
+from bot.commands import Values, number, split_words
 from bot.errors import UsageError
+from bot.i18n import N_, Message, Text, _, join, verbatim
 
 MISSING: Any = object()
 
@@ -35,7 +36,7 @@ class Argument:
     label: str = ""
     default: Any = MISSING
     optional: bool = False
-    missing: str = ""
+    missing: Message | None = None
 
     @property
     def required(self) -> bool:
@@ -94,8 +95,8 @@ class Choice(Argument):
 
     def parse(self, word: str) -> str:
         if word.lower() not in self.words:
-            shown = f"`{word[:20]}`"
-            raise UsageError(f"{shown} is not {a(self.what)}; say {_either(self.words)}.")
+            raise UsageError(Text(NOT_A_CHOICE.get(self.what, NOT_A_CHOICE["answer"]),
+                                  {"word": word[:20], "choices": _either(self.words)}))  # fmt: skip
         return word.lower()
 
 
@@ -167,9 +168,10 @@ class Days(Argument):
 
     def parse(self, word: str) -> int:
         if not (word.isascii() and word.isdigit()):
-            raise UsageError(f"Give a number of days, for example: {self.example}")
+            raise UsageError(_("Give a number of days, for example: {example}",
+                               example=self.example))  # fmt: skip
         if not 1 <= int(word) <= self.most:
-            raise UsageError(f"Choose between 1 and {self.most} days.")
+            raise UsageError(_("Choose between 1 and {most} days.", most=self.most))
         return int(word)
 
 
@@ -208,7 +210,7 @@ class Grammar:
     over (`extra`)."""
 
     arguments: tuple[Argument, ...] = ()
-    extra: str = ""
+    extra: Message | None = None
 
     def __post_init__(self) -> None:
         names = [a.name for a in self.arguments]
@@ -270,5 +272,16 @@ def _drop_word(text: str, word: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _either(words: Sequence[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+def _either(words: Sequence[str]) -> Message:
+    """`yes, no or maybe` in the reader's language (the words are typed as they are)."""
+    if len(words) == 1:
+        return verbatim(words[0])
+    return _("{some} or {last}", some=join(verbatim(w) for w in words[:-1]), last=words[-1])
+
+
+# One whole sentence per kind of choice.
+NOT_A_CHOICE = {
+    "answer": N_("`{word}` is not an answer; say {choices}."),
+    "list of questions": N_("`{word}` is not a list of questions; say {choices}."),
+    "language": N_("`{word}` is not a language I speak; say {choices}."),
+}

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot import members, roles
 from bot.db import Database, upsert
 from bot.errors import CommandError
+from bot.i18n import _
 from bot.models import HandledEvent, Member
 from bot.settings import Settings
 from bot.types import Event, UserRef
@@ -48,7 +49,7 @@ class Sender:
         """The sender's member in `session`, to change it."""
         member = await session.get(Member, self.member.id)
         if member is None:  # merged or erased since the event arrived
-            raise CommandError("Your membership changed just now; please try again.")
+            raise CommandError(_("Your membership changed just now; please try again."))
         return member
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import UsageError
+from bot.i18n import N_, Text
 from bot.types import ChannelRef, Event, UserRef
 
 PREFIX = "!"
@@ -60,14 +61,29 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
+# One whole sentence per kind of number, so that each reads well in every language.
+NOT_A_NUMBER = {
+    "call": N_("`{word}` is not a call number (they look like {example} or #{example})."),
+    "event": N_("`{word}` is not an event number (they look like {example} or #{example})."),
+    "prompt": N_("`{word}` is not a prompt number (they look like {example} or #{example})."),
+    "question": N_("`{word}` is not a question number (they look like {example} or #{example})."),
+    "resource": N_("`{word}` is not a resource number (they look like {example} or #{example})."),
+    "schedule": N_("`{word}` is not a schedule number (they look like {example} or #{example})."),
+    "library entry": N_(
+        "`{word}` is not a library entry number (they look like {example} or #{example})."
+    ),
+    "item": N_("`{word}` is not an item number (they look like {example} or #{example})."),
+}
+
+
 def number(word: str, what: str, example: int = 3) -> int:
-    """The number a person gave for a question, prompt, event... (`12` or `#12`)."""
+    """The number a person gave for a question, prompt, event... (`12` or `#12`); `what` is
+    one of `NOT_A_NUMBER`'s kinds."""
     digits = word.strip().lstrip("#")
     # ASCII digits only: "²" is a digit to str.isdigit() but not to int()
     if not (digits.isascii() and digits.isdigit()) or len(digits) > 9:
-        raise UsageError(
-            f"`{word[:20]}` is not {a(what)} number (they look like {example} or #{example})."
-        )
+        pattern = NOT_A_NUMBER.get(what, NOT_A_NUMBER["item"])
+        raise UsageError(Text(pattern, {"word": word[:20], "example": example}))
     return int(digits)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import topics
 from bot.context import Services
+from bot.i18n import N_, Message, Text, _, lines
 from bot.models import Expertise, Topic
 
 OFFERS = "offers"
@@ -51,32 +52,37 @@ async def add_expertise(
     return stored, created
 
 
-_WORDING = {  # kind: (the list, what the member does)
-    OFFERS: ("what you can help with", "offer"),
-    WANTS: ("what you want to learn", "want to learn"),
+_WORDING = {  # kind: (added to the list, there already)
+    OFFERS: (N_("Added to what you can help with: {topics}."), N_("You already offer {topics}.")),
+    WANTS: (
+        N_("Added to what you want to learn: {topics}."),
+        N_("You already want to learn {topics}."),
+    ),
 }
 
 
 async def declare(
     session: AsyncSession, member_id: int, names: list[str], kind: str, now: datetime
-) -> str:
+) -> Message:
     """Add topics to a member's offers or wants (`add_expertise`) and say what was
     added and what was there already. Flushes, never commits."""
     before = set((await expertise_of(session, member_id))[kind])
     stored, created = await add_expertise(session, member_id, names, kind, now)
-    listed, verb = _WORDING[kind]
+    added_to, there_already = _WORDING[kind]
     added = [name for name in stored if name not in before]
     already = [name for name in stored if name in before]
-    parts = []
+    parts: list[Message] = []
     if added:
-        new = f" (new topic: {', '.join(created)})" if created else ""
-        parts.append(f"Added to {listed}: {', '.join(added)}{new}.")
+        listed = ", ".join(added)
+        if created:
+            listed = _("{topics} (new topic: {new})", topics=listed, new=", ".join(created))
+        parts.append(Text(added_to, {"topics": listed}))
     if already:
-        parts.append(f"You already {verb} {', '.join(already)}.")
-    return " ".join(parts)
+        parts.append(Text(there_already, {"topics": ", ".join(already)}))
+    return lines(*parts, sep=" ")
 
 
-async def declare_now(ctx: Services, member_id: int, names: list[str], kind: str) -> str:
+async def declare_now(ctx: Services, member_id: int, names: list[str], kind: str) -> Message:
     """`declare` in a transaction of its own, committed (what `expertise add` and `expertise
     learn` do)."""
     async with ctx.db() as session:

@@ -1,7 +1,8 @@
 """What Convener says, as messages from the gettext catalogs (`bot/locale`), rendered in the
 reader's language once it is known who reads them.
 
-Code says `_("Your question is #{id}.", id=...)` (or `n_` for a count): a `Text` that keeps
+Code says `_("Your question is #{id}.", id=...)` (or `n_` for a count; a brace itself is
+written `{{` or `}}`, as in `str.format`): a `Text` that keeps
 the English message id and its parameters. The core renders it where the reader is known (a
 reply in the sender's language, a channel post in the channel's, a notice in the
 recipient's when it is queued). Parameters may be messages themselves, `Day`s and `Number`s
@@ -43,6 +44,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 STRICT_ENV = "CONVENER_CATALOG_STRICT"
 PLACEHOLDER = re.compile(r"\{(\w+)[^{}]*\}")
+BRACES = re.compile(r"\{\{|\}\}")
 
 
 @runtime_checkable
@@ -76,16 +78,14 @@ class Text:
             pattern = found.gettext(self.msgid)
         else:
             pattern = found.ngettext(self.msgid, self.plural, self.n or 0)
-        if not self.params:
-            return pattern
         values = {key: _value(value, language) for key, value in self.params.items()}
         try:
             return pattern.format_map(values)
         except (KeyError, IndexError, ValueError):
-            log.warning("translation of %r in %s does not fit its parameters", self.msgid, language)
-            return (self.msgid if self.plural is None or self.n == 1 else self.plural).format_map(
-                values
-            )
+            if _strict():
+                raise
+            log.warning("%r in %s does not fit its parameters", self.msgid, language)
+            return pattern
 
     def __str__(self) -> str:
         return self.render(ENGLISH)
@@ -286,4 +286,4 @@ def _template_ids() -> frozenset[str]:
 
 def placeholders(text: str) -> set[str]:
     """The names of a message's `{placeholders}`."""
-    return set(PLACEHOLDER.findall(text))
+    return set(PLACEHOLDER.findall(BRACES.sub("", text)))

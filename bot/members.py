@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot.commands import a
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, Text, _
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
 from bot.textkey import NAME_KEY_LENGTH, fold
@@ -106,7 +106,11 @@ async def from_mention(session: AsyncSession, platform: Platform, text: str) -> 
     display name seen before). Only members Convener has seen: anyone else is a CommandError
     with a short explanation, and nothing is created."""
     token = text.strip()
-    unknown = CommandError(f"I don't know anyone called {token[:40] or '(nobody)'}.")
+    unknown = CommandError(
+        _("I don't know anyone called {name}.", name=token[:40])
+        if token
+        else _("I don't know anyone called (nobody).")
+    )
     user = platform.user_from_mention(token) if token else None
     if user is not None:
         member = await find(session, user)
@@ -133,7 +137,9 @@ async def from_mention(session: AsyncSession, platform: Platform, text: str) -> 
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
-            raise CommandError(f"More than one member is called {token[:40]}; mention them.")
+            raise CommandError(
+                _("More than one member is called {name}; mention them.", name=token[:40])
+            )
     raise unknown
 
 
@@ -232,13 +238,18 @@ class TextField:
     attribute: str
     label: str
     limit: int
+    ask: Message
+    too_long: Message  # with {most}
 
 
 TEXT_FIELDS = {
-    "city": TextField("city", "city", 80),
-    "org": TextField("org", "organisation", 120),
-    "role": TextField("role_title", "role", 120),
-}
+    "city": TextField("city", "city", 80, _("What is your city?"),
+                      _("That is too long for a city (at most {most} characters).")),
+    "org": TextField("org", "organisation", 120, _("What is your organisation?"),
+                     _("That is too long for an organisation (at most {most} characters).")),
+    "role": TextField("role_title", "role", 120, _("What is your role?"),
+                      _("That is too long for a role (at most {most} characters).")),
+}  # fmt: skip
 
 
 def set_text_field(member: Member, field: str, value: str) -> str | None:
@@ -247,11 +258,11 @@ def set_text_field(member: Member, field: str, value: str) -> str | None:
     spec = TEXT_FIELDS[field]
     value = " ".join(value.split())
     if not value:
-        raise UsageError(f"What is your {spec.label}?")
+        raise UsageError(spec.ask)
     if value == CLEAR:
         setattr(member, spec.attribute, None)
         return None
     if len(value) > spec.limit:
-        raise UsageError(f"That is too long for {a(spec.label)} (at most {spec.limit} characters).")
+        raise UsageError(Text(spec.too_long.msgid, {"most": spec.limit}))
     setattr(member, spec.attribute, value)
     return value

@@ -97,6 +97,10 @@ class Platform(Protocol):
         """The member's name as the platform shows it (falls back to the id)."""
         ...
 
+    async def locale(self, user: UserRef) -> str | None:
+        """The language the member set on the platform (`fr-FR`), where it says one."""
+        ...
+
 
 class Intake(Protocol):
     """Where an adapter hands inbound events (the running `Convener`)."""

@@ -12,8 +12,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.errors import UsageError
+from bot.i18n import _, lines
 
-EXAMPLE = "Use a name like Africa/Nairobi, Europe/Berlin or America/Sao_Paulo."
+EXAMPLE = _("Use a name like Africa/Nairobi, Europe/Berlin or America/Sao_Paulo.")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -28,7 +29,7 @@ def name(text: str) -> str:
     """The IANA name a person means (any case), or UsageError with an example."""
     value = text.strip()
     if not value:
-        raise UsageError(f"Which timezone? {EXAMPLE}")
+        raise UsageError(lines(_("Which timezone?"), EXAMPLE, sep=" "))
     zones = _zones()
     if value.lower() in zones:
         return zones[value.lower()]
@@ -41,8 +42,11 @@ def name(text: str) -> str:
     city = value.lower().replace(" ", "_")
     hint = [z for low, z in zones.items() if low.endswith("/" + city)]
     hint = hint or [zones[z] for z in difflib.get_close_matches(value.lower(), zones, n=1)]
-    tail = f" Did you mean {hint[0]}?" if hint else ""
-    raise UsageError(f"`{value[:40]}` is not a timezone I know.{tail} {EXAMPLE}")
+    raise UsageError(lines(
+        _("`{zone}` is not a timezone I know.", zone=value[:40]),
+        _("Did you mean {zone}?", zone=hint[0]) if hint else None,
+        EXAMPLE, sep=" ",
+    ))  # fmt: skip
 
 
 def weekday(text: str) -> int:
@@ -51,7 +55,9 @@ def weekday(text: str) -> int:
     for number, day_name in enumerate(WEEKDAYS):
         if word in (day_name, day_name[:3]):
             return number
-    raise UsageError(f"`{text[:20]}` is not a weekday; use monday to sunday, or mon to sun.")
+    raise UsageError(
+        _("`{word}` is not a weekday; use monday to sunday, or mon to sun.", word=text[:20])
+    )
 
 
 def time_of_day(text: str) -> str:
@@ -59,7 +65,7 @@ def time_of_day(text: str) -> str:
     found = _TIME.fullmatch(text.strip())
     if found is None or int(found.group(1)) > 23 or int(found.group(2)) > 59:
         raise UsageError(
-            f"`{text[:20]}` is not a time; use the 24-hour clock, like 09:00 or 16:30."
+            _("`{word}` is not a time; use the 24-hour clock, like 09:00 or 16:30.", word=text[:20])
         )
     return f"{int(found.group(1)):02d}:{found.group(2)}"
 
@@ -75,7 +81,9 @@ def day(text: str) -> date:
             raise ValueError
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"`{text[:20]}` is not a date; write it like 2026-12-24.") from None
+        raise UsageError(
+            _("`{word}` is not a date; write it like 2026-12-24.", word=text[:20])
+        ) from None
 
 
 def local_moment(on: date, at: str, zone: str) -> datetime:

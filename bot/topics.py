@@ -27,6 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _, lines
 from bot.models import Topic
 
 MAX_NAME = 60
@@ -87,9 +88,10 @@ def clean_name(text: str) -> str:
     long."""
     name = " ".join(text.split()).strip(" \t\"'`#*_.:-")
     if not key_of(name):
-        raise UsageError("A topic needs a name with letters or digits.")
+        raise UsageError(_("A topic needs a name with letters or digits."))
     if len(name) > MAX_NAME:
-        raise UsageError(f"`{name[:30]}…` is too long for a topic (at most {MAX_NAME} characters).")
+        raise UsageError(_("`{name}…` is too long for a topic (at most {most} characters).",
+                           name=name[:30], most=MAX_NAME))  # fmt: skip
     return name
 
 
@@ -97,9 +99,9 @@ def split_names(text: str) -> list[str]:
     """Topic names from a comma-separated list, cleaned, duplicates dropped, in order."""
     parts = [part for part in _SEPARATORS.split(text) if part.strip()]
     if not parts:
-        raise UsageError("Which topic? For example: budgeting, procurement")
+        raise UsageError(_("Which topic? For example: budgeting, procurement"))
     if len(parts) > MAX_TOPICS_AT_ONCE:
-        raise UsageError(f"At most {MAX_TOPICS_AT_ONCE} topics at once, please.")
+        raise UsageError(_("At most {most} topics at once, please.", most=MAX_TOPICS_AT_ONCE))
     names: dict[str, str] = {}
     for part in parts:
         name = clean_name(part)
@@ -175,12 +177,14 @@ def _fit(typed: str, label: str) -> tuple[int, int] | None:
     return (FUZZY, 0) if _alike(" ".join(stems), " ".join(label_stems)) else None
 
 
-def _choices(name: str, tied: list[Topic]) -> str:
+def _choices(name: str, tied: list[Topic]) -> Message:
     names = sorted((t.name for t in tied), key=key_of)
-    listed = ", ".join(names[:-1]) + f" or {names[-1]}"
     if len(names) > MAX_CHOICES:
-        listed = ", ".join(names[:MAX_CHOICES]) + f" or {len(names) - MAX_CHOICES} more"
-    return f"`{name[:40]}` could mean {listed}: which one?"
+        listed = _("{some} or {count} more", some=", ".join(names[:MAX_CHOICES]),
+                   count=len(names) - MAX_CHOICES)  # fmt: skip
+    else:
+        listed = _("{some} or {last}", some=", ".join(names[:-1]), last=names[-1])
+    return _("`{name}` could mean {listed}: which one?", name=name[:40], listed=listed)
 
 
 def match(candidates: Iterable[Topic], name: str) -> Topic | None:
@@ -215,18 +219,20 @@ async def closest(session: AsyncSession, name: str, n: int = 3) -> list[Topic]:
     return [s.topic for s in ranked[:n] if s.score >= CLOSE_CUTOFF]
 
 
-def did_you_mean(topics: list[Topic]) -> str:
-    """` Closest: a, b.` or an empty string."""
+def did_you_mean(topics: list[Topic]) -> Message | None:
+    """`Closest: a, b.` or None."""
     if not topics:
-        return ""
-    return " Closest: " + ", ".join(t.name for t in topics) + "."
+        return None
+    return _("Closest: {names}.", names=", ".join(t.name for t in topics))
 
 
-async def unknown(session: AsyncSession, name: str) -> str:
+async def unknown(session: AsyncSession, name: str) -> Message:
     """The one line a person reads when no topic fits what they typed."""
     close = await closest(session, name)
-    return f"I don't know the topic `{name[:40]}`." + (
-        did_you_mean(close) or " Type `topics` to see them all."
+    return lines(
+        _("I don't know the topic `{name}`.", name=name[:40]),
+        did_you_mean(close) or _("Type `topics` to see them all."),
+        sep=" ",
     )
 
 

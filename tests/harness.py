@@ -141,6 +141,10 @@ class FakePlatform:
     async def display_name(self, user: UserRef) -> str:
         return user.name or user.id
 
+    async def locale(self, user: UserRef) -> str | None:
+        """What a test set in `locales` (Slack's `users.info` locale); None elsewhere."""
+        return getattr(self, "locales", {}).get(user.id)
+
     def user_from_mention(self, text: str) -> UserRef | None:
         text = text.strip()
         if self.name == "slack":

@@ -817,9 +817,11 @@ class FakeSlackWebAPI:
         is_bot: bool = False,
         deleted: bool = False,
         tz: str = "Europe/London",
+        locale: str = "en-US",
         **fields: Any,
     ) -> dict:
-        """Register a user for ``users.info`` (object from the documented example)."""
+        """Register a user for ``users.info`` (object from the documented example); `locale`
+        is answered only when the call asks ``include_locale``, as Slack does."""
         user = _web_api_example("users.info")["user"]
         real_name = real_name or display_name
         name = display_name.lower().replace(" ", ".") or user_id.lower()
@@ -836,6 +838,7 @@ class FakeSlackWebAPI:
             is_bot=is_bot,
             is_app_user=False,
             updated=int(time.time()),
+            locale=locale,
         )
         profile = user["profile"]
         profile.update(
@@ -1377,7 +1380,10 @@ class FakeSlackWebAPI:
         user = self.users.get(call.params.get("user") or "")
         if user is None:
             raise _ApiError("user_not_found")
-        return {"ok": True, "user": copy.deepcopy(user)}
+        found = copy.deepcopy(user)
+        if str(call.params.get("include_locale", "")).lower() not in ("1", "true"):
+            found.pop("locale", None)
+        return {"ok": True, "user": found}
 
     def _reactions_add(self, call: Call) -> dict:
         params = call.params

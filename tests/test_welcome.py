@@ -68,11 +68,13 @@ async def test_existing_poster_is_not_welcomed_when_joining_another_channel(bot)
 async def test_welcome_set_changes_what_newcomers_get(bot):
     await bot.say("fac", "!welcome set Karibu {name}! This is {community}; start in {channel}.")
     answer = bot.last_reply_to("fac")
-    assert answer.startswith("Saved the welcome message. A newcomer will read:")
+    assert answer.startswith("Saved the welcome message in English. A newcomer will read:")
     assert "Karibu fac! This is Municipal Finance Practice; start in #general." in answer
     await bot.join("dana")
     assert bot.replies_to("dana")[0] == (
-        "Karibu dana! This is Municipal Finance Practice; start in #general."
+        "Karibu dana! This is Municipal Finance Practice; start in #general.\n\n"
+        "I speak English (`en`), Español (`es`), Français (`fr`), Português (`pt`): "
+        "type `profile language <code>` to choose."
     )
     await bot.say("fac", "!welcome")
     assert "set by a facilitator" in bot.last_reply_to("fac")
@@ -83,10 +85,10 @@ async def test_welcome_set_bad_templates_change_nothing(bot):
     await bot.say("fac", "!welcome set Hello {nmae}, welcome!")
     answer = bot.last_reply_to("fac")
     assert answer.startswith("`{nmae}` is not a placeholder I know; use {name}, {community}")
-    assert answer.endswith("Usage: `welcome set <template>`")
+    assert answer.endswith("Usage: `welcome set [<language>] <template>`")
     for bad in ("Hello {name", "Hello name}", "Hi {}", "Hi {name!r}", "Hi {name.upper}"):
         await bot.say("fac", f"!welcome set {bad}")
-        assert "Usage: `welcome set <template>`" in bot.last_reply_to("fac"), bad
+        assert "Usage: `welcome set [<language>] <template>`" in bot.last_reply_to("fac"), bad
     await bot.say("fac", "!welcome set")
     assert bot.last_reply_to("fac").startswith("Give the new welcome text")
     await bot.say("fac", "!welcome set " + "x" * 3001)
@@ -99,7 +101,7 @@ async def test_literal_braces_and_reset_to_default(bot):
     await bot.say("fac", "!welcome set Hi {name} {{not a placeholder}}")
     assert "Hi fac {not a placeholder}" in bot.last_reply_to("fac")
     await bot.say("fac", "!welcome set default")
-    assert bot.last_reply_to("fac") == "The welcome message is back to the default."
+    assert bot.last_reply_to("fac") == "The welcome message in English is back to the default."
     await bot.join("dana")
     assert bot.replies_to("dana")[0].startswith("Welcome to Municipal Finance Practice, dana!")
 
@@ -131,10 +133,17 @@ async def test_a_welcome_that_could_not_be_sent_is_not_counted_as_sent(bot):
 
 async def test_welcome_commands_refuse_words_left_over(bot):
     await bot.say("fac", "!welcome test now")
-    assert bot.replies_to("fac") == ["Just `welcome test`.\nUsage: `welcome test`"]
-    await bot.say("fac", "!welcome default")
+    assert bot.replies_to("fac") == [
+        "`now` is not a language I speak; say en, es, fr or pt.\nUsage: `welcome test [<language>]`"
+    ]
+    await bot.say("fac", "!welcome default now")
     assert bot.last_reply_to("fac") == (
-        "Use `welcome set <template>` or `welcome test`.\nUsage: `welcome`"
+        "`default` is not a language I speak; say en, es, fr or pt.\nUsage: `welcome [<language>]`"
+    )
+    await bot.say("fac", "!welcome fr now")
+    assert bot.last_reply_to("fac") == (
+        "Use `welcome set [<language>] <template>` or `welcome test [<language>]`.\n"
+        "Usage: `welcome [<language>]`"
     )
     await bot.say("fac", "!welcome")
     assert "(the default)" in bot.last_reply_to("fac")

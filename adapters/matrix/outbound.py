@@ -325,6 +325,10 @@ class OutboundMixin:
         link = f"{MATRIX_TO}{_to_part(channel.id)}/{_to_part(message_id)}"
         return f"{link}?via={quote(via, safe='')}" if via else link
 
+    async def locale(self, user: UserRef) -> str | None:
+        """Matrix has no notion of a user's language."""
+        return None
+
     async def display_name(self, user: UserRef) -> str:
         """The name the event carried, else the profile's (cleaned and cut), else the id."""
         if user.name and user.name != user.id:

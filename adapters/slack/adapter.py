@@ -85,6 +85,7 @@ class SlackAdapter(IntakeMixin, OutboundMixin):
         self._closed = asyncio.Event()
         self._stopped = False
         self._user_names = Lookups()
+        self._user_locales: dict[str, str | None] = {}  # filled with the names (users.info)
         self._channel_names = Lookups()
         self._dm_channels = Lookups(ttl=24 * LOOKUP_TTL_SECONDS)
         self.thread_page = THREAD_PAGE

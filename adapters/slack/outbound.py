@@ -69,6 +69,8 @@ def _refusal(exc: SlackApiError) -> Exception:
 
 
 class OutboundMixin:
+    _user_locales: dict[str, str | None]
+
     async def _quick(self, lookup: Awaitable[T]) -> T | None:
         """A lookup's answer if it comes within `names_seconds`; the request itself goes on
         (and fills the cache) when it does not."""
@@ -104,13 +106,19 @@ class OutboundMixin:
         return await self._user_names.get(user_id, lambda: self._fetch_user_name(user_id))
 
     async def _fetch_user_name(self, user_id: str) -> str | None:
+        """The person's name, from `users.info`, which also gives their locale (kept for
+        `locale`: the same request)."""
         try:
-            user = (await self.client.users_info(user=user_id))["user"]
+            user = (await self.client.users_info(user=user_id, include_locale=True))["user"]
         except SlackApiError as exc:
             log.debug("Slack: users.info %s: %s", user_id, exc.response.get("error"))
             return None
         if not isinstance(user, dict):
             return None
+        if len(self._user_locales) >= 50_000:
+            self._user_locales.clear()
+        locale = user.get("locale")
+        self._user_locales[user_id] = locale if isinstance(locale, str) else None
         profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
         names = (profile.get("display_name"), profile.get("real_name"), user.get("real_name"),
                  user.get("name"))  # fmt: skip
@@ -356,6 +364,16 @@ class OutboundMixin:
 
     def user_from_mention(self, text: str) -> UserRef | None:
         return user_from_mention(text)
+
+    async def locale(self, user: UserRef) -> str | None:
+        """The person's Slack locale (`fr-FR`), asked with their name at first sight."""
+        if user.id not in self._user_locales:
+            self._user_names.forget(user.id)
+            try:
+                await self._user_name(user.id)
+            except Exception:
+                log.debug("Slack: no locale for %s", user.id, exc_info=True)
+        return self._user_locales.get(user.id)
 
     async def display_name(self, user: UserRef) -> str:
         try:
