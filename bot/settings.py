@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         ZoneInfo(value)
         return value
 
+    @field_validator("language")
+    @classmethod
+    def _shipped_language(cls, value: str) -> str:
+        from bot import i18n
+
+        found = i18n.code(value)
+        if found is None:
+            raise ValueError(
+                f"{value!r} is not a language Convener speaks; use one of "
+                + ", ".join(i18n.available())
+            )
+        return found
+
     @field_validator("send_rates")
     @classmethod
     def _readable_rates(cls, value: str) -> str:
