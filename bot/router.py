@@ -108,7 +108,7 @@ class Router:
         name: str,
         *,
         args: Iterable[Argument] = (),
-        extra: str = "",
+        extra: Message | None = None,
         summary: str = "",
         example: str | None = None,
         roles: Iterable[str] = (),

@@ -13,6 +13,7 @@ from bot.arguments import Day, Number, Rest
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines, n_
 from bot.models import Call, CallInterest, CallTopic, Member
 from bot.router import Router
 from handlers.calls import service
@@ -20,9 +21,9 @@ from handlers.calls import service
 router = Router()
 
 FACILITATORS = [roles.FACILITATOR]
-SAY_WHEN = 'Say when it closes and what it is: call add 2026-04-30 "<title>"'
-WHICH_CALL = "Which call? For example: interest 3 I led our city's budget reform"
-WHICH_TO_WITHDRAW = "Which call? For example: interest withdraw 3"
+SAY_WHEN = _('Say when it closes and what it is: call add 2026-04-30 "<title>"')
+WHICH_CALL = _("Which call? For example: interest 3 I led our city's budget reform")
+WHICH_TO_WITHDRAW = _("Which call? For example: interest withdraw 3")
 
 
 @router.command(
@@ -35,15 +36,17 @@ WHICH_TO_WITHDRAW = "Which call? For example: interest withdraw 3"
     example='call add 2026-04-30 "Peer review panel on budget transparency": budgeting',
     roles=FACILITATORS,
 )
-async def add(ctx: Context, cmd: Command) -> str:
+async def add(ctx: Context, cmd: Command) -> Message:
     if cmd.channel.is_direct:
-        raise CommandError("Type this in the channel where the call should be announced.")
+        raise CommandError(_("Type this in the channel where the call should be announced."))
     day = cmd.values.date
     zone = ctx.settings.timezone
     deadline = service.deadline_of(day, zone)
     now = ctx.now()
     if deadline <= now:
-        raise CommandError(f"{day:%a %d %b %Y} has passed; choose today or a later date.")
+        raise CommandError(
+            _("{day} has passed; choose today or a later date.", day=service.shown(day))
+        )
     title, names = service.split_title(cmd.values.what)
     async with ctx.db() as session:
         chosen = await topics.known_all(session, names)
@@ -60,15 +63,16 @@ async def add(ctx: Context, cmd: Command) -> str:
         await session.flush()
         session.add_all(CallTopic(call_id=call.id, topic_id=t.id) for t in chosen)
         await session.commit()
-    topic_line = f"Topics: {', '.join(t.name for t in chosen)}.\n" if chosen else ""
-    text = (
-        f"📣 **Call #{call.id}: {title}**\n"
-        f"Open for expressions of interest until the end of {service.show_day(call, zone)} "
-        f"({zone}).\n{topic_line}"
-        f"To express interest: `interest {call.id} <a short note>` (your city, organisation "
-        f"and role from your profile go with it). Change it the same way, or "
-        f"`interest withdraw {call.id}`, until the deadline."
-    )
+    until = service.show_day(call, zone)
+    text = lines(
+        _("📣 **Call #{id}: {title}**", id=call.id, title=title),
+        _("Open for expressions of interest until the end of {day} ({zone}).",
+          day=until, zone=zone),
+        _("Topics: {topics}.", topics=", ".join(t.name for t in chosen)) if chosen else None,
+        _("To express interest: `interest {id} <a short note>` (your city, organisation "
+          "and role from your profile go with it). Change it the same way, or "
+          "`interest withdraw {id}`, until the deadline.", id=call.id),
+    )  # fmt: skip
     try:
         posted = await ctx.platform.send(cmd.channel, text)
     except BaseException:
@@ -79,11 +83,11 @@ async def add(ctx: Context, cmd: Command) -> str:
             update(Call).where(Call.id == call.id).values(message_id=posted.message_id)
         )
         await session.commit()
-    return (
-        f"Announced call #{call.id} here; it closes at the end of "
-        f"{service.show_day(call, zone)} ({zone}), and the facilitators and coordinators then "
-        "get the list of who is interested."
-    )
+    return _(
+        "Announced call #{id} here; it closes at the end of {day} ({zone}), and the "
+        "facilitators and coordinators then get the list of who is interested.",
+        id=call.id, day=until, zone=zone,
+    )  # fmt: skip
 
 
 async def _forget(ctx: Context, call_id: int) -> None:
@@ -92,8 +96,8 @@ async def _forget(ctx: Context, call_id: int) -> None:
         await session.commit()
 
 
-@router.command("calls", extra="Just `calls`.", summary="open calls for interest")
-async def list_calls(ctx: Context, cmd: Command) -> str:
+@router.command("calls", extra=_("Just `calls`."), summary="open calls for interest")
+async def list_calls(ctx: Context, cmd: Command) -> Message:
     zone = ctx.settings.timezone
     async with ctx.db() as session:
         rows = await service.open_calls(session, ctx.now())
@@ -106,21 +110,30 @@ async def list_calls(ctx: Context, cmd: Command) -> str:
             )
         )
         shown = rows[: service.LISTED]
-        named = {call.id: await service.topic_names(session, call.id) for call, _ in shown}
+        named = {call.id: await service.topic_names(session, call.id) for call, _count in shown}
     if not rows:
-        return "No calls are open just now."
-    lines = ["Open calls, soonest deadline first:"]
-    for call, count in shown:
-        topics = f" · {', '.join(named[call.id])}" if named.get(call.id) else ""
-        you = " (you included)" if call.id in mine else ""
-        lines.append(
-            f"• #{call.id} {call.title} · until the end of {service.show_day(call, zone)} · "
-            f"{count} interested{you}{topics}"
-        )
-    if len(rows) > service.LISTED:
-        lines.append(f"… and {len(rows) - service.LISTED} more.")
-    lines.append("Express interest with `interest <id> <a short note>`.")
-    return "\n".join(lines)
+        return _("No calls are open just now.")
+    more = len(rows) - service.LISTED
+    return lines(
+        _("Open calls, soonest deadline first:"),
+        *(_listed(call, count, call.id in mine, named.get(call.id), zone) for call, count in shown),
+        n_("… and {n} more.", "… and {n} more.", more) if more > 0 else None,
+        _("Express interest with `interest <id> <a short note>`."),
+    )
+
+
+def _listed(call: Call, count: int, mine: bool, names: list[str] | None, zone: str) -> Message:
+    """`• #3 Panel · until the end of Fri 20 Mar 2026 · 2 interested (you included) · budgeting`"""
+    if mine:
+        interested = n_("{n} interested (you included)", "{n} interested (you included)", count)
+    else:
+        interested = n_("{n} interested", "{n} interested", count)
+    said = {"id": call.id, "title": call.title, "day": service.show_day(call, zone)}
+    if names:
+        return _("• #{id} {title} · until the end of {day} · {interested} · {topics}",
+                 interested=interested, topics=", ".join(names), **said)  # fmt: skip
+    return _("• #{id} {title} · until the end of {day} · {interested}",
+             interested=interested, **said)  # fmt: skip
 
 
 @router.command(
@@ -132,7 +145,7 @@ async def list_calls(ctx: Context, cmd: Command) -> str:
     summary="express or change your interest in a call",
     example="interest 3 I led our city's participatory budgeting reform",
 )
-async def interest(ctx: Context, cmd: Command) -> str:
+async def interest(ctx: Context, cmd: Command) -> Message:
     call_id = cmd.values.id
     zone = ctx.settings.timezone
     now = ctx.now()
@@ -144,18 +157,20 @@ async def interest(ctx: Context, cmd: Command) -> str:
         member = await session.get(Member, ctx.sender.member_id)
         fresh = await service.express(session, call, member, note, now)
         await session.commit()
+    said = {"id": call.id, "title": call.title}
     profile = " · ".join(p for p in (member.city, member.org, member.role_title) if p)
-    with_profile = (
-        f" With your profile: {profile}."
+    return lines(
+        _("Noted your interest in call #{id} ({title}).", **said)
+        if fresh
+        else _("Updated your interest in call #{id} ({title}).", **said),
+        _("With your profile: {profile}.", profile=profile)
         if profile
-        else " Your profile is empty: add your city, organisation and role with "
-        "`profile city|org|role <value>` and express interest again."
-    )
-    return (
-        f"{'Noted' if fresh else 'Updated'} your interest in call #{call.id} ({call.title})."
-        f"{with_profile} You can change it with `interest {call.id} <note>` or "
-        f"`interest withdraw {call.id}` until the end of {service.show_day(call, zone)}."
-    )
+        else _("Your profile is empty: add your city, organisation and role with "
+               "`profile city|org|role <value>` and express interest again."),
+        _("You can change it with `interest {id} <note>` or `interest withdraw {id}` until the "
+          "end of {day}.", id=call.id, day=service.show_day(call, zone)),
+        sep=" ",
+    )  # fmt: skip
 
 
 @router.command(
@@ -165,14 +180,14 @@ async def interest(ctx: Context, cmd: Command) -> str:
     summary="withdraw it before the deadline",
     example="interest withdraw 3",
 )
-async def withdraw(ctx: Context, cmd: Command) -> str:
+async def withdraw(ctx: Context, cmd: Command) -> Message:
     call_id = cmd.values.id
     zone = ctx.settings.timezone
     now = ctx.now()
     async with ctx.db() as session:
         call = await service.get(session, call_id)
         if not service.is_open(call, now):
-            return service.closed_answer(call, zone, "changed")
+            return service.closed_answer(call, zone, withdrawing=True)
         done = await session.execute(
             update(CallInterest)
             .where(
@@ -184,5 +199,6 @@ async def withdraw(ctx: Context, cmd: Command) -> str:
         )
         await session.commit()
     if not done.rowcount:
-        raise CommandError(f"You have not expressed interest in call #{call.id}.")
-    return f"Withdrawn: you are no longer on the list for call #{call.id} ({call.title})."
+        raise CommandError(_("You have not expressed interest in call #{id}.", id=call.id))
+    return _("Withdrawn: you are no longer on the list for call #{id} ({title}).",
+             id=call.id, title=call.title)  # fmt: skip

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 
-from bot import direct, notices, outbox, roles
+from bot import direct, i18n, notices, outbox, roles
 from bot.context import Services
+from bot.i18n import ENGLISH, Message, _, n_
 from bot.models import Call, CallInterest, CallTopic, Channel, Expertise, Member, Notice
 from bot.router import Router
 from bot.types import ChannelRef, OutboundFile
-from bot.workbook import XLSX, Sheet, Text, new_book, to_bytes
+from bot.workbook import XLSX, Column, Sheet, Text, cell_format, day_pattern, new_book, to_bytes
 from handlers.calls import service
 
 router = Router()
@@ -29,13 +30,12 @@ log = logging.getLogger(__name__)
 
 REMINDERS = (("1d", timedelta(days=1)), ("7d", timedelta(days=7)))  # latest first
 GRACE = timedelta(days=7)  # a call that closed longer ago than this gets no closing notices
-COLUMNS = [
-    ("Name", 28, None),
-    ("City", 18, None),
-    ("Organisation", 28, None),
-    ("Role", 24, None),
-    ("Note", 60, None),
-    ("When", 18, "yyyy-mm-dd hh:mm"),
+COLUMNS: list[Column] = [  # and "When", formatted in the reader's conventions (`workbook`)
+    (_("Name"), 28, None),
+    (_("City"), 18, None),
+    (_("Organisation"), 28, None),
+    (_("Role"), 24, None),
+    (_("Note"), 60, None),
 ]
 
 
@@ -56,7 +56,7 @@ async def follow_up(ctx: Services) -> int:
         done = {
             (n.subject, n.kind, n.member_id)
             for n in await session.scalars(
-                select(Notice).where(Notice.subject.in_([service.subject(c.id) for c, _ in rows]))
+                select(Notice).where(Notice.subject.in_([service.subject(c.id) for c, _ch in rows]))
             )
         }
     for call, channel in rows:
@@ -82,15 +82,20 @@ async def _remind(ctx: Services, call: Call, where: ChannelRef, now: datetime, d
         if moment <= now and moment > call.created_at:
             if (subject, kind, outbox.CHANNEL) in done:
                 return 0
-            zone = ctx.settings.timezone
-            left = "one day" if kind == "1d" else "one week"
-            text = (
-                f"⏰ **Call #{call.id}: {call.title}** closes in {left}, at the end of "
-                f"{service.show_day(call, zone)} ({zone}). Express interest with "
-                f"`interest {call.id} <a short note>`; type `calls` to see every open call."
-            )
+            text = _reminder(call, kind, ctx.settings.timezone)
             return int(await outbox.post(ctx, subject, kind, where, text))
     return 0
+
+
+def _reminder(call: Call, kind: str, zone: str) -> Message:
+    said = {"id": call.id, "title": call.title, "day": service.show_day(call, zone), "zone": zone}
+    if kind == "1d":
+        return _("⏰ **Call #{id}: {title}** closes in one day, at the end of {day} ({zone}). "
+                 "Express interest with `interest {id} <a short note>`; type `calls` to see "
+                 "every open call.", **said)  # fmt: skip
+    return _("⏰ **Call #{id}: {title}** closes in one week, at the end of {day} ({zone}). "
+             "Express interest with `interest {id} <a short note>`; type `calls` to see "
+             "every open call.", **said)  # fmt: skip
 
 
 async def _topic_dms(ctx: Services, call: Call, where: ChannelRef, done) -> int:
@@ -116,11 +121,12 @@ async def _topic_dms(ctx: Services, call: Call, where: ChannelRef, done) -> int:
         )
         names = await service.topic_names(session, call.id)
     zone = ctx.settings.timezone
-    text = (
-        f"A call that matches what you offer ({', '.join(names)}): **#{call.id} {call.title}**, "
-        f"open until the end of {service.show_day(call, zone)} ({zone}). If it is for you, "
-        f"answer `interest {call.id} <a short note>`."
-    )
+    text = _(
+        "A call that matches what you offer ({topics}): **#{id} {title}**, open until the end "
+        "of {day} ({zone}). If it is for you, answer `interest {id} <a short note>`.",
+        topics=", ".join(names), id=call.id, title=call.title,
+        day=service.show_day(call, zone), zone=zone,
+    )  # fmt: skip
     sent = 0
     for member_id in offering:
         if (
@@ -153,12 +159,14 @@ async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, do
     zone = ctx.settings.timezone
     sent = 0
     if (subject, "closed", outbox.CHANNEL) not in done:
-        text = (
-            f"🔒 **Call #{call.id}: {call.title}** closed at the end of "
-            f"{service.show_day(call, zone)} ({zone}), with {count} expression"
-            f"{'' if count == 1 else 's'} of interest. Thank you! The facilitators and "
-            "coordinators have the list."
-        )
+        text = n_(
+            "🔒 **Call #{id}: {title}** closed at the end of {day} ({zone}), with {n} "
+            "expression of interest. Thank you! The facilitators and coordinators have the list.",
+            "🔒 **Call #{id}: {title}** closed at the end of {day} ({zone}), with {n} "
+            "expressions of interest. Thank you! The facilitators and coordinators have the "
+            "list.",
+            count, id=call.id, title=call.title, day=service.show_day(call, zone), zone=zone,
+        )  # fmt: skip
         sent += int(await outbox.post(ctx, subject, "closed", where, text))
     recipients: dict[int, Member] = {}
     for role in (roles.FACILITATOR, roles.COORDINATOR):
@@ -167,18 +175,24 @@ async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, do
     waiting = [m for m in recipients if (subject, "list", m) not in done]
     if not waiting:
         return sent
-    data = await asyncio.to_thread(workbook, await _interests(ctx, call.id), zone)
+    interests = await _interests(ctx, call.id)
+    books: dict[str, bytes] = {}  # the list in each recipient's language, made once each
     filename = f"call-{call.id}-interest.xlsx"
-    message = (
-        f"Call #{call.id} ({call.title}) has closed: {count} expression"
-        f"{'' if count == 1 else 's'} of interest, attached."
-    )
+    message = n_(
+        "Call #{id} ({title}) has closed: {n} expression of interest, attached.",
+        "Call #{id} ({title}) has closed: {n} expressions of interest, attached.",
+        count, id=call.id, title=call.title,
+    )  # fmt: skip
     for member_id in waiting:
         user = await direct.account_of(ctx, member_id, where.platform)
         if user is None:
             continue
         platform = ctx.platforms[user.platform]
-        file = OutboundFile(filename, data, f"Call #{call.id}: interest", XLSX)
+        language = await ctx.languages.of_user(user)
+        if language not in books:
+            books[language] = await asyncio.to_thread(workbook, interests, zone, language)
+        title = i18n.render(_("Call #{id}: interest", id=call.id), language)
+        file = OutboundFile(filename, books[language], title, XLSX)
         try:
             if await notices.once(
                 ctx, subject, "list", member_id, partial(platform.send_file, user, file, message)
@@ -221,10 +235,12 @@ async def _interests(ctx: Services, call_id: int) -> list[tuple]:
         )
 
 
-def workbook(rows: list[tuple], zone: str) -> bytes:
-    """The list of interest: one row per member; everything people typed is text."""
+def workbook(rows: list[tuple], zone: str, language: str = ENGLISH) -> bytes:
+    """The list of interest, in `language`: one row per member; everything people typed is
+    text."""
     book = new_book()
-    sheet = Sheet(book, "Interest", COLUMNS)
+    when = cell_format(day_pattern(language, time=True))
+    sheet = Sheet(book, _("Interest"), [*COLUMNS, (_("When"), 18, when)], language=language)
     tz = ZoneInfo(zone)
     for name, city, org, role, note, at in rows:
         sheet.append(

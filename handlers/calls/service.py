@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import timezones, topics
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
+from bot.i18n import Day, Message, Number, _
 from bot.models import Call, CallInterest, CallTopic, Member
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
 LISTED = 20
-NO_TITLE = "What is the call about? Give it a title in quotes."
-NO_NOTE = (
+NO_TITLE = _("What is the call about? Give it a title in quotes.")
+NO_NOTE = _(
     "Add a short note on why you are interested, for example: "
     "interest 3 I led our city's budget reform"
 )
@@ -40,7 +41,7 @@ def deadline_of(day: date, zone: str) -> datetime:
         return timezones.local_moment(day + timedelta(days=1), "00:00", zone)
     except OverflowError:  # 9999-12-31 has no midnight after it
         raise UsageError(
-            f"{day.isoformat()} is out of range; choose a date in the coming years."
+            _("{day} is out of range; choose a date in the coming years.", day=day.isoformat())
         ) from None
 
 
@@ -49,8 +50,13 @@ def last_day(call: Call, zone: str) -> date:
     return (call.deadline.astimezone(ZoneInfo(zone)) - timedelta(seconds=1)).date()
 
 
-def show_day(call: Call, zone: str) -> str:
-    return f"{last_day(call, zone):%a %d %b %Y}"
+def shown(day: date) -> Message:
+    """`Fri 20 Mar 2026`, in the reader's conventions."""
+    return Day(day, "EEE dd MMM y")
+
+
+def show_day(call: Call, zone: str) -> Message:
+    return shown(last_day(call, zone))
 
 
 def is_open(call: Call, now: datetime) -> bool:
@@ -64,10 +70,10 @@ def split_title(text: str) -> tuple[str, list[str]]:
     if text and text[0] in _QUOTES:
         end = text.find(_QUOTES[text[0]], 1)
         if end < 0:
-            raise UsageError("The title needs its closing quote.")
+            raise UsageError(_("The title needs its closing quote."))
         title, rest = text[1:end], text[end + 1 :].strip()
         if rest and not rest.startswith(":"):
-            raise UsageError('Put the topics after a colon: `"<title>": topic, topic`.')
+            raise UsageError(_('Put the topics after a colon: `"<title>": topic, topic`.'))
     else:
         title, colon, tail = text.partition(":")
         rest = colon + tail
@@ -75,7 +81,9 @@ def split_title(text: str) -> tuple[str, list[str]]:
     if not title:
         raise UsageError(NO_TITLE)
     if len(title) > MAX_TITLE:
-        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+        raise CommandError(
+            _("That title is too long (at most {limit} characters).", limit=MAX_TITLE)
+        )
     tail = rest[1:].strip() if rest.startswith(":") else ""
     return title, topics.split_names(tail) if re.search(r"\w", tail) else []
 
@@ -83,7 +91,9 @@ def split_title(text: str) -> tuple[str, list[str]]:
 async def get(session: AsyncSession, call_id: int) -> Call:
     call = await session.get(Call, call_id)
     if call is None:
-        raise CommandError(f"There is no call #{call_id}. Type `calls` to see the open ones.")
+        raise CommandError(
+            _("There is no call #{id}. Type `calls` to see the open ones.", id=call_id)
+        )
     return call
 
 
@@ -93,12 +103,15 @@ async def topic_names(session: AsyncSession, call_id: int) -> list[str]:
     ]
 
 
-def closed_answer(call: Call, zone: str, what: str = "added") -> str:
-    return (
-        f"Thank you for your interest, but call #{call.id} ({call.title}) closed on "
-        f"{show_day(call, zone)}; interest can no longer be {what}. Type `calls` to see the "
-        "open ones."
-    )
+def closed_answer(call: Call, zone: str, withdrawing: bool = False) -> Message:
+    said = {"id": call.id, "title": call.title, "day": show_day(call, zone)}
+    if withdrawing:
+        return _("Thank you for your interest, but call #{id} ({title}) closed on {day}; "
+                 "interest can no longer be changed. Type `calls` to see the open ones.",
+                 **said)  # fmt: skip
+    return _("Thank you for your interest, but call #{id} ({title}) closed on {day}; "
+             "interest can no longer be added. Type `calls` to see the open ones.",
+             **said)  # fmt: skip
 
 
 async def open_calls(session: AsyncSession, now: datetime) -> list[tuple[Call, int]]:
@@ -147,6 +160,7 @@ def check_note(text: str) -> str:
         raise UsageError(NO_NOTE)
     if len(note) > MAX_NOTE:
         raise CommandError(
-            f"That note is {len(note):,} characters long; please keep it to {MAX_NOTE:,} at most."
-        )
+            _("That note is {length} characters long; please keep it to {limit} at most.",
+              length=Number(len(note)), limit=Number(MAX_NOTE))
+        )  # fmt: skip
     return note

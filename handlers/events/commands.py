@@ -11,6 +11,7 @@ from bot.arguments import Choice, Day, Number, Rest, Time
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines, n_
 from bot.models import Channel, Event, EventRsvp, Member
 from bot.router import Router
 from handlers.events import service
@@ -19,10 +20,10 @@ router = Router()
 
 FACILITATORS = [roles.FACILITATOR]
 LISTED = 20
-WHICH_EVENT = "Which event? For example: event 3"
-WILL_YOU_COME = "Which event, and will you come? For example: rsvp 3 yes"
-WHICH_TO_CANCEL = "Which event? For example: event cancel 3"
-WHICH_ATTENDEES = "Which event? For example: event attendees 3"
+WHICH_EVENT = _("Which event? For example: event 3")
+WILL_YOU_COME = _("Which event, and will you come? For example: rsvp 3 yes")
+WHICH_TO_CANCEL = _("Which event? For example: event cancel 3")
+WHICH_ATTENDEES = _("Which event? For example: event attendees 3")
 
 
 @router.command(
@@ -36,22 +37,25 @@ WHICH_ATTENDEES = "Which event? For example: event attendees 3"
     example='event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax" : budgeting',
     roles=FACILITATORS,
 )
-async def add(ctx: Context, cmd: Command) -> str:
+async def add(ctx: Context, cmd: Command) -> Message:
     if cmd.channel.is_direct:
-        raise CommandError("Type this in the channel where the event should be announced.")
+        raise CommandError(_("Type this in the channel where the event should be announced."))
     values = cmd.values
     new = service.parse_add(values.date, values.time, values.what, ctx.settings.timezone, ctx.now())
     event = await service.add(ctx, cmd.channel, ctx.sender.member_id, new)
-    return (
-        f"Announced event #{event.id} for {service.moment(event.starts_at, event.timezone)}. "
-        f"Reminders go to everyone who signs up; `event attendees {event.id}` shows who."
-    )
+    return _(
+        "Announced event #{id} for {when}. "
+        "Reminders go to everyone who signs up; `event attendees {id}` shows who.",
+        id=event.id, when=service.moment(event.starts_at, event.timezone),
+    )  # fmt: skip
 
 
 @router.command(
-    "events", extra="Just `events`; `event <id>` shows one.", summary="upcoming learning events"
+    "events",
+    extra=_("Just `events`; `event <id>` shows one."),
+    summary="upcoming learning events",
 )
-async def upcoming(ctx: Context, cmd: Command) -> str:
+async def upcoming(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         rows = list(
             (
@@ -64,20 +68,27 @@ async def upcoming(ctx: Context, cmd: Command) -> str:
                 )
             ).all()
         )
-        counts = await service.counts(session, [event.id for event, _ in rows])
+        counts = await service.counts(session, [event.id for event, _channel in rows])
     if not rows:
-        return "No events are coming up."
-    lines = ["Upcoming events:"]
-    for event, channel in rows[:LISTED]:
-        yes = counts[event.id][service.YES]
-        lines.append(
-            f"• #{event.id} · {service.moment(event.starts_at, event.timezone)} · "
-            f"{event.title} · {service.where(channel)} · {yes} coming"
-        )
-    if len(rows) > LISTED:
-        lines.append("… and more later.")
-    lines.append("Sign up with `rsvp <id>`.")
-    return "\n".join(lines)
+        return _("No events are coming up.")
+    return lines(
+        _("Upcoming events:"),
+        *(
+            _coming(event, channel, counts[event.id][service.YES])
+            for event, channel in rows[:LISTED]
+        ),
+        _("… and more later.") if len(rows) > LISTED else None,
+        _("Sign up with `rsvp <id>`."),
+    )
+
+
+def _coming(event: Event, channel: Channel, yes: int) -> Message:
+    return n_(
+        "• #{id} · {when} · {title} · {where} · {n} coming",
+        "• #{id} · {when} · {title} · {where} · {n} coming",
+        yes, id=event.id, when=service.moment(event.starts_at, event.timezone),
+        title=event.title, where=service.where(channel),
+    )  # fmt: skip
 
 
 @router.command(
@@ -87,7 +98,7 @@ async def upcoming(ctx: Context, cmd: Command) -> str:
     summary="one learning event",
     example="event 3",
 )
-async def show(ctx: Context, cmd: Command) -> str:
+async def show(ctx: Context, cmd: Command) -> Message:
     event_id = cmd.values.id
     async with ctx.db() as session:
         event = await service.get(session, event_id)
@@ -96,23 +107,32 @@ async def show(ctx: Context, cmd: Command) -> str:
         names = await service.topic_names(session, event.id)
         mine = await session.get(EventRsvp, (event.id, ctx.sender.member_id))
         member = await session.get(Member, ctx.sender.member_id) if ctx.sender.member_id else None
-    lines = [
-        f"**Event #{event.id}: {event.title}**",
-        f"When: {service.moment(event.starts_at, event.timezone, member and member.timezone)}",
-        f"Where: {service.where(channel)}",
-    ]
-    if names:
-        lines.append("Topics: " + ", ".join(names))
-    lines.append(f"Answers: {counts['yes']} yes · {counts['maybe']} maybe · {counts['no']} no")
     if event.cancelled_at is not None:
-        lines.append("This event was cancelled.")
+        status = _("This event was cancelled.")
     elif event.starts_at <= ctx.now():
-        lines.append("This event has started or taken place.")
+        status = _("This event has started or taken place.")
     elif mine is not None:
-        lines.append(f"Your answer: {mine.answer} (change it with `rsvp {event.id} yes|no|maybe`).")
+        status = _your_answer(mine.answer, event.id)
     else:
-        lines.append(f"Sign up with `rsvp {event.id}`.")
-    return "\n".join(lines)
+        status = _("Sign up with `rsvp {id}`.", id=event.id)
+    when = service.moment(event.starts_at, event.timezone, member and member.timezone)
+    return lines(
+        _("**Event #{id}: {title}**", id=event.id, title=event.title),
+        _("When: {when}", when=when),
+        _("Where: {where}", where=service.where(channel)),
+        _("Topics: {topics}", topics=", ".join(names)) if names else None,
+        _("Answers: {yes} yes · {maybe} maybe · {no} no",
+          yes=counts[service.YES], maybe=counts[service.MAYBE], no=counts[service.NO]),
+        status,
+    )  # fmt: skip
+
+
+def _your_answer(answer: str, event_id: int) -> Message:
+    if answer == service.YES:
+        return _("Your answer: yes (change it with `rsvp {id} yes|no|maybe`).", id=event_id)
+    if answer == service.MAYBE:
+        return _("Your answer: maybe (change it with `rsvp {id} yes|no|maybe`).", id=event_id)
+    return _("Your answer: no (change it with `rsvp {id} yes|no|maybe`).", id=event_id)
 
 
 @router.command(
@@ -125,7 +145,7 @@ async def show(ctx: Context, cmd: Command) -> str:
     summary="say whether you'll come to an event",
     example="rsvp 3 yes",
 )
-async def rsvp(ctx: Context, cmd: Command) -> str:
+async def rsvp(ctx: Context, cmd: Command) -> Message:
     values = cmd.values
     return await service.rsvp(ctx, values.id, ctx.sender.member_id, values.answer)
 
@@ -138,10 +158,13 @@ async def rsvp(ctx: Context, cmd: Command) -> str:
     example="event cancel 3",
     roles=FACILITATORS,
 )
-async def cancel(ctx: Context, cmd: Command) -> str:
+async def cancel(ctx: Context, cmd: Command) -> Message:
     event, told = await service.cancel(ctx, cmd.values.id)
-    people = "person" if told == 1 else "people"
-    return f"Cancelled event #{event.id} ({event.title}); told {told} {people} who signed up."
+    return n_(
+        "Cancelled event #{id} ({title}); told {n} person who signed up.",
+        "Cancelled event #{id} ({title}); told {n} people who signed up.",
+        told, id=event.id, title=event.title,
+    )  # fmt: skip
 
 
 @router.command(
@@ -152,7 +175,7 @@ async def cancel(ctx: Context, cmd: Command) -> str:
     example="event attendees 3",
     roles=[roles.FACILITATOR, roles.COORDINATOR],
 )
-async def attendees(ctx: Context, cmd: Command) -> str:
+async def attendees(ctx: Context, cmd: Command) -> Message:
     event_id = cmd.values.id
     async with ctx.db() as session:
         event = await service.get(session, event_id)
@@ -165,13 +188,33 @@ async def attendees(ctx: Context, cmd: Command) -> str:
                 .order_by(Member.display_name, Member.id)
             )
         )
-    head = f"Event #{event.id}, {event.title} ({service.moment(event.starts_at, event.timezone)})"
-    if event.cancelled_at is not None:
-        head += ", cancelled"
+    said = {
+        "id": event.id,
+        "title": event.title,
+        "when": service.moment(event.starts_at, event.timezone),
+        "maybe": counts[service.MAYBE],
+    }
+    cancelled = event.cancelled_at is not None
     if not people:
-        return f"{head}: nobody has said yes yet ({counts['maybe']} maybe)."
-    lines = [f"{head}: {len(people)} coming, {counts['maybe']} maybe."]
-    for member in people:
-        details = " · ".join(v for v in (member.city, member.org) if v) or "no city or organisation"
-        lines.append(f"• {member.display_name or f'member {member.id}'} · {details}")
-    return "\n".join(lines)
+        if cancelled:
+            return _("Event #{id}, {title} ({when}), cancelled: "
+                     "nobody has said yes yet ({maybe} maybe).", **said)  # fmt: skip
+        return _("Event #{id}, {title} ({when}): nobody has said yes yet ({maybe} maybe).",
+                 **said)  # fmt: skip
+    if cancelled:
+        head = n_("Event #{id}, {title} ({when}), cancelled: {n} coming, {maybe} maybe.",
+                  "Event #{id}, {title} ({when}), cancelled: {n} coming, {maybe} maybe.",
+                  len(people), **said)  # fmt: skip
+    else:
+        head = n_("Event #{id}, {title} ({when}): {n} coming, {maybe} maybe.",
+                  "Event #{id}, {title} ({when}): {n} coming, {maybe} maybe.",
+                  len(people), **said)  # fmt: skip
+    return lines(head, *(_attendee(member) for member in people))
+
+
+def _attendee(member: Member) -> Message:
+    name = member.display_name or _("member {id}", id=member.id)
+    details = " · ".join(v for v in (member.city, member.org) if v)
+    if not details:
+        return _("• {name} · no city or organisation", name=name)
+    return _("• {name} · {details}", name=name, details=details)

@@ -11,13 +11,14 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from bot.context import Services
+from bot.i18n import Message, _
 from bot.models import Channel, Event, EventRsvp
 from bot.router import Router
 from handlers.events import service
 
 router = Router()
 
-REMINDERS = (("24h", timedelta(hours=24), "in 24 hours"), ("1h", timedelta(hours=1), "in an hour"))
+REMINDERS = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
 CANCEL_RETRY = timedelta(hours=1)
 
 
@@ -62,27 +63,37 @@ async def _due(ctx: Services, event: Event, now) -> int:
                 )
             ).all()
         )
-    at = service.moment(event.starts_at, event.timezone)
-    title = f"event #{event.id}, **{event.title}**"
+    said = {
+        "id": event.id,
+        "title": event.title,
+        "when": service.moment(event.starts_at, event.timezone),
+        "where": service.where(channel),
+    }
     sent = 0
     if event.starts_at <= now:  # it starts: one post in its channel, a message to each yes
-        if await service.post_once(
-            ctx, event, channel, "start", f"🟢 Event #{event.id}, **{event.title}**, starts now."
-        ):
+        start = _("🟢 Event #{id}, **{title}**, starts now.", id=event.id, title=event.title)
+        if await service.post_once(ctx, event, channel, "start", start):
             sent += 1
-        text = f"🟢 Starting now: {title} ({at}), in {service.where(channel)}."
-        for member_id, _ in yes:
+        text = _("🟢 Starting now: event #{id}, **{title}** ({when}), in {where}.", **said)
+        for member_id, _answered_at in yes:
             sent += await service.dm_once(ctx, event, channel, "start", member_id, text)
         return sent
     # the latest reminder that is due; an earlier one missed is not sent late
-    for kind, before, words in reversed(REMINDERS):
+    for kind, before in reversed(REMINDERS):
         due = event.starts_at - before
         if due > now:
             continue
-        text = f"⏰ Reminder: {title} is {words}, {at}, in {service.where(channel)}."
+        text = _reminder(kind, said)
         for member_id, answered_at in yes:
             if answered_at > due:  # signed up after this reminder's time
                 continue
             sent += await service.dm_once(ctx, event, channel, kind, member_id, text)
         break
     return sent
+
+
+def _reminder(kind: str, said: dict[str, object]) -> Message:
+    if kind == "24h":
+        return _("⏰ Reminder: event #{id}, **{title}** is in 24 hours, {when}, in {where}.",
+                 **said)  # fmt: skip
+    return _("⏰ Reminder: event #{id}, **{title}** is in an hour, {when}, in {where}.", **said)

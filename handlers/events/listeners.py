@@ -27,6 +27,6 @@ async def reaction(ctx: Context, event: ReactionAdded) -> bool:
     try:
         text = await service.rsvp(ctx, found.id, ctx.sender.member_id, service.YES)
     except CommandError as exc:
-        text = str(exc)
+        text = exc.message
     await ctx.platform.send_dm(event.user, text)
     return True

@@ -23,6 +23,7 @@ from bot import members, moments, outbox, timezones, topics
 from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
+from bot.i18n import Day, Message, _, lines
 from bot.models import Channel, Event, EventRsvp, EventTopic, Member
 from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
@@ -34,7 +35,7 @@ YES, NO, MAYBE = "yes", "no", "maybe"
 ANSWERS = (YES, NO, MAYBE)
 UTC = ZoneInfo("UTC")
 
-SAY_WHEN = (
+SAY_WHEN = _(
     "Say when and what, with the title in double quotes, for example: "
     'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"'
 )
@@ -61,44 +62,62 @@ def parse_add(on: date, at: str, text: str, default_zone: str, now: datetime) ->
     zone = timezones.name(found["zone"]) if found["zone"] else default_zone
     title = " ".join(found["title"].split())
     if not title:
-        raise UsageError("The event needs a title, in double quotes.")
+        raise UsageError(_("The event needs a title, in double quotes."))
     if len(title) > MAX_TITLE:
-        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+        raise CommandError(
+            _("That title is too long (at most {limit} characters).", limit=MAX_TITLE)
+        )
     try:
         starts_at = timezones.local_moment(on, at, zone)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
         raise UsageError(
-            f"{on.isoformat()} is out of range; choose a date in the coming years."
+            _("{day} is out of range; choose a date in the coming years.", day=on.isoformat())
         ) from None
     if starts_at <= now:
         raise CommandError(
-            f"{on:%Y-%m-%d} {at} ({zone}) is in the past; events are announced ahead."
+            _(
+                "{day} {time} ({zone}) is in the past; events are announced ahead.",
+                day=on.strftime("%Y-%m-%d"),
+                time=at,
+                zone=zone,
+            )
         )
     names = topics.split_names(found["topics"]) if found["topics"] is not None else []
     return NewEvent(starts_at, zone, title, names)
 
 
-def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> str:
+def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> Message:
     """`Tue 14 Apr 2026 15:00 Africa/Nairobi (12:00 UTC)`, and the member's own time when
     they have a different timezone; on Slack, each reader sees it in their own time."""
-    local = starts_at.astimezone(ZoneInfo(zone))
-    text = f"{local:%a %d %b %Y %H:%M} {zone}"
-    if zone != "UTC":
-        text += f" ({starts_at.astimezone(UTC):%H:%M} UTC)"
+    when = Day(starts_at.astimezone(ZoneInfo(zone)), "EEE dd MMM y HH:mm")
+    utc = Day(starts_at.astimezone(UTC), "HH:mm")
+    own = None
     if member_zone and member_zone not in (zone, "UTC"):
         try:
-            own = starts_at.astimezone(ZoneInfo(member_zone))
-            text += f", {own:%a %H:%M} your time ({member_zone})"
+            own = Day(starts_at.astimezone(ZoneInfo(member_zone)), "EEE HH:mm")
         except (ValueError, KeyError, OSError):
             pass
-    return moments.moment(starts_at, text)
+    # Translators: {when} is a day and time, {zone} a time zone's name (Africa/Nairobi),
+    # {utc} a time, {own} a weekday and time in the reader's zone {own_zone}.
+    if own is None:
+        if zone == "UTC":
+            text = _("{when} {zone}", when=when, zone=zone)
+        else:
+            text = _("{when} {zone} ({utc} UTC)", when=when, zone=zone, utc=utc)
+    elif zone == "UTC":
+        text = _("{when} {zone}, {own} your time ({own_zone})",
+                 when=when, zone=zone, own=own, own_zone=member_zone)  # fmt: skip
+    else:
+        text = _("{when} {zone} ({utc} UTC), {own} your time ({own_zone})",
+                 when=when, zone=zone, utc=utc, own=own, own_zone=member_zone)  # fmt: skip
+    return moments.Moment(starts_at, text)
 
 
 def actions(event_id: int) -> list[Action]:
     return [
-        Action("I'll come", f"rsvp {event_id} yes"),
-        Action("Maybe", f"rsvp {event_id} maybe"),
-        Action("Can't come", f"rsvp {event_id} no"),
+        Action(_("I'll come"), f"rsvp {event_id} yes"),
+        Action(_("Maybe"), f"rsvp {event_id} maybe"),
+        Action(_("Can't come"), f"rsvp {event_id} no"),
     ]
 
 
@@ -171,18 +190,16 @@ ANNOUNCEMENTS = Watch("event announcements", _announcements)
 """Event announcements: a ✅ or 👍 on one is an RSVP."""
 
 
-def announcement(event: Event, topic_names: list[str]) -> str:
-    lines = [
-        f"📅 **Event #{event.id}: {event.title}**",
-        f"When: {moment(event.starts_at, event.timezone)}",
-    ]
-    if topic_names:
-        lines.append("Topics: " + ", ".join(topic_names))
-    lines.append(
-        f"To sign up: `rsvp {event.id}` (or `rsvp {event.id} maybe`, `rsvp {event.id} no`), "
-        "or react ✅ to this message."
-    )
-    return "\n".join(lines)
+def announcement(event: Event, topic_names: list[str]) -> Message:
+    return lines(
+        _("📅 **Event #{id}: {title}**", id=event.id, title=event.title),
+        _("When: {when}", when=moment(event.starts_at, event.timezone)),
+        _("Topics: {topics}", topics=", ".join(topic_names)) if topic_names else None,
+        _(
+            "To sign up: `rsvp {id}` (or `rsvp {id} maybe`, `rsvp {id} no`), "
+            "or react ✅ to this message.", id=event.id,
+        ),
+    )  # fmt: skip
 
 
 async def _forget(ctx: Context, event_id: int) -> None:
@@ -198,7 +215,7 @@ async def _forget(ctx: Context, event_id: int) -> None:
 async def get(session: AsyncSession, event_id: int) -> Event:
     event = await session.get(Event, event_id)
     if event is None:
-        raise CommandError(f"There is no event #{event_id}. Type `events` to see them.")
+        raise CommandError(_("There is no event #{id}. Type `events` to see them.", id=event_id))
     return event
 
 
@@ -240,15 +257,19 @@ async def topic_names(session: AsyncSession, event_id: int) -> list[str]:
 # answering -----------------------------------------------------------------------------------
 
 
-async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> str:
+async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Message:
     """Record (or change) a member's answer; the confirmation for them."""
     now = ctx.now()
     async with ctx.db() as session:
         event = await get(session, event_id)
         if event.cancelled_at is not None:
-            raise CommandError(f"Event #{event.id} ({event.title}) was cancelled.")
+            raise CommandError(
+                _("Event #{id} ({title}) was cancelled.", id=event.id, title=event.title)
+            )
         if event.starts_at <= now:
-            raise CommandError(f"Event #{event.id} ({event.title}) has already started.")
+            raise CommandError(
+                _("Event #{id} ({title}) has already started.", id=event.id, title=event.title)
+            )
         # the same answer again keeps its time, so a reminder already due stays due
         await session.execute(
             upsert(session, EventRsvp)
@@ -267,19 +288,21 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> str:
         member = await session.get(Member, member_id)
         await session.commit()
     at = moment(event.starts_at, event.timezone, member.timezone if member else None)
-    name = f"event #{event.id}, **{event.title}**, on {at}"
+    said = {"id": event.id, "title": event.title, "when": at}
     if answer == YES:
         left = event.starts_at - now
         if left > timedelta(hours=24):
-            later = "I'll remind you a day and an hour before."
-        elif left > timedelta(hours=1):
-            later = "I'll remind you an hour before."
-        else:
-            later = "I'll tell you when it starts."
-        return f"✅ You're coming to {name}. {later}"
+            return _("✅ You're coming to event #{id}, **{title}**, on {when}. "
+                     "I'll remind you a day and an hour before.", **said)  # fmt: skip
+        if left > timedelta(hours=1):
+            return _("✅ You're coming to event #{id}, **{title}**, on {when}. "
+                     "I'll remind you an hour before.", **said)  # fmt: skip
+        return _("✅ You're coming to event #{id}, **{title}**, on {when}. "
+                 "I'll tell you when it starts.", **said)  # fmt: skip
     if answer == MAYBE:
-        return f"Noted: maybe for {name}. Say `rsvp {event.id}` once you know you're coming."
-    return f"Noted: you can't come to {name}."
+        return _("Noted: maybe for event #{id}, **{title}**, on {when}. "
+                 "Say `rsvp {id}` once you know you're coming.", **said)  # fmt: skip
+    return _("Noted: you can't come to event #{id}, **{title}**, on {when}.", **said)
 
 
 # cancelling ----------------------------------------------------------------------------------
@@ -292,16 +315,18 @@ async def cancel(ctx: Context, event_id: int) -> tuple[Event, int]:
     async with ctx.db() as session:
         event = await get(session, event_id)
         if event.cancelled_at is not None:
-            raise CommandError(f"Event #{event.id} is already cancelled.")
+            raise CommandError(_("Event #{id} is already cancelled.", id=event.id))
         if event.starts_at <= now:
-            raise CommandError(f"Event #{event.id} has already started; it can't be cancelled.")
+            raise CommandError(
+                _("Event #{id} has already started; it can't be cancelled.", id=event.id)
+            )
         done = await session.execute(
             update(Event)
             .where(Event.id == event.id, Event.cancelled_at.is_(None))
             .values(cancelled_at=now)
         )
         if done.rowcount == 0:
-            raise CommandError(f"Event #{event.id} is already cancelled.")
+            raise CommandError(_("Event #{id} is already cancelled.", id=event.id))
         await session.commit()
     event.cancelled_at = now
     return event, await tell_cancelled(ctx, event)
@@ -326,9 +351,11 @@ async def tell_cancelled(ctx: Context, event: Event) -> int:
         event,
         channel,
         "cancel",
-        f"❌ Event #{event.id}, **{event.title}** ({at}), is cancelled.",
-    )
-    text = f"❌ Event #{event.id}, **{event.title}**, planned for {at}, is cancelled. Sorry!"
+        _("❌ Event #{id}, **{title}** ({when}), is cancelled.",
+          id=event.id, title=event.title, when=at),
+    )  # fmt: skip
+    text = _("❌ Event #{id}, **{title}**, planned for {when}, is cancelled. Sorry!",
+             id=event.id, title=event.title, when=at)  # fmt: skip
     told = 0
     for member_id in people:
         if await dm_once(ctx, event, channel, "cancel", member_id, text):
@@ -339,13 +366,15 @@ async def tell_cancelled(ctx: Context, event: Event) -> int:
 # sending once --------------------------------------------------------------------------------
 
 
-async def post_once(ctx: Services, event: Event, channel: Channel, kind: str, text: str) -> bool:
+async def post_once(
+    ctx: Services, event: Event, channel: Channel, kind: str, text: Message
+) -> bool:
     """A post in the event's channel, queued once (`bot.outbox`); False if queued before."""
     return await outbox.post(ctx, subject(event.id), kind, channel_ref(channel), text)
 
 
 async def dm_once(
-    ctx: Services, event: Event, channel: Channel, kind: str, member_id: int, text: str
+    ctx: Services, event: Event, channel: Channel, kind: str, member_id: int, text: Message
 ) -> bool:
     """A direct message to a member, queued once (on the event's platform where the member
     has an account there); False if queued before."""
