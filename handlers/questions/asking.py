@@ -9,6 +9,7 @@ from bot import members, notices, topics
 from bot.claims import Sender
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, Number, _, lines, n_, verbatim
 from bot.models import Channel, Question, QuestionTopic, Topic
 from bot.types import ChannelRef
 from bot.watch import post_key
@@ -23,13 +24,16 @@ def check_text(text: str) -> str:
     text = text.strip()
     if not text:
         raise UsageError(
-            "What is your question? For example: ask How do you phase a tax reassessment?"
+            _("What is your question? For example: ask How do you phase a tax reassessment?")
         )
     if len(text) > MAX_QUESTION:
-        raise CommandError(
-            f"That question is {len(text):,} characters long; please keep it under "
-            f"{MAX_QUESTION:,} (put the details in the thread once it is posted)."
-        )
+        raise CommandError(n_(
+            "That question is {length} character long; please keep it under {most} (put the "
+            "details in the thread once it is posted).",
+            "That question is {length} characters long; please keep it under {most} (put the "
+            "details in the thread once it is posted).",
+            len(text), length=Number(len(text)), most=Number(MAX_QUESTION),
+        ))  # fmt: skip
     return text
 
 
@@ -65,23 +69,23 @@ async def where_to_post(ctx: Context, channel: ChannelRef) -> ChannelRef:
                 )
                 .limit(1)
             )
-    if row is None:
-        raise CommandError(
+    if row is None and wanted:
+        raise CommandError(_(
             "Questions are posted in a channel so that everyone can learn from the answers. "
-            "Ask in a channel (for example `ask How do you ...?` there)"
-            + (
-                ""
-                if wanted
-                else ", or a facilitator can choose one with CONVENER_QUESTIONS_CHANNEL"
-            )
-            + "."
-        )
+            "Ask in a channel (for example `ask How do you ...?` there)."
+        ))  # fmt: skip
+    if row is None:
+        raise CommandError(_(
+            "Questions are posted in a channel so that everyone can learn from the answers. "
+            "Ask in a channel (for example `ask How do you ...?` there), or a facilitator can "
+            "choose one with CONVENER_QUESTIONS_CHANNEL."
+        ))  # fmt: skip
     return ChannelRef(row.platform, row.channel_id, row.name)
 
 
 async def ask(
     ctx: Context, sender: Sender, asked_in: ChannelRef, body: str, root: str | None = None
-) -> str | None:
+) -> Message | None:
     """Post a question, route it to experts (or the facilitators), and say so in its thread.
     With `root`, the question is a message already in `asked_in` (an accepted offer) and its
     thread is that message's. Returns the answer for the asker, if they need one beyond the
@@ -123,12 +127,15 @@ async def ask(
 
     async def post(question: Question) -> tuple[Question, str]:
         posted = await ctx.platform.send(
-            post_in, f"❓ **Question #{question.id}** from {name}:\n{text}"
+            post_in,
+            lines(
+                _("❓ **Question #{id}** from {name}:", id=question.id, name=name), verbatim(text)
+            ),
         )
         return question, posted.message_id
 
     if root is None:
-        _, posted = await notices.claim_then_send(
+        _claimed, posted = await notices.claim_then_send(
             record, post, lambda question: _forget(ctx, question.id)
         )
         assert posted is not None
@@ -144,25 +151,36 @@ async def ask(
     question.message_id = root
     where = Where(post_in, root)
     names = ", ".join(t.name for t in chosen.values())
-    skipped = f" (I don't know the topic {', '.join(unknown)}.)" if unknown else ""
-    heading = f"Question #{question.id}" + (f" · Topics: {names}" if names else "")
-    routed = await suggesting.offer(ctx, question, where, name, heading + skipped)
+    skipped = _("(I don't know the topic {names}.)", names=", ".join(unknown)) if unknown else None
+    heading = (
+        _("Question #{id} · Topics: {names}", id=question.id, names=names)
+        if names
+        else _("Question #{id}", id=question.id)
+    )
+    routed = await suggesting.offer(ctx, question, where, name, lines(heading, skipped, sep=" "))
     if routed is None:
         routed = await telling.route(ctx, question, where, names)
         await ctx.platform.send(
             post_in,
-            f"{heading}\n{routed}{skipped} Anyone can answer in this thread. {name}: when it's "
-            f"answered, react ✅ to the question or type `solved {question.id}`.",
+            lines(heading, lines(
+                routed, skipped, _("Anyone can answer in this thread."),
+                _("{name}: when it's answered, react ✅ to the question or type `solved {id}`.",
+                  name=name, id=question.id),
+                sep=" ",
+            )),
             thread_id=root,
             actions=actions(question.id),
-        )
+        )  # fmt: skip
     if asked_in.is_direct:
         link = await link_to(ctx, Where(post_in, root))
-        return (
-            f"Posted your question as #{question.id} in {post_in.name or post_in.id}"
-            + (f": {link}" if link else ".")
-            + f" {routed}"
-        )
+        channel = post_in.name or post_in.id
+        told = (
+            _("Posted your question as #{id} in {channel}: {link}", id=question.id,
+              channel=channel, link=link)
+            if link
+            else _("Posted your question as #{id} in {channel}.", id=question.id, channel=channel)
+        )  # fmt: skip
+        return lines(told, routed, sep=" ")
     return None
 
 

@@ -13,6 +13,7 @@ from bot.arguments import Choice, Number, Rest
 from bot.commands import Command, excerpt, number, split_words
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _, lines, n_
 from bot.models import Member, Question, QuestionTopic
 from bot.router import Router
 from handlers.questions import asking, escalation, offers, responses, solving, suggesting
@@ -21,13 +22,23 @@ from handlers.questions.service import OPEN, SOLVED
 router = Router()
 
 LISTED = 15
-WHICH_LIST = "Which questions? `questions`, `questions mine` or `questions all`."
-WHICH_ENTRY = "Which library entry? For example: solved 12 entry 3"
-SAY_AWAY = "Say `away`, or `away until 2026-12-24`."
+WHICH_LIST = _("Which questions? `questions`, `questions mine` or `questions all`.")
+WHICH_ENTRY = _("Which library entry? For example: solved 12 entry 3")
+SAY_AWAY = _("Say `away`, or `away until 2026-12-24`.")
+NONE_LISTED = {
+    "open": _("No open questions. Ask one with `ask <question>`."),
+    "mine": _("You haven't asked anything yet. Try `ask <question>`."),
+    "all": _("Nobody has asked a question yet. Be the first: `ask <question>`."),
+}
+LISTED_TITLE = {
+    "open": _("Open questions, newest first:"),
+    "mine": _("Your questions, newest first:"),
+    "all": _("Questions, newest first:"),
+}
 
 
-def _which(command: str) -> str:
-    return f"Which question? For example: {command} 12"
+def _which(command: str) -> Message:
+    return _("Which question? For example: {command} 12", command=command)
 
 
 def _question_id(command: str) -> Number:
@@ -54,7 +65,7 @@ class _Question(Rest):
     summary="ask the community; I find members who know the topic",
     example="ask How do other cities plan a multi-year capital budget?",
 )
-async def ask(ctx: Context, cmd: Command) -> str | None:
+async def ask(ctx: Context, cmd: Command) -> Message | None:
     text = cmd.values.question
     offer = None
     if cmd.thread_id and not cmd.channel.is_direct:
@@ -70,7 +81,7 @@ async def ask(ctx: Context, cmd: Command) -> str | None:
     extra=WHICH_LIST,
     summary="questions and their status (open ones by default)",
 )
-async def list_questions(ctx: Context, cmd: Command) -> str:
+async def list_questions(ctx: Context, cmd: Command) -> Message:
     which = cmd.values.which
     await responses.note_first_responses(ctx)
     query = select(Question, Member.display_name).join(Member, Member.id == Question.asker_id)
@@ -86,44 +97,42 @@ async def list_questions(ctx: Context, cmd: Command) -> str:
             )
         ).all()
         names = await topics.names_by(
-            session, QuestionTopic.question_id, QuestionTopic.topic_id, [q.id for q, _ in rows]
+            session, QuestionTopic.question_id, QuestionTopic.topic_id, [q.id for q, _asker in rows]
         )
     if not rows:
-        return {
-            "open": "No open questions. Ask one with `ask <question>`.",
-            "mine": "You haven't asked anything yet. Try `ask <question>`.",
-            "all": "Nobody has asked a question yet. Be the first: `ask <question>`.",
-        }[which]
-    title = {"open": "Open questions", "mine": "Your questions", "all": "Questions"}[which]
-    lines = [f"{title}, newest first:"]
-    for question, asker in rows:
-        lines.append(_line(ctx, question, asker, names.get(question.id, [])))
-    if total and total > LISTED:
-        lines.append(f"… and {total - LISTED} more.")
-    return "\n".join(lines)
-
-
-def _line(ctx: Context, question: Question, asker: str, topic_names: list[str]) -> str:
-    if question.status == SOLVED:
-        status = "solved"
-    elif question.first_response_at is not None:
-        status = "answered, open"
-    else:
-        status = "waiting for an answer"
-    topics = f" · {', '.join(topic_names)}" if topic_names else ""
-    return (
-        f"• #{question.id} · {status} · {_ago(ctx.now(), question.asked_at)} · {asker}{topics}"
-        f" — {excerpt(question.text, 70)}"
+        return NONE_LISTED[which]
+    more = total - LISTED if total and total > LISTED else 0
+    return lines(
+        LISTED_TITLE[which],
+        *(_line(ctx, question, asker, names.get(question.id, [])) for question, asker in rows),
+        n_("… and {n} more.", "… and {n} more.", more) if more else None,
     )
 
 
-def _ago(now: datetime, then: datetime) -> str:
+def _line(ctx: Context, question: Question, asker: str, topic_names: list[str]) -> Message:
+    if question.status == SOLVED:
+        status = _("solved")
+    elif question.first_response_at is not None:
+        status = _("answered, open")
+    else:
+        status = _("waiting for an answer")
+    ago = _ago(ctx.now(), question.asked_at)
+    text = excerpt(question.text, 70)
+    if topic_names:
+        return _("• #{id} · {status} · {ago} · {asker} · {topics} — {text}", id=question.id,
+                 status=status, ago=ago, asker=asker, topics=", ".join(topic_names),
+                 text=text)  # fmt: skip
+    return _("• #{id} · {status} · {ago} · {asker} — {text}", id=question.id, status=status,
+             ago=ago, asker=asker, text=text)  # fmt: skip
+
+
+def _ago(now: datetime, then: datetime) -> Message:
     minutes = int((now - then).total_seconds() // 60)
     if minutes < 60:
-        return f"{max(minutes, 0)} min ago"
+        return n_("{n} min ago", "{n} min ago", max(minutes, 0))
     if minutes < 48 * 60:
-        return f"{minutes // 60} h ago"
-    return f"{minutes // 1440} days ago"
+        return n_("{n} h ago", "{n} h ago", minutes // 60)
+    return n_("{n} day ago", "{n} days ago", minutes // 1440)
 
 
 @router.command(
@@ -132,7 +141,7 @@ def _ago(now: datetime, then: datetime) -> str:
     summary="mark your question solved (a ✅ on it does too)",
     example="solved 12",
 )
-async def solved(ctx: Context, cmd: Command) -> str:
+async def solved(ctx: Context, cmd: Command) -> Message:
     credit = entry = None
     by = split_words(cmd.values.by)
     if by and by[0].lower() == "entry":
@@ -153,9 +162,9 @@ async def solved(ctx: Context, cmd: Command) -> str:
     summary="ask the experts now, when the library did not answer",
     example="route 12",
 )
-async def route(ctx: Context, cmd: Command) -> str:
+async def route(ctx: Context, cmd: Command) -> Message:
     routed = await suggesting.release(ctx, cmd.values.id, ctx.sender)
-    return f"Question #{cmd.values.id}: {routed}"
+    return _("Question #{id}: {routed}", id=cmd.values.id, routed=routed)
 
 
 @router.command(
@@ -164,10 +173,10 @@ async def route(ctx: Context, cmd: Command) -> str:
     summary="pass a question on to the next expert",
     example="decline 12",
 )
-async def decline(ctx: Context, cmd: Command) -> str:
+async def decline(ctx: Context, cmd: Command) -> Message:
     reason = " ".join(split_words(cmd.values.reason.lower()))
     if reason not in ("", "not my topic"):
-        raise UsageError("Say `decline 12`, or `decline 12 not my topic`.")
+        raise UsageError(_("Say `decline 12`, or `decline 12 not my topic`."))
     return await escalation.decline(ctx, cmd.values.id, ctx.sender, bool(reason))
 
 
@@ -177,7 +186,7 @@ async def decline(ctx: Context, cmd: Command) -> str:
     summary="pause routed questions (until `back` or a date)",
     example="away until 2026-12-24",
 )
-async def away(ctx: Context, cmd: Command) -> str:
+async def away(ctx: Context, cmd: Command) -> Message:
     words = split_words(cmd.values.until)
     until = None
     if words:
@@ -190,11 +199,9 @@ async def away(ctx: Context, cmd: Command) -> str:
         member.away_until = until
         await session.commit()
     if until is None:
-        return "You're away: I won't route questions to you until you type `back`."
-    return (
-        f"You're away until {words[1]}: I won't route questions to you before then. "
-        "`back` ends it sooner."
-    )
+        return _("You're away: I won't route questions to you until you type `back`.")
+    return _("You're away until {date}: I won't route questions to you before then. "
+             "`back` ends it sooner.", date=words[1])  # fmt: skip
 
 
 def _back_on(ctx: Context, member: Member, text: str) -> datetime:
@@ -202,12 +209,12 @@ def _back_on(ctx: Context, member: Member, text: str) -> datetime:
     zone = ZoneInfo(member.timezone or ctx.settings.timezone)
     back = datetime.combine(day, time(0, 0), tzinfo=zone)
     if back <= ctx.now():
-        raise CommandError(f"{text} has already come; give a date in the future.")
+        raise CommandError(_("{date} has already come; give a date in the future.", date=text))
     return back
 
 
-@router.command("back", extra="Just `back`.", summary="receive routed questions again")
-async def back(ctx: Context, cmd: Command) -> str:
+@router.command("back", extra=_("Just `back`."), summary="receive routed questions again")
+async def back(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         member = await ctx.sender.load(session)
         was_away = member.is_away
@@ -215,5 +222,5 @@ async def back(ctx: Context, cmd: Command) -> str:
         member.away_until = None
         await session.commit()
     if not was_away:
-        return "You weren't away: questions on your topics already reach you."
-    return "Welcome back: questions on your topics reach you again."
+        return _("You weren't away: questions on your topics already reach you.")
+    return _("Welcome back: questions on your topics reach you again.")

@@ -12,6 +12,7 @@ from bot import notices
 from bot.claims import Sender
 from bot.context import Services
 from bot.errors import CommandError
+from bot.i18n import Message, Number, _
 from bot.models import Question, QuestionExpert
 from handlers.questions.service import (
     ASKED,
@@ -30,16 +31,18 @@ from handlers.questions.telling import tell_experts, tell_facilitators
 log = logging.getLogger(__name__)
 
 
-async def decline(ctx: Services, question_id: int, sender: Sender, not_my_topic: bool) -> str:
+async def decline(ctx: Services, question_id: int, sender: Sender, not_my_topic: bool) -> Message:
     async with ctx.db() as session:
         question = await get(session, question_id)
         row = await session.get(QuestionExpert, (question_id, sender.member_id))
         if row is None or row.status not in (ASKED, DECLINED, NOT_MY_TOPIC):
-            raise CommandError(f"You weren't asked about question #{question_id}.")
+            raise CommandError(_("You weren't asked about question #{id}.", id=question_id))
         if row.status != ASKED:
-            raise CommandError(f"You have already passed on question #{question_id}.")
+            raise CommandError(_("You have already passed on question #{id}.", id=question_id))
         if question.status == SOLVED:
-            raise CommandError(f"Question #{question_id} is already solved; thank you anyway.")
+            raise CommandError(
+                _("Question #{id} is already solved; thank you anyway.", id=question_id)
+            )
         await session.execute(
             update(QuestionExpert)
             .where(
@@ -53,15 +56,14 @@ async def decline(ctx: Services, question_id: int, sender: Sender, not_my_topic:
         round_ = row.round
         await session.commit()
     if await tell_experts(ctx, question, where, round_, 1):
-        return f"Thanks for letting me know: I've passed question #{question_id} to another expert."
+        return _("Thanks for letting me know: I've passed question #{id} to another expert.",
+                 id=question_id)  # fmt: skip
     if await tell_facilitators(
-        ctx, question, where, FACILITATOR_ROUND, reason="Every expert asked has passed."
+        ctx, question, where, FACILITATOR_ROUND, reason=_("Every expert asked has passed.")
     ):
-        return (
-            "Thanks: no other expert offers that topic, so I've told the facilitators about "
-            f"#{question_id}."
-        )
-    return f"Thanks for letting me know about question #{question_id}."
+        return _("Thanks: no other expert offers that topic, so I've told the facilitators "
+                 "about #{id}.", id=question_id)  # fmt: skip
+    return _("Thanks for letting me know about question #{id}.", id=question_id)
 
 
 # escalation -----------------------------------------------------------------------------
@@ -135,15 +137,20 @@ async def _escalate_once(ctx: Services, question: Question, step: int) -> bool:
                 question,
                 where,
                 FACILITATOR_ROUND,
-                reason=f"No answer after {hours:g} hours.",
+                reason=_("No answer after {hours} hours.", hours=_hours(hours)),
             )
 
-    escalated, _ = await notices.claim_then_send(
-        claim, tell, lambda _: _unclaim(ctx, question.id, step)
+    escalated, _told = await notices.claim_then_send(
+        claim, tell, lambda _claimed: _unclaim(ctx, question.id, step)
     )
     if escalated:
         log.info("question #%s escalated (step %s)", question.id, step)
     return escalated
+
+
+def _hours(hours: float) -> Number:
+    """Hours as the code always wrote them (`48`, `1.5`), in the reader's conventions."""
+    return Number(hours, len(format(hours, "g").partition(".")[2]))
 
 
 async def _unclaim(ctx: Services, question_id: int, step: int) -> None:

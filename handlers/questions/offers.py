@@ -22,6 +22,7 @@ from bot.claims import Sender
 from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _
 from bot.models import Activity, Channel, Question, QuestionOffer
 from bot.router import Router
 from bot.types import ChannelRef
@@ -33,7 +34,7 @@ router = Router()
 
 OFFERED, ACCEPTED = "offered", "accepted"
 LOOK_BACK = timedelta(days=3)
-OFFER_TEXT = (
+OFFER_TEXT = _(
     "Nobody has replied yet. Shall I ask members who know this topic? React ✋ to your "
     "message, or answer `ask` here, and I'll route it to experts."
 )
@@ -195,7 +196,7 @@ async def accept_by_reaction(
     try:
         answer = await accept(ctx, sender, channel, offer, "")
     except CommandError as exc:
-        answer = str(exc)
+        answer = exc.message
     if answer:
         await ctx.platform.send_private(sender.user, answer, channel=channel)
     return True
@@ -203,14 +204,14 @@ async def accept_by_reaction(
 
 async def accept(
     ctx: Context, sender: Sender, channel: ChannelRef, offer: QuestionOffer, typed: str
-) -> str | None:
+) -> Message | None:
     """Route the offered message as a question (`typed`, or its stored text), in its thread."""
     text = typed.strip() or await _stored_text(ctx, offer)
     if not text:
         raise UsageError(
-            "Happy to. I don't keep message text here, so type your question after `ask` in "
-            "this thread (for example: ask How do you phase a tax reassessment?)."
-        )
+            _("Happy to. I don't keep message text here, so type your question after `ask` in "
+              "this thread (for example: ask How do you phase a tax reassessment?).")
+        )  # fmt: skip
     asking.check_text(asking.split_named_topics(text)[0])
 
     async def claim() -> int | None:
@@ -223,9 +224,9 @@ async def accept(
             await session.commit()
         return offer.id if claimed.rowcount == 1 else None
 
-    _, answer = await notices.claim_then_send(
+    _claimed, answer = await notices.claim_then_send(
         claim,
-        lambda _: asking.ask(ctx, sender, channel, text, root=offer.message_id),
+        lambda _offer_id: asking.ask(ctx, sender, channel, text, root=offer.message_id),
         lambda offer_id: _reopen(ctx, offer_id),
     )
     return answer

@@ -8,6 +8,7 @@ from sqlalchemy.orm import aliased
 
 from bot import outbox
 from bot.context import Services
+from bot.i18n import Message, _, lines
 from bot.models import Activity, Member, Question
 from handlers.questions import telling
 from handlers.questions.service import OPEN, name_of, where_is
@@ -88,11 +89,19 @@ async def _first_response(ctx: Services, question_id: int, first_ts, tell: bool)
                 telling.subject(question_id),
                 "answered",
                 question.asker_id,
-                f"{name_of(who)} answered your question #{question_id}"
-                + (f": {link}" if link else " in its thread.")
-                + f"\nIf that solves it, type `solved {question_id}` or react ✅ to the question.",
+                _answered(name_of(who), question_id, link),
                 where.channel.platform,
                 session=session,
             )
         await session.commit()
     return True
+
+
+def _answered(name: Message, question_id: int, link: str | None) -> Message:
+    """The asker's message: who answered, and how to say it is solved."""
+    return lines(
+        _("{name} answered your question #{id}: {link}", name=name, id=question_id, link=link)
+        if link
+        else _("{name} answered your question #{id} in its thread.", name=name, id=question_id),
+        _("If that solves it, type `solved {id}` or react ✅ to the question.", id=question_id),
+    )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.commands import number
 from bot.context import Services
 from bot.errors import CommandError
+from bot.i18n import Message, _, verbatim
 from bot.models import Channel, Member, Question
 from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
@@ -44,14 +45,15 @@ class Where:
 
 def actions(question_id: int) -> list[Action]:
     return [
-        Action("Solved", f"solved {question_id}"),
-        Action("I can't help", f"decline {question_id}"),
-        Action("Not my topic", f"decline {question_id} not my topic"),
+        Action(_("Solved"), f"solved {question_id}"),
+        Action(_("I can't help"), f"decline {question_id}"),
+        Action(_("Not my topic"), f"decline {question_id} not my topic"),
     ]
 
 
-def name_of(member: Member | None) -> str:
-    return member.display_name if member and member.display_name else "A member"
+def name_of(member: Member | None) -> Message:
+    """The member's name, as a parameter of a message."""
+    return verbatim(member.display_name) if member and member.display_name else _("A member")
 
 
 async def link_to(ctx: Services, where: Where) -> str | None:
@@ -74,7 +76,9 @@ def parse_id(word: str) -> int:
 async def get(session: AsyncSession, question_id: int) -> Question:
     question = await session.get(Question, question_id)
     if question is None:
-        raise CommandError(f"There is no question #{question_id}. Type `questions` to see them.")
+        raise CommandError(
+            _("There is no question #{id}. Type `questions` to see them.", id=question_id)
+        )
     return question
 
 

@@ -13,6 +13,7 @@ from bot.claims import Sender
 from bot.commands import excerpt
 from bot.context import Services
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines
 from bot.models import KnowledgeEntry, Member, Question, QuestionTopic
 from bot.watch import post_key
 from handlers import knowledge
@@ -31,13 +32,13 @@ async def solve(
     credit_id: int | None,
     via: str,
     entry_id: int | None = None,
-) -> str:
+) -> Message:
     """Mark a question solved, crediting a member (by default the first to answer) or, when
     it was held for the library's answer, the library entry that answered it."""
     async with ctx.db() as session:  # refuse before noting anything
         _may_solve(await get(session, question_id), sender)
         if entry_id is not None and await session.get(KnowledgeEntry, entry_id) is None:
-            raise CommandError(f"There is no library entry #{entry_id}.")
+            raise CommandError(_("There is no library entry #{id}.", id=entry_id))
     await note_first_responses(ctx, question_id, tell=False)  # the one to credit by default
     async with ctx.db() as session:
         question = await get(session, question_id)
@@ -47,7 +48,7 @@ async def solve(
             entry_id = top[0].entry.id if top else None
         entry = await session.get(KnowledgeEntry, entry_id) if entry_id is not None else None
         if entry_id is not None and entry is None:
-            raise CommandError(f"There is no library entry #{entry_id}.")
+            raise CommandError(_("There is no library entry #{id}.", id=entry_id))
         credit = credit_id if credit_id is not None else question.first_responder_id
         if credit == question.asker_id or (entry is not None and credit_id is None):
             credit = None
@@ -63,7 +64,7 @@ async def solve(
             )
         )
         if result.rowcount != 1:
-            raise CommandError(f"Question #{question_id} is already solved.")
+            raise CommandError(_("Question #{id} is already solved.", id=question_id))
         if entry is not None:
             await session.execute(
                 update(KnowledgeEntry)
@@ -76,33 +77,41 @@ async def solve(
     if where.message_id:
         ctx.unwatch(THREADS, where.channel.platform, post_key(where.channel.id, where.message_id))
     if entry is not None:
-        thanks = f", answered by the library (#{entry.id} {entry.title})"
+        solved = _("✅ Question #{id} is solved, answered by the library (#{entry} {title}).",
+                   id=question_id, entry=entry.id, title=entry.title)  # fmt: skip
+        marked = _("Marked question #{id} solved, answered by the library (#{entry} {title}).",
+                   id=question_id, entry=entry.id, title=entry.title)  # fmt: skip
+    elif helper:
+        solved = _("✅ Question #{id} is solved, thanks to {name}.", id=question_id,
+                   name=helper.display_name)  # fmt: skip
+        marked = _("Marked question #{id} solved, thanks to {name}.", id=question_id,
+                   name=helper.display_name)  # fmt: skip
     else:
-        thanks = f", thanks to {helper.display_name}" if helper else ""
+        solved = _("✅ Question #{id} is solved.", id=question_id)
+        marked = _("Marked question #{id} solved.", id=question_id)
     log.info("question #%s solved by %s (%s)", question_id, sender.member_id, via)
     kept = await keep_in_library(ctx, question, where)
     library_note = (
-        " The question and the answers in this thread are now kept in the library, with "
-        "your names, so that others find them with `search`."
+        _("The question and the answers in this thread are now kept in the library, with "
+          "your names, so that others find them with `search`.")
         if kept
-        else ""
-    )
+        else None
+    )  # fmt: skip
     if where.message_id and where.channel.platform in ctx.platforms:
         await ctx.platforms[where.channel.platform].send(
-            where.channel,
-            f"✅ Question #{question_id} is solved{thanks}.{library_note}",
-            thread_id=where.message_id,
+            where.channel, lines(solved, library_note, sep=" "), thread_id=where.message_id
         )
-    return f"Marked question #{question_id} solved{thanks}."
+    return marked
 
 
 def _may_solve(question: Question, sender: Sender) -> None:
     if question.asker_id != sender.member_id and roles.FACILITATOR not in sender.roles:
         raise CommandError(
-            f"Only the person who asked #{question.id} or a facilitator can mark it solved."
-        )
+            _("Only the person who asked #{id} or a facilitator can mark it solved.",
+              id=question.id)
+        )  # fmt: skip
     if question.status == SOLVED:
-        raise CommandError(f"Question #{question.id} is already solved.")
+        raise CommandError(_("Question #{id} is already solved.", id=question.id))
 
 
 async def keep_in_library(ctx: Services, question: Question, where: Where) -> bool:
@@ -131,18 +140,18 @@ async def keep_in_library(ctx: Services, question: Question, where: Where) -> bo
         ]  # fmt: skip
         if not answers:
             return False
-        lines = [question.text, ""]
+        body = [question.text, ""]
         for reply in answers:
             author = await members.find(session, reply.user)
             name = author.display_name if author else (reply.user.name or reply.user.id)
-            lines.append(f"{name}: {' '.join(reply.text.split())}")
+            body.append(f"{name}: {' '.join(reply.text.split())}")
         topic_ids = list(
             await session.scalars(
                 select(QuestionTopic.topic_id).where(QuestionTopic.question_id == question.id)
             )
         )
         await knowledge.add(
-            session, title=excerpt(question.text, 200), body="\n".join(lines), now=ctx.now(),
+            session, title=excerpt(question.text, 200), body="\n".join(body), now=ctx.now(),
             topic_ids=topic_ids, question_id=question.id, channel_id=question.channel_id,
             message_id=question.message_id, created_by=question.asker_id,
         )  # fmt: skip

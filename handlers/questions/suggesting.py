@@ -13,6 +13,7 @@ from bot import roles
 from bot.claims import Sender
 from bot.context import Services
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines, n_
 from bot.models import Question, QuestionTopic, Topic
 from bot.types import Action
 from handlers import knowledge
@@ -23,8 +24,8 @@ HOLD = timedelta(minutes=10)  # a question the library may answer waits this lon
 
 
 async def offer(
-    ctx: Services, question: Question, where: Where, asker: str, heading: str
-) -> str | None:
+    ctx: Services, question: Question, where: Where, asker: str, heading: Message
+) -> Message | None:
     """Show the entries that may already answer the question in its thread and hold it for
     `HOLD`: what was done, in a sentence; None when the library has nothing to offer."""
     async with ctx.db() as session:
@@ -39,27 +40,37 @@ async def offer(
         await session.commit()
     if not hits:
         return None
-    lines = [heading, "The library may already answer this:"]
+    said: list[Message] = [heading, _("The library may already answer this:")]
     for hit in hits:
-        link = await knowledge.link(ctx, hit.entry) or f"#{hit.entry.id}"
-        lines.append(f"• #{hit.entry.id} {hit.entry.title} — {hit.excerpt} · {link}")
+        entry = hit.entry
+        link = await knowledge.link(ctx, entry)
+        if link:
+            said.append(_("• #{id} {title} — {excerpt} · {link}", id=entry.id,
+                          title=entry.title, excerpt=hit.excerpt, link=link))  # fmt: skip
+        else:
+            said.append(_("• #{id} {title} — {excerpt} · #{id}", id=entry.id,
+                          title=entry.title, excerpt=hit.excerpt))  # fmt: skip
     minutes = int(HOLD.total_seconds() // 60)
-    lines.append(
-        f"{asker}: if one answers it, type `solved {question.id} entry <number>`; otherwise "
-        f"`route {question.id}` asks members who know the topic now, and I will in {minutes} "
-        "minutes anyway."
-    )
+    said.append(n_(
+        "{asker}: if one answers it, type `solved {id} entry <number>`; otherwise `route {id}` "
+        "asks members who know the topic now, and I will in {n} minute anyway.",
+        "{asker}: if one answers it, type `solved {id} entry <number>`; otherwise `route {id}` "
+        "asks members who know the topic now, and I will in {n} minutes anyway.",
+        minutes, asker=asker, id=question.id,
+    ))  # fmt: skip
     buttons = [
-        Action(f"#{hit.entry.id} answers it", f"solved {question.id} entry {hit.entry.id}")
+        Action(_("#{id} answers it", id=hit.entry.id), f"solved {question.id} entry {hit.entry.id}")
         for hit in hits
-    ] + [Action("Ask the experts", f"route {question.id}")]
+    ] + [Action(_("Ask the experts"), f"route {question.id}")]
     await ctx.platforms[where.channel.platform].send(
-        where.channel, "\n".join(lines), thread_id=where.message_id, actions=buttons
+        where.channel, lines(*said), thread_id=where.message_id, actions=buttons
     )
-    return f"The library may already answer it; I'll ask the experts in {minutes} minutes if not."
+    return n_("The library may already answer it; I'll ask the experts in {n} minute if not.",
+              "The library may already answer it; I'll ask the experts in {n} minutes if not.",
+              minutes)  # fmt: skip
 
 
-async def release(ctx: Services, question_id: int, sender: Sender | None) -> str:
+async def release(ctx: Services, question_id: int, sender: Sender | None) -> Message:
     """Route a question held for the library's answer now (`route`, or the job when the hold
     has passed)."""
     async with ctx.db() as session:
@@ -70,10 +81,10 @@ async def release(ctx: Services, question_id: int, sender: Sender | None) -> str
             and (roles.FACILITATOR not in sender.roles)
         ):
             raise CommandError(
-                f"Only the person who asked #{question_id} or a facilitator can route it."
+                _("Only the person who asked #{id} or a facilitator can route it.", id=question_id)
             )
         if question.status != OPEN:
-            raise CommandError(f"Question #{question_id} is already solved.")
+            raise CommandError(_("Question #{id} is already solved.", id=question_id))
         claimed = await session.execute(
             update(Question)
             .where(Question.id == question_id, Question.held_until.is_not(None))
@@ -90,12 +101,12 @@ async def release(ctx: Services, question_id: int, sender: Sender | None) -> str
         where = await where_is(session, question)
         await session.commit()
     if claimed.rowcount != 1:
-        raise CommandError(f"Question #{question_id} is already with the experts.")
+        raise CommandError(_("Question #{id} is already with the experts.", id=question_id))
     routed = await telling.route(ctx, question, where, names)
     if where.channel.platform in ctx.platforms:
         await ctx.platforms[where.channel.platform].send(
             where.channel,
-            f"{routed} Anyone can answer in this thread.",
+            lines(routed, _("Anyone can answer in this thread."), sep=" "),
             thread_id=where.message_id,
             actions=actions(question_id),
         )

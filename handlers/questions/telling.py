@@ -17,6 +17,7 @@ from bot import outbox, roles
 from bot.commands import excerpt
 from bot.context import Services
 from bot.db import upsert
+from bot.i18n import Message, _, lines, n_
 from bot.models import Member, Question, QuestionExpert
 from bot.types import Action
 from handlers.questions import routing
@@ -33,23 +34,29 @@ from handlers.questions.service import (
 log = logging.getLogger(__name__)
 
 
-async def route(ctx: Services, question: Question, where: Where, names: str) -> str:
+async def route(ctx: Services, question: Question, where: Where, names: str) -> Message:
     """Ask the first experts (or tell the facilitators when there are none); what was done,
-    in a sentence."""
+    in a sentence. `names` are the question's topics, separated by commas."""
     experts = await tell_experts(
         ctx, question, where, FIRST_ROUND, ctx.settings.experts_per_question
     )
+    if experts and names:
+        return n_("I've asked a member who knows {names}.",
+                  "I've asked {n} members who know {names}.",
+                  len(experts), names=names)  # fmt: skip
     if experts:
-        who = "a member who knows" if len(experts) == 1 else f"{len(experts)} members who know"
-        return f"I've asked {who} {names or 'it'}."
+        return n_("I've asked a member who knows it.", "I've asked {n} members who know it.",
+                  len(experts))  # fmt: skip
     await tell_facilitators(ctx, question, where, FIRST_ROUND, reason=_no_expert(names))
     if names:
-        return f"Nobody offers {names} yet, so I've told the facilitators."
-    return "I couldn't tell its topic, so I've told the facilitators."
+        return _("Nobody offers {names} yet, so I've told the facilitators.", names=names)
+    return _("I couldn't tell its topic, so I've told the facilitators.")
 
 
-def _no_expert(names: str) -> str:
-    return f"Nobody offers {names} yet." if names else "I couldn't tell which topic it is about."
+def _no_expert(names: str) -> Message:
+    if names:
+        return _("Nobody offers {names} yet.", names=names)
+    return _("I couldn't tell which topic it is about.")
 
 
 async def tell_experts(
@@ -82,25 +89,31 @@ async def tell_experts(
         for member_id in ranked:
             tried.add(member_id)
             buttons = actions(question.id)[1:]
-            if await _tell(ctx, question, member_id, round_, ASKED, text or "", buttons, where):
+            assert text is not None  # written with the first ranked expert
+            if await _tell(ctx, question, member_id, round_, ASKED, text, buttons, where):
                 reached.append(member_id)
     return reached
 
 
 async def tell_facilitators(
-    ctx: Services, question: Question, where: Where, round_: int, reason: str
+    ctx: Services, question: Question, where: Where, round_: int, reason: Message
 ) -> list[int]:
     """Tell every facilitator but the asker, with `reason` first; the ids of those reached."""
     async with ctx.db() as session:
         facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
         asker = await session.get(Member, question.asker_id)
     link = await link_to(ctx, where)
-    text = (
-        f"{reason} Question #{question.id} from {name_of(asker)} in "
-        f"{where.channel.name or where.channel.id} needs someone:\n> {excerpt(question.text, 300)}"
-        + (f"\nThread: {link}" if link else "")
-        + "\nYou can answer in its thread, or point an expert to it."
-    )
+    text = lines(
+        lines(
+            reason,
+            _("Question #{id} from {name} in {channel} needs someone:", id=question.id,
+              name=name_of(asker), channel=where.channel.name or where.channel.id),
+            sep=" ",
+        ),
+        _("> {question}", question=excerpt(question.text, 300)),
+        _("Thread: {link}", link=link) if link else None,
+        _("You can answer in its thread, or point an expert to it."),
+    )  # fmt: skip
     reached = []
     for member in facilitators:
         if member.id == question.asker_id:
@@ -114,15 +127,16 @@ async def tell_facilitators(
 
 async def _expert_message(
     ctx: Services, question: Question, where: Where, asker: Member | None
-) -> str:
+) -> Message:
     link = await link_to(ctx, where)
-    return (
-        f"{name_of(asker)} asked a question you may know about (#{question.id}, in "
-        f"{where.channel.name or where.channel.id}):\n> {excerpt(question.text, 500)}\n"
-        + (f"Open the thread: {link}\n" if link else "")
-        + f"Answer in the question's thread. Can't help? `decline {question.id}`. "
-        f"Not your topic? `decline {question.id} not my topic`."
-    )
+    return lines(
+        _("{name} asked a question you may know about (#{id}, in {channel}):",
+          name=name_of(asker), id=question.id, channel=where.channel.name or where.channel.id),
+        _("> {question}", question=excerpt(question.text, 500)),
+        _("Open the thread: {link}", link=link) if link else None,
+        _("Answer in the question's thread. Can't help? `decline {id}`. "
+          "Not your topic? `decline {id} not my topic`.", id=question.id),
+    )  # fmt: skip
 
 
 async def _tell(
@@ -131,7 +145,7 @@ async def _tell(
     member_id: int,
     round_: int,
     status: str,
-    text: str,
+    text: Message,
     buttons: Sequence[Action],
     where: Where,
 ) -> bool:
