@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 import schedules
 from bot import members, outbox
+from bot.i18n import render, verbatim
 from bot.models import DigestRun, PromptRun, Question
 from handlers.digest import jobs, service
 from tests.harness import BotHarness
@@ -105,7 +106,7 @@ async def claims(bot: BotHarness) -> int:
 
 async def test_the_digest_covers_the_week(bot):
     await community(bot)
-    text = await service.build(bot.app.services(), NOW)
+    text = render(await service.build(bot.app.services(), NOW), "en")
     assert text.startswith(
         "**Weekly digest** for Municipal Finance Practice: Mon 23 Feb to Mon 2 Mar"
     )
@@ -128,7 +129,7 @@ async def test_the_digest_covers_the_week(bot):
 
 
 async def test_empty_sections_say_so(bot):
-    text = await service.build(bot.app.services(), NOW)
+    text = render(await service.build(bot.app.services(), NOW), "en")
     assert "**New members:** none this week." in text
     assert "**Joined over a week ago, not posted yet:** nobody." in text
     assert "**Open questions past their 24 h SLA:** none." in text
@@ -140,7 +141,7 @@ async def test_names_are_capped(bot):
     bot.clock.now = NOW - timedelta(hours=1)
     for i in range(13):
         await bot.join(f"member{i:02d}")
-    text = await service.build(bot.app.services(), NOW)
+    text = render(await service.build(bot.app.services(), NOW), "en")
     line = section(text, "New members")
     assert line.startswith("**New members (13):** ") and line.endswith(" and 3 more")
     assert line.count(", ") == 9
@@ -335,12 +336,12 @@ async def test_notices_that_could_not_be_delivered_are_told(bot):
         from bot import members
 
         kofi = (await members.find(session, bot.user("kofi"))).id
-    assert "could not deliver" not in await service.build(bot.app.services(), NOW)
+    assert "could not deliver" not in render(await service.build(bot.app.services(), NOW), "en")
     bot.platform.errors = [Undeliverable("the account is deactivated")]
-    await outbox.dm(bot.app.services(), "event:7", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:7", "start", kofi, verbatim("Starting now"))
     await bot.deliver()
-    text = await service.build(bot.app.services(), NOW)
+    text = render(await service.build(bot.app.services(), NOW), "en")
     assert section(text, "Notices I could not deliver") == (
         "**Notices I could not deliver (1):**\n"
-        "• event:7 (start) to kofi: the account is deactivated"
+        "• event #7 (start) to kofi: the account is deactivated"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import roles
 from bot.commands import Command
 from bot.context import Context
+from bot.i18n import Message, _
 from bot.router import Router
 from handlers.digest import service
 
@@ -13,10 +14,10 @@ router = Router()
 
 @router.command(
     "digest",
-    extra="Just `digest`.",
+    extra=_("Just `digest`."),
     summary="the weekly digest, now: new and silent members, overdue questions, prompts",
     example="digest",
     roles=[roles.FACILITATOR],
 )
-async def digest(ctx: Context, cmd: Command) -> str:
+async def digest(ctx: Context, cmd: Command) -> Message:
     return await service.build(ctx, ctx.now())

@@ -38,7 +38,7 @@ def slot(settings: Settings) -> Slot | None:
     try:
         day = timezones.weekday(settings.digest_weekday)
         at = timezones.time_of_day(settings.digest_time)
-    except UsageError as exc:
+    except UsageError as exc:  # for the log (the scheduler's), in English: no reader
         raise UsageError(
             f"weekly digest: CONVENER_DIGEST_WEEKDAY={settings.digest_weekday!r}, "
             f"CONVENER_DIGEST_TIME={settings.digest_time!r}: {exc} Use a weekday such as "
@@ -93,7 +93,7 @@ async def send_weekly(ctx: Services) -> int:
         log.warning("weekly digest: there is no facilitator to send it to")
     if not waiting:
         return 0
-    text = await service.build(ctx, now)
+    text = await service.build(ctx, now)  # rendered in each facilitator's language when queued
     sent = 0
     for member_id in waiting:
         async with ctx.db() as session:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,9 +15,13 @@ from sqlalchemy.orm import Session
 
 from bot import outbox, roles, timezones
 from bot.context import Services
+from bot.i18n import _, lines, verbatim
 from bot.models import Channel, Prompt, PromptRun, PromptSchedule
 from bot.router import Router
 from bot.types import ChannelRef
+
+if TYPE_CHECKING:
+    from bot.languages import Languages
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,9 @@ def last_slot(schedule: PromptSchedule, now: datetime) -> datetime:
 async def post_slot(ctx: Services, schedule_id: int, slot: datetime) -> PromptRun | None:
     """Queue the next prompt for one slot of a schedule, once across restarts and replicas
     (`post_next`). An empty queue at a slot tells the facilitators, once."""
-    taken = await ctx.db.unit(_take, schedule_id, None, slot, ctx.now(), frozenset(ctx.platforms))
+    taken = await ctx.db.unit(
+        _take, schedule_id, None, slot, ctx.now(), frozenset(ctx.platforms), ctx.languages
+    )
     return await _after(ctx, taken, schedule_id, slot)
 
 
@@ -44,7 +51,7 @@ async def post_next(
     keeps its turn. None when the slot was taken already, the queue is empty, or the
     channel's platform is not running."""
     taken = await ctx.db.unit(
-        _take, schedule_id, channel.id, slot, ctx.now(), frozenset(ctx.platforms)
+        _take, schedule_id, channel.id, slot, ctx.now(), frozenset(ctx.platforms), ctx.languages
     )
     return await _after(ctx, taken, schedule_id, slot)
 
@@ -59,8 +66,10 @@ def _take(
     slot: datetime | None,
     now: datetime,
     running: frozenset[str],
+    languages: Languages,
 ) -> tuple[str, PromptRun | None, ChannelRef | None]:
-    """The unit of work behind `post_next`: (outcome, the run queued, the channel)."""
+    """The unit of work behind `post_next`: (outcome, the run queued, the channel). The
+    post is the facilitator's prompt as written, queued in the channel's language."""
     if channel_id is None:
         schedule = session.get(PromptSchedule, schedule_id)
         if schedule is None:
@@ -98,7 +107,8 @@ def _take(
         session.execute(
             update(PromptSchedule).where(PromptSchedule.id == schedule_id).values(last_run_at=slot)
         )
-    outbox.post_in_unit(session, subject(run.id), "prompt", where, run.text, now)
+    outbox.post_in_unit(session, subject(run.id), "prompt", where, verbatim(run.text), now,
+                        languages.of_channel(where))  # fmt: skip
     session.commit()
     return QUEUED, run, where
 
@@ -142,10 +152,12 @@ async def _queue_empty(
     """Tell the facilitators, once per slot, that a schedule found the queue empty."""
     async with ctx.db() as session:
         facilitators = (await roles.holders(session, ctx.settings))[roles.FACILITATOR]
-    text = (
-        f"A prompt was due in {channel.name or channel.id} (schedule #{schedule_id}), "
-        "but the queue is empty, so nothing was posted. Add one with `prompt add <text>`."
-    )
+    text = lines(
+        _("A prompt was due in {channel} (schedule #{id}), but the queue is empty, so nothing "
+          "was posted.", channel=channel.name or channel.id, id=schedule_id),
+        _("Add one with `prompt add <text>`."),
+        sep=" ",
+    )  # fmt: skip
     about = f"schedule:{schedule_id}@{slot.astimezone(UTC):%Y%m%dT%H%M}"
     told = [
         await outbox.dm(ctx, about, "empty", member.id, text, channel.platform)

@@ -14,12 +14,13 @@ from bot.arguments import TopicNames
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines
 from bot.models import Expertise, Topic
 from bot.router import Router
 
 router = Router()
 
-WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
+WHICH_TOPICS = _("Which topic? For example: budgeting, procurement")
 
 
 @router.command(
@@ -28,7 +29,7 @@ WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
     summary="say what you want to learn",
     example="expertise learn budgeting, audit",
 )
-async def learn(ctx: Context, cmd: Command) -> str:
+async def learn(ctx: Context, cmd: Command) -> Message:
     return await expertise.declare_now(
         ctx, ctx.sender.member_id, cmd.values.topics, expertise.WANTS
     )
@@ -40,7 +41,7 @@ async def learn(ctx: Context, cmd: Command) -> str:
     summary="take topics off what you want to learn",
     example="expertise unlearn audit",
 )
-async def unlearn(ctx: Context, cmd: Command) -> str:
+async def unlearn(ctx: Context, cmd: Command) -> Message:
     names = cmd.values.topics
     mine = (Expertise.member_id == ctx.sender.member_id, Expertise.kind == expertise.WANTS)
     async with ctx.db() as session:
@@ -54,11 +55,14 @@ async def unlearn(ctx: Context, cmd: Command) -> str:
             topic = topics.match(wanted, name)
             if topic is None:
                 listed = ", ".join(sorted((t.name for t in wanted), key=topics.key_of))
-                raise CommandError(
-                    f"`{name[:40]}` is not on what you want to learn, so nothing was removed. "
-                    f"You want to learn: {listed or 'nothing yet'}."
-                )
+                raise CommandError(lines(
+                    _("`{name}` is not on what you want to learn, so nothing was removed.",
+                      name=name[:40]),
+                    _("You want to learn: {topics}.", topics=listed) if listed
+                    else _("You want to learn: nothing yet."),
+                    sep=" ",
+                ))  # fmt: skip
             chosen[topic.id] = topic.name
         await session.execute(delete(Expertise).where(*mine, Expertise.topic_id.in_(list(chosen))))
         await session.commit()
-    return f"Removed from what you want to learn: {', '.join(chosen.values())}."
+    return _("Removed from what you want to learn: {topics}.", topics=", ".join(chosen.values()))
