@@ -1,18 +1,16 @@
-"""The message catalogs, kept with Babel: `python -m bot.catalog` (`make translations`)
-extracts every message from the code into `bot/locale/convener.pot`, updates each language's
-`.po` from it and compiles the `.mo` files Convener reads.
+"""The message catalogs, kept with Babel: `convener catalog` (`make translations`) extracts
+every message from the code into `bot/locale/convener.pot`, updates each language's `.po`
+from it and compiles the `.mo` files Convener reads.
 
 Messages are what the code marks with `_`, `n_` (singular, plural) and `N_`, plus each
-command's summary (`help` shows it in the reader's language). `problems()` is what the
-catalog test asserts: every message translated in every language, with the same
-placeholders.
+command's summary (`help` shows it in the reader's language; the composition root hands them
+over, since the core knows no feature). `problems()` is what the catalog test asserts: every
+message translated in every language, with the same placeholders.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,17 +39,8 @@ def _source_messages() -> Iterator[tuple[str | tuple[str, str], str, int, list[s
             yield message, f"{folder}/{filename}", lineno, comments
 
 
-def _command_summaries() -> Iterator[str]:
-    from handlers import all_routers
-
-    for router in all_routers():
-        for spec in router.commands.values():
-            if spec.summary:
-                yield spec.summary
-
-
-def template() -> Catalog:
-    """Every message Convener can say, as Babel extracts it (with command summaries)."""
+def template(summaries: Iterable[str] = ()) -> Catalog:
+    """Every message Convener can say, as Babel extracts it, and the commands' `summaries`."""
     catalog = Catalog(project="Convener", domain=DOMAIN, charset="utf-8", fuzzy=False,
                       creation_date=STAMP, revision_date=STAMP)  # fmt: skip
     for message, where, lineno, comments in _source_messages():
@@ -63,8 +52,8 @@ def template() -> Catalog:
             continue
         catalog.add(message, locations=[(where, lineno)], auto_comments=comments,
                     flags=_flags(message))  # fmt: skip
-    for summary in _command_summaries():
-        if summary not in catalog:
+    for summary in summaries:
+        if summary and summary not in catalog:
             catalog.add(summary, auto_comments=["A command's summary in help."])
     return catalog
 
@@ -113,9 +102,9 @@ def compile_all() -> list[str]:
     return done
 
 
-def update() -> Catalog:
+def update(summaries: Iterable[str] = ()) -> Catalog:
     """Extract the template and bring every language's catalog up to date with it."""
-    pot = template()
+    pot = template(summaries)
     write(pot, TEMPLATE)
     for language in languages():
         catalog = read(language)
@@ -124,10 +113,9 @@ def update() -> Catalog:
     return pot
 
 
-def problems(language: str, pot: Catalog | None = None) -> list[str]:
-    """What is wrong with a language's catalog against the code: messages missing or not
+def problems(language: str, pot: Catalog) -> list[str]:
+    """What is wrong with a language's catalog against the template: messages missing or not
     translated, placeholders that differ."""
-    pot = pot or template()
     catalog = read(language)
     found = []
     for message in pot:
@@ -153,29 +141,19 @@ def problems(language: str, pot: Catalog | None = None) -> list[str]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.catalog", description=__doc__)
-    parser.add_argument(
-        "--check", action="store_true", help="report what is missing; write nothing"
-    )
-    parser.add_argument("--compile-only", action="store_true", help="compile the .po files only")
-    args = parser.parse_args(argv)
-    if args.compile_only:
+def main(check: bool, compile_only: bool, summaries: Iterable[str]) -> int:
+    """`convener catalog`: update and compile (`--check`: report only; `--compile-only`)."""
+    if compile_only:
         print("compiled:", ", ".join(compile_all()) or "none")
         return 0
-    if args.check:
-        pot = template()
+    if check:
+        pot = template(summaries)
         found = [line for language in languages() for line in problems(language, pot)]
         print("\n".join(found) or "every message is translated")
         return 1 if found else 0
-    pot = update()
+    pot = update(summaries)
     print(f"{len(pot)} messages in {TEMPLATE.relative_to(ROOT)}")
     for language in languages():
-        missing = problems(language, pot)
-        print(f"{language}: {len(missing)} to translate")
+        print(f"{language}: {len(problems(language, pot))} to translate")
     print("compiled:", ", ".join(compile_all()) or "none")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

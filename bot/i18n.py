@@ -14,7 +14,8 @@ compiled (`make translations`), or read from its `.po` when not compiled. A lang
 catalog is missing falls back to English, with one warning.
 
 With `CONVENER_CATALOG_STRICT` set (the tests set it), rendering a plain string, or a message
-id the code does not mark for the catalog (built at run time), raises: no English-only text
+id missing from `bot/locale/convener.pot` (built at run time, or new since `make
+translations`), raises: no English-only text
 can slip out.
 """
 
@@ -273,15 +274,16 @@ def _compile(source: Path) -> bytes:
 
 @lru_cache(maxsize=1)
 def _template_ids() -> frozenset[str]:
-    """Every message id the code marks (extracted from the source as `make translations`
-    does): a message built at run time is not among them."""
-    from bot.catalog import template
+    """Every message id in `bot/locale/convener.pot` (`make translations` writes it from
+    the code): a message built at run time, or added without updating it, is not there."""
+    from babel.messages.pofile import read_po
 
-    return frozenset(
-        message.id[0] if isinstance(message.id, tuple) else message.id
-        for message in template()
-        if message.id
-    )
+    with TEMPLATE.open("rb") as fp:
+        return frozenset(
+            message.id[0] if isinstance(message.id, tuple) else message.id
+            for message in read_po(fp)
+            if message.id
+        )
 
 
 def placeholders(text: str) -> set[str]:

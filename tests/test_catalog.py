@@ -23,9 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MARKERS = {"_", "n_", "N_"}
 
 
+def summaries() -> list[str]:
+    from handlers import all_routers
+
+    return [spec.summary for router in all_routers() for spec in router.commands.values()]
+
+
 @pytest.fixture(scope="module")
 def template():
-    return catalog.template()
+    return catalog.template(summaries())
 
 
 def _ids(messages) -> set[str]:
