@@ -179,6 +179,12 @@ def verbatim(text: str) -> Verbatim:
     return Verbatim(text)
 
 
+def pattern(message: Text, language: str) -> str:
+    """A message's translation as written, its `{placeholders}` unfilled (a template a
+    facilitator reads before writing their own)."""
+    return translations(language).gettext(message.msgid)
+
+
 def render(said: Message | str | None, language: str) -> str:
     """The text a reader of `language` reads."""
     if said is None:

@@ -1,5 +1,5 @@
-"""Roles and the audit log: `roles`, `role grant|revoke @user facilitator|coordinator`,
-`audit [days]`."""
+"""Roles, the audit log and channels' languages: `roles`, `role grant|revoke @user
+facilitator|coordinator`, `audit [days]`, `channel language [<code>|default]`."""
 
 from __future__ import annotations
 
@@ -10,17 +10,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot import members, roles
-from bot.arguments import Argument, Days, Mention
+from bot import i18n, members, roles
+from bot.arguments import Argument, Days, Mention, Rest
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _, lines, n_
 from bot.models import AuditEntry, Member
 from bot.router import Router
+from handlers import profiles
 
 router = Router()
 
-ONE_OF_EACH = "Name one member and one role."
+ONE_OF_EACH = _("Name one member and one role.")
+ROLE_NAMES = {roles.FACILITATOR: _("facilitator"), roles.COORDINATOR: _("coordinator")}
+COMMUNITY_WORDS = {"default", "none", "-"}  # `channel language default`: the community's
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,9 @@ class Role(Argument):
     def parse(self, word: str) -> str:
         role = word.lower().rstrip("s")
         if role not in roles.ROLES:
-            raise UsageError(f"`{word[:30]}` is not a role; use facilitator or coordinator.")
+            raise UsageError(
+                _("`{word}` is not a role; use facilitator or coordinator.", word=word[:30])
+            )
         return role
 
 
@@ -42,18 +48,23 @@ ROLE_ARGS = [Mention(missing=ONE_OF_EACH), Role(missing=ONE_OF_EACH)]
 
 @router.command(
     "roles",
-    extra="Just `roles`.",
+    extra=_("Just `roles`."),
     summary="who the facilitators and coordinators are",
     roles=[roles.FACILITATOR],
 )
-async def list_roles(ctx: Context, cmd: Command) -> str:
+async def list_roles(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         held = await roles.holders(session, ctx.settings)
-    lines = []
-    for role in roles.ROLES:
-        names = ", ".join(m.display_name for m in held.get(role, [])) or "nobody yet"
-        lines.append(f"{role.capitalize()}s: {names}")
-    return "\n".join(lines)
+    return lines(*(_holders(role, held.get(role, [])) for role in roles.ROLES))
+
+
+def _holders(role: str, held: list[Member]) -> Message:
+    names = ", ".join(m.display_name for m in held) or _("nobody yet")
+    if role == roles.FACILITATOR:
+        return _("Facilitators: {names}", names=names)
+    if role == roles.COORDINATOR:
+        return _("Coordinators: {names}", names=names)
+    return _("{role}: {names}", role=role, names=names)
 
 
 def _is_bot(ctx: Context, member: Member, who: str) -> bool:
@@ -62,30 +73,30 @@ def _is_bot(ctx: Context, member: Member, who: str) -> bool:
     return member.is_bot or (me is not None and user is not None and user.id == me.id)
 
 
-async def _change(ctx: Context, cmd: Command, grant: bool) -> str:
+async def _change(ctx: Context, cmd: Command, grant: bool) -> Message:
     who, role = cmd.values.member, cmd.values.role
     async with ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who)
     if grant and _is_bot(ctx, member, who):
-        raise CommandError("Bots cannot hold roles.")
+        raise CommandError(_("Bots cannot hold roles."))
     outcome = await ctx.db.unit(
         roles.change, member.id, role, grant, ctx.settings, ctx.now(), ctx.sender.member_id
     )
-    name = member.display_name
+    name, said = member.display_name, ROLE_NAMES.get(role, role)
     match outcome:
         case roles.Outcome.GRANTED:
-            return f"{name} is now a {role}."
+            return _("{name} is now a {role}.", name=name, role=said)
         case roles.Outcome.ALREADY:
-            return f"{name} is already a {role}."
+            return _("{name} is already a {role}.", name=name, role=said)
         case roles.Outcome.REVOKED:
-            return f"{name} is no longer a {role}."
+            return _("{name} is no longer a {role}.", name=name, role=said)
         case roles.Outcome.NOT_HELD:
-            return f"{name} was not a {role}."
+            return _("{name} was not a {role}.", name=name, role=said)
         case roles.Outcome.CONFIGURED:
-            return (
-                f"{name} is a {role} by configuration (CONVENER_{role.upper()}S); change it there."
-            )
-    raise CommandError(f"{name} is the last facilitator; grant another one first.")
+            setting = f"CONVENER_{role.upper()}S"
+            return _("{name} is a {role} by configuration ({setting}); change it there.",
+                     name=name, role=said, setting=setting)  # fmt: skip
+    raise CommandError(_("{name} is the last facilitator; grant another one first.", name=name))
 
 
 @router.command(
@@ -118,12 +129,12 @@ AUDIT_LINES = 40
 @router.command(
     "audit",
     args=[Days(default=30, most=3650, example="audit 30", label="days")],
-    extra="Give a number of days, for example: audit 30",
+    extra=_("Give a number of days, for example: audit 30"),
     summary="role changes, links, erasures and report pulls (default: last 30 days)",
     example="audit 90",
     roles=[roles.FACILITATOR],
 )
-async def show_audit(ctx: Context, cmd: Command) -> str:
+async def show_audit(ctx: Context, cmd: Command) -> Message:
     days = cmd.values.days
     since = ctx.now() - timedelta(days=days)
     actor, subject = aliased(Member), aliased(Member)
@@ -139,17 +150,55 @@ async def show_audit(ctx: Context, cmd: Command) -> str:
             )
         ).all()
     if not rows:
-        return f"Nothing in the audit log for the last {days} days."
+        return n_("Nothing in the audit log for the last {n} day.",
+                  "Nothing in the audit log for the last {n} days.", days)  # fmt: skip
     zone = ZoneInfo(ctx.settings.timezone)
-    lines = [f"Audit log, last {days} days, newest first:"]
+    shown: list[Message] = []
     for entry, by, to in rows[:AUDIT_LINES]:
-        who = by or ("the settings" if entry.action.startswith("role") else "the command line")
-        line = f"{entry.at.astimezone(zone):%Y-%m-%d %H:%M} {entry.action}"
+        who = by or (
+            _("the settings") if entry.action.startswith("role") else _("the command line")
+        )
+        line = f"{entry.at.astimezone(zone):%Y-%m-%d %H:%M} {entry.action}"  # a record, as kept
         if to and entry.subject_id != entry.actor_id:
             line += f" {to}"
         if entry.detail:
             line += f": {entry.detail}"
-        lines.append(f"{line} (by {who})")
-    if len(rows) > AUDIT_LINES:
-        lines.append(f"Only the newest {AUDIT_LINES} are shown; ask for fewer days for the rest.")
-    return "\n".join(lines)
+        shown.append(_("{entry} (by {who})", entry=line, who=who))
+    return lines(
+        n_("Audit log, last {n} day, newest first:",
+           "Audit log, last {n} days, newest first:", days),
+        *shown,
+        n_("Only the newest {n} is shown; ask for fewer days for the rest.",
+           "Only the newest {n} are shown; ask for fewer days for the rest.", AUDIT_LINES)
+        if len(rows) > AUDIT_LINES else None,
+    )  # fmt: skip
+
+
+@router.command(
+    "channel language",
+    args=[Rest("code", optional=True, label="<code>|default")],
+    summary="the language I speak in this channel (`default`: the community's)",
+    example="channel language fr",
+    roles=[roles.FACILITATOR],
+)
+async def channel_language(ctx: Context, cmd: Command) -> Message:
+    if cmd.channel.is_direct:
+        raise CommandError(
+            _("Type `channel language` in the channel whose language you want to set.")
+        )
+    community = i18n.name_of(ctx.languages.default)
+    given = (cmd.values.code or "").strip()
+    if not given:
+        chosen = ctx.languages.channel_choice(cmd.channel)
+        if chosen is None:
+            return _("This channel follows the community's language, {language}.",
+                     language=community)  # fmt: skip
+        return _("This channel's language is {language}.", language=i18n.name_of(chosen))
+    code = None if given.lower() in COMMUNITY_WORDS else profiles.language_choice(given)
+    async with ctx.db() as session:
+        await ctx.languages.set_channel(session, cmd.channel, code)
+        await session.commit()
+    if code is None:
+        return _("Saved: this channel now follows the community's language, {language}.",
+                 language=community)  # fmt: skip
+    return _("Saved: this channel's language is {language}.", language=i18n.name_of(code))

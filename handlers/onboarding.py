@@ -2,7 +2,9 @@
 
 The welcome (handlers/welcome.py) opens the conversation with `start` and the first question.
 Each later direct message from that member is an answer to the current question, kept in the
-`onboarding` table so a restart continues where it was. `skip` skips a question, `stop` ends.
+`onboarding` table so a restart continues where it was. `skip` skips a question, `stop` ends,
+and `language <code>` (at any question) sets the member's language and asks the question
+again in it.
 
 Choices:
 - A bare command typed during the conversation (`help`, `topics`, `expertise add budget`) is
@@ -10,12 +12,16 @@ Choices:
   command of two words or more, and one the member may use; then the current question is asked
   again. Anything else is an answer (so "report writing" or "Audit" is a topic, not the
   `report` or `audit` command).
+- `language` followed by something shaped like a language code (`fr`, `pt-BR`) is taken as
+  `language <code>`, even a code Convener does not speak (it then names those it does);
+  `language policy` is an answer like any other.
 - No reminders: each question is asked once. A conversation nobody answered for
   `LAPSE_DAYS` lapses, and later direct messages are treated as usual.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,17 +30,19 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import expertise, members, roles, topics
+from bot import expertise, i18n, members, roles, topics
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import UsageError
+from bot.i18n import N_, Said, Text, _, join, lines, n_
 from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
 from bot.watch import Watch, sender
 from handlers import knowledge as library
+from handlers import profiles
 
 router = Router()
 
@@ -43,13 +51,15 @@ LAPSE_DAYS = 14
 SKIP_WORDS = {"skip", "pass", "next", "-", "none", "n/a"}
 STOP_WORDS = {"stop", "quit", "cancel", "exit", "end"}
 MAX_INTRODUCTIONS = 3
-HINT = "(Answer here. `skip` skips a question, `stop` ends.)"
+HINT = _("(Answer here. `skip` skips a question, `stop` ends.)")
+LANGUAGE_WORD = "language"
+_CODE_SHAPE = re.compile(r"[a-z]{2}(?:[-_][a-z0-9]{2,8})?", re.IGNORECASE)
 
-Saver = Callable[[AsyncSession, Member, str, datetime], Awaitable[str]]
+Saver = Callable[[AsyncSession, Member, str, datetime], Awaitable[Said]]
 
 
-async def _save_city(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
-    return f"Noted: {members.set_text_field(member, 'city', text)}."
+async def _save_city(session: AsyncSession, member: Member, text: str, now: datetime) -> Said:
+    return _("Noted: {value}.", value=members.set_text_field(member, "city", text))
 
 
 def split_org_role(text: str) -> tuple[str, str | None]:
@@ -64,59 +74,69 @@ def split_org_role(text: str) -> tuple[str, str | None]:
     return text, None
 
 
-async def _save_org_role(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
+async def _save_org_role(session: AsyncSession, member: Member, text: str, now: datetime) -> Said:
     """A bad role after a good organisation raises; the caller rolls both back."""
     org, role = split_org_role(text)
     saved_org = members.set_text_field(member, "org", org)
     if role is None:
-        return f"Noted: {saved_org}."
-    return f"Noted: {members.set_text_field(member, 'role', role)} at {saved_org}."
+        return _("Noted: {value}.", value=saved_org)
+    saved_role = members.set_text_field(member, "role", role)
+    return _("Noted: {role} at {org}.", role=saved_role, org=saved_org)
 
 
-def _topic_saver(kind: str, label: str) -> Saver:
-    async def save(session: AsyncSession, member: Member, text: str, now: datetime) -> str:
-        stored, _ = await expertise.add_expertise(
+def _topic_saver(kind: str, noted: str) -> Saver:
+    """Saves topics of `kind`; `noted` is the message (`N_`) that says so, with `{topics}`."""
+
+    async def save(session: AsyncSession, member: Member, text: str, now: datetime) -> Said:
+        stored, _new = await expertise.add_expertise(
             session, member.id, topics.split_names(text), kind, now
         )
-        return f"Noted {label}: {', '.join(stored)}."
+        return Text(noted, {"topics": ", ".join(stored)})
 
     return save
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    text: str
+    text: Said
     save: Saver = field(repr=False)
 
 
 STEPS = (
-    Step("Which city do you work in?", _save_city),
+    Step(_("Which city do you work in?"), _save_city),
     Step(
-        "Which organisation do you work for, and what is your role there? "
-        "(for example: City of Kisumu, budget officer)",
+        _("Which organisation do you work for, and what is your role there? "
+          "(for example: City of Kisumu, budget officer)"),
         _save_org_role,
     ),
     Step(
-        "Which topics can you help others with? Separate them with commas "
-        "(for example: budgeting, procurement).",
-        _topic_saver(expertise.OFFERS, "that you can help with"),
+        _("Which topics can you help others with? Separate them with commas "
+          "(for example: budgeting, procurement)."),
+        _topic_saver(expertise.OFFERS, N_("Noted that you can help with: {topics}.")),
     ),
     Step(
-        "And which topics would you like to learn more about?",
-        _topic_saver(expertise.WANTS, "what you want to learn"),
+        _("And which topics would you like to learn more about?"),
+        _topic_saver(expertise.WANTS, N_("Noted what you want to learn: {topics}.")),
     ),
-)
+)  # fmt: skip
 
 
-def question(step: int) -> str:
-    return f"Question {step + 1} of {len(STEPS)}: {STEPS[step].text}"
+def question(step: int) -> Said:
+    return _("Question {number} of {total}: {question}",
+             number=step + 1, total=len(STEPS), question=STEPS[step].text)  # fmt: skip
 
 
-def opening() -> str:
-    """The first question, as the welcome sends it."""
-    return (
-        f"I have {len(STEPS)} quick questions so that others can find you.\n{question(0)}\n{HINT}"
-    )
+def opening() -> Said:
+    """The first question, as the welcome sends it (and, when Convener speaks more than one
+    language, how to answer in another)."""
+    return lines(
+        n_("I have {n} quick question so that others can find you.",
+           "I have {n} quick questions so that others can find you.", len(STEPS)),
+        question(0),
+        HINT,
+        _("To answer in another language, type `language <code>`: {languages}.",
+          languages=profiles.offered()) if len(i18n.available()) > 1 else None,
+    )  # fmt: skip
 
 
 _START: dict[str, object] = {}
@@ -224,9 +244,15 @@ async def converse(ctx: Context, event: Message) -> bool:
             return False
         step = row.step
     text = clean(event.text)
+    given = _language_asked(text)
+    if given is not None:
+        await ctx.platform.send(event.channel, await _change_language(ctx, step, given))
+        return True
     if _meant_command(ctx, text):
         await ctx.router.run_command(ctx, event, text)
-        await ctx.platform.send(event.channel, f"When you are ready: {question(step)}")
+        await ctx.platform.send(
+            event.channel, _("When you are ready: {question}", question=question(step))
+        )
         return True
     answer = await _answer(ctx, step, text)
     if answer:
@@ -234,23 +260,41 @@ async def converse(ctx: Context, event: Message) -> bool:
     return True
 
 
-async def _answer(ctx: Context, step: int, text: str) -> str | None:
+def _language_asked(text: str) -> str | None:
+    """The code in an answer `language <code>`; None when the answer is something else."""
+    words = text.split()
+    if len(words) != 2 or words[0].lower() != LANGUAGE_WORD:
+        return None
+    given = words[1].strip(" .!")
+    return given if i18n.code(given) or _CODE_SHAPE.fullmatch(given) else None
+
+
+async def _change_language(ctx: Context, step: int, given: str) -> Said:
+    """Set the member's language and ask the current question again, now in it (a language
+    Convener does not speak changes nothing: the languages it speaks, and the question)."""
+    code = i18n.code(given)
+    if code is None:
+        return lines(profiles.not_a_language(given), question(step))
+    return lines(await profiles.save_language(ctx, code), question(step))
+
+
+async def _answer(ctx: Context, step: int, text: str) -> Said | None:
     """Store one answer and say what comes next (None if another delivery got there first)."""
     now = ctx.now()
     word = text.lower().strip(" .!")
     async with ctx.db() as session:
         member = await ctx.sender.load(session)
         if word in STOP_WORDS:
-            ack, status, new_step = "All right, no more questions.", STOPPED, step
+            ack, status, new_step = _("All right, no more questions."), STOPPED, step
         else:
             if word in SKIP_WORDS:
-                ack = "Skipped."
+                ack = _("Skipped.")
             else:
                 try:
                     ack = await STEPS[step].save(session, member, text, now)
                 except UsageError as exc:
                     await session.rollback()
-                    return f"{exc}\n{question(step)}"
+                    return lines(exc.message, question(step))
             new_step = step + 1
             status = DONE if new_step >= len(STEPS) else ACTIVE
         if not await _move(session, member.id, step, new_step, status, now):
@@ -258,18 +302,18 @@ async def _answer(ctx: Context, step: int, text: str) -> str | None:
             return None
         if status == ACTIVE:
             await session.commit()
-            return f"{ack}\n{question(new_step)}"
+            return lines(ack, question(new_step))
         suggestions = await introductions(session, member)
         reading = await library.for_learning(session, member.id)
         await session.commit()
     ctx.unwatch(CONVERSATIONS, ctx.sender.user.platform, ctx.sender.user.id)
     if status == DONE:
-        closing = "Thank you, that's all! Type `profile` to see your profile."
+        closing = _("Thank you, that's all! Type `profile` to see your profile.")
     else:
-        closing = (
+        closing = _(
             "You can fill in your profile any time: `profile city <name>`, `expertise add <topic>`."
         )
-    return "\n".join(part for part in (ack, closing, suggestions, reading) if part)
+    return lines(ack, closing, suggestions, reading or None)
 
 
 @dataclass
@@ -278,18 +322,18 @@ class Suggestion:
 
     member: Member
     score: int = 0
-    reasons: list[tuple[int, str]] = field(default_factory=list)
+    reasons: list[tuple[int, Said]] = field(default_factory=list)
 
-    def add(self, weight: int, reason: str) -> None:
+    def add(self, weight: int, reason: Said) -> None:
         self.score += weight
         self.reasons.append((weight, reason))
 
 
-_TOPIC_REASONS = {
-    (expertise.OFFERS, expertise.WANTS): (3, "can help with {}, which you want to learn"),
-    (expertise.WANTS, expertise.OFFERS): (2, "wants to learn {}, which you can help with"),
-    (expertise.OFFERS, expertise.OFFERS): (1, "also helps with {}"),
-    (expertise.WANTS, expertise.WANTS): (1, "also wants to learn {}"),
+_TOPIC_REASONS = {  # (theirs, mine): (weight, the reason, with {topic})
+    (expertise.OFFERS, expertise.WANTS): (3, N_("can help with {topic}, which you want to learn")),
+    (expertise.WANTS, expertise.OFFERS): (2, N_("wants to learn {topic}, which you can help with")),
+    (expertise.OFFERS, expertise.OFFERS): (1, N_("also helps with {topic}")),
+    (expertise.WANTS, expertise.WANTS): (1, N_("also wants to learn {topic}")),
 }
 
 
@@ -311,7 +355,9 @@ async def suggest(
     candidates: dict[int, Suggestion] = {}
     for other, their_kind, my_kind, topic in rows:
         weight, reason = _TOPIC_REASONS[(their_kind, my_kind)]
-        candidates.setdefault(other.id, Suggestion(other)).add(weight, reason.format(topic))
+        candidates.setdefault(other.id, Suggestion(other)).add(
+            weight, Text(reason, {"topic": topic})
+        )
     city_key = fold(member.city, CITY_KEY_LENGTH)
     if city_key:
         neighbours = await session.scalars(
@@ -325,18 +371,21 @@ async def suggest(
             .limit(50)
         )
         for other in neighbours:
-            candidates.setdefault(other.id, Suggestion(other)).add(1, f"also in {other.city}")
+            candidates.setdefault(other.id, Suggestion(other)).add(
+                1, _("also in {city}", city=other.city)
+            )
     ranked = sorted(candidates.values(), key=lambda c: (-c.score, c.member.display_name.lower()))
     return ranked[:limit]
 
 
-async def introductions(session: AsyncSession, member: Member) -> str:
+async def introductions(session: AsyncSession, member: Member) -> Said:
     """A few lines suggesting members to meet, or a pointer to `experts` if there are none."""
     chosen = await suggest(session, member)
     if not chosen:
-        return "Type `experts <topic>` any time to find people who can help."
-    lines = ["People you might like to meet:"]
+        return _("Type `experts <topic>` any time to find people who can help.")
+    shown = []
     for candidate in chosen:
-        reasons = [r for _, r in sorted(candidate.reasons, key=lambda wr: -wr[0])][:2]
-        lines.append(f"• {candidate.member.display_name}: {'; '.join(reasons)}")
-    return "\n".join(lines)
+        reasons = [r for _weight, r in sorted(candidate.reasons, key=lambda wr: -wr[0])][:2]
+        name = candidate.member.display_name
+        shown.append(_("• {name}: {reasons}", name=name, reasons=join(reasons, "; ")))
+    return lines(_("People you might like to meet:"), *shown)

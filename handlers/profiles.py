@@ -1,9 +1,13 @@
-"""Profiles and expertise: `profile`, `profile city|org|role|timezone`, `expertise`,
+"""Profiles and expertise: `profile`, `profile city|org|role|timezone|language`, `expertise`,
 `expertise add|remove`, `experts`.
 
 Expertise rows are `offers` (can help with) or `wants` (wants to learn). `expertise add`
 declares offers; the welcome conversation fills both. `expertise remove` takes a topic off a
 profile altogether (offers and wants), so a member can tidy either with one command.
+
+`profile language <code>` sets the language Convener speaks with the member (the onboarding
+conversation and `channel language` use the same answer for a language it does not speak:
+`language_choice`).
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import expertise, members, timezones, topics
+from bot import expertise, i18n, languages, members, timezones, topics
 from bot.arguments import Rest, TopicName, TopicNames, Zone
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.i18n import N_, Message, Text, _, join, lines, n_
+from bot.languages import Languages
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
 
@@ -25,11 +31,13 @@ router = Router()
 
 CLEAR = members.CLEAR
 MAX_EXPERTS_SHOWN = 10
-WHICH_TOPICS = "Which topic? For example: budgeting, procurement"
-EXPERTISE_COMMANDS = (
+WHICH_TOPICS = _("Which topic? For example: budgeting, procurement")
+EXPERTISE_COMMANDS = _(
     "Use `expertise add|remove <topic>` (what you can help with) or "
     "`expertise learn|unlearn <topic>` (what you want to learn)."
 )
+NOTHING_LISTED = _("nothing listed yet")
+NOT_SET = _("not set")
 
 
 @dataclass(frozen=True)
@@ -40,24 +48,56 @@ class _ZoneOrClear(Zone):
         return None if word == CLEAR else super().parse(word)
 
 
-def _where(member: Member) -> str:
-    parts = [p for p in (member.city, member.org) if p]
-    return f" ({', '.join(parts)})" if parts else ""
+# Languages: what `profile language`, `channel language` and the onboarding conversation
+# accept, and the line that names the languages when they are given something else.
 
 
-async def render_profile(session: AsyncSession, member: Member, own: bool) -> str:
-    known = await expertise.expertise_of(session, member.id)
-    lines = [
-        f"**{member.display_name}**",
-        f"City: {member.city or 'not set'}",
-        f"Organisation: {member.org or 'not set'}",
-        f"Role: {member.role_title or 'not set'}",
-        f"Timezone: {member.timezone or 'not set'}",
-        f"Can help with: {', '.join(known[expertise.OFFERS]) or 'nothing listed yet'}",
-        f"Wants to learn: {', '.join(known[expertise.WANTS]) or 'nothing listed yet'}",
-    ]
-    if member.is_away:
-        lines.append("Away at the moment.")
+def offered() -> Message:
+    """The languages Convener speaks, each as its code and its own name."""
+    return join(
+        _("`{code}` ({name})", code=code, name=i18n.name_of(code)) for code in i18n.available()
+    )
+
+
+def not_a_language(given: str | None) -> Message:
+    """The answer to a language Convener does not speak (or none), naming those it does."""
+    given = (given or "").strip()
+    if not given:
+        return _("Which language? Choose one of: {languages}.", languages=offered())
+    return _("`{given}` is not a language I speak. Choose one of: {languages}.",
+             given=given[:20], languages=offered())  # fmt: skip
+
+
+def language_choice(given: str | None) -> str:
+    """The language `given` names (`fr`, `FR`, `fr-FR`, `pt_BR`); CommandError naming the
+    languages otherwise."""
+    code = i18n.code(given or "")
+    if code is None:
+        raise CommandError(not_a_language(given))
+    return code
+
+
+async def save_language(ctx: Context, code: str) -> Message:
+    """Keep the sender's language and speak it at once: the answer is already in it."""
+    async with ctx.db() as session:
+        await languages.set_member(session, ctx.sender.member_id, code)
+        await session.commit()
+    ctx.sender.member.language = code  # the sender's detached copy, for this event's answers
+    return _("Saved: your language is {language}.", language=i18n.name_of(code))
+
+
+def _language_line(member: Member, known: Languages) -> Message:
+    name = i18n.name_of(known.of_member(member))
+    if member.language and i18n.code(member.language):
+        return _("Language: {language}", language=name)
+    return _("Language: {language} (the community's)", language=name)
+
+
+async def render_profile(
+    session: AsyncSession, member: Member, own: bool, known: Languages
+) -> Message:
+    offers_wants = await expertise.expertise_of(session, member.id)
+    accounts = None
     if own:
         platforms = sorted(
             set(
@@ -66,11 +106,25 @@ async def render_profile(session: AsyncSession, member: Member, own: bool) -> st
                 )
             )
         )
-        lines.append(f"Accounts: {', '.join(platforms)}")
-        lines.append(
-            "Change it with `profile city|org|role|timezone <value>` and `expertise add <topic>`."
-        )
-    return "\n".join(lines)
+        accounts = lines(
+            _("Accounts: {platforms}", platforms=", ".join(platforms)),
+            _("Change it with `profile city|org|role|timezone|language <value>` and "
+              "`expertise add <topic>`."),
+        )  # fmt: skip
+    return lines(
+        _("**{name}**", name=member.display_name),
+        _("City: {city}", city=member.city or NOT_SET),
+        _("Organisation: {org}", org=member.org or NOT_SET),
+        _("Role: {role}", role=member.role_title or NOT_SET),
+        _("Timezone: {zone}", zone=member.timezone or NOT_SET),
+        _language_line(member, known),
+        _("Can help with: {topics}",
+          topics=", ".join(offers_wants[expertise.OFFERS]) or NOTHING_LISTED),
+        _("Wants to learn: {topics}",
+          topics=", ".join(offers_wants[expertise.WANTS]) or NOTHING_LISTED),
+        _("Away at the moment.") if member.is_away else None,
+        accounts,
+    )  # fmt: skip
 
 
 @router.command(
@@ -79,7 +133,7 @@ async def render_profile(session: AsyncSession, member: Member, own: bool) -> st
     summary="show your profile or someone else's",
     example="profile @amina",
 )
-async def show_profile(ctx: Context, cmd: Command) -> str:
+async def show_profile(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         me = await ctx.sender.load(session)
         if not cmd.values.member:
@@ -88,65 +142,96 @@ async def show_profile(ctx: Context, cmd: Command) -> str:
             try:
                 member = await members.from_mention(session, ctx.platform, cmd.values.member)
             except CommandError as exc:
-                raise UsageError(
-                    f"{exc} To change your own profile: `profile city|org|role|timezone <value>`."
-                ) from exc
-        text = await render_profile(session, member, own=member.id == me.id)
+                raise UsageError(lines(
+                    exc.message,
+                    _("To change your own profile: `profile city|org|role|timezone <value>`."),
+                    sep=" ",
+                )) from exc  # fmt: skip
+        text = await render_profile(session, member, own=member.id == me.id, known=ctx.languages)
         await session.commit()
     return text
 
 
-def _text_field_command(field: str, placeholder: str, example: str) -> None:
-    label = members.TEXT_FIELDS[field].label
+def _text_field_command(
+    field: str, placeholder: str, example: str, summary: str, saved: str, cleared: Message
+) -> None:
+    """`profile <field> <value>`; `saved` is a message (`N_`) with `{value}`."""
 
-    async def set_field(ctx: Context, cmd: Command) -> str:
+    async def set_field(ctx: Context, cmd: Command) -> Message:
         async with ctx.db() as session:
             member = await ctx.sender.load(session)
             value = members.set_text_field(member, field, cmd.values.value)
             await session.commit()
-        return f"Saved: your {label} is {value}." if value else f"Cleared your {label}."
+        return Text(saved, {"value": value}) if value else cleared
 
     router.command(
         f"profile {field}",
-        args=[Rest("value", label=f"<{placeholder}>", missing=f"What is your {label}?")],
-        summary=f"set your {label} (`-` clears it)",
+        args=[Rest("value", label=f"<{placeholder}>", missing=members.TEXT_FIELDS[field].ask)],
+        summary=summary,
         example=f"profile {field} {example}",
     )(set_field)
 
 
-_text_field_command("city", "city", "Nairobi")
-_text_field_command("org", "organisation", "City of Nairobi")
-_text_field_command("role", "role", "Budget officer")
+_text_field_command(
+    "city", "city", "Nairobi", "set your city (`-` clears it)",
+    N_("Saved: your city is {value}."), _("Cleared your city."),
+)  # fmt: skip
+_text_field_command(
+    "org", "organisation", "City of Nairobi", "set your organisation (`-` clears it)",
+    N_("Saved: your organisation is {value}."), _("Cleared your organisation."),
+)  # fmt: skip
+_text_field_command(
+    "role", "role", "Budget officer", "set your role (`-` clears it)",
+    N_("Saved: your role is {value}."), _("Cleared your role."),
+)  # fmt: skip
 
 
 @router.command(
     "profile timezone",
-    args=[_ZoneOrClear(label="<Area/City>", missing=f"Which timezone? {timezones.EXAMPLE}")],
-    extra=f"Give one timezone. {timezones.EXAMPLE}",
+    args=[
+        _ZoneOrClear(
+            label="<Area/City>", missing=lines(_("Which timezone?"), timezones.EXAMPLE, sep=" ")
+        )
+    ],
+    extra=lines(_("Give one timezone."), timezones.EXAMPLE, sep=" "),
     summary="set your timezone (`-` clears it)",
     example="profile timezone Africa/Nairobi",
 )
-async def set_timezone(ctx: Context, cmd: Command) -> str:
+async def set_timezone(ctx: Context, cmd: Command) -> Message:
     value = cmd.values.zone
     async with ctx.db() as session:
         member = await ctx.sender.load(session)
         member.timezone = value
         await session.commit()
-    return f"Saved: your timezone is {value}." if value else "Cleared your timezone."
+    if value:
+        return _("Saved: your timezone is {value}.", value=value)
+    return _("Cleared your timezone.")
+
+
+@router.command(
+    "profile language",
+    args=[Rest("code", optional=True, label="<code>")],
+    summary="set the language I speak with you",
+    example="profile language fr",
+)
+async def set_language(ctx: Context, cmd: Command) -> Message:
+    return await save_language(ctx, language_choice(cmd.values.code))
 
 
 @router.command(
     "expertise", extra=EXPERTISE_COMMANDS, summary="what you can help with and want to learn"
 )
-async def list_expertise(ctx: Context, cmd: Command) -> str:
+async def list_expertise(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         known = await expertise.expertise_of(session, ctx.sender.member_id)
     if not known[expertise.OFFERS] and not known[expertise.WANTS]:
-        return "You have not listed any topics yet. Add some: `expertise add budgeting, audit`."
-    lines = [f"You can help with: {', '.join(known[expertise.OFFERS]) or 'nothing listed yet'}"]
-    if known[expertise.WANTS]:
-        lines.append(f"You want to learn: {', '.join(known[expertise.WANTS])}")
-    return "\n".join(lines)
+        return _("You have not listed any topics yet. Add some: `expertise add budgeting, audit`.")
+    return lines(
+        _("You can help with: {topics}",
+          topics=", ".join(known[expertise.OFFERS]) or NOTHING_LISTED),
+        _("You want to learn: {topics}", topics=", ".join(known[expertise.WANTS]))
+        if known[expertise.WANTS] else None,
+    )  # fmt: skip
 
 
 @router.command(
@@ -155,7 +240,7 @@ async def list_expertise(ctx: Context, cmd: Command) -> str:
     summary="say what you can help with",
     example="expertise add budgeting, procurement",
 )
-async def add_offers(ctx: Context, cmd: Command) -> str:
+async def add_offers(ctx: Context, cmd: Command) -> Message:
     return await expertise.declare_now(
         ctx, ctx.sender.member_id, cmd.values.topics, expertise.OFFERS
     )
@@ -167,7 +252,7 @@ async def add_offers(ctx: Context, cmd: Command) -> str:
     summary="take topics off your profile",
     example="expertise remove procurement",
 )
-async def remove_expertise(ctx: Context, cmd: Command) -> str:
+async def remove_expertise(ctx: Context, cmd: Command) -> Message:
     names = cmd.values.topics
     async with ctx.db() as session:
         mine = {
@@ -182,11 +267,11 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
         for name in names:
             topic = await topics.find(session, name)
             if topic is None or topic.id not in mine:
-                listed = ", ".join(sorted(t.name for t in mine.values())) or "nothing yet"
-                raise CommandError(
-                    f"`{name[:40]}` is not on your profile, so nothing was removed. "
-                    f"Your topics: {listed}."
-                )
+                listed = ", ".join(sorted(t.name for t in mine.values())) or _("nothing yet")
+                raise CommandError(_(
+                    "`{name}` is not on your profile, so nothing was removed. "
+                    "Your topics: {topics}.", name=name[:40], topics=listed,
+                ))  # fmt: skip
             removed.append(topic)
         await session.execute(
             delete(Expertise).where(
@@ -195,16 +280,28 @@ async def remove_expertise(ctx: Context, cmd: Command) -> str:
             )
         )
         await session.commit()
-    return f"Removed from your profile: {', '.join(t.name for t in removed)}."
+    return _("Removed from your profile: {topics}.", topics=", ".join(t.name for t in removed))
+
+
+def _expert(member: Member) -> Message:
+    where = ", ".join(p for p in (member.city, member.org) if p)
+    name = member.display_name
+    if where and member.is_away:
+        return _("• {name} ({where}) (away)", name=name, where=where)
+    if where:
+        return _("• {name} ({where})", name=name, where=where)
+    if member.is_away:
+        return _("• {name} (away)", name=name)
+    return _("• {name}", name=name)
 
 
 @router.command(
     "experts",
-    args=[TopicName(missing="Which topic? For example: experts budgeting")],
+    args=[TopicName(missing=_("Which topic? For example: experts budgeting"))],
     summary="who can help with a topic",
     example="experts budgeting",
 )
-async def experts(ctx: Context, cmd: Command) -> str:
+async def experts(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         topic = await topics.known(session, cmd.values.topic)
         helpers = (
@@ -220,12 +317,10 @@ async def experts(ctx: Context, cmd: Command) -> str:
             )
         ).all()
     if not helpers:
-        return f"Nobody has said they can help with {topic.name} yet."
-    shown = [
-        f"• {m.display_name}{_where(m)}{' (away)' if m.is_away else ''}"
-        for m in helpers[:MAX_EXPERTS_SHOWN]
-    ]
+        return _("Nobody has said they can help with {topic} yet.", topic=topic.name)
     more = len(helpers) - MAX_EXPERTS_SHOWN
-    if more > 0:
-        shown.append(f"… and {more} more.")
-    return f"Who can help with {topic.name}:\n" + "\n".join(shown)
+    return lines(
+        _("Who can help with {topic}:", topic=topic.name),
+        *(_expert(m) for m in helpers[:MAX_EXPERTS_SHOWN]),
+        n_("… and {n} more.", "… and {n} more.", more) if more > 0 else None,
+    )

@@ -294,7 +294,7 @@ def _in(cmd: Command, ctx: Context) -> str:
 async def show_welcome(ctx: Context, cmd: Command) -> Message:
     language = _in(cmd, ctx)
     template = await _template(ctx, language)
-    shown = template if template is not None else i18n.render(DEFAULT_TEMPLATE, language)
+    shown = template if template is not None else i18n.pattern(DEFAULT_TEMPLATE, language)
     return lines(
         _("The welcome message in {language} (set by a facilitator):", language=i18n.name_of(language))
         if template is not None

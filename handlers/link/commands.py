@@ -15,6 +15,7 @@ from bot.arguments import Mention, Rest, Word
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import UsageError
+from bot.i18n import Message, _, join, n_, verbatim
 from bot.models import Identity
 from bot.router import Router
 from bot.types import UserRef
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 router = Router()
 
-ONE_OF_EACH = "Name one member and one platform."
+ONE_OF_EACH = _("Name one member and one platform.")
 
 
 @asynccontextmanager
@@ -53,7 +54,7 @@ async def _rewiring(ctx: Context) -> AsyncIterator[None]:
     summary="join your Slack and Matrix accounts: `link` gives a code, use it on the other",
     example="link ABCD-2345",
 )
-async def link(ctx: Context, cmd: Command) -> str:
+async def link(ctx: Context, cmd: Command) -> Message:
     if cmd.values.code is None:
         return await _issue(ctx, cmd)
     code = linking.parse_code(cmd.values.code)
@@ -63,10 +64,16 @@ async def link(ctx: Context, cmd: Command) -> str:
         )
         await session.commit()
     await _warn_owner(ctx, theirs, mine)
-    return (
-        f"This will join your {linking.account(mine)} with the {linking.account(theirs)} into "
-        f"one member, with one profile and their activity combined. Type `link confirm` within "
-        f"{linking.MINUTES} minutes to do it, or `link cancel`."
+    return n_(
+        "This will join your {mine} with the {theirs} into one member, with one profile and "
+        "their activity combined. Type `link confirm` within {n} minute to do it, or "
+        "`link cancel`.",
+        "This will join your {mine} with the {theirs} into one member, with one profile and "
+        "their activity combined. Type `link confirm` within {n} minutes to do it, or "
+        "`link cancel`.",
+        linking.MINUTES,
+        mine=linking.said_account(mine),
+        theirs=linking.said_account(theirs),
     )
 
 
@@ -74,15 +81,17 @@ async def link(ctx: Context, cmd: Command) -> str:
     "link confirm",
     summary="join the accounts you named with `link <code>`",
 )
-async def link_confirm(ctx: Context, cmd: Command) -> str:
+async def link_confirm(ctx: Context, cmd: Command) -> Message:
     async with _rewiring(ctx), _session(ctx) as session:
         member = await ctx.sender.load(session)
         survivor = await linking.confirm(session, member, cmd.sender.platform, ctx.now())
         platforms = sorted({u.platform for u in await members.platform_users(session, survivor.id)})
         await session.commit()
-    return (
-        f"Linked: your accounts ({', '.join(platforms)}) are now one member, "
-        f"{survivor.display_name}. Your profile, expertise and activity are combined."
+    return _(
+        "Linked: your accounts ({platforms}) are now one member, {name}. Your profile, "
+        "expertise and activity are combined.",
+        platforms=", ".join(platforms),
+        name=survivor.display_name,
     )
 
 
@@ -90,11 +99,11 @@ async def link_confirm(ctx: Context, cmd: Command) -> str:
     "link cancel",
     summary="drop a link waiting for `link confirm` (yours, or one made with your code)",
 )
-async def link_cancel(ctx: Context, cmd: Command) -> str:
+async def link_cancel(ctx: Context, cmd: Command) -> Message:
     async with _session(ctx) as session:
         await linking.cancel(session, ctx.sender.member_id, ctx.now())
         await session.commit()
-    return "Cancelled: nothing was linked, and that code no longer works."
+    return _("Cancelled: nothing was linked, and that code no longer works.")
 
 
 @router.command(
@@ -105,18 +114,22 @@ async def link_cancel(ctx: Context, cmd: Command) -> str:
     example="unlink @amina slack",
     roles=[roles.FACILITATOR],
 )
-async def unlink(ctx: Context, cmd: Command) -> str:
+async def unlink(ctx: Context, cmd: Command) -> Message:
     who, platform = cmd.values.member, cmd.values.platform.lower()
     if platform not in ctx.platforms:
-        names = " or ".join(sorted(ctx.platforms))
-        raise UsageError(f"`{cmd.values.platform[:30]}` is not a platform here; use {names}.")
+        names = join((verbatim(name) for name in sorted(ctx.platforms)), _(" or "))
+        raise UsageError(_("`{platform}` is not a platform here; use {names}.",
+                           platform=cmd.values.platform[:30], names=names))  # fmt: skip
     async with _rewiring(ctx), ctx.db() as session:
         member = await members.from_mention(session, ctx.platform, who)
         new = await linking.unlink(session, member, platform, ctx.sender.member_id, ctx.now())
         await session.commit()
-    return (
-        f"Unlinked: {member.display_name}'s {platform} account is now a member of its own, "
-        f"{new.display_name}. Roles, profile and expertise stay with {member.display_name}."
+    return _(
+        "Unlinked: {name}'s {platform} account is now a member of its own, {new}. Roles, "
+        "profile and expertise stay with {name}.",
+        name=member.display_name,
+        platform=platform,
+        new=new.display_name,
     )
 
 
@@ -129,22 +142,28 @@ async def _warn_owner(ctx: Context, owner: Identity, claimer: Identity) -> None:
     try:
         await platform.send_dm(
             UserRef(owner.platform, owner.user_id, owner.display_name),
-            f"Your link code was just used by the {linking.account(claimer)}. If that was "
-            "you, confirm there. If not, type `link cancel` here now and nothing is linked.",
+            _(
+                "Your link code was just used by the {account}. If that was you, confirm "
+                "there. If not, type `link cancel` here now and nothing is linked.",
+                account=linking.said_account(claimer),
+            ),
         )
     except Exception:  # the claim stands; the claimer still has to confirm
         log.warning("could not tell %s:%s about a claim on their link code",
                     owner.platform, owner.user_id, exc_info=True)  # fmt: skip
 
 
-async def _issue(ctx: Context, cmd: Command) -> str:
+async def _issue(ctx: Context, cmd: Command) -> Message:
     async with ctx.db() as session:
         code = await linking.issue_code(
             session, ctx.sender.member_id, cmd.sender.platform, ctx.now()
         )
         await session.commit()
-    return (
-        f"Your link code is {linking.show_code(code)}. On your account on another platform, "
-        f"type `link {linking.show_code(code)}` within {linking.MINUTES} minutes. It works once; "
-        "keep it to yourself."
+    return n_(
+        "Your link code is {code}. On your account on another platform, type `link {code}` "
+        "within {n} minute. It works once; keep it to yourself.",
+        "Your link code is {code}. On your account on another platform, type `link {code}` "
+        "within {n} minutes. It works once; keep it to yourself.",
+        linking.MINUTES,
+        code=linking.show_code(code),
     )

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import activity, audit
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _, lines, n_
 from bot.models import (
     Activity,
     AuditEntry,
@@ -44,7 +45,8 @@ CODE_TTL = timedelta(minutes=15)
 MINUTES = int(CODE_TTL.total_seconds() // 60)
 CODE_LENGTH = 8
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I, L, O, 0, 1: easy to read and type
-AGAIN = "Type `link` on your other account for a new code."
+AGAIN = _("Type `link` on your other account for a new code.")
+USED = _("That code was already used.")
 
 PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     Activity.__table__.c.member_id,
@@ -62,7 +64,7 @@ PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     LinkCode.__table__.c.claimed_by,
 )
 
-_PROFILE_FIELDS = ("city", "org", "role_title", "timezone")
+_PROFILE_FIELDS = ("city", "org", "role_title", "timezone", "language")
 
 
 class Burned(CommandError):
@@ -78,15 +80,31 @@ def parse_code(text: str) -> str:
     """A code as typed (any case, with or without the dash); UsageError if it cannot be one."""
     code = re.sub(r"[\s\-]", "", text).upper()
     if not re.fullmatch(f"[A-Z0-9]{{{CODE_LENGTH}}}", code):
-        raise UsageError("That does not look like a link code (8 letters and digits, ABCD-2345).")
+        raise UsageError(
+            _("That does not look like a link code (8 letters and digits, ABCD-2345).")
+        )
     return code
 
 
 def account(identity: Identity) -> str:
-    """An account as people recognise it: `slack account alice (U123)`."""
+    """An account as the audit log records it: `slack account alice (U123)`."""
     name = identity.display_name
     who = f"{name} ({identity.user_id})" if name and name != identity.user_id else identity.user_id
     return f"{identity.platform} account {who}"
+
+
+def said_account(identity: Identity) -> Message:
+    """An account as people recognise it, in their language: `slack account alice (U123)`."""
+    name, user_id = identity.display_name, identity.user_id
+    if name and name != user_id:
+        return _("{platform} account {name} ({user_id})",
+                 platform=identity.platform, name=name, user_id=user_id)  # fmt: skip
+    return _("{platform} account {user_id}", platform=identity.platform, user_id=user_id)
+
+
+def _again(said: Message) -> Message:
+    """A refusal, then how to get a new code."""
+    return lines(said, AGAIN, sep=" ")
 
 
 def _deadline(row: LinkCode) -> datetime:
@@ -103,8 +121,8 @@ async def issue_code(session: AsyncSession, member_id: int, platform: str, now: 
             | ((LinkCode.member_id == member_id) & LinkCode.used_at.is_(None))
         )
     )
-    for _ in range(5):
-        code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    for _attempt in range(5):
+        code = "".join(secrets.choice(ALPHABET) for _letter in range(CODE_LENGTH))
         try:
             async with session.begin_nested():
                 session.add(
@@ -142,22 +160,22 @@ async def _accounts(
     code up and raises Burned when they are one member or share a platform."""
     mine, theirs = await _identities(session, member_id), await _identities(session, row.member_id)
     if not theirs:
-        raise CommandError(f"The account that made that code is gone. {AGAIN}")
+        raise CommandError(_again(_("The account that made that code is gone.")))
     if row.member_id == member_id:
         await _use_up(session, row.code, now)
         if len(mine) > 1:
-            raise Burned("These accounts are already linked.")
-        raise Burned(
+            raise Burned(_("These accounts are already linked."))
+        raise Burned(_(
             "That code is from this same account, so it no longer works. Type `link` for a "
             "new code and use it on your account on another platform."
-        )
+        ))  # fmt: skip
     shared = sorted({i.platform for i in mine} & {i.platform for i in theirs})
     if shared:
         await _use_up(session, row.code, now)
-        raise Burned(
-            f"Only accounts on different platforms can be linked, and both are on {shared[0]}. "
-            "That code no longer works."
-        )
+        raise Burned(_(
+            "Only accounts on different platforms can be linked, and both are on {platform}. "
+            "That code no longer works.", platform=shared[0],
+        ))  # fmt: skip
     return _on(mine, platform), _on(theirs, row.platform)
 
 
@@ -174,11 +192,13 @@ async def claim(
     expired code; Burned for the code's own member or a shared platform. The caller commits."""
     row = await session.get(LinkCode, code)
     if row is None:
-        raise CommandError(f"I don't know that code. {AGAIN}")
+        raise CommandError(_again(_("I don't know that code.")))
     if row.used_at is not None or row.claimed_by not in (None, member_id):
-        raise CommandError(f"That code was already used. {AGAIN}")
+        raise CommandError(_again(USED))
     if now > _deadline(row):
-        raise CommandError(f"That code has expired (codes last {MINUTES} minutes). {AGAIN}")
+        raise CommandError(_again(n_("That code has expired (codes last {n} minute).",
+                                     "That code has expired (codes last {n} minutes).",
+                                     MINUTES)))  # fmt: skip
     accounts = await _accounts(session, row, member_id, platform, now)
     if row.claimed_by is None:
         taken = await session.execute(
@@ -188,7 +208,7 @@ async def claim(
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount != 1:
-            raise CommandError(f"That code was already used. {AGAIN}")
+            raise CommandError(_again(USED))
     return accounts
 
 
@@ -202,10 +222,12 @@ async def pending(session: AsyncSession, member_id: int, now: datetime) -> LinkC
     )
     if row is None:
         raise CommandError(
-            "You have no link waiting. Type `link <code>` with a code from your other account."
+            _("You have no link waiting. Type `link <code>` with a code from your other account.")
         )
     if now > _deadline(row):
-        raise CommandError(f"That link waited more than {MINUTES} minutes and has expired. {AGAIN}")
+        raise CommandError(_again(n_("That link waited more than {n} minute and has expired.",
+                                     "That link waited more than {n} minutes and has expired.",
+                                     MINUTES)))  # fmt: skip
     return row
 
 
@@ -217,7 +239,7 @@ async def confirm(session: AsyncSession, member: Member, platform: str, now: dat
     mine, theirs = await _accounts(session, row, member.id, platform, now)
     other = await session.get(Member, row.member_id)
     if other is None or not await _use_up(session, row.code, now):
-        raise CommandError(f"That code was already used. {AGAIN}")
+        raise CommandError(_again(USED))
     detail = f"{account(theirs)} + {account(mine)}"
     survivor = await merge(session, member, other)
     audit.record(
@@ -252,11 +274,12 @@ async def unlink(
     accounts = await _identities(session, member.id)
     moving = [i for i in accounts if i.platform == platform]
     if not moving:
-        raise CommandError(f"{member.display_name} has no {platform} account.")
-    if len(moving) == len(accounts):
         raise CommandError(
-            f"That is {member.display_name}'s only account, so there is nothing to unlink."
+            _("{name} has no {platform} account.", name=member.display_name, platform=platform)
         )
+    if len(moving) == len(accounts):
+        raise CommandError(_("That is {name}'s only account, so there is nothing to unlink.",
+                             name=member.display_name))  # fmt: skip
     new = Member(
         display_name=(moving[0].display_name or moving[0].user_id)[:200],
         is_bot=member.is_bot,

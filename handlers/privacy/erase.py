@@ -1,9 +1,10 @@
 """Erasing a member at their request (`forgetme confirm`), in one transaction.
 
-What goes: the profile (a neutral name instead), every platform account's link to the member,
-expertise, onboarding, link codes, roles, offers to route their messages, the notes and
-profile snapshots of their expressions of interest, the text of their questions and of their
-logged activity, the library entries they created, and their answers kept in other entries.
+What goes: the profile (a neutral name instead; the language too), every platform account's
+link to the member, expertise, onboarding, link codes, roles, offers to route their messages,
+the notes and profile snapshots of their expressions of interest, the text of their questions
+and of their logged activity, the library entries they created, and their answers kept in
+other entries.
 What stays: the member row, nameless, with its activity rows (metadata only), event sign-ups
 and expressions of interest (without text), so the community's counts stay right.
 """
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import activity, audit
 from bot.errors import CommandError
+from bot.i18n import _
 from bot.models import (
     Activity,
     CallInterest,
@@ -33,6 +35,7 @@ from bot.models import (
 from bot.types import UserRef
 from handlers.privacy.authorship import answers_by
 
+# Stored in place of what is erased (data, the same for every reader), not said by Convener.
 FORMER_MEMBER = "Former member"
 ERASED = "(erased at the member's request)"
 ERASED_ANSWER = "(an answer erased at its author's request)"
@@ -49,7 +52,7 @@ def erase(session: Session, member_id: int, now: datetime) -> list[UserRef]:
         session.execute(hold)
     member = session.get(Member, member_id)
     if member is None or member.erased_at is not None:
-        raise CommandError("There is nothing left to erase.")
+        raise CommandError(_("There is nothing left to erase."))
     for entry, mine in answers_by(session, member_id):
         body = entry.body.split("\n")
         for n in mine:
@@ -77,7 +80,7 @@ def erase(session: Session, member_id: int, now: datetime) -> list[UserRef]:
     ]
     session.execute(delete(Identity).where(Identity.member_id == member_id))
     member.display_name = FORMER_MEMBER
-    member.city = member.org = member.role_title = member.timezone = None
+    member.city = member.org = member.role_title = member.timezone = member.language = None
     member.is_away, member.away_until, member.erased_at = False, None, now
     audit.record(session, audit.FORGET, now, actor_id=member_id, subject_id=member_id)
     session.commit()

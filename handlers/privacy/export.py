@@ -1,6 +1,8 @@
 """`mydata`'s workbook: everything Convener holds about one member, one sheet per kind,
 written by the core writer (`bot.workbook`). Every text is a text cell, never a formula;
-times are in UTC; activity is counted by month and kind, not listed row by row."""
+times are in UTC; activity is counted by month and kind, not listed row by row. Sheet names,
+headers and Convener's own words are in the member's language; what is stored (statuses,
+kinds, what people wrote) is shown as it is kept."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.i18n import ENGLISH, Message, _, render
 from bot.models import (
     Activity,
     Call,
@@ -27,32 +30,39 @@ from bot.models import (
 from bot.workbook import Sheet, Text, new_book, to_bytes
 from handlers.privacy.authorship import answers_by
 
-LONG = ("Question", "Title", "Text", "Note")  # columns shown wide
+QUESTION, TITLE, TEXT, NOTE = _("Question"), _("Title"), _("Text"), _("Note")
+LONG = (QUESTION, TITLE, TEXT, NOTE)  # columns shown wide
 WIDE = 60
+PLATFORM, USER_ID, DISPLAY_NAME = _("Platform"), _("User id"), _("Display name")
+ROLE, CITY, ORGANISATION = _("Role"), _("City"), _("Organisation")
+UPDATED = _("Updated (UTC)")
 
-Section = tuple[str, list[str], list[tuple]]
+Section = tuple[Message, list[Message], list[tuple]]
 
 
-def workbook(session: Session, member_id: int) -> bytes:
-    """The member's data as an .xlsx file."""
+def workbook(session: Session, member_id: int, language: str = ENGLISH) -> bytes:
+    """The member's data as an .xlsx file, in `language`."""
     book = new_book()
     for title, names, rows in sections(session, member_id):
-        sheet = Sheet(book, title, [(name, WIDE if name in LONG else 18, None) for name in names])
+        columns = [(name, WIDE if name in LONG else 18, None) for name in names]
+        sheet = Sheet(book, title, columns, language=language)
         for row in rows:
-            sheet.append([cell(value) for value in row])
+            sheet.append([cell(value, language) for value in row])
         if not rows:
-            sheet.note("Nothing held.")
+            sheet.note(_("Nothing held."))
         sheet.finish()
     return to_bytes(book)
 
 
-def cell(value: object) -> object:
-    """Text from people as a text cell (`=1+1` stays text); times as UTC without the zone
-    (Excel has none)."""
+def cell(value: object, language: str = ENGLISH) -> object:
+    """Text from people as a text cell (`=1+1` stays text); Convener's words in `language`;
+    times as UTC without the zone (Excel has none)."""
     if isinstance(value, str):
         return Text(value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, Message):
+        return Text(render(value, language))
     return value
 
 
@@ -62,66 +72,71 @@ def sections(session: Session, member_id: int) -> list[Section]:
 
     mine = Member.id == member_id
     return [
-        ("Profile", ["Field", "Value"], profile(session.scalars(select(Member).where(mine)).one())),
-        ("Identities", ["Platform", "User id", "Display name"], rows(
+        (_("Profile"), [_("Field"), _("Value")],
+         profile(session.scalars(select(Member).where(mine)).one())),
+        (_("Identities"), [PLATFORM, USER_ID, DISPLAY_NAME], rows(
             select(Identity.platform, Identity.user_id, Identity.display_name)
             .where(Identity.member_id == member_id).order_by(Identity.platform, Identity.user_id)
         )),
-        ("Expertise", ["Kind", "Topic"], rows(
+        (_("Expertise"), [_("Kind"), _("Topic")], rows(
             select(Expertise.kind, Topic.name).join(Topic, Topic.id == Expertise.topic_id)
             .where(Expertise.member_id == member_id).order_by(Expertise.kind, Topic.key)
         )),
-        ("Onboarding", ["Platform", "User id", "Step", "Status", "Started (UTC)",
-                        "Updated (UTC)"], rows(
+        (_("Onboarding"), [PLATFORM, USER_ID, _("Step"), _("Status"), _("Started (UTC)"),
+                           UPDATED], rows(
             select(Onboarding.platform, Onboarding.user_id, Onboarding.step, Onboarding.status,
                    Onboarding.started_at, Onboarding.updated_at)
             .where(Onboarding.member_id == member_id)
         )),
-        ("Questions", ["Id", "Asked (UTC)", "Solved (UTC)", "Status", "Question"], rows(
+        (_("Questions"), [_("Id"), _("Asked (UTC)"), _("Solved (UTC)"), _("Status"), QUESTION],
+         rows(
             select(Question.id, Question.asked_at, Question.solved_at, Question.status,
                    Question.text)
             .where(Question.asker_id == member_id).order_by(Question.id)
         )),
-        ("Library", ["Entry", "Yours", "Title", "Link", "Text"], library(session, member_id)),
-        ("Events", ["Event", "Title", "Starts (UTC)", "Answer", "Answered (UTC)"], rows(
+        (_("Library"), [_("Entry"), _("Yours"), TITLE, _("Link"), TEXT],
+         library(session, member_id)),
+        (_("Events"), [_("Event"), TITLE, _("Starts (UTC)"), _("Answer"), _("Answered (UTC)")],
+         rows(
             select(Event.id, Event.title, Event.starts_at, EventRsvp.answer, EventRsvp.answered_at)
             .join(EventRsvp, EventRsvp.event_id == Event.id)
             .where(EventRsvp.member_id == member_id).order_by(Event.starts_at, Event.id)
         )),
-        ("Calls", ["Call", "Title", "Note", "City", "Organisation", "Role", "Updated (UTC)",
-                   "Withdrawn (UTC)"], rows(
+        (_("Calls"), [_("Call"), TITLE, NOTE, CITY, ORGANISATION, ROLE, UPDATED,
+                      _("Withdrawn (UTC)")], rows(
             select(Call.id, Call.title, CallInterest.note, CallInterest.city, CallInterest.org,
                    CallInterest.role_title, CallInterest.updated_at, CallInterest.withdrawn_at)
             .join(CallInterest, CallInterest.call_id == Call.id)
             .where(CallInterest.member_id == member_id).order_by(Call.id)
         )),
-        ("Roles", ["Role", "Granted (UTC)", "Source"], rows(
+        (_("Roles"), [ROLE, _("Granted (UTC)"), _("Source")], rows(
             select(Role.role, Role.granted_at, Role.source)
             .where(Role.member_id == member_id).order_by(Role.role)
         )),
-        ("Activity", ["Month (UTC)", "Kind", "Count"], activity(session, member_id)),
+        (_("Activity"), [_("Month (UTC)"), _("Kind"), _("Count")], activity(session, member_id)),
     ]  # fmt: skip
 
 
 def profile(member: Member) -> list[tuple]:
     return [
-        ("Display name", member.display_name),
-        ("City", member.city),
-        ("Organisation", member.org),
-        ("Role", member.role_title),
-        ("Timezone", member.timezone),
-        ("First seen (UTC)", member.created_at),
-        ("Joined (UTC)", member.joined_at),
-        ("Welcomed (UTC)", member.welcomed_at),
-        ("Away", "yes" if member.is_away else "no"),
-        ("Away until (UTC)", member.away_until),
+        (DISPLAY_NAME, member.display_name),
+        (CITY, member.city),
+        (ORGANISATION, member.org),
+        (ROLE, member.role_title),
+        (_("Timezone"), member.timezone),
+        (_("Language"), member.language),
+        (_("First seen (UTC)"), member.created_at),
+        (_("Joined (UTC)"), member.joined_at),
+        (_("Welcomed (UTC)"), member.welcomed_at),
+        (_("Away"), _("yes") if member.is_away else _("no")),
+        (_("Away until (UTC)"), member.away_until),
     ]
 
 
 def library(session: Session, member_id: int) -> list[tuple]:
     """Entries the member created, whole, then their answers kept in other entries."""
     created = [
-        (entry.id, "created by you", entry.title, entry.url, entry.body)
+        (entry.id, _("created by you"), entry.title, entry.url, entry.body)
         for entry in session.scalars(
             select(KnowledgeEntry)
             .where(KnowledgeEntry.created_by == member_id)
@@ -130,7 +145,7 @@ def library(session: Session, member_id: int) -> list[tuple]:
     ]
     answers: list[tuple] = []
     for entry, mine in answers_by(session, member_id):
-        answers += [(entry.id, "your answer", entry.title, None, text) for text in mine.values()]
+        answers += [(entry.id, _("your answer"), entry.title, None, text) for text in mine.values()]
     return created + answers
 
 
