@@ -20,12 +20,12 @@ async def test_profile_language_then_help_in_french(world):
     saved = i18n.render(_("Saved: your language is {language}.", language="Français"), "fr")
     assert saved != "Saved: your language is Français."
     await alice.say(world["room"], "!profile language fr")
-    room_id, reply = await alice.wait_for(is_text(saved))
+    _room, reply = await alice.wait_for(is_text(saved))
     assert reply.sender == bot_id
     heading = i18n.render(_("Here is what you can ask me:"), "fr")
     assert heading != "Here is what you can ask me:"
     await alice.say(world["room"], "!help")
-    _room, answer = await alice.wait_for(is_text(heading))
+    _where, answer = await alice.wait_for(is_text(heading))
     assert answer.sender == bot_id
     assert "Here is what you can ask me" not in answer.body
     assert "<code>help [command]</code>" in answer.formatted_body  # command words stay
