@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from bot import health, logs
+from bot import health, i18n, logs
 from bot.app import STOP_GRACE_SECONDS, Convener
 from bot.context import utc_now
 from bot.db import Database, describe, sync_url, upgrade
@@ -272,6 +272,7 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
         write_report(
             url, period, str(output), now=now, timezone=settings.timezone,
             pseudonymous=args.pseudonymous, community=settings.community_name,
+            language=args.language or i18n.code(settings.language) or i18n.ENGLISH,
         )  # fmt: skip
     except OSError as exc:
         print(f"convener report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
@@ -329,6 +330,16 @@ def make_demo(settings: Settings, fresh: str | None) -> int:
     return 0
 
 
+def language_code(text: str) -> str:
+    """`--language`: a language Convener speaks (`fr`, `fr-FR`), as its code."""
+    found = i18n.code(text)
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a language Convener speaks ({', '.join(i18n.available())})"
+        )
+    return found
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="convener",
@@ -369,6 +380,9 @@ def parser() -> argparse.ArgumentParser:
                         "and roles shown as other (default: names)")  # fmt: skip
     report.add_argument("--pdf", action="store_true",
                         help="also write FILE.pdf through LibreOffice, if installed")  # fmt: skip
+    report.add_argument("--language", type=language_code, metavar="CODE",
+                        help="the workbook's language, one of "
+                        f"{', '.join(i18n.available())} (default: CONVENER_LANGUAGE)")  # fmt: skip
     demo = sub.add_parser(
         "demo",
         help="build a sample community to try the workbook and the bot on",

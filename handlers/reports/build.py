@@ -18,6 +18,7 @@ from sqlalchemy import Connection, create_engine, select
 from sqlalchemy.engine import URL
 
 from bot import logs
+from bot.i18n import ENGLISH, _, render
 from bot.models import KeyValue
 from handlers.reports import queries
 from handlers.reports.period import Period
@@ -36,9 +37,10 @@ def connect(sync_url: URL | str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def pseudonyms(conn: Connection, now: datetime):
+def pseudonyms(conn: Connection, now: datetime, language: str = ENGLISH):
     """Stable pseudonyms: an HMAC of the member id under a secret kept in the database, so a
-    member has the same pseudonym in every report and names cannot be worked back."""
+    member has the same pseudonym in every report (its word in the report's `language`) and
+    names cannot be worked back."""
     table = KeyValue.__table__
     where = (table.c.scope == SECRET_SCOPE) & (table.c.key == SECRET_KEY)
     secret = conn.scalar(select(table.c.value).where(where))
@@ -53,7 +55,9 @@ def pseudonyms(conn: Connection, now: datetime):
 
     def pseudonym(member_id: int, _name: str) -> str:
         digest = hmac.new(key, str(member_id).encode(), hashlib.sha256).digest()
-        return "Member " + base64.b32encode(digest[:5]).decode()[:6]
+        code = base64.b32encode(digest[:5]).decode()[:6]
+        # Translators: a member's pseudonym in a pseudonymous workbook ("Member K3J5QA").
+        return render(_("Member {code}", code=code), language)
 
     return pseudonym
 
@@ -76,7 +80,10 @@ def write_report(
     timezone: str,
     pseudonymous: bool = False,
     community: str = "",
+    language: str = ENGLISH,
 ) -> None:
+    """The engagement workbook for `period` into `target`, in `language` (a code
+    `bot.i18n.code` gave)."""
     with connect(sync_url) as conn:
         if conn.dialect.name == "postgresql":
             # Every result is read to its end, through server-side cursors (streamed): plan
@@ -84,8 +91,8 @@ def write_report(
             # (that chose nested loops that made the Members query four times slower).
             conn.exec_driver_sql("SET cursor_tuple_fraction = 1.0")
             conn.commit()
-        pseudonym = pseudonyms(conn, now) if pseudonymous else None
-        Writer(conn, period, now, timezone, pseudonym, community).write(target)
+        pseudonym = pseudonyms(conn, now, language) if pseudonymous else None
+        Writer(conn, period, now, timezone, pseudonym, community, language).write(target)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from bot import audit, roles
 from bot.arguments import Days, Rest
 from bot.commands import Command, split_words
 from bot.context import Context
+from bot.i18n import Message, Number, _, join, n_, render
 from bot.router import Router
 from bot.types import OutboundFile
 from bot.workbook import XLSX
@@ -59,8 +60,9 @@ class ReportWords(Rest):
     example="report 2026-01-01 2026-03-31 pseudonymous",
     roles=WHO,
 )
-async def report(ctx: Context, cmd: Command) -> str:
+async def report(ctx: Context, cmd: Command) -> Message:
     asked = cmd.values.period
+    language = ctx.languages.of_member(ctx.sender.member)
     pseudonymous = asked.pseudonymous
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period(list(asked.dates), today, ctx.settings.timezone)
@@ -69,14 +71,16 @@ async def report(ctx: Context, cmd: Command) -> str:
     await asyncio.to_thread(
         write_report, ctx.db.sync_url, period, buffer, now=ctx.now(),
         timezone=ctx.settings.timezone, pseudonymous=pseudonymous,
-        community=ctx.settings.community_name,
+        community=ctx.settings.community_name, language=language,
     )  # fmt: skip
     name = f"engagement-{period.first_day}-to-{period.last_day}.xlsx"
+    title = render(_("Engagement {period}", period=period.said()), language)
     await ctx.platform.send_file(
         cmd.sender,
-        OutboundFile(name, buffer.getvalue(), f"Engagement {period.label()}", XLSX),
-        f"Your engagement report for {period.label()}"
-        + (" (pseudonymous)." if pseudonymous else "."),
+        OutboundFile(name, buffer.getvalue(), title, XLSX),
+        _("Your engagement report for {period} (pseudonymous).", period=period.said())
+        if pseudonymous
+        else _("Your engagement report for {period}.", period=period.said()),
     )
     async with ctx.db() as session:
         audit.record(
@@ -84,30 +88,46 @@ async def report(ctx: Context, cmd: Command) -> str:
             detail=pull_detail(period, pseudonymous),
         )  # fmt: skip
         await session.commit()
-    return f"I sent you the report for {period.label()} as a direct message."
+    return _("I sent you the report for {period} as a direct message.", period=period.said())
 
 
 @router.command(
     "stats",
     args=[Days(default=7, most=3 * 365, example="stats 30", label="days")],
-    extra="Give a number of days, for example: stats 30",
+    extra=_("Give a number of days, for example: {example}", example="stats 30"),
     summary="a short summary of the last days (default 7)",
     example="stats 30",
     roles=WHO,
 )
-async def show_stats(ctx: Context, cmd: Command) -> str:
+async def show_stats(ctx: Context, cmd: Command) -> Message:
     days = cmd.values.days
     today = ctx.now().astimezone(ZoneInfo(ctx.settings.timezone)).date()
     period = parse_period([], today, ctx.settings.timezone, default_days=days)
     await ctx.activity.flush()
     figures = await asyncio.to_thread(stats, ctx.db.sync_url, period, ctx.now())
     median = (
-        f"{figures.median_hours:.1f} h" if figures.median_hours is not None else "no answers yet"
+        _("{hours} h", hours=Number(figures.median_hours, places=1))
+        if figures.median_hours is not None
+        else _("no answers yet")
     )
-    return (
-        f"Last {days} days ({period.label()}): {figures.active} posting-active members, "
-        f"{figures.new} new. {figures.messages} messages, {figures.replies} replies, "
-        f"{figures.reactions} reactions. Questions: {figures.asked} asked, "
-        f"{figures.answered} answered, median time to first response {median}. "
-        f"Prompt responses: {figures.prompt_responses}."
-    )
+    return join(
+        (
+            n_("Last {n} day ({period}):", "Last {n} days ({period}):", days,
+               period=period.said()),
+            n_("{count} posting-active member, {new} new.",
+               "{count} posting-active members, {new} new.", figures.active,
+               count=Number(figures.active), new=Number(figures.new)),
+            _("{messages}, {replies}, {reactions}.",
+              messages=n_("{count} message", "{count} messages", figures.messages,
+                          count=Number(figures.messages)),
+              replies=n_("{count} reply", "{count} replies", figures.replies,
+                         count=Number(figures.replies)),
+              reactions=n_("{count} reaction", "{count} reactions", figures.reactions,
+                           count=Number(figures.reactions))),
+            _("Questions: {asked} asked, {answered} answered, median time to first response "
+              "{median}.", asked=Number(figures.asked), answered=Number(figures.answered),
+              median=median),
+            _("Prompt responses: {count}.", count=Number(figures.prompt_responses)),
+        ),
+        " ",
+    )  # fmt: skip

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, create_engine, func, insert, select
 
-from bot.commands import plural
 from bot.db import sync_url, upgrade
+from bot.i18n import Message, Number, _, n_
 from bot.models import (
     Activity,
     Channel,
@@ -167,7 +167,7 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
         event(member_id, channels[0], "join", joined)
         level = rnd.paretovariate(1.6)  # a few very active members, many quiet ones
         fade = rnd.uniform(10, 120)
-        for _ in range(int(min(level * 25, 400))):
+        for _post in range(int(min(level * 25, 400))):
             ts = joined + timedelta(days=rnd.expovariate(1 / fade))
             if ts >= now:
                 continue
@@ -205,7 +205,7 @@ def fill(conn: Connection, members: int = 420, seed: int = 2026, now: datetime |
         if rnd.random() < 0.8:
             delay = timedelta(hours=rnd.lognormvariate(1.5, 1.2))
             if asked + delay < now:
-                for _ in range(rnd.randint(1, 4)):
+                for _reply in range(rnd.randint(1, 4)):
                     helper = rnd.choice([m for m in member_ids if m != asker][:200])
                     event(helper, channel, "reply", asked + delay, thread_id=mid)
                     delay += timedelta(hours=rnd.uniform(0.2, 10))
@@ -267,9 +267,13 @@ class NotEmpty(Exception):
     """The database already has members: the demo only fills an empty one."""
 
 
-def run(database_url: str) -> str:
-    """Fill the database with the demo community; NotEmpty if it has members already.
-    Returns what to tell the person."""
+def _members(count: int) -> Message:
+    return n_("{count} member", "{count} members", count, count=Number(count))
+
+
+def run(database_url: str) -> Message:
+    """Fill the database with the demo community; NotEmpty (with a message) if it has
+    members already. Returns what to tell the person."""
     upgrade(database_url)
     engine = create_engine(sync_url(database_url))
     try:
@@ -277,15 +281,20 @@ def run(database_url: str) -> str:
             existing = conn.scalar(select(func.count()).select_from(Member))
             if existing:
                 raise NotEmpty(
-                    f"The database already has {plural(existing, 'member')}; the demo only "
-                    "fills an empty one. Try `convener demo --fresh demo.db` (or `make demo`) "
-                    "for a demo database of its own."
-                )
+                    _("The database already has {members}; the demo only fills an empty one. "
+                      "Try `convener demo --fresh demo.db` (or `make demo`) for a demo "
+                      "database of its own.", members=_members(existing))
+                )  # fmt: skip
             members, rows, questions, runs = fill(conn)
     finally:
         engine.dispose()
-    return (
-        f"Demo community ready: {plural(members, 'member')} on Slack and Matrix, "
-        f"{plural(rows, 'activity', 'activities')}, {plural(questions, 'question')}, "
-        f"{plural(runs, 'prompt run')} over {DAYS} days."
-    )
+    return _(
+        "Demo community ready: {members} on Slack and Matrix, {activities}, {questions}, "
+        "{runs} over {days} days.",
+        members=_members(members),
+        activities=n_("{count} activity", "{count} activities", rows, count=Number(rows)),
+        questions=n_("{count} question", "{count} questions", questions,
+                     count=Number(questions)),
+        runs=n_("{count} prompt run", "{count} prompt runs", runs, count=Number(runs)),
+        days=DAYS,
+    )  # fmt: skip

@@ -8,9 +8,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from bot.i18n import _
+
 
 class PdfUnavailable(RuntimeError):
-    """LibreOffice is not installed, or it could not convert the workbook."""
+    """LibreOffice is not installed, or it could not convert the workbook (its argument is a
+    catalog message; `str()` is its English)."""
 
 
 def to_pdf(workbook: Path, timeout: float = 180) -> Path:
@@ -18,10 +21,10 @@ def to_pdf(workbook: Path, timeout: float = 180) -> Path:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         raise PdfUnavailable(
-            "LibreOffice (soffice) is not installed, so no PDF was written; install it "
-            "(for example `apt-get install libreoffice-calc-nogui`) or open the workbook and "
-            "print it to PDF."
-        )
+            _("LibreOffice (soffice) is not installed, so no PDF was written; install it "
+              "(for example `apt-get install libreoffice-calc-nogui`) or open the workbook and "
+              "print it to PDF.")
+        )  # fmt: skip
     workbook = workbook.resolve()
     with tempfile.TemporaryDirectory(prefix="convener-soffice-") as profile:
         try:
@@ -32,9 +35,13 @@ def to_pdf(workbook: Path, timeout: float = 180) -> Path:
                 env={**os.environ, "HOME": profile},
             )  # fmt: skip
         except subprocess.TimeoutExpired as exc:
-            raise PdfUnavailable(f"LibreOffice took longer than {timeout:.0f} s") from exc
+            raise PdfUnavailable(
+                _("LibreOffice took longer than {seconds} s", seconds=round(timeout))
+            ) from exc
     pdf = workbook.with_suffix(".pdf")
     if done.returncode != 0 or not pdf.exists():
         detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise PdfUnavailable(f"LibreOffice could not convert the workbook: {detail[0]}")
+        raise PdfUnavailable(
+            _("LibreOffice could not convert the workbook: {detail}", detail=detail[0])
+        )
     return pdf

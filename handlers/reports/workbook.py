@@ -1,7 +1,11 @@
 """The engagement workbook: `Writer` holds what every sheet needs (the connection, the
-period, the timezone, pseudonyms) and writes the sheets in order, streamed through the core
-writer (`bot.workbook`). The overview pages are in overview.py, the detail sheets in
-sheets.py, the definitions in definitions.py.
+period, the timezone, pseudonyms, the language) and writes the sheets in order, streamed
+through the core writer (`bot.workbook`). The overview pages are in overview.py, the detail
+sheets in sheets.py, the definitions in definitions.py.
+
+The workbook is in the language of whoever pulls it: every word is a catalog message
+(`bot.i18n`) rendered in `language` as its cell or sheet is written; dates written as text and
+the date formats of cells follow the language (ISO in English). Cells keep their numbers.
 
 Every value that comes from people (names, cities, questions, topics, prompt text, library
 titles and links, event and call titles, organisations) is written as a text cell.
@@ -16,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from bot.workbook import Text, new_book
+from bot.i18n import ENGLISH, Day, Message, _, n_, render
+from bot.workbook import Column, Sheet, Text, cell_format, day_pattern, new_book
 from handlers.reports import definitions, overview, queries, sheets
 from handlers.reports.definitions import SHARED_BY
 from handlers.reports.period import Period
@@ -33,8 +38,13 @@ class Writer:
         timezone: str,
         pseudonym: Pseudonym | None = None,
         community: str = "",
+        language: str = ENGLISH,
     ) -> None:
         self.conn = conn
+        self.language = language
+        self.day, self.moment = day_pattern(language), day_pattern(language, time=True)
+        self.day_format, self.moment_format = cell_format(self.day), cell_format(self.moment)
+        self.other = self.say(queries.OTHER)
         self.community = community
         self.period = period
         self.now = now
@@ -47,6 +57,23 @@ class Writer:
         )
         self.book = new_book()
 
+    def say(self, message: Message) -> str:
+        """A message in the workbook's language."""
+        return render(message, self.language)
+
+    def sheet(
+        self,
+        title: Message,
+        columns: list[Column],
+        heading: list[Message] = (),
+        one_page: bool = False,
+    ) -> Sheet:
+        return Sheet(self.book, title, columns, heading, one_page, self.language)
+
+    def span(self, period: Period) -> Message:
+        """A period, its days in the workbook's language."""
+        return period.said(self.day)
+
     def local(self, moment: datetime | None) -> datetime | None:
         """Excel has no timezones: show times in the community's timezone."""
         if moment is None:
@@ -58,7 +85,7 @@ class Writer:
         report, one fewer than `SHARED_BY` members share becomes "other"."""
         if self.shared is None or value is None or not value.strip():
             return value
-        return value if queries.quasi_key(value) in self.shared[field] else queries.OTHER
+        return value if queries.quasi_key(value) in self.shared[field] else self.other
 
     def name(self, member_id: int, name: str | None) -> Text:
         if self.pseudonym is not None:
@@ -74,15 +101,19 @@ class Writer:
         moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return moment.replace(day=1) if month else moment
 
-    def heading(self, what: str) -> list[str]:
-        previous = self.period.previous()
+    def heading(self, title: Message) -> list[Message]:
+        """A page's title, the period against the one before, and when it was pulled."""
+        previous, days = self.period.previous(), self.period.days
+        pulled = {"moment": Day(self.local(self.now), self.moment), "zone": self.zone.key}
         return [
-            f"{what}: {self.community}" if self.community else what,
-            f"{self.period.label()} ({self.period.days} days), compared with the "
-            f"{previous.days} days before ({previous.label()})",
-            f"Pulled {self.local(self.now):%Y-%m-%d %H:%M} ({self.zone.key})"
-            + (", pseudonymous" if self.pseudonym is not None else ""),
-        ]
+            title,
+            n_("{period} ({n} day), compared with the day before ({previous})",
+               "{period} ({n} days), compared with the {n} days before ({previous})",
+               days, period=self.span(self.period), previous=self.span(previous)),
+            _("Pulled {moment} ({zone}), pseudonymous", **pulled)
+            if self.pseudonym is not None
+            else _("Pulled {moment} ({zone})", **pulled),
+        ]  # fmt: skip
 
     def write(self, target: str | IO[bytes]) -> None:
         self.weeks = overview.week_rows(self)

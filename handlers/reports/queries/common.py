@@ -19,6 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import type_coerce
 from sqlalchemy.types import Date, Integer, String
 
+from bot.i18n import ENGLISH, _, render
 from bot.models import (
     Activity,
     Call,
@@ -154,13 +155,19 @@ def same(field: str, value: str | None) -> str | None:
     return value
 
 
-def tally(pairs, shown=same, field: str = "") -> str:
+# Translators: in the workbook, a city or organisation that was not given ("unknown 2").
+UNKNOWN = _("unknown")
+
+
+def tally(pairs, shown=same, field: str = "", language: str = ENGLISH) -> str:
     """`[("Nairobi", 3), ("Seoul", 1)]` as "Nairobi 3, Seoul 1", most first; `shown(field,
-    value)` may replace values first (pseudonymous reports group rare ones as "other")."""
+    value)` may replace values first (pseudonymous reports group rare ones as "other"); a
+    value not given is "unknown" in `language`."""
     counts: dict[str, int] = {}
+    unknown = render(UNKNOWN, language)
     for value, n in pairs:
         name = shown(field, value)
-        key = (name or "").strip() or "unknown"
+        key = (name or "").strip() or unknown
         counts[key] = counts.get(key, 0) + n
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
     return ", ".join(f"{name} {n}" for name, n in ordered)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
+from bot.i18n import ENGLISH
 from bot.models import Channel
 from handlers.reports.period import Period
 from handlers.reports.queries.common import CI, C, E, M, R, in_period, same, tally
@@ -40,10 +41,10 @@ def call_figures(conn: Connection, period: Period) -> dict[str, int]:
     }
 
 
-def events(conn: Connection, period: Period, shown=same) -> list[tuple]:
+def events(conn: Connection, period: Period, shown=same, language: str = ENGLISH) -> list[tuple]:
     """Events starting in the period, with yes/maybe/no counts and the yes answers by city
     (the member's city now): (id, title, starts_at, channel, cancelled_at, yes, maybe, no,
-    yes by city)."""
+    yes by city, in `language`)."""
     answers = (
         select(
             R.c.event_id,
@@ -75,13 +76,14 @@ def events(conn: Connection, period: Period, shown=same) -> list[tuple]:
         .group_by(R.c.event_id, M.c.city)
     ):
         cities.setdefault(event_id, []).append((city, n))
-    return [(*row, tally(cities.get(row[0], []), shown, "city")) for row in rows]
+    return [(*row, tally(cities.get(row[0], []), shown, "city", language)) for row in rows]
 
 
-def calls(conn: Connection, period: Period, shown=same) -> list[tuple]:
+def calls(conn: Connection, period: Period, shown=same, language: str = ENGLISH) -> list[tuple]:
     """Calls whose deadline falls in the period or that were still open at its end, with the
     interests (not withdrawn) by city and by organisation as given when expressing interest:
-    (id, title, deadline, open at the period's end, interests, by city, by organisation)."""
+    (id, title, deadline, open at the period's end, interests, by city, by organisation, in
+    `language`)."""
     interested = CI.c.withdrawn_at.is_(None)
     counts = (
         select(CI.c.call_id, func.count().label("n"))
@@ -111,7 +113,7 @@ def calls(conn: Connection, period: Period, shown=same) -> list[tuple]:
         ):
             groups.setdefault(call_id, []).append((value, n))
     return [
-        (*row, tally(by["city"].get(row[0], []), shown, "city"),
-         tally(by["org"].get(row[0], []), shown, "org"))
+        (*row, tally(by["city"].get(row[0], []), shown, "city", language),
+         tally(by["org"].get(row[0], []), shown, "org", language))
         for row in rows
     ]  # fmt: skip

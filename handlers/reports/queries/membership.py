@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Subquery, and_, case, distinct, func, or_, se
 from sqlalchemy.sql import ColumnElement
 
 from bot.activity import POSTING_KINDS
+from bot.i18n import _
 from bot.models import Expertise, Topic
 from handlers.reports.period import Period
 from handlers.reports.queries.common import (
@@ -164,7 +165,9 @@ def member_status(joined, last_post, period: Period) -> str:
 
 
 QUASI_IDENTIFIERS = {"city": M.c.city, "org": M.c.org, "role": M.c.role_title}
-OTHER = "other"
+# Translators: in a pseudonymous workbook, a city, organisation or role too few members share
+# to be shown.
+OTHER = _("other")
 
 
 def shared_values(conn: Connection, field: str, at_least: int) -> set[str]:
