@@ -13,12 +13,12 @@ $(BIN)/python:
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
-	$(BIN)/python -m bot.catalog --compile-only
+	$(BIN)/convener catalog --compile-only
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	$(BIN)/python -m bot.catalog --compile-only
+	$(BIN)/convener catalog --compile-only
 	@touch $@ $(VENV)/.installed-run
 
 $(VENV)/.libreoffice: scripts/install-libreoffice.sh | $(BIN)/python
@@ -59,7 +59,7 @@ bench-quick: $(VENV)/.installed-test
 # Extract every message into bot/locale/convener.pot, update each language's .po from it,
 # and compile them (Babel); then translate what it reports as missing.
 translations: $(VENV)/.installed-test
-	$(BIN)/python -m bot.catalog
+	$(BIN)/convener catalog
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
-"""The `convener` command line (run, db upgrade, report, demo), and the one composition root
-that builds the running bot from the core, the features, the jobs and the adapters."""
+"""The `convener` command line (run, db upgrade, report, demo, catalog), and the one
+composition root that builds the running bot from the core, the features, the jobs and the
+adapters."""
 
 from __future__ import annotations
 
@@ -88,6 +89,23 @@ def tune_runtime() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
 
 
+def every_router() -> Router:
+    """The core's own router with every feature's."""
+    from bot import housekeeping
+    from handlers import all_routers
+
+    return Router().include(housekeeping.router, *all_routers())
+
+
+def keep_catalogs(args: argparse.Namespace) -> int:
+    """`convener catalog`: extract the messages, update and compile each language's catalog
+    (`bot.catalog`), the commands' summaries included."""
+    from bot import catalog
+
+    summaries = [spec.summary for spec in every_router().commands.values()]
+    return catalog.main(args.check, args.compile_only, summaries)
+
+
 def build(
     settings: Settings,
     *,
@@ -97,11 +115,9 @@ def build(
 ) -> Convener:
     """The composition root: the core with every feature's router, and the scheduler with
     every job they declare."""
-    from bot import housekeeping
-    from handlers import all_routers
     from schedules import starter
 
-    router = Router().include(housekeeping.router, *all_routers())
+    router = every_router()
     return Convener(
         settings,
         router=router,
@@ -383,6 +399,16 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--language", type=language_code, metavar="CODE",
                         help="the workbook's language, one of "
                         f"{', '.join(i18n.available())} (default: CONVENER_LANGUAGE)")  # fmt: skip
+    catalogs = sub.add_parser(
+        "catalog",
+        help="keep the message catalogs (make translations)",
+        description="Extract every message into bot/locale/convener.pot, update each "
+        "language's catalog from it and compile them (Babel).",
+    )
+    catalogs.add_argument("--check", action="store_true",
+                          help="only report what is missing or untranslated")  # fmt: skip
+    catalogs.add_argument("--compile-only", action="store_true",
+                          help="only compile the catalogs as they are")  # fmt: skip
     demo = sub.add_parser(
         "demo",
         help="build a sample community to try the workbook and the bot on",
@@ -397,6 +423,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "catalog":  # at install time: no settings needed
+        return keep_catalogs(args)
     try:
         settings = Settings()
     except Exception as exc:

@@ -99,9 +99,16 @@ def test_rendering_follows_the_reader():
 
 
 def test_plurals_follow_each_language():
-    one = n_("{n} new member", "{n} new members", 1)
-    many = n_("{n} new member", "{n} new members", 3)
-    assert (one.render("en"), many.render("en")) == ("1 new member", "3 new members")
+    singular = "I have {n} quick question so that others can find you."
+    plural = "I have {n} quick questions so that others can find you."
+    one, many = n_(singular, plural, 1), n_(singular, plural, 3)
+    assert one.render("en") == "I have 1 quick question so that others can find you."
+    assert many.render("en") == "I have 3 quick questions so that others can find you."
+    for language in ("fr", "es", "pt"):
+        forms = i18n.translations(language)
+        assert one.render(language) == forms.ngettext(singular, plural, 1).format(n=1)
+        assert many.render(language) == forms.ngettext(singular, plural, 3).format(n=3)
+        assert one.render(language) != many.render(language)
 
 
 def test_a_language_whose_catalog_is_missing_speaks_english_with_one_warning(
