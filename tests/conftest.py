@@ -3,6 +3,7 @@ CONVENER_TEST_DATABASE_URL is set) and the bot harness, run once per platform na
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +18,10 @@ from tests.databases import PG_URL, throwaway_postgres
 from tests.harness import PLATFORMS, BotHarness, FakeClock
 
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+# Every word a person reads comes from the catalog: in tests (and the processes they start),
+# a plain string or a message missing from bot/locale/convener.pot fails (bot.i18n).
+os.environ.setdefault("CONVENER_CATALOG_STRICT", "1")
 
 
 @pytest.fixture(scope="session")

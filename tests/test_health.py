@@ -6,6 +6,7 @@ import aiohttp
 
 from bot import health
 from bot.cli import build
+from bot.i18n import verbatim
 from bot.settings import Settings
 from tests.harness import FakePlatform
 
@@ -92,7 +93,7 @@ async def test_a_notice_waiting_too_long_is_said_and_shown(bot):
 
     await bot.join("kofi")
     general = bot.channel("general")
-    await outbox.post(bot.app.services(), "call:1", "7d", general, "A week left")
+    await outbox.post(bot.app.services(), "call:1", "7d", general, verbatim("A week left"))
     bot.clock.advance(minutes=31)
     healthy, parts = await health.check(bot.app)
     assert not healthy and parts["outbox"].startswith("behind: the oldest of 1 queued")

@@ -22,6 +22,7 @@ from nio import RoomCreateResponse
 from sqlalchemy import func, select
 
 from bot import members, outbox
+from bot.i18n import verbatim
 from bot.models import Notice
 from bot.types import UserRef
 from tests.matrix_homeserver import Homeserver, require_synapse
@@ -76,7 +77,9 @@ async def test_notices_under_synapses_default_limit_and_help_answered_meanwhile(
         services = bot.app.services()
         for person in people:
             member_id = found[("matrix", person.user_id)]
-            assert await outbox.dm(services, "event:1", "start", member_id, TEXT, "matrix")
+            assert await outbox.dm(
+                services, "event:1", "start", member_id, verbatim(TEXT), "matrix"
+            )
         started = time.monotonic()
         bot.app.outbox.start()
         await _until(lambda: _sent(bot, 2), 60)  # the burst is under way

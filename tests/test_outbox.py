@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import members, outbox
+from bot.i18n import verbatim
 from bot.models import Notice
 from bot.outbox import LEASE, _claim
 from bot.pacing import Pacer
@@ -33,8 +34,8 @@ async def rows(bot: BotHarness) -> list[Notice]:
 async def test_a_notice_is_queued_once_and_delivered_once(bot):
     kofi = await _known(bot, "kofi")
     services = bot.app.services()
-    assert await outbox.dm(services, "event:1", "start", kofi, "Starting now")
-    assert not await outbox.dm(services, "event:1", "start", kofi, "Starting now")
+    assert await outbox.dm(services, "event:1", "start", kofi, verbatim("Starting now"))
+    assert not await outbox.dm(services, "event:1", "start", kofi, verbatim("Starting now"))
     assert bot.replies_to("kofi") == []  # queued, not sent, until the sender runs
     assert await bot.deliver() == 1
     assert await bot.deliver() == 0
@@ -46,7 +47,7 @@ async def test_a_notice_is_queued_once_and_delivered_once(bot):
 async def test_a_post_goes_to_its_channel_and_thread(bot):
     services = bot.app.services()
     general = bot.channel("general")
-    assert await outbox.post(services, "call:1", "7d", general, "A week left")
+    assert await outbox.post(services, "call:1", "7d", general, verbatim("A week left"))
     await bot.deliver()
     assert [p.text for p in bot.posts_in("general")] == ["A week left"]
 
@@ -54,7 +55,7 @@ async def test_a_post_goes_to_its_channel_and_thread(bot):
 async def test_slow_down_waits_as_long_as_asked_and_costs_no_attempt(bot):
     kofi = await _known(bot, "kofi")
     bot.platform.errors = [RateLimited(30)]
-    await outbox.dm(bot.app.services(), "event:1", "24h", kofi, "Tomorrow")
+    await outbox.dm(bot.app.services(), "event:1", "24h", kofi, verbatim("Tomorrow"))
     assert await bot.deliver() == 1  # tried, told to slow down
     assert bot.replies_to("kofi") == []
     bot.clock.advance(seconds=29)
@@ -72,7 +73,7 @@ async def test_a_failure_backs_off_and_keeps_the_recipients_order(bot):
     services = bot.app.services()
     bot.platform.errors = [ConnectionError("the platform is down")]
     for n in (1, 2, 3):
-        await outbox.dm(services, "event:1", f"n{n}", kofi, f"notice {n}")
+        await outbox.dm(services, "event:1", f"n{n}", kofi, verbatim(f"notice {n}"))
     await bot.deliver()
     assert bot.replies_to("kofi") == []  # the first failed; the others wait behind it
     first = (await rows(bot))[0]
@@ -88,8 +89,8 @@ async def test_other_recipients_do_not_wait_behind_a_failing_one(bot):
     kofi, ama = await _known(bot, "kofi"), await _known(bot, "ama")
     services = bot.app.services()
     bot.platform.errors = [ConnectionError("down")]
-    await outbox.dm(services, "event:1", "start", kofi, "for kofi")
-    await outbox.dm(services, "event:1", "start", ama, "for ama")
+    await outbox.dm(services, "event:1", "start", kofi, verbatim("for kofi"))
+    await outbox.dm(services, "event:1", "start", ama, verbatim("for ama"))
     await bot.deliver()
     assert bot.replies_to("ama") == ["for ama"]
     assert bot.replies_to("kofi") == []
@@ -98,7 +99,7 @@ async def test_other_recipients_do_not_wait_behind_a_failing_one(bot):
 async def test_a_permanent_failure_is_marked_with_its_reason_and_counted(bot):
     kofi = await _known(bot, "kofi")
     bot.platform.errors = [Undeliverable("the account is deactivated")]
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     await bot.deliver()
     bot.clock.advance(hours=2)
     assert await bot.deliver() == 0
@@ -111,7 +112,7 @@ async def test_a_permanent_failure_is_marked_with_its_reason_and_counted(bot):
 
 async def test_a_member_with_no_account_here_is_failed_at_once(bot):
     services = bot.app.services()
-    await outbox.dm(services, "event:1", "start", 4242, "Starting now")
+    await outbox.dm(services, "event:1", "start", 4242, verbatim("Starting now"))
     (row,) = await rows(bot)
     assert row.state == "failed" and row.error == outbox.NO_ACCOUNT
     assert await bot.deliver() == 0
@@ -119,7 +120,7 @@ async def test_a_member_with_no_account_here_is_failed_at_once(bot):
 
 async def test_a_caller_who_asks_someone_else_gets_no_row_for_an_unreachable_member(bot):
     services = bot.app.services()
-    assert not await outbox.dm(services, "question:1", "asked", 4242, "Can you help?",
+    assert not await outbox.dm(services, "question:1", "asked", 4242, verbatim("Can you help?"),
                                skip_unreachable=True)  # fmt: skip
     assert await rows(bot) == []
 
@@ -127,7 +128,7 @@ async def test_a_caller_who_asks_someone_else_gets_no_row_for_an_unreachable_mem
 async def test_too_many_failures_end_in_failed(bot):
     kofi = await _known(bot, "kofi")
     bot.platform.errors = [ConnectionError("down")] * outbox.MAX_ATTEMPTS
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     for _ in range(outbox.MAX_ATTEMPTS):
         await bot.deliver()
         bot.clock.advance(hours=2)
@@ -138,7 +139,7 @@ async def test_too_many_failures_end_in_failed(bot):
 
 async def test_cancelled_mid_send_the_row_is_given_back_never_marked_sent(bot, monkeypatch):
     kofi = await _known(bot, "kofi")
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     started, real = asyncio.Event(), bot.platform.send_dm
 
     async def hangs(user, text, actions=()):
@@ -156,7 +157,7 @@ async def test_cancelled_mid_send_the_row_is_given_back_never_marked_sent(bot, m
 
 async def test_stopped_while_claiming_the_rows_taken_go_back(bot, monkeypatch):
     kofi = await _known(bot, "kofi")
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     real, started = bot.app.db.unit, asyncio.Event()
 
     async def slow_unit(fn, *args):
@@ -175,7 +176,7 @@ async def test_stopped_while_claiming_the_rows_taken_go_back(bot, monkeypatch):
 
 async def test_a_row_held_by_a_replica_that_died_is_delivered_once_its_lease_ends(bot):
     kofi = await _known(bot, "kofi")
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     held = await bot.app.db.unit(_claim, "dead-replica", {bot.platform_name: 10}, bot.clock())
     assert len(held) == 1
     assert await bot.deliver() == 0  # the other replica holds it
@@ -191,7 +192,7 @@ async def test_the_sender_stops_on_sigterm_and_the_next_start_carries_on(bot, mo
     kofi = await _known(bot, "kofi")
     bot.app.outbox.pacer = Pacer(lambda _: Budget(0.001), sleep=_forever)
     bot.app.outbox.pacer.slot(bot.platform_name, "taken")  # the next slot is far away
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     bot.app.outbox.start()
     for _ in range(500):  # until the sender has taken the row (and waits for its turn)
         if (await rows(bot))[0].claimed_until is not None:
@@ -207,16 +208,16 @@ async def test_the_sender_stops_on_sigterm_and_the_next_start_carries_on(bot, mo
 
 async def test_buttons_go_with_the_notice(bot):
     kofi = await _known(bot, "kofi")
-    decline = Action("Decline", "decline 7")
-    await outbox.dm(bot.app.services(), "question:7", "asked", kofi, "Can you help?", None,
-                    [decline])  # fmt: skip
-    await outbox.post(bot.app.services(), "event:7", "announce", bot.channel(), "RSVP?",
-                      actions=[Action("Yes", "rsvp 7 yes")])  # fmt: skip
+    decline = Action(verbatim("Decline"), "decline 7")
+    asked = verbatim("Can you help?")
+    await outbox.dm(bot.app.services(), "question:7", "asked", kofi, asked, None, [decline])
+    await outbox.post(bot.app.services(), "event:7", "announce", bot.channel(), verbatim("RSVP?"),
+                      actions=[Action(verbatim("Yes"), "rsvp 7 yes")])  # fmt: skip
     await bot.deliver()
     [told] = [s for s in bot.platform.sent if s.text == "Can you help?"]
     [posted] = bot.posts_in("general")
     drawn = bot.platform_name == "slack"  # Matrix and the console write the command instead
-    assert told.extra["actions"] == ([decline] if drawn else [])
+    assert told.extra["actions"] == ([Action("Decline", "decline 7")] if drawn else [])
     assert posted.extra["actions"] == ([Action("Yes", "rsvp 7 yes")] if drawn else [])
 
 
@@ -224,11 +225,15 @@ async def test_queued_in_a_features_transaction_or_not_at_all(bot):
     kofi = await _known(bot, "kofi")
     services = bot.app.services()
     async with bot.app.db.sessions() as session:
-        assert await outbox.dm(services, "question:1", "asked", kofi, "Lost", session=session)
+        assert await outbox.dm(
+            services, "question:1", "asked", kofi, verbatim("Lost"), session=session
+        )
         await session.rollback()  # the feature's own row could not be kept: nor is the notice
     assert await rows(bot) == [] and not bot.app.outbox.woken
     async with bot.app.db.sessions() as session:
-        assert await outbox.dm(services, "question:1", "asked", kofi, "Kept", session=session)
+        assert await outbox.dm(
+            services, "question:1", "asked", kofi, verbatim("Kept"), session=session
+        )
         assert not bot.app.outbox.woken  # not before it commits
         await session.commit()
     assert bot.app.outbox.woken
@@ -245,9 +250,9 @@ async def test_the_feature_is_told_once_what_the_notice_became(bot, caplog):
 
     bot.app.outbox.delivered["demo"] = posted
     services = bot.app.services()
-    await outbox.post(services, "demo:1", "fine", bot.channel(), "One")
-    await outbox.post(services, "demo:2", "broken", bot.channel(), "Two")
-    await outbox.post(services, "other:1", "x", bot.channel(), "Three")  # no hook
+    await outbox.post(services, "demo:1", "fine", bot.channel(), verbatim("One"))
+    await outbox.post(services, "demo:2", "broken", bot.channel(), verbatim("Two"))
+    await outbox.post(services, "other:1", "x", bot.channel(), verbatim("Three"))  # no hook
     await bot.deliver()
     await bot.deliver()
     assert [(n.subject, n.message_id) for n in told] == [
@@ -262,7 +267,7 @@ async def test_the_feature_is_told_once_what_the_notice_became(bot, caplog):
 
 async def test_metrics_show_the_depth_and_the_oldest_row(bot):
     kofi = await _known(bot, "kofi")
-    await outbox.dm(bot.app.services(), "event:1", "start", kofi, "Starting now")
+    await outbox.dm(bot.app.services(), "event:1", "start", kofi, verbatim("Starting now"))
     bot.clock.advance(minutes=3)
     await bot.app.outbox.measure()
     assert _sample(bot, "convener_outbox_depth") == 1

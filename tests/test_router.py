@@ -16,6 +16,7 @@ from bot.claims import Sender
 from bot.commands import command_body, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError
+from bot.i18n import verbatim
 from bot.languages import Languages, Voice
 from bot.models import Member
 from bot.router import Router
@@ -52,11 +53,11 @@ def _router() -> Router:
 
     @router.command("profile", args=[Mention(optional=True)])
     async def profile(ctx, cmd):
-        return "profile of " + (cmd.values.member or "you")
+        return verbatim("profile of " + (cmd.values.member or "you"))
 
-    @router.command("profile city", args=[Rest("name", missing="Which city?")])
+    @router.command("profile city", args=[Rest("name", missing=verbatim("Which city?"))])
     async def city(ctx, cmd):
-        return f"city {cmd.values.name}"
+        return verbatim(f"city {cmd.values.name}")
 
     @router.command("boom")
     async def boom(ctx, cmd):
@@ -64,7 +65,7 @@ def _router() -> Router:
 
     @router.command("nope")
     async def nope(ctx, cmd):
-        raise CommandError("No such thing.")
+        raise CommandError(verbatim("No such thing."))
 
     return router
 

@@ -29,6 +29,7 @@ from adapters.slack.text import (
 from bot.arguments import Rest
 from bot.commands import Command
 from bot.context import Context
+from bot.i18n import verbatim
 from bot.router import Router
 from bot.types import Action, ChannelRef, Event, SlashCommand, UserRef
 from tests.slack_fake import (
@@ -77,7 +78,7 @@ def echo_router(seen: list[Event]) -> Router:
     @router.command("echo", args=[Rest("words", optional=True)])
     async def echo(ctx: Context, cmd: Command) -> str:
         seen.append(cmd.event)
-        return f"echo from {cmd.sender.id}: {cmd.values.words or ''}"
+        return verbatim(f"echo from {cmd.sender.id}: {cmd.values.words or ''}")
 
     return router
 

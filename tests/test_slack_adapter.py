@@ -20,6 +20,7 @@ from bot.app import Convener
 from bot.arguments import Rest
 from bot.commands import Command
 from bot.context import Context
+from bot.i18n import verbatim
 from bot.models import Activity, Channel, Identity, Member
 from bot.router import Router
 from bot.settings import Settings
@@ -310,7 +311,7 @@ async def test_shortcut_commands(settings, slack, socket_server, transport):
 
     @extra.command("expertise", args=[Rest("text")])
     async def expertise(ctx: Context, cmd: Command) -> str:
-        return f"offered: {cmd.values.text}"
+        return verbatim(f"offered: {cmd.values.text}")
 
     running = await SlackBot(settings, slack, socket_server, transport, extra, False).start()
     try:
@@ -392,7 +393,7 @@ async def test_slow_command_is_acked_before_it_finishes(settings, slack, socket_
     async def slow_command(ctx: Context, cmd: Command) -> str:
         await gate.wait()
         order.append("finished")
-        return "done at last"
+        return verbatim("done at last")
 
     running = await SlackBot(settings, slack, socket_server, transport, slow).start()
     try:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import members, outbox
+from bot.i18n import verbatim
 from bot.models import Notice
 from bot.types import UserRef
 from tests.slack_fake import DELETE, FakeSlackWebAPI, FakeSocketModeServer, load_event
@@ -79,8 +80,8 @@ async def test_a_burst_under_slacks_limits_reaches_everyone_once(
     ids = [found[("slack", person.id)] for person in people]
     services = first.app.services()
     for member_id in ids:
-        assert await outbox.dm(services, "event:1", "start", member_id, TEXT, "slack")
-        assert await outbox.dm(services, "call:1", "topics", member_id, CALL, "slack")
+        assert await outbox.dm(services, "event:1", "start", member_id, verbatim(TEXT), "slack")
+        assert await outbox.dm(services, "call:1", "topics", member_id, verbatim(CALL), "slack")
     first.app.outbox.start()
     await until(lambda: _delivered_some(slack), 20, "the first notices")
     await first.stop()  # SIGTERM mid-burst: what is in hand goes back
