@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from bot import i18n
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.i18n import Message, Text, _
@@ -50,7 +51,8 @@ def create(session: Session, user: UserRef, now: datetime | None = None) -> tupl
     someone else created meanwhile, False). Flushes, never commits. Synchronous, for units of
     work; from async code, `await session.run_sync(create, user, now)`."""
     now = now or datetime.now(UTC)
-    member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot, created_at=now)
+    member = Member(display_name=(user.name or user.id)[:200], is_bot=user.is_bot,
+                    created_at=now, language=i18n.code(user.locale or ""))  # fmt: skip
     session.add(member)
     session.flush()
     identity = session.scalar(
@@ -173,6 +175,7 @@ async def resolve_many(
                     "name_key": fold((u.name or u.id)[:200], NAME_KEY_LENGTH),
                     "is_bot": u.is_bot,
                     "created_at": now,
+                    "language": i18n.code(u.locale or ""),
                 }
                 for u in missing
             ],

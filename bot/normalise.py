@@ -113,16 +113,24 @@ def _clean_ref(ref: UserRef | ChannelRef, what: str, flag: str, dropped: list[st
             _CHECKED.clear()
         _CHECKED[id(ref)] = ref
         return ref
-    return type(ref)(
-        ident(ref.platform, "platform")[:PLATFORM_CHARS],
-        ident(ref.id, f"{what} id"),
-        _soft(dropped, line, ref.name, f"{what} name"),
-        bool(getattr(ref, flag)),
+    return dataclasses.replace(
+        ref,
+        platform=ident(ref.platform, "platform")[:PLATFORM_CHARS],
+        id=ident(ref.id, f"{what} id"),
+        name=_soft(dropped, line, ref.name, f"{what} name"),
+        **{flag: bool(getattr(ref, flag))},
     )
 
 
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")
+
+
 def user(ref: UserRef, dropped: list[str] | None = None) -> UserRef:
-    return _clean_ref(ref, "user", "is_bot", dropped)
+    cleaned = _clean_ref(ref, "user", "is_bot", dropped)
+    locale = cleaned.locale
+    if locale is not None and not (isinstance(locale, str) and _LOCALE.fullmatch(locale)):
+        cleaned = dataclasses.replace(cleaned, locale=None)
+    return cleaned
 
 
 def channel(ref: ChannelRef, dropped: list[str] | None = None) -> ChannelRef:

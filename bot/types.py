@@ -13,12 +13,15 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class UserRef:
-    """A person (or bot) on one platform. `id` is the platform's own user id."""
+    """A person (or bot) on one platform. `id` is the platform's own user id; `locale` the
+    language the platform says they use (Slack's `fr-FR`), where it says one: a member seen
+    for the first time starts in it."""
 
     platform: str
     id: str
     name: str | None = None
     is_bot: bool = False
+    locale: str | None = None
 
     def __eq__(self, other: object) -> bool:
         return (

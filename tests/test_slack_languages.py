@@ -8,10 +8,17 @@ from __future__ import annotations
 import pytest
 
 from adapters.slack.text import to_mrkdwn
-from bot import i18n
+from bot import i18n, members
 from bot.i18n import _
+from bot.types import UserRef
 from handlers import welcome
-from tests.slack_fake import FakeSlackWebAPI, FakeSocketModeServer, load_event, load_slash_command
+from tests.slack_fake import (
+    DELETE,
+    FakeSlackWebAPI,
+    FakeSocketModeServer,
+    load_event,
+    load_slash_command,
+)
 from tests.test_slack_actions import posted_buttons
 from tests.test_slack_adapter import SlackBot
 
@@ -101,3 +108,18 @@ async def test_a_portuguese_channel_and_member(bot):
     assert "Usage" not in refused["text"]
     assert to_mrkdwn(i18n.render(_("Usage: `{usage}`", usage="rsvp <id> [yes|no|maybe]"),
                                  "pt")) in refused["text"]  # fmt: skip
+
+
+async def test_a_member_first_seen_posting_starts_in_their_locale(bot):
+    bot.slack.add_user("W555", "Inês", locale="pt-BR")
+    await bot.deliver(load_event("message_channel.bolt-python", text="Olá a todos", user="W555",
+                                 ts="1772442000.000500", blocks=DELETE))  # fmt: skip
+    await bot.app.activity.flush()
+    async with bot.app.db.sessions() as session:
+        member = await members.find(session, UserRef("slack", "W555"))
+    assert member is not None and member.language == "pt"
+    await bot.command(load_slash_command("help", user_id="W555", channel_id="C111",
+                                         response_url=bot.slack.response_url("ines")))  # fmt: skip
+    (answer,) = bot.slack.responses_to("ines")
+    assert answer["text"].startswith(to_mrkdwn(i18n.render(_("Here is what you can ask me:"),
+                                                            "pt")))  # fmt: skip

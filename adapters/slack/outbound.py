@@ -95,7 +95,8 @@ class OutboundMixin:
             self._quick(self._channel_name(channel.id)) if wants_channel else _none(),
             self._quick(self._dm_channel_id(user)) if checks_dm else _none(),
         )
-        user = replace(user, name=user_name or user.name)
+        user = replace(user, name=user_name or user.name,
+                       locale=self._user_locales.get(user.id) or user.locale)  # fmt: skip
         if wants_channel:
             channel = replace(channel, name=f"#{channel_name}" if channel_name else None)
         if checks_dm and dm_id != channel.id:
