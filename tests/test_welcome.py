@@ -170,3 +170,61 @@ async def test_a_welcome_given_up_past_a_persons_patience_is_tried_at_the_next_j
     assert "gave up welcoming" in caplog.text
     await bot.join("dana", channel="random")
     assert len(bot.replies_to("dana")) == 2
+
+
+# languages --------------------------------------------------------------------------------
+
+
+async def test_each_language_has_its_own_template_or_the_built_in_one(bot):
+    from bot import i18n
+    from handlers import welcome
+
+    await bot.say("fac", "!welcome set fr Bienvenue {name} ! Présentez-vous dans {channel}.")
+    assert bot.last_reply_to("fac").startswith(
+        "Saved the welcome message in Français. A newcomer will read:"
+    )
+    await bot.say("fac", "!welcome set Karibu {name}!")  # the community's language (en)
+    await bot.say("amelie", "!profile language fr")
+    await bot.say("lucia", "!profile language es")
+    await bot.say("dana", "!help")  # seen, with no language of her own
+    bot.clear()
+    for name in ("amelie", "lucia", "dana"):
+        await bot.join(name)
+    assert bot.replies_to("amelie")[0].startswith(
+        "Bienvenue amelie ! Présentez-vous dans #general."
+    )
+    spanish = i18n.render(
+        welcome.render(None, "lucia", "Municipal Finance Practice", "#general", "es"), "es"
+    )
+    assert bot.replies_to("lucia")[0].startswith(spanish)  # never the French or English text
+    assert "Bienvenue" not in bot.replies_to("lucia")[0]
+    assert "Karibu" not in bot.replies_to("lucia")[0]
+    assert bot.replies_to("dana")[0].startswith("Karibu dana!")
+
+    await bot.say("fac", "!welcome fr")
+    assert "Bienvenue {name} !" in bot.last_reply_to("fac")
+    await bot.say("fac", "!welcome es")
+    assert "(the default)" in bot.last_reply_to("fac")
+    assert i18n.pattern(welcome.DEFAULT_TEMPLATE, "es") in bot.last_reply_to("fac")
+    await bot.say("fac", "!welcome set fr default")
+    assert bot.last_reply_to("fac") == "The welcome message in Français is back to the default."
+    await bot.say("fac", "!welcome test fr")
+    french = i18n.render(
+        welcome.render(None, "fac", "Municipal Finance Practice", "#general", "fr"), "fr"
+    )
+    assert french in bot.replies_to("fac")
+
+
+async def test_a_template_stored_before_languages_is_the_community_language_s(bot):
+    from bot import state
+    from handlers import welcome
+
+    async with bot.app.db.sessions() as session:
+        await state.put(session, welcome.SCOPE, welcome.LEGACY_KEY, "Old hello, {name}.")
+        await session.commit()
+    await bot.say("pedro", "!profile language pt")
+    bot.clear()
+    await bot.join("dana")
+    await bot.join("pedro")
+    assert bot.replies_to("dana")[0].startswith("Old hello, dana.")
+    assert not bot.replies_to("pedro")[0].startswith("Old hello")
