@@ -61,8 +61,8 @@ def english_in(texts: list[str], language: str) -> list[tuple[str, str]]:
     return leaks
 
 
-def said(language: str, msgid: str, **params: object) -> str:
-    return i18n.render(_(msgid, **params), language)
+def said(reader: str, msgid: str, **params: object) -> str:
+    return i18n.render(_(msgid, **params), reader)
 
 
 async def language_of(bot: BotHarness, name: str) -> str | None:
@@ -121,3 +121,30 @@ async def test_a_member_reads_everything_in_their_language(bot, language):
     assert len(reminder) >= 2, "the RSVP's answer and the reminder"
     assert english_in(read, language) == []
     assert len(read) >= 12
+
+
+@pytest.mark.slow
+def test_the_real_console_speaks_each_member_s_language(tmp_path):
+    """`convener run` on the console, scripted: the community speaks Spanish
+    (CONVENER_LANGUAGE=es), so `you` and a newcomer's welcome read Spanish; the newcomer
+    chooses French and the rest of onboarding is in French."""
+    from tests.test_console import convener
+
+    script = (
+        "!help\n/as dana\n!profile language fr\n/join #general\n/dm Nairobi\n/dm stop\n!profile\n"
+    )
+    done = convener(tmp_path, script, CONVENER_LANGUAGE="es")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    spanish_help = said("es", "Here is what you can ask me:")
+    assert f"[DM @you] convener: {spanish_help}" in out or f"convener: {spanish_help}" in out
+    french = {
+        "saved": said("fr", "Saved: your language is {language}.", language="Français"),
+        "stopped": said("fr", "All right, no more questions."),
+        "noted": said("fr", "Noted: {value}.", value="Nairobi"),
+    }
+    for line in french.values():
+        assert line in out, line
+    assert said("es", "Which city do you work in?") in out  # welcomed before she chose
+    assert "Which city do you work in?" not in out and "All right" not in out
+    assert "Traceback" not in done.stderr
