@@ -37,7 +37,7 @@ from benchmarks.common import (
     runs,
     size,
 )
-from bot import topics
+from bot import stemming, topics
 from bot.db import Database
 from bot.models import KnowledgeTopic, Topic
 from handlers.knowledge import library
@@ -161,9 +161,13 @@ class Corpus:
 
     @staticmethod
     def _row(entry_id: int, title: str, body: str, now: datetime, age: int) -> dict:
+        """An entry as the library writes it: in English, with its terms (a bulk insert
+        bypasses the ORM, which computes them)."""
         created_at = now - timedelta(seconds=age)
         return {"id": entry_id, "title": title, "body": body, "created_at": created_at,
-                "shown": 0, "answered": 0}  # fmt: skip
+                "shown": 0, "answered": 0, "language": "en",
+                "title_terms": stemming.terms(title, "en"),
+                "body_terms": stemming.terms(body, "en")}  # fmt: skip
 
     def queries(self, rng: random.Random, count: int) -> list[str]:
         """1-3 words each, common and rare; a fifth hold a phrase from an entry in quotes."""
@@ -220,7 +224,7 @@ def seed_links(url: str, rng: random.Random, now: datetime) -> None:
 
 
 def seed_sqlite(url: str, corpus: Corpus, now: datetime) -> None:
-    """Bulk inserts; the triggers of migration 0007 fill the FTS index."""
+    """Bulk inserts; the triggers of migration 0013 fill the FTS index."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(insert(library.KnowledgeEntry), corpus.rows)
@@ -237,10 +241,12 @@ def seed_postgres(url: str, corpus: Corpus, now: datetime) -> None:
 
     with psycopg.connect(plain_dsn(url)) as conn:
         with conn.cursor().copy(
-            "COPY knowledge_entries (id, title, body, created_at, shown, answered) FROM STDIN"
+            "COPY knowledge_entries (id, title, body, created_at, shown, answered, language, "
+            "title_terms, body_terms) FROM STDIN"
         ) as copy:
             for r in corpus.rows:
-                copy.write_row((r["id"], r["title"], r["body"], r["created_at"], 0, 0))
+                copy.write_row((r["id"], r["title"], r["body"], r["created_at"], 0, 0, "en",
+                                r["title_terms"], r["body_terms"]))  # fmt: skip
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('knowledge_entries', 'id'), max(id)) "
             "FROM knowledge_entries"

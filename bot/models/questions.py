@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot import stemming
 from bot.models.base import Base
 
 
@@ -92,8 +93,13 @@ class KnowledgeEntry(Base):
     """The library: a solved question with the answers in its thread (`question_id` set,
     linked to its thread by `channel_id` and `message_id`), or a resource a facilitator
     curated (`url` set). `shown`: how often it was offered in search results and at `ask`;
-    `answered`: how many questions it answered. Searched through the database's full-text
-    index (`knowledge_fts` on SQLite, the `search` tsvector on PostgreSQL; migration 0007)."""
+    `answered`: how many questions it answered.
+
+    `language`: the language it is written in (detected, else its adder's); `title_terms`
+    and `body_terms`: its title and body stemmed in that language (`bot.stemming.terms`),
+    set on every ORM write (below). Searched through the database's full-text index over
+    those (`knowledge_fts` on SQLite, the `search` tsvector on PostgreSQL; migration 0013).
+    A writer that bypasses the ORM (a bulk insert) sets them itself."""
 
     __tablename__ = "knowledge_entries"
 
@@ -110,6 +116,29 @@ class KnowledgeEntry(Base):
     created_at: Mapped[datetime] = mapped_column(index=True)
     shown: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+    language: Mapped[str] = mapped_column(String(16), server_default=stemming.DEFAULT)
+    title_terms: Mapped[str] = mapped_column(Text, default="", server_default="")
+    body_terms: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+@event.listens_for(KnowledgeEntry, "before_insert")
+def _index_new_entry(_mapper, _connection, entry: KnowledgeEntry) -> None:
+    text = f"{entry.title}\n{entry.body or ''}"
+    entry.language = stemming.supported(entry.language) or stemming.detect(text, stemming.DEFAULT)
+    _index(entry)
+
+
+@event.listens_for(KnowledgeEntry, "before_update")
+def _index_changed_entry(_mapper, _connection, entry: KnowledgeEntry) -> None:
+    state = inspect(entry)
+    if any(state.attrs[name].history.has_changes() for name in ("title", "body", "language")):
+        entry.language = stemming.supported(entry.language) or stemming.DEFAULT
+        _index(entry)
+
+
+def _index(entry: KnowledgeEntry) -> None:
+    entry.title_terms = stemming.terms(entry.title, entry.language)
+    entry.body_terms = stemming.terms(entry.body or "", entry.language)
 
 
 class KnowledgeTopic(Base):

@@ -10,6 +10,7 @@ from bot.arguments import Number, Rest, TopicName, Word
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
+from bot.i18n import Message, _, lines
 from bot.models import KnowledgeEntry, KnowledgeTopic
 from bot.router import Router
 from handlers.knowledge import library
@@ -17,37 +18,47 @@ from handlers.knowledge import library
 router = Router()
 
 LISTED = 15
-LINK_AND_TITLE = "Give a link and a title."
-WHICH_RESOURCE = "Which resource? For example: resource remove 4"
+LINK_AND_TITLE = _("Give a link and a title.")
+WHICH_RESOURCE = _("Which resource? For example: resource remove 4")
+WHAT_TO_LOOK_FOR = _("What should I look for? For example: search budget forecasting")
 
 
 @router.command(
     "search",
-    args=[Rest("words", missing="What should I look for? For example: search budget forecasting")],
+    args=[Rest("words", missing=WHAT_TO_LOOK_FOR)],
     summary='solved questions and resources that match, best first ("quotes" for a phrase)',
     example="search multi-year budget",
 )
-async def search(ctx: Context, cmd: Command) -> str:
+async def search(ctx: Context, cmd: Command) -> Message:
     words = cmd.values.words
     hits = await ctx.db.read(library.search, words)
     async with ctx.db() as session:
         await library.shown(session, hits)
         await session.commit()
     if not hits:
-        return f"Nothing in the library matches {words[:60]}. Ask the community with `ask`."
-    lines = [f"The library on {words[:60]}:"]
-    for hit in hits:
-        lines.append(await line(ctx, hit))
-    return "\n".join(lines)
+        return _(
+            "Nothing in the library matches {words}. Ask the community with `ask`.",
+            words=words[:60],
+        )
+    found = [await line(ctx, hit) for hit in hits]
+    return lines(_("The library on {words}:", words=words[:60]), *found)
 
 
-async def line(ctx: Context, hit: library.Hit) -> str:
+async def line(ctx: Context, hit: library.Hit) -> Message:
     """One result: number, title, excerpt, topics and a link."""
     entry = hit.entry
-    topics_ = f" · {', '.join(hit.topics)}" if hit.topics else ""
-    where = await library.link(ctx, entry) or f"question #{entry.question_id}"
-    excerpt = f" — {hit.excerpt}" if hit.excerpt and hit.excerpt != entry.title else ""
-    return f"• #{entry.id} {entry.title}{excerpt}{topics_} · {where}"
+    where = await library.link(ctx, entry) or _("question #{id}", id=entry.question_id)
+    said = {"id": entry.id, "title": entry.title, "where": where}
+    excerpt = hit.excerpt if hit.excerpt and hit.excerpt != entry.title else None
+    topics_ = ", ".join(hit.topics)
+    if excerpt and topics_:
+        return _("• #{id} {title} — {excerpt} · {topics} · {where}", excerpt=excerpt,
+                 topics=topics_, **said)  # fmt: skip
+    if excerpt:
+        return _("• #{id} {title} — {excerpt} · {where}", excerpt=excerpt, **said)
+    if topics_:
+        return _("• #{id} {title} · {topics} · {where}", topics=topics_, **said)
+    return _("• #{id} {title} · {where}", **said)
 
 
 @router.command(
@@ -56,7 +67,7 @@ async def line(ctx: Context, hit: library.Hit) -> str:
     summary="guides, toolkits and recordings (for a topic)",
     example="resources budgeting",
 )
-async def resources(ctx: Context, cmd: Command) -> str:
+async def resources(ctx: Context, cmd: Command) -> Message:
     name = cmd.values.topic
     query = select(KnowledgeEntry).where(KnowledgeEntry.url.is_not(None))
     async with ctx.db() as session:
@@ -70,14 +81,22 @@ async def resources(ctx: Context, cmd: Command) -> str:
             await session.scalars(query.order_by(KnowledgeEntry.created_at.desc()).limit(LISTED))
         )
         names = await session.run_sync(library.topic_names, [r.id for r in rows])
+    if not rows and topic is not None:
+        return _(
+            "No resources on {topic} yet. Facilitators add them with `resource add <url> <title>`.",
+            topic=topic.name,
+        )
     if not rows:
-        where = f" on {topic.name}" if topic else ""
-        return f"No resources{where} yet. Facilitators add them with `resource add <url> <title>`."
-    lines = [f"Resources{f' on {topic.name}' if topic else ''}:"]
-    for row in rows:
-        tags = f" · {', '.join(names[row.id])}" if names.get(row.id) else ""
-        lines.append(f"• #{row.id} {row.title} — {row.url}{tags}")
-    return "\n".join(lines)
+        return _("No resources yet. Facilitators add them with `resource add <url> <title>`.")
+    heading = _("Resources on {topic}:", topic=topic.name) if topic else _("Resources:")
+    return lines(heading, *(listed(row, names.get(row.id, [])) for row in rows))
+
+
+def listed(row: KnowledgeEntry, names: list[str]) -> Message:
+    if names:
+        return _("• #{id} {title} — {url} · {topics}", id=row.id, title=row.title, url=row.url,
+                 topics=", ".join(names))  # fmt: skip
+    return _("• #{id} {title} — {url}", id=row.id, title=row.title, url=row.url)
 
 
 @router.command(
@@ -90,7 +109,7 @@ async def resources(ctx: Context, cmd: Command) -> str:
     example="resource add https://example.org/mtef.pdf Multi-year budgeting toolkit: budgeting",
     roles=[roles.FACILITATOR],
 )
-async def add(ctx: Context, cmd: Command) -> str:
+async def add(ctx: Context, cmd: Command) -> Message:
     url = library.check_url(cmd.values.url)
     text = cmd.values.title
     title, colon, tail = text.rpartition(":") if ":" in text else (text, "", "")
@@ -100,9 +119,10 @@ async def add(ctx: Context, cmd: Command) -> str:
         entry = await library.add(
             session, title=library.plain_title(title), body="", url=url, now=ctx.now(),
             topic_ids=topic_ids, created_by=ctx.sender.member_id,
+            language=ctx.languages.of_member(ctx.sender.member),
         )  # fmt: skip
         await session.commit()
-    return f"Added resource #{entry.id}: {entry.title}."
+    return _("Added resource #{id}: {title}.", id=entry.id, title=entry.title)
 
 
 @router.command(
@@ -113,14 +133,14 @@ async def add(ctx: Context, cmd: Command) -> str:
     example="resource remove 4",
     roles=[roles.FACILITATOR],
 )
-async def remove(ctx: Context, cmd: Command) -> str:
+async def remove(ctx: Context, cmd: Command) -> Message:
     resource_id = cmd.values.id
     async with ctx.db() as session:
         entry = await session.get(KnowledgeEntry, resource_id)
         if entry is None or entry.url is None:
             raise CommandError(
-                f"There is no resource #{resource_id}. Type `resources` to see them."
+                _("There is no resource #{id}. Type `resources` to see them.", id=resource_id)
             )
         await session.delete(entry)
         await session.commit()
-    return f"Removed resource #{resource_id} ({entry.title})."
+    return _("Removed resource #{id} ({title}).", id=resource_id, title=entry.title)

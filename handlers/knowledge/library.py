@@ -1,7 +1,10 @@
 """The knowledge library: entries (solved questions with their answers, resources curated by
-facilitators) and the one search over them, on the database's own full-text index: SQLite
-FTS5 with porter stemming ("budgets" finds "budgeting"), PostgreSQL's tsvector with a GIN
-index. Ranked by relevance, then recency."""
+facilitators) and the one search over them, on the database's own full-text index (SQLite
+FTS5, PostgreSQL's tsvector with a GIN index) over each entry's words stemmed in its own
+language (`bot.stemming`): "presupuestos" finds "presupuesto participativo", "budgets"
+finds "budgeting", "financiacion" finds "financiación". A searched word is stemmed in every
+language, so a search finds the entries that match in any of them. Ranked by relevance,
+then recency."""
 
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import topics
+from bot import stemming
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.i18n import Message, _, lines, n_
 from bot.models import Channel, KnowledgeEntry, KnowledgeTopic, Topic
 from bot.types import ChannelRef
 
@@ -41,7 +45,9 @@ def check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
-        raise UsageError(f"`{url[:40]}` is not a web link; give one starting with https://.")
+        raise UsageError(
+            _("`{url}` is not a web link; give one starting with https://.", url=url[:40])
+        )
     return url
 
 
@@ -49,9 +55,15 @@ def plain_title(title: str) -> str:
     """A title as text: no markup characters, one line, bounded."""
     cleaned = " ".join(_MARKUP.sub("", title).split())
     if not cleaned:
-        raise UsageError("Give the resource a title after its link.")
+        raise UsageError(_("Give the resource a title after its link."))
     if len(cleaned) > MAX_TITLE:
-        raise CommandError(f"That title is too long (at most {MAX_TITLE} characters).")
+        raise CommandError(
+            n_(
+                "That title is too long (at most {n} character).",
+                "That title is too long (at most {n} characters).",
+                MAX_TITLE,
+            )
+        )
     return cleaned
 
 
@@ -67,11 +79,17 @@ async def add(
     channel_id: int | None = None,
     message_id: str | None = None,
     created_by: int | None = None,
+    language: str | None = None,
 ) -> KnowledgeEntry:
-    """A new entry (flushed, not committed); the full-text index follows by itself."""
+    """A new entry (flushed, not committed); the full-text index follows by itself. Its
+    language is the one its words clearly tell, else `language` (the asker's or adder's),
+    else English."""
+    title = title[:300]
+    default = stemming.supported(language) or stemming.DEFAULT
     entry = KnowledgeEntry(
-        title=title[:300], body=body, url=url, question_id=question_id, channel_id=channel_id,
+        title=title, body=body, url=url, question_id=question_id, channel_id=channel_id,
         message_id=message_id, created_by=created_by, created_at=now, shown=0, answered=0,
+        language=stemming.detect(f"{title}\n{body}", default),
     )  # fmt: skip
     session.add(entry)
     await session.flush()
@@ -81,44 +99,93 @@ async def add(
 
 
 def _terms(words: str) -> tuple[list[str], list[str]]:
-    """(phrases in quotes, other words) of a search."""
-    phrases = [" ".join(p.split()) for p in _PHRASE.findall(words) if p.split()]
+    """(phrases in quotes, other words) of a search; common words are not searched for."""
+    phrases = [" ".join(p.split()) for p in _PHRASE.findall(words) if stemming.words(p)]
     rest = _PHRASE.sub(" ", words).replace('"', " ")
-    found = [w for w in re.findall(r"\w+", rest.casefold()) if w not in topics.STOPWORDS]
-    return phrases, list(dict.fromkeys(found))[:20]
+    return phrases, stemming.content_words(rest)
 
 
-def _sqlite_match(phrases: list[str], words: list[str]) -> str:
-    quoted = [f'"{p.replace(chr(34), "")}"' for p in phrases]
-    anyword = " OR ".join(f'"{w}"' for w in words)
-    parts = quoted + ([f"({anyword})"] if anyword else [])
-    return " AND ".join(parts)
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A search as index terms: each phrase as its variants (one must appear), and every
+    form of the other words (one must appear). An entry's terms are all in its language
+    (tagged with it), so it can only match the terms of its language."""
+
+    phrases: list[list[str]]
+    forms: list[str]
+
+    @classmethod
+    def of(cls, phrases: list[str], words: list[str]) -> Query:
+        variants = [found for phrase in phrases if (found := stemming.phrase_forms(phrase))]
+        forms = {form for word in words for form in stemming.query_forms(word)}
+        return cls(variants, sorted(forms))
+
+    def sqlite(self) -> str:
+        """An FTS5 MATCH expression (the terms are letters and digits only)."""
+        groups = [*self.phrases, *([self.forms] if self.forms else [])]
+        return " AND ".join("(" + " OR ".join(f'"{t}"' for t in group) + ")" for group in groups)
+
+    def tsquery(self) -> str:
+        """A `to_tsquery` call on a literal (the terms are letters and digits only, and the
+        literal's quotes are doubled all the same)."""
+        parts = ["(" + " | ".join(" <-> ".join(f"'{t}'" for t in v.split()) for v in variants)
+                 + ")" for variants in self.phrases]  # fmt: skip
+        if self.forms:
+            parts.append("(" + " | ".join(f"'{t}'" for t in self.forms) + ")")
+        literal = " & ".join(parts).replace("'", "''")
+        return f"to_tsquery('simple', '{literal}')"
+
+    def postgres(self) -> str | None:
+        """The condition an entry matching in its own language meets (one small tsquery to
+        test per entry, not one with the terms of every language); None: none can."""
+        arms = [
+            f"(language = '{language}' AND search @@ {part.tsquery()})"
+            for language in stemming.LANGUAGES
+            if (part := self.only(language)) is not None
+        ]
+        return " OR ".join(arms) or None
+
+    def only(self, language: str) -> Query | None:
+        """The terms an entry in `language` can match (None: it cannot match)."""
+        tag = stemming.tag(language)
+        phrases = [[v for v in variants if v.startswith(tag)] for variants in self.phrases]
+        forms = [form for form in self.forms if form.startswith(tag)]
+        return Query(phrases, forms) if all(phrases) and (phrases or forms) else None
+
+    def wanted(self, language: str) -> set[str]:
+        """The terms that show an entry in `language` matched (for its excerpt)."""
+        part = self.only(language)
+        if part is None:
+            return set()
+        found = {term for variants in part.phrases for v in variants for term in v.split()}
+        return found | set(part.forms)
 
 
 def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
     """The best entries for `words`: every phrase in quotes must appear, and at least one of
     the other words; ranked by relevance, then recency (among the newest `RANKED` matches,
     so that a word found in most entries costs no more than a rarer one)."""
-    phrases, plain = _terms(words)
-    if not phrases and not plain:
+    terms = Query.of(*_terms(words))
+    if not terms.phrases and not terms.forms:
         return []
     if session.bind.dialect.name == "postgresql":
-        parts = [f"phraseto_tsquery('english', :p{n})" for n in range(len(phrases))]
-        if plain:
-            parts.append("(" + " || ".join(
-                f"plainto_tsquery('english', :w{n})" for n in range(len(plain))
-            ) + ")")  # fmt: skip
-        query = "(" + " && ".join(parts) + ")"  # written out where it is used: in a CTE the
-        sql = text(  # planner cannot see how common the words are, and sorts every match by id
-            f"WITH recent AS (SELECT id, search FROM knowledge_entries WHERE search @@ {query} "
+        # Written out where it is used, with the terms in it (`Query.postgres`): the planner
+        # sees how common they are, and finds rare ones through the index and common ones by
+        # reading the newest entries. Through a CTE, or as a bound parameter (a prepared
+        # statement comes to a generic plan), it cannot see them and sorts every match by id.
+        # Ranked with every term, so that ranks compare across languages.
+        matching = terms.postgres()
+        if matching is None:
+            return []
+        sql = text(
+            f"WITH recent AS (SELECT id, search FROM knowledge_entries WHERE {matching} "
             "ORDER BY id DESC LIMIT :window), "
-            f"top AS (SELECT id, ts_rank(recent.search, {query}) AS r FROM recent "
+            f"top AS (SELECT id, ts_rank(recent.search, {terms.tsquery()}) AS r FROM recent "
             "ORDER BY r DESC, id DESC LIMIT :limit) "
             f"SELECT {_COLUMNS} FROM top JOIN knowledge_entries e ON e.id = top.id "
             "ORDER BY top.r DESC, e.id DESC"
         )
-        params = {f"p{n}": p for n, p in enumerate(phrases)}
-        params.update({f"w{n}": w for n, w in enumerate(plain)})
+        params: dict[str, str] = {}
     else:
         sql = text(
             f"SELECT {_COLUMNS} FROM (SELECT rowid AS id, bm25(knowledge_fts, 2.0, 1.0) AS r "
@@ -128,28 +195,31 @@ def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
             "ORDER BY r, rowid DESC LIMIT :limit) AS top "
             "JOIN knowledge_entries e ON e.id = top.id ORDER BY top.r, e.id DESC"
         )
-        params = {"match": _sqlite_match(phrases, plain)}
-    params["window"] = RANKED
+        params = {"match": terms.sqlite()}
     query = select(KnowledgeEntry).from_statement(sql)
-    found = list(session.scalars(query, {**params, "limit": limit}))
+    options = {"compiled_cache": None}  # each statement is new: keep none
+    found = list(session.scalars(query, {**params, "window": RANKED, "limit": limit}, execution_options=options))
     if not found:
         return []
     names = topic_names(session, [entry.id for entry in found])
-    return [Hit(e, excerpt(e, phrases + plain), names.get(e.id, [])) for e in found]
+    return [Hit(e, excerpt(e, terms.wanted(e.language)), names.get(e.id, [])) for e in found]
 
 
 def similar(session: Session, question: str, limit: int = 3) -> list[Hit]:
     """Entries that may already answer a question: among the best matches, those holding at
-    least half of its content words."""
-    wanted = topics.stems(question)
+    least half of its content words (in the entry's language)."""
+    wanted = stemming.content_words(question)
     if not wanted:
         return []
-    hits = search(session, " ".join(sorted(wanted)), limit=10)
-    close = [
-        h for h in hits
-        if len(wanted & topics.stems(f"{h.entry.title} {h.entry.body}")) / len(wanted) >= SIMILAR
-    ]  # fmt: skip
+    hits = search(session, " ".join(wanted), limit=10)
+    close = [h for h in hits if _share(h.entry, wanted) >= SIMILAR]
     return close[:limit]
+
+
+def _share(entry: KnowledgeEntry, words: list[str]) -> float:
+    """The share of `words` an entry holds."""
+    held = set(entry.title_terms.split()) | set(entry.body_terms.split())
+    return sum(bool(stemming.forms(w, entry.language) & held) for w in words) / len(words)
 
 
 async def link(ctx: Context, entry: KnowledgeEntry) -> str | None:
@@ -189,20 +259,23 @@ def topic_names(session: Session, ids: list[int]) -> dict[int, list[str]]:
     return found
 
 
-def excerpt(entry: KnowledgeEntry, terms: list[str]) -> str:
-    """The first line of the entry beyond its title that holds a searched word, else its
-    first such line (for a kept question: an answer), else the title."""
-    lines = [line.strip() for line in entry.body.splitlines() if line.strip()]
-    lines = [line for line in lines if line != entry.title.strip()] or [entry.title]
-    wanted = topics.stems(" ".join(terms))
-    chosen = next((line for line in lines if wanted & topics.stems(line)), lines[0])
+def excerpt(entry: KnowledgeEntry, wanted: set[str]) -> str:
+    """The first line of the entry beyond its title that holds a searched term (`wanted`, in
+    the entry's language), else its first line (for a kept question: an answer), else the
+    title."""
+    found = [line.strip() for line in entry.body.splitlines() if line.strip()]
+    found = [line for line in found if line != entry.title.strip()] or [entry.title]
+    chosen = next(
+        (line for line in found if wanted & set(stemming.terms(line, entry.language).split())),
+        found[0],
+    )
     line = " ".join(chosen.split())
     return line if len(line) <= EXCERPT else line[: EXCERPT - 1].rstrip() + "…"
 
 
-async def for_learning(session: AsyncSession, member_id: int, limit: int = 5) -> str:
+async def for_learning(session: AsyncSession, member_id: int, limit: int = 5) -> Message | None:
     """The resources on the topics a member wants to learn, as lines to end onboarding with
-    (empty when there are none)."""
+    (None when there are none)."""
     from bot.models import Expertise
 
     rows = (
@@ -221,8 +294,8 @@ async def for_learning(session: AsyncSession, member_id: int, limit: int = 5) ->
         )
     ).all()
     if not rows:
-        return ""
-    return "\n".join(
-        ["To start learning, from the community's library:"]
-        + [f"• {title} — {url}" for title, url in rows]
+        return None
+    return lines(
+        _("To start learning, from the community's library:"),
+        *(_("• {title} — {url}", title=title, url=url) for title, url in rows),
     )
