@@ -295,10 +295,11 @@ async def show_welcome(ctx: Context, cmd: Command) -> Message:
     language = _in(cmd, ctx)
     template = await _template(ctx, language)
     shown = template if template is not None else i18n.pattern(DEFAULT_TEMPLATE, language)
+    name = i18n.name_of(language)
     return lines(
-        _("The welcome message in {language} (set by a facilitator):", language=i18n.name_of(language))
+        _("The welcome message in {language} (set by a facilitator):", language=name)
         if template is not None
-        else _("The welcome message in {language} (the default):", language=i18n.name_of(language)),
+        else _("The welcome message in {language} (the default):", language=name),
         verbatim(shown),
         lines(
             _("Placeholders: {placeholders}.",
