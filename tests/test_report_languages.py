@@ -297,6 +297,7 @@ def saved(book: Workbook) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.one_database  # what LibreOffice reads does not depend on the database
 @pytest.mark.parametrize("language", [*LANGUAGES, "pseudo"])
 async def test_libreoffice_opens_the_workbook(settings, clock, tmp_path, language, monkeypatch):
     if language == "pseudo":
