@@ -103,29 +103,26 @@ def _stemmer(language: str):
 @lru_cache(maxsize=65536)
 def _forms(word: str, language: str) -> tuple[str, ...]:
     """A case-folded word's indexed term in `language`, then its stem without accents when
-    that differs."""
+    that differs; none for the language's common words, which are not indexed."""
+    bare = unaccented(word)
+    if bare in COMMON[language]:
+        return ()
     stemmer = _stemmer(language)
     main = tag(language) + unaccented(stemmer.stemWord(word))
-    bare = unaccented(word)
     if bare == word:
         return (main,)
     other = tag(language) + stemmer.stemWord(bare)
     return (main,) if other == main else (main, other)
 
 
-def _kept(said: list[str], language: str) -> list[str]:
-    """The words the index holds in `language`: all but its common ones."""
-    return [word for word in said if unaccented(word) not in COMMON[language]]
-
-
 def terms(text: str, language: str) -> str:
     """A text as the index holds it: the terms of its words in `language` but the common
     ones, in order (for phrases), then the other forms of its accented words."""
     language = supported(language) or DEFAULT
-    found = [_forms(word, language) for word in _kept(words(text), language)]
-    main = [forms[0] for forms in found]
+    found = [stems for word in words(text) if (stems := _forms(word, language))]
+    main = [stems[0] for stems in found]
     seen = set(main)
-    extra = [form for forms in found for form in forms[1:] if form not in seen]
+    extra = [form for stems in found for form in stems[1:] if form not in seen]
     return " ".join(main + list(dict.fromkeys(extra)))
 
 
@@ -145,9 +142,9 @@ def phrase_forms(phrase: str) -> list[str]:
     said = words(phrase)
     found: dict[str, None] = {}
     for language in LANGUAGES:
-        per_word = [_forms(word, language) for word in _kept(said, language)]
-        found[" ".join(forms[0] for forms in per_word)] = None
-        found[" ".join(forms[-1] for forms in per_word)] = None
+        per_word = [stems for word in said if (stems := _forms(word, language))]
+        found[" ".join(stems[0] for stems in per_word)] = None
+        found[" ".join(stems[-1] for stems in per_word)] = None
     return [variant for variant in found if variant]
 
 

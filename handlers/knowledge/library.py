@@ -185,7 +185,8 @@ def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
             f"SELECT {_COLUMNS} FROM top JOIN knowledge_entries e ON e.id = top.id "
             "ORDER BY top.r DESC, e.id DESC"
         )
-        params: dict[str, str] = {}
+        params: dict[str, object] = {}
+        options = {"compiled_cache": None}  # a new statement every time: not worth keeping
     else:
         sql = text(
             f"SELECT {_COLUMNS} FROM (SELECT rowid AS id, bm25(knowledge_fts, 2.0, 1.0) AS r "
@@ -196,9 +197,10 @@ def search(session: Session, words: str, limit: int = 5) -> list[Hit]:
             "JOIN knowledge_entries e ON e.id = top.id ORDER BY top.r, e.id DESC"
         )
         params = {"match": terms.sqlite()}
+        options = {}
     query = select(KnowledgeEntry).from_statement(sql)
-    options = {"compiled_cache": None}  # each statement is new: keep none
-    found = list(session.scalars(query, {**params, "window": RANKED, "limit": limit}, execution_options=options))
+    params |= {"window": RANKED, "limit": limit}
+    found = list(session.scalars(query, params, execution_options=options))
     if not found:
         return []
     names = topic_names(session, [entry.id for entry in found])
