@@ -13,15 +13,22 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from bot import i18n, members
 from bot.i18n import _
+from bot.models import KnowledgeEntry
 from handlers.digest import jobs as digest_jobs
 from handlers.events import jobs as event_jobs
 from tests.harness import BotHarness
 
 OTHER = {"fr": "es", "es": "pt", "pt": "fr"}
-QUESTION = "How do other cities plan a multi-year capital budget?"
+QUESTIONS = {  # asked in the member's language; the topic given, since topics are English here
+    "fr": "Comment les autres villes planifient-elles un budget d'investissement pluriannuel ?",
+    "es": "¿Cómo planifican las otras ciudades un presupuesto de inversión plurianual?",
+    "pt": "Como as outras cidades planejam um orçamento de investimento plurianual?",
+}
+SEARCHED = {"fr": "budgets pluriannuels", "es": "presupuestos", "pt": "orcamentos"}
 PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
@@ -89,16 +96,23 @@ async def test_a_member_reads_everything_in_their_language(bot, language):
     assert said(language, "Question {number} of {total}: {question}", number=1, total=4,
                 question=_("Which city do you work in?")) in "\n".join(onboarding)  # fmt: skip
 
-    await bot.say("dana", f"!ask {QUESTION}")
+    question = QUESTIONS[language]
+    await bot.say("dana", f"!ask {question}: budgeting")
     await bot.deliver()
     asked = bot.posts_in()[-2]
-    expert_dm = [t for t in bot.replies_to("kofi") if QUESTION in t]
+    expert_dm = [t for t in bot.replies_to("kofi") if question in t]
     assert expert_dm, "the expert was asked"
     assert english_in(expert_dm, other) == []  # the expert reads their own language
 
     await bot.say("kofi", "We phase it over three years.", thread_id=asked.message_id)
     await bot.say("dana", "!questions mine")
+    await bot.say("dana", "!solved 1")
     await bot.deliver()
+    async with bot.app.db.sessions() as session:
+        kept = (await session.scalars(select(KnowledgeEntry))).one()
+    assert kept.language == language  # indexed in its own language
+    await bot.say("dana", f"!search {SEARCHED[language]}")
+    assert question[:40] in bot.last_reply_to("dana")  # other forms of its words find it
 
     await bot.say("fac", f"!role grant {bot.mention('dana')} facilitator")
     start = bot.clock().astimezone(UTC).replace(second=0, microsecond=0)

@@ -154,6 +154,7 @@ async def keep_in_library(ctx: Services, question: Question, where: Where) -> bo
             session, title=excerpt(question.text, 200), body="\n".join(body), now=ctx.now(),
             topic_ids=topic_ids, question_id=question.id, channel_id=question.channel_id,
             message_id=question.message_id, created_by=question.asker_id,
+            language=await ctx.languages.of_member_id(session, question.asker_id),
         )  # fmt: skip
         await session.commit()
     return True
