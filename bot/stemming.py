@@ -1,6 +1,6 @@
 """Words as the knowledge library indexes and searches them, in each entry's own language.
 
-An entry is indexed in one language (`LANGUAGES`: the shipped ones, each with its Snowball
+An entry is indexed in one language (`LANGUAGES`: those Convener speaks, each with its Snowball
 stemmer): each word is case-folded, stemmed by that language's stemmer (which expects the
 accents), then stripped of its accents, and tagged with the language (`es1presupuest`), so
 that "presupuestos" and "presupuesto" are one term, and "financiacion" finds "financiación".
@@ -31,7 +31,22 @@ from functools import lru_cache
 
 import snowballstemmer
 
-LANGUAGES = {"en": "english", "fr": "french", "es": "spanish", "pt": "portuguese"}
+
+def _snowball_names() -> dict[str, str]:
+    """Each language Convener speaks (a catalog, `bot.i18n`) with its Snowball stemmer's
+    name, so that a fifth catalog brings its own stemming (`de`: german)."""
+    from bot import i18n
+
+    algorithms = set(snowballstemmer.algorithms())
+    found = {}
+    for code in i18n.available():
+        name = i18n.babel_locale(code).english_name.lower()
+        if name in algorithms:
+            found[code] = name
+    return found
+
+
+LANGUAGES = _snowball_names()
 DEFAULT = "en"
 MAX_DETECTED = 4000  # characters of a text read to tell its language
 CLEAR = 1.5  # the least score of a detected language, and how much it must lead the next
@@ -55,7 +70,7 @@ _COMMON = {
     "como mas mais seu sua seus que nao ao aos pelo pela tambem ha este isso entre sobre "
     "sem ja se nosso nossa onde foi sao",
 }
-COMMON = {language: frozenset(words.split()) for language, words in _COMMON.items()}
+COMMON = {language: frozenset(_COMMON.get(language, "").split()) for language in LANGUAGES}
 STOPWORDS = frozenset().union(*COMMON.values())
 # Letters and endings only one or two of the languages write (checked with accents).
 _CUES = {

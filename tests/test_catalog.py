@@ -167,3 +167,30 @@ def test_codes_people_and_platforms_write():
     assert i18n.code("") is None
     assert i18n.name_of("fr") == "Français"
     assert i18n.name_of("es") == "Español"
+
+
+def test_a_fifth_language_is_a_catalog_and_nothing_else(tmp_path, monkeypatch):
+    """A `de` catalog beside the others: Convener offers German, reads its catalog and stems
+    German library entries with German's Snowball stemmer."""
+    import shutil
+
+    from bot import stemming
+
+    for code in ("fr", "es", "pt"):
+        shutil.copytree(i18n.LOCALE_DIR / code, tmp_path / code)
+    german = catalog.read("fr")
+    german.locale = None
+    for message in german:
+        if message.id and message.id == "Which timezone?":
+            message.string = "Welche Zeitzone?"
+    (tmp_path / "de" / "LC_MESSAGES").mkdir(parents=True)
+    catalog.write(german, tmp_path / "de" / "LC_MESSAGES" / "convener.po")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        assert i18n.available() == ("en", "de", "es", "fr", "pt")
+        assert i18n.code("de-AT") == "de"
+        assert i18n.render(_("Which timezone?"), "de") == "Welche Zeitzone?"
+        assert stemming._snowball_names()["de"] == "german"
+    finally:
+        i18n.translations.cache_clear()
