@@ -152,6 +152,7 @@ async def test_a_question_asked_by_direct_message_goes_to_the_questions_channel(
     assert "Ask in a channel" in bot.last_reply_to("lena")
     assert await rows(bot, Question) == []
     await bot.say("ben", "hello", channel="questions")  # the bot has seen the channel
+    await bot.app.activity.flush()  # and stored it (the log writes in batches)
     bot.app.settings.questions_channel = "#questions"
     await bot.dm("lena", f"ask {QUESTION}")
     assert "Posted your question as #1 in #questions" in bot.last_reply_to("lena")
