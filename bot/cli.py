@@ -288,7 +288,7 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
         write_report(
             url, period, str(output), now=now, timezone=settings.timezone,
             pseudonymous=args.pseudonymous, community=settings.community_name,
-            language=args.language or i18n.code(settings.language) or i18n.ENGLISH,
+            language=args.language or settings.language,
         )  # fmt: skip
     except OSError as exc:
         print(f"convener report: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)

@@ -55,9 +55,6 @@ class Message(Protocol):
     def render(self, language: str) -> str: ...
 
 
-Said = Message
-
-
 def _strict() -> bool:
     return bool(os.environ.get(STRICT_ENV))
 

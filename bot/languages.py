@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from bot import i18n
-from bot.i18n import Message
+from bot.errors import CommandError
+from bot.i18n import Message, _
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
 from bot.types import Action, ChannelRef, OutboundFile, Sent, UserRef
 
 if TYPE_CHECKING:
     from bot.claims import Sender
+    from bot.context import Context
     from bot.db import Database
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,6 @@ class Languages:
 
     async def of_member_id(self, session: AsyncSession, member_id: int) -> str:
         return self.of(await session.scalar(select(Member.language).where(Member.id == member_id)))
-
-    def of_member_id_in_unit(self, session: Session, member_id: int) -> str:
-        return self.of(session.scalar(select(Member.language).where(Member.id == member_id)))
 
     async def set_channel(
         self, session: AsyncSession, channel: ChannelRef, language: str | None
@@ -126,6 +124,44 @@ class Languages:
 async def set_member(session: AsyncSession, member_id: int, language: str | None) -> None:
     """Keep a member's language (None: the community's); the caller commits."""
     await session.execute(update(Member).where(Member.id == member_id).values(language=language))
+
+
+# What `profile language`, `channel language` and the onboarding conversation accept, and the
+# line that names the languages when they are given something else.
+
+
+def offered() -> Message:
+    """The languages Convener speaks, each as its code and its own name."""
+    return i18n.join(
+        _("`{code}` ({name})", code=code, name=i18n.name_of(code)) for code in i18n.available()
+    )
+
+
+def not_a_language(given: str | None) -> Message:
+    """The answer to a language Convener does not speak (or none), naming those it does."""
+    given = (given or "").strip()
+    if not given:
+        return _("Which language? Choose one of: {languages}.", languages=offered())
+    return _("`{given}` is not a language I speak. Choose one of: {languages}.",
+             given=given[:20], languages=offered())  # fmt: skip
+
+
+def chosen(given: str | None) -> str:
+    """The language `given` names (`fr`, `FR`, `fr-FR`, `pt_BR`); CommandError naming the
+    languages otherwise."""
+    code = i18n.code(given or "")
+    if code is None:
+        raise CommandError(not_a_language(given))
+    return code
+
+
+async def speak(ctx: Context, code: str) -> Message:
+    """Keep the sender's language and speak it at once: the answer is already in it."""
+    async with ctx.db() as session:
+        await set_member(session, ctx.sender.member_id, code)
+        await session.commit()
+    ctx.sender.member.language = code  # the sender's detached copy, for this event's answers
+    return _("Saved: your language is {language}.", language=i18n.name_of(code))
 
 
 class Voice:

@@ -31,12 +31,12 @@ from functools import lru_cache
 
 import snowballstemmer
 
+from bot import i18n
+
 
 def _snowball_names() -> dict[str, str]:
     """Each language Convener speaks (a catalog, `bot.i18n`) with its Snowball stemmer's
     name, so that a fifth catalog brings its own stemming (`de`: german)."""
-    from bot import i18n
-
     algorithms = set(snowballstemmer.algorithms())
     found = {}
     for code in i18n.available():
@@ -83,10 +83,8 @@ _local = threading.local()
 
 def supported(language: str | None) -> str | None:
     """The indexed language a code means (`pt_BR` is `pt`), or None."""
-    if not language:
-        return None
-    base = language.strip().replace("-", "_").lower().split("_", 1)[0]
-    return base if base in LANGUAGES else None
+    code = i18n.code(language or "")
+    return code if code in LANGUAGES else None
 
 
 def unaccented(text: str) -> str:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from bot import i18n, members, roles
+from bot import i18n, languages, members, roles
 from bot.arguments import Argument, Days, Mention, Rest
 from bot.commands import Command
 from bot.context import Context
@@ -18,7 +18,6 @@ from bot.errors import CommandError, UsageError
 from bot.i18n import Message, _, lines, n_
 from bot.models import AuditEntry, Member
 from bot.router import Router
-from handlers import profiles
 
 router = Router()
 
@@ -194,7 +193,7 @@ async def channel_language(ctx: Context, cmd: Command) -> Message:
             return _("This channel follows the community's language, {language}.",
                      language=community)  # fmt: skip
         return _("This channel's language is {language}.", language=i18n.name_of(chosen))
-    code = None if given.lower() in COMMUNITY_WORDS else profiles.language_choice(given)
+    code = None if given.lower() in COMMUNITY_WORDS else languages.chosen(given)
     async with ctx.db() as session:
         await ctx.languages.set_channel(session, cmd.channel, code)
         await session.commit()

@@ -30,19 +30,19 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import expertise, i18n, members, roles, topics
+from bot import expertise, i18n, languages, members, roles, topics
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import UsageError
-from bot.i18n import N_, Said, Text, _, join, lines, n_
+from bot.i18n import N_, Text, _, join, lines, n_
+from bot.i18n import Message as Said  # bot.types.Message is an inbound message
 from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
 from bot.types import Message, UserRef
 from bot.watch import Watch, sender
 from handlers import knowledge as library
-from handlers import profiles
 
 router = Router()
 
@@ -135,7 +135,7 @@ def opening() -> Said:
         question(0),
         HINT,
         _("To answer in another language, type `language <code>`: {languages}.",
-          languages=profiles.offered()) if len(i18n.available()) > 1 else None,
+          languages=languages.offered()) if len(i18n.available()) > 1 else None,
     )  # fmt: skip
 
 
@@ -274,8 +274,8 @@ async def _change_language(ctx: Context, step: int, given: str) -> Said:
     Convener does not speak changes nothing: the languages it speaks, and the question)."""
     code = i18n.code(given)
     if code is None:
-        return lines(profiles.not_a_language(given), question(step))
-    return lines(await profiles.save_language(ctx, code), question(step))
+        return lines(languages.not_a_language(given), question(step))
+    return lines(await languages.speak(ctx, code), question(step))
 
 
 async def _answer(ctx: Context, step: int, text: str) -> Said | None:

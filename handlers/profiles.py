@@ -5,9 +5,8 @@ Expertise rows are `offers` (can help with) or `wants` (wants to learn). `expert
 declares offers; the welcome conversation fills both. `expertise remove` takes a topic off a
 profile altogether (offers and wants), so a member can tidy either with one command.
 
-`profile language <code>` sets the language Convener speaks with the member (the onboarding
-conversation and `channel language` use the same answer for a language it does not speak:
-`language_choice`).
+`profile language <code>` sets the language Convener speaks with the member
+(`bot.languages.chosen`, as the onboarding conversation and `channel language` read one).
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from bot.arguments import Rest, TopicName, TopicNames, Zone
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
-from bot.i18n import N_, Message, Text, _, join, lines, n_
+from bot.i18n import N_, Message, Text, _, lines, n_
 from bot.languages import Languages
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
@@ -46,44 +45,6 @@ class _ZoneOrClear(Zone):
 
     def parse(self, word: str) -> str | None:
         return None if word == CLEAR else super().parse(word)
-
-
-# Languages: what `profile language`, `channel language` and the onboarding conversation
-# accept, and the line that names the languages when they are given something else.
-
-
-def offered() -> Message:
-    """The languages Convener speaks, each as its code and its own name."""
-    return join(
-        _("`{code}` ({name})", code=code, name=i18n.name_of(code)) for code in i18n.available()
-    )
-
-
-def not_a_language(given: str | None) -> Message:
-    """The answer to a language Convener does not speak (or none), naming those it does."""
-    given = (given or "").strip()
-    if not given:
-        return _("Which language? Choose one of: {languages}.", languages=offered())
-    return _("`{given}` is not a language I speak. Choose one of: {languages}.",
-             given=given[:20], languages=offered())  # fmt: skip
-
-
-def language_choice(given: str | None) -> str:
-    """The language `given` names (`fr`, `FR`, `fr-FR`, `pt_BR`); CommandError naming the
-    languages otherwise."""
-    code = i18n.code(given or "")
-    if code is None:
-        raise CommandError(not_a_language(given))
-    return code
-
-
-async def save_language(ctx: Context, code: str) -> Message:
-    """Keep the sender's language and speak it at once: the answer is already in it."""
-    async with ctx.db() as session:
-        await languages.set_member(session, ctx.sender.member_id, code)
-        await session.commit()
-    ctx.sender.member.language = code  # the sender's detached copy, for this event's answers
-    return _("Saved: your language is {language}.", language=i18n.name_of(code))
 
 
 def _language_line(member: Member, known: Languages) -> Message:
@@ -215,7 +176,7 @@ async def set_timezone(ctx: Context, cmd: Command) -> Message:
     example="profile language fr",
 )
 async def set_language(ctx: Context, cmd: Command) -> Message:
-    return await save_language(ctx, language_choice(cmd.values.code))
+    return await languages.speak(ctx, languages.chosen(cmd.values.code))
 
 
 @router.command(
