@@ -31,6 +31,19 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path) -> Iterator[str]:
+    """An empty database, not migrated (a migration's test): a new SQLite file, or a new
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
+    with throwaway_postgres("convener_empty") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A throwaway database on the test server, migrated once, dropped at the end."""

@@ -4,20 +4,19 @@ and migration 0013, which indexes the entries a library already holds."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from bot import stemming
-from bot.db import Database, alembic_config, upgrade
+from bot.db import Database, upgrade
 from bot.models import Base, KnowledgeEntry
 from handlers.knowledge import library
-from tests.databases import PG_URL, throwaway_postgres
+from tests.databases import downgrade
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -193,27 +192,6 @@ async def test_an_entry_written_again_is_indexed_again(db):
 # the migration -----------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path) -> Iterator[str]:
-    """An empty database, not migrated: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
-    with throwaway_postgres("convener_search") as url:
-        yield url
-
-
-def _downgrade(url: str, revision: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-    engine.dispose()
-
-
 def _search(url: str, words: str) -> list[int]:
     engine = create_engine(url)
     with Session(engine) as session:
@@ -287,7 +265,7 @@ def test_migration_indexes_the_entries_in_their_language_and_back(empty_database
     assert set(_search(url, "financiacion")) == {PRESUPUESTO, FINANCIACION}
     assert _search(url, '"participatory budgeting"') == [BUDGETING]
 
-    _downgrade(url, "0012")
+    downgrade(url, "0012")
     engine = create_engine(url)
     with engine.connect() as conn:
         columns = list(conn.execute(text("SELECT * FROM knowledge_entries")).keys())

@@ -4,20 +4,18 @@ PostgreSQL: once per platform and database, plus the migration that fills in the
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, select, text
 
 from bot import members
-from bot.db import alembic_config, upgrade
+from bot.db import upgrade
 from bot.models import Base, Identity, Member
 from bot.textkey import fold
 from bot.types import UserRef
-from tests.databases import PG_URL, throwaway_postgres
+from tests.databases import downgrade
 
 DECOMPOSED = unicodedata.normalize("NFD", "ÉLODIE")
 
@@ -90,27 +88,6 @@ async def test_introductions_match_cities_in_any_case(bot):
 # the migration --------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path) -> Iterator[str]:
-    """An empty database, not migrated: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not PG_URL:
-        pytest.skip("CONVENER_TEST_DATABASE_URL is not set")
-    with throwaway_postgres("convener_keys") as url:
-        yield url
-
-
-def _downgrade(url: str, revision: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-    engine.dispose()
-
-
 def test_migration_fills_in_the_keys(empty_database):
     url = empty_database
     upgrade(url, "0002")
@@ -159,7 +136,7 @@ def test_migration_fills_in_the_keys(empty_database):
     assert identity == "élodie b."
     assert diffs == []  # the migration builds exactly what bot/models.py declares
 
-    _downgrade(url, "0002")
+    downgrade(url, "0002")
     engine = create_engine(url)
     with engine.connect() as conn:
         columns = list(conn.execute(text("SELECT * FROM members")).keys())
