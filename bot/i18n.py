@@ -194,9 +194,18 @@ def render(said: Message | str | None, language: str) -> str:
 
 
 def _value(value: object, language: str) -> object:
-    if isinstance(value, Message):
-        return value.render(language)
-    return value
+    if isinstance(value, str | int | float):  # most parameters; a Protocol check is slow
+        return value
+    said = getattr(value, "render", None)
+    return said(language) if said is not None else value
+
+
+def preload() -> None:
+    """Read every catalog and its Babel locale now (at start, before the runtime is tuned),
+    not at the first reply in each language."""
+    for language in available():
+        translations(language)
+        babel_locale(language).datetime_formats  # noqa: B018 (loads the locale's data)
 
 
 # The catalogs.

@@ -41,6 +41,7 @@ class Languages:
     def __init__(self, db: Database, default: str) -> None:
         self.db = db
         self.default = i18n.code(default) or i18n.ENGLISH
+        i18n.preload()
         self._channels: dict[tuple[str, str], str] = {}
         self._task: asyncio.Task | None = None
 
