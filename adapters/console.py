@@ -26,6 +26,7 @@ from bot.types import (
     Action,
     ChannelRef,
     Event,
+    Home,
     MemberJoined,
     Message,
     OutboundFile,
@@ -179,6 +180,12 @@ class ConsoleAdapter:
 
     async def locale(self, user: UserRef) -> str | None:
         return None
+
+    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
+        return None
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        return False
 
     def user_from_mention(self, text: str) -> UserRef | None:
         name = text.strip().lstrip("@")

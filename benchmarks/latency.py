@@ -102,6 +102,12 @@ class Recorder:
     async def locale(self, user):
         return None
 
+    async def close_choices(self, channel, message_id):
+        return None
+
+    async def publish_home(self, user, home):
+        return False
+
     def user_from_mention(self, text):
         return None
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -245,7 +246,7 @@ class Voice:
 
 def rendered(actions: Sequence[Action], language: str) -> tuple[Action, ...]:
     """Buttons with their labels in `language` (their commands stay as typed)."""
-    return tuple(Action(i18n.render(a.label, language), a.command) for a in actions)
+    return tuple(replace(a, label=i18n.render(a.label, language)) for a in actions)
 
 
 class Voices(Mapping[str, Voice]):

@@ -7,7 +7,16 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bot.types import Action, ChannelRef, Event, OutboundFile, Sent, ThreadMessage, UserRef
+from bot.types import (
+    Action,
+    ChannelRef,
+    Event,
+    Home,
+    OutboundFile,
+    Sent,
+    ThreadMessage,
+    UserRef,
+)
 
 
 class RateLimited(Exception):
@@ -99,6 +108,17 @@ class Platform(Protocol):
 
     async def locale(self, user: UserRef) -> str | None:
         """The language the member set on the platform (`fr-FR`), where it says one."""
+        ...
+
+    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
+        """Close the choices offered with a message Convener sent (a Matrix poll ends);
+        nothing where the platform keeps no open choice (buttons stay, and the command they
+        stand for says when it is too late)."""
+        ...
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        """Show `home` on the member's own page in the platform (Slack's Home tab); False
+        where the platform has none (the `home` command shows the same as text)."""
         ...
 
 

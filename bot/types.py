@@ -126,6 +126,33 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class Item:
+    """One line of a member's home (a question, an event), with its buttons."""
+
+    text: Any  # a catalog message
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled part of a member's home; `empty` is shown when it has no items, `actions`
+    are buttons for the whole section (Ask, Edit)."""
+
+    title: Any
+    items: tuple[Item, ...] = ()
+    actions: tuple[Action, ...] = ()
+    empty: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A member's own summary: what the `home` command writes as text and Slack's Home tab
+    draws as blocks. Platform-neutral; every text is a catalog message until rendered."""
+
+    sections: tuple[Section, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ThreadMessage:
     """A reply in a thread as the platform shows it now: edits applied, deleted ones gone."""
 

@@ -14,6 +14,7 @@ from bot.cli import build
 from bot.settings import Settings
 from bot.types import (
     ChannelRef,
+    Home,
     MemberJoined,
     MemberLeft,
     Message,
@@ -144,6 +145,12 @@ class FakePlatform:
     async def locale(self, user: UserRef) -> str | None:
         """What a test set in `locales` (Slack's `users.info` locale); None elsewhere."""
         return getattr(self, "locales", {}).get(user.id)
+
+    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
+        return None
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        return False
 
     def user_from_mention(self, text: str) -> UserRef | None:
         text = text.strip()

@@ -31,7 +31,7 @@ from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, MatrixNotRead
 from adapters.matrix.text import PLATFORM, to_html
 from bot import moments
 from bot.platform import RateLimited, Undeliverable
-from bot.types import Action, ChannelRef, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Home, OutboundFile, Sent, UserRef
 
 T = TypeVar("T")
 
@@ -328,6 +328,12 @@ class OutboundMixin:
     async def locale(self, user: UserRef) -> str | None:
         """Matrix has no notion of a user's language."""
         return None
+
+    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
+        return None
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        return False
 
     async def display_name(self, user: UserRef) -> str:
         """The name the event carried, else the profile's (cleaned and cut), else the id."""

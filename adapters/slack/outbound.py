@@ -23,6 +23,7 @@ from bot.types import (
     Action,
     ChannelRef,
     Event,
+    Home,
     OutboundFile,
     Sent,
     SlashCommand,
@@ -375,6 +376,12 @@ class OutboundMixin:
             except Exception:
                 log.debug("Slack: no locale for %s", user.id, exc_info=True)
         return self._user_locales.get(user.id)
+
+    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
+        return None
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        return False
 
     async def display_name(self, user: UserRef) -> str:
         try:
