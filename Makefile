@@ -29,6 +29,12 @@ $(SYNAPSE_VENV)/.installed: scripts/install-synapse.sh
 	SYNAPSE_VENV=$(SYNAPSE_VENV) PYTHON=$(PYTHON) bash scripts/install-synapse.sh
 	@touch $@
 
+# Element's SDK (matrix-js-sdk) for tests/test_matrix_element_client.py: Node 20 and npm,
+# exactly the versions in the lock file.
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	@touch $@
+
 run: $(VENV)/.installed-run
 	$(BIN)/convener run
 
@@ -44,7 +50,7 @@ demo: $(VENV)/.installed-run
 docs/overview.png: demo
 	pdftoppm -png -r 80 -f 1 -l 1 -singlefile demo/demo.pdf docs/overview
 
-test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed $(VENV)/.libreoffice
+test: $(VENV)/.installed-test $(SYNAPSE_VENV)/.installed $(VENV)/.libreoffice tests/js/node_modules/.installed
 	SYNAPSE_VENV=$(SYNAPSE_VENV) $(BIN)/python -m pytest -q
 
 # Every benchmark beside its baseline, one table and the total time (under ten minutes here;
@@ -66,4 +72,4 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .ruff_cache *.egg-info demo
+	rm -rf $(VENV) $(SYNAPSE_VENV) .pytest_cache .ruff_cache *.egg-info demo tests/js/node_modules

@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot import roles
 from bot.activity import ActivityLog
 from bot.claims import Sender
 from bot.context import Context, Services, utc_now
 from bot.db import Database, describe
+from bot.forms import Forms
 from bot.languages import Languages, Voice, Voices
 from bot.leader import Lease
 from bot.metrics import Metrics
@@ -34,7 +35,7 @@ from bot.platform import UNLIMITED, Budget, Platform
 from bot.processor import Processor
 from bot.router import Router
 from bot.settings import Settings
-from bot.types import Event
+from bot.types import Event, FormView, UserRef
 from bot.watch import Watches
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Convener:
         self.platforms: dict[str, Platform] = {}
         self.activity = ActivityLog(self.db, settings, clock)
         self.languages = Languages(self.db, settings.language)
+        self.forms = Forms(router, self.db, settings, self.languages, clock)
         self.processor = Processor(concurrency, backlog)
         self.metrics = Metrics()
         self.watches = Watches(self.db, clock, router.watches, settings.watch_refresh_seconds)
@@ -245,6 +247,16 @@ class Convener:
     async def persisted(self) -> None:
         """Return once every event submitted so far is stored."""
         await self.activity.persisted()
+
+    async def open_form(self, user: UserRef, command: str) -> FormView | None:
+        """The form `command` opens for `user`, to draw at once (`bot.forms.Forms.open`)."""
+        return await self.forms.open(user, command)
+
+    async def check_form(
+        self, user: UserRef, name: str, values: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """A submission's errors by field, nothing stored (`bot.forms.Forms.check`)."""
+        return await self.forms.check(user, name, values)
 
     async def handle(self, event: Event) -> None:
         """Record and handle one event now, in the caller's task (the console and tests).

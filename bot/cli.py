@@ -91,10 +91,10 @@ def tune_runtime() -> None:
 
 def every_router() -> Router:
     """The core's own router with every feature's."""
-    from bot import housekeeping
+    from bot import forms, housekeeping
     from handlers import all_routers
 
-    return Router().include(housekeeping.router, *all_routers())
+    return Router().include(housekeeping.router, forms.router, *all_routers())
 
 
 def keep_catalogs(args: argparse.Namespace) -> int:

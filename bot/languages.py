@@ -24,7 +24,7 @@ from bot.errors import CommandError
 from bot.i18n import Message, _
 from bot.models import Channel, Identity, Member
 from bot.platform import Platform
-from bot.types import Action, ChannelRef, OutboundFile, Sent, UserRef
+from bot.types import Action, ChannelRef, Home, Item, OutboundFile, Section, Sent, UserRef
 
 if TYPE_CHECKING:
     from bot.claims import Sender
@@ -242,6 +242,30 @@ class Voice:
         return await self.platform.send_file(
             user, file, i18n.render(text, language) if text else ""
         )
+
+    async def publish_home(self, user: UserRef, home: Home) -> bool:
+        """Show `home` on the member's own page in the platform, in their language."""
+        return await self.platform.publish_home(
+            user, rendered_home(home, await self.language_of(user))
+        )
+
+
+def rendered_home(home: Home, language: str) -> Home:
+    """A home with every text in `language` (commands stay as typed)."""
+
+    def said(message: Message | str | None) -> str | None:
+        return i18n.render(message, language) if message is not None else None
+
+    return Home(tuple(
+        Section(
+            said(section.title),
+            tuple(Item(said(item.text), rendered(item.actions, language))
+                  for item in section.items),
+            rendered(section.actions, language),
+            said(section.empty),
+        )
+        for section in home.sections
+    ))  # fmt: skip
 
 
 def rendered(actions: Sequence[Action], language: str) -> tuple[Action, ...]:

@@ -18,7 +18,7 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.types import ChannelRef, Event, UserRef
+from bot.types import ChannelRef, Event, Message, Shortcut, UserRef
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,8 @@ _TEXTS = {"text": TEXT_CHARS, "emoji": EMOJI_CHARS}
 def _clean_already(raw: Event) -> bool:
     """Every field already as the core wants it (the usual case, checked cheaply)."""
     user_, channel_ = raw.user, raw.channel
+    if isinstance(raw, Shortcut):  # rare, and it holds a message of its own
+        return False
     if not (
         type(user_) is UserRef
         and type(channel_) is ChannelRef
@@ -215,6 +217,8 @@ def event(raw: Event) -> Event | None:
             changes["mentions_bot"] = raw.mentions_bot is True
         if "reply_token" in names:
             changes["reply_token"] = _soft(dropped, optional_text, raw.reply_token, "reply token")
+        if isinstance(raw, Shortcut):
+            changes.update(_shortcut(raw, changes["user"].platform))
     except Malformed as exc:
         log.warning(
             "dropped a malformed %s event from %s: %s",
@@ -236,6 +240,16 @@ def event(raw: Event) -> Event | None:
         )
     changed = {k: v for k, v in changes.items() if getattr(raw, k) is not v}
     return dataclasses.replace(raw, **changed) if changed else raw
+
+
+def _shortcut(raw: Shortcut, platform: str) -> dict[str, Any]:
+    """A shortcut's name, and the message it was chosen on checked as an event of its own."""
+    message = raw.message
+    if message is not None:
+        message = event(message) if isinstance(message, Message) else None
+        if message is None or message.platform != platform:
+            raise Malformed("the message the shortcut was chosen on is malformed")
+    return {"name": ident(raw.name, "shortcut name"), "message": message}
 
 
 @functools.cache

@@ -203,8 +203,16 @@ async def dm(
     )  # fmt: skip
 
 
-def _stored(actions: Sequence[Action], language: str) -> list[list[str]] | None:
-    return [[i18n.render(a.label, language), a.command] for a in actions] or None
+def _stored(actions: Sequence[Action], language: str) -> list[list] | None:
+    """`[label, command]`, with a third item `True` for an action of a poll choice (rows
+    queued before polls have pairs)."""
+    return [
+        [i18n.render(a.label, language), a.command, *((True,) if a.poll else ())] for a in actions
+    ] or None
+
+
+def _action(stored: Sequence) -> Action:
+    return Action(stored[0], stored[1], poll=len(stored) > 2 and stored[2] is True)
 
 
 async def _queue(
@@ -555,7 +563,7 @@ def _row(found, addressees: Mapping[tuple[int, str], str]) -> Row:
      actions, attempts) = found  # fmt: skip
     return Row(
         id_, subject, kind, member_id, platform, channel_id, channel_name, thread_id, text,
-        tuple(Action(label, command) for label, command in actions or ()), attempts,
+        tuple(_action(stored) for stored in actions or ()), attempts,
         user_id=addressees.get((member_id, platform)),
     )  # fmt: skip
 

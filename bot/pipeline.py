@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from bot import claims, normalise
+from bot import claims, forms, normalise
 from bot.activity import ActivityLog, Recent, kind_of
 from bot.claims import Sender
 from bot.commands import command_body, split_words
@@ -25,7 +25,7 @@ from bot.metrics import Metrics
 from bot.platform import Platform
 from bot.router import Listener, Router
 from bot.settings import Settings
-from bot.types import Event, Message, SlashCommand
+from bot.types import Event, FormSubmitted, Message, Shortcut, SlashCommand
 from bot.watch import Watches
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,12 @@ DM_HINT = _("I'm Convener, a bot. Type `help` to see what I can do.")
 
 @dataclass(frozen=True, slots=True)
 class Work:
-    """What an accepted event asks for: a command, listeners, or a direct message to answer."""
+    """What an accepted event asks for: a command, a shortcut, listeners, or a direct
+    message to answer."""
 
     event: Event
     command: str | None = None
+    shortcut: bool = False
     reply_token: str | None = None
     listeners: tuple[Listener, ...] = field(default_factory=tuple)
     direct_text: bool = False
@@ -95,7 +97,12 @@ class Pipeline:
         if not fresh:
             log.debug("duplicate %s %s ignored", event.platform, event.event_id)
             return None
-        if work.command is None and not work.listeners and not work.direct_text:
+        if (
+            work.command is None
+            and not work.shortcut
+            and not work.listeners
+            and not work.direct_text
+        ):
             return None
         return replace(work, sender_earlier=earlier) if earlier and not work.hint else work
 
@@ -104,7 +111,11 @@ class Pipeline:
         reaction asks for nothing, and a direct message that is not a command only for the
         hint (no claim, no sender)."""
         if isinstance(event, SlashCommand):
-            return Work(event, event.text.strip() or "help", event.reply_token)
+            return Work(event, event.text.strip() or "help", reply_token=event.reply_token)
+        if isinstance(event, FormSubmitted):  # the commands it stands for (`bot.forms`)
+            return Work(event, f"form {event.form}", reply_token=event.reply_token)
+        if isinstance(event, Shortcut):
+            return Work(event, reply_token=event.reply_token, shortcut=True)
         if isinstance(event, Message):
             body = command_body(event.text, self._bot_names(platform))
             if body is None and event.mentions_bot:
@@ -158,7 +169,7 @@ class Pipeline:
                 if sender is None:
                     return
                 self.activity.mark_known(event.user)
-                if work.command is not None:
+                if work.command is not None or work.shortcut:
                     await self.activity.settle()  # a command may name anyone the log has seen
                 log.debug("handling %s %s from %s:%s in %s", type(event).__name__,
                           event.event_id, event.platform, event.user.id,
@@ -179,8 +190,19 @@ class Pipeline:
         """A command, else the listeners in order until one consumes the event, else the
         answer to a direct message nobody consumed."""
         event = work.event
+        if isinstance(event, FormSubmitted):
+            with self.metrics.command_seconds.time():
+                if not await forms.submit(ctx, event):
+                    self.metrics.errors.labels(event.platform).inc()
+            return
         if work.command is not None:
             await self._command(ctx, event, work.command, work.reply_token)
+            return
+        if work.shortcut:
+            assert isinstance(event, Shortcut)
+            with self.metrics.command_seconds.time():
+                if not await self.router.run_shortcut(ctx, event):
+                    self.metrics.errors.labels(event.platform).inc()
             return
         for listener in work.listeners:
             consumed = await listener.func(ctx, event)

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.types import (
     Action,
     ChannelRef,
     Event,
+    FormView,
     Home,
     OutboundFile,
     Sent,
@@ -140,6 +141,21 @@ class Intake(Protocol):
     async def handle(self, event: Event) -> None:
         """Record and handle one event now, in the caller's task (for an adapter that takes
         one event at a time, such as the console)."""
+        ...
+
+    async def open_form(self, user: UserRef, command: str) -> FormView | None:
+        """The form `command` opens (`form <name>`, or a command that has one, typed without
+        arguments) for `user`, in their language and prefilled; None when it opens none or
+        is not theirs to use (the command then answers as typed). Quick, for an adapter that
+        must draw it at once (`bot.forms`)."""
+        ...
+
+    async def check_form(
+        self, user: UserRef, name: str, values: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """An error, in `user`'s language, for each field of a submission of form `name`
+        that does not fit; none: hand it over as a `FormSubmitted`. Quick, and stores
+        nothing."""
         ...
 
 

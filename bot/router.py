@@ -11,21 +11,23 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot import roles
 from bot.arguments import Argument, Grammar
-from bot.commands import Command, rest_after, split_words
+from bot.commands import Command, Values, rest_after, split_words
 from bot.context import Context
 from bot.errors import CommandError, PermissionDenied, UsageError
+from bot.home import HomeFunc, HomePart
 from bot.i18n import Message, Text, _, join, lines
 from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly, When
 from bot.patience import patiently
 from bot.settings import Settings
-from bot.types import Event
+from bot.types import Event, Shortcut
 from bot.watch import Watch, Watches
 
 if TYPE_CHECKING:
+    from bot.forms import Form
     from bot.outbox import OnDelivered
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,9 @@ log = logging.getLogger(__name__)
 ROLES_PLURAL = {"facilitator": _("facilitators"), "coordinator": _("coordinators")}
 
 CommandFunc = Callable[[Context, Command], Awaitable[Message | None]]
+ShortcutFunc = Callable[[Context, Shortcut], Awaitable[Message | None]]
 ListenerFunc = Callable[[Context, Event], Awaitable[bool | None]]
+AfterFunc = Callable[[Context, Command], Awaitable[None]]
 
 MAX_REPLY_ECHO = 30
 
@@ -57,6 +61,11 @@ class CommandSpec:
         return tuple(self.name.split())
 
     @property
+    def label(self) -> Message | str:
+        """What a person calls it in the answers about it."""
+        return self.name
+
+    @property
     def who(self) -> Message:
         if not self.roles:
             return _("everyone")
@@ -71,7 +80,20 @@ class CommandSpec:
         return Text(self.summary) if self.summary else None
 
     def denied(self) -> Message:
-        return _("Only {who} can use `{command}`.", who=self.who, command=self.name)
+        return _("Only {who} can use `{command}`.", who=self.who, command=self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class ShortcutSpec(CommandSpec):
+    """A shortcut: an action chosen on a message (`bot.types.Shortcut`), run like a command
+    (the same permission check, errors and private answer); `name` is its id on every
+    platform (Slack's `callback_id`), `title` what people see (a catalog message)."""
+
+    title: Any = None
+
+    @property
+    def label(self) -> Message | str:
+        return self.title or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +117,25 @@ class Listener:
         return self.unless is None or not watches.touches(self.unless, event)
 
 
+@dataclass(frozen=True, slots=True)
+class AfterCommand:
+    """What a feature does once a command has succeeded (`Router.after_command`); with a
+    `watch`, only for senders it touches, decided in memory."""
+
+    func: AfterFunc
+    watch: Watch | None = None
+
+
 @dataclass
 class Router:
     commands: dict[str, CommandSpec] = field(default_factory=dict)
+    shortcuts: dict[str, ShortcutSpec] = field(default_factory=dict)
+    forms: dict[str, Form] = field(default_factory=dict)
     listeners: list[Listener] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     on_delivered: dict[str, OnDelivered] = field(default_factory=dict)
+    home_parts: list[HomePart] = field(default_factory=list)
+    after_commands: list[AfterCommand] = field(default_factory=list)
     _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
 
     def command(
@@ -135,6 +170,38 @@ class Router:
             return func
 
         return register
+
+    def shortcut(
+        self, name: str, *, title: Message, roles: Iterable[str] = ()
+    ) -> Callable[[ShortcutFunc], ShortcutFunc]:
+        """Register a shortcut: an action people choose on a message (`bot.types.Shortcut`),
+        checked and answered like a command. Adapters offer it where their platform has
+        such actions (Slack's message shortcuts, declared in its app manifest under the
+        same `name`)."""
+
+        def register(func: ShortcutFunc) -> ShortcutFunc:
+            if name in self.shortcuts:
+                raise ValueError(f"shortcut {name!r} registered twice")
+
+            async def run(ctx: Context, cmd: Command) -> Message | None:
+                assert isinstance(cmd.event, Shortcut)
+                return await func(ctx, cmd.event)
+
+            self.shortcuts[name] = ShortcutSpec(
+                name=name, func=run, grammar=Grammar(()), summary="", example="",
+                roles=frozenset(roles), title=title,
+            )  # fmt: skip
+            return func
+
+        return register
+
+    def form(self, form: Form) -> Form:
+        """Declare a form (`bot.forms`): fields bound to the arguments of this feature's
+        commands, which a platform may draw (Slack's modals) and `form <name>` names."""
+        if form.name in self.forms:
+            raise ValueError(f"form {form.name!r} declared twice")
+        self.forms[form.name] = form
+        return form
 
     def on(
         self,
@@ -216,17 +283,64 @@ class Router:
             raise ValueError(f"job {job.id!r} declared twice")
         self.jobs.append(job)
 
+    def home(
+        self, name: str, *, order: int, roles: Iterable[str] = ()
+    ) -> Callable[[HomeFunc], HomeFunc]:
+        """Declare a section of members' home (`bot.home`): `func(ctx, viewer)` gives it,
+        shown in `order` to viewers holding any of `roles` (the check commands use)."""
+
+        def register(func: HomeFunc) -> HomeFunc:
+            self._add_home(HomePart(name, func, order, frozenset(roles)))
+            return func
+
+        return register
+
+    def _add_home(self, part: HomePart) -> None:
+        if any(known.name == part.name for known in self.home_parts):
+            raise ValueError(f"home section {part.name!r} declared twice")
+        self.home_parts.append(part)
+
+    def after_command(self, *, watch: Watch | None = None) -> Callable[[AfterFunc], AfterFunc]:
+        """Declare what to do after each command that succeeded, given its context and
+        command (with `watch`: only for senders the watch touches, decided in memory). A
+        failure is logged; the command's answer stands."""
+
+        def register(func: AfterFunc) -> AfterFunc:
+            self.after_commands.append(AfterCommand(func, watch))
+            return func
+
+        return register
+
+    async def after(self, ctx: Context, cmd: Command) -> None:
+        """Run the `after_command` hooks for a command that succeeded."""
+        for hook in self.after_commands:
+            if hook.watch is not None and not ctx.watches.touches(hook.watch, cmd.event):
+                continue
+            try:
+                await hook.func(ctx, cmd)
+            except Exception:
+                log.exception("after command %r: %s failed", cmd.name, hook.func.__qualname__)
+
     def include(self, *routers: Router) -> Router:
         for other in routers:
             for key, spec in other.commands.items():
                 if key in self.commands:
                     raise ValueError(f"command {key!r} registered twice")
                 self.commands[key] = spec
+            for name, shortcut in other.shortcuts.items():
+                if name in self.shortcuts:
+                    raise ValueError(f"shortcut {name!r} registered twice")
+                self.shortcuts[name] = shortcut
+            for form in other.forms.values():
+                self.form(form)
             self.listeners.extend(other.listeners)
             for job in other.jobs:
                 self._add_job(job)
             for prefix, func in other.on_delivered.items():
                 self._add_delivered(prefix, func)
+            for part in other.home_parts:
+                self._add_home(part)
+            self.after_commands.extend(other.after_commands)
         self._by_type.clear()
         return self
 
@@ -241,12 +355,15 @@ class Router:
 
     @property
     def watches(self) -> list[Watch]:
-        """Every watch a listener declared, once each."""
+        """Every watch a listener or an after-command hook declared, once each."""
         found: dict[Watch, None] = {}
         for listener in self.listeners:
             for watch in (listener.watch, listener.unless):
                 if watch is not None:
                     found[watch] = None
+        for hook in self.after_commands:
+            if hook.watch is not None:
+                found[hook.watch] = None
         return list(found)
 
     def find(self, words: list[str]) -> tuple[CommandSpec | None, int]:
@@ -277,7 +394,6 @@ class Router:
         answering the person who typed it. False if the command failed on Convener's side."""
         words = split_words(body)
         spec, consumed = self.find(words)
-        held = ctx.sender.roles
         cmd = Command(
             name=spec.name if spec else "",
             args=rest_after(body, consumed) if spec else body,
@@ -290,35 +406,22 @@ class Router:
         if spec is None:
             await reply(ctx, cmd, self.unknown(words))
             return True
-        log.debug("command %r from %s:%s", spec.name, event.platform, event.user.id)
-        try:
-            if not roles.permits(held, spec.roles):
-                raise PermissionDenied(spec.denied())
-            cmd.values = spec.grammar.parse(cmd.args)
-            answer = await spec.func(ctx, cmd)
-        except UsageError as exc:
-            await reply(ctx, cmd, lines(exc.message, _("Usage: `{usage}`", usage=spec.usage)))
+        return await run(ctx, spec, cmd)
+
+    async def run_shortcut(self, ctx: Context, event: Shortcut) -> bool:
+        """Run a shortcut chosen on a message, as a command, answering the presser privately.
+        False if it failed on Convener's side."""
+        cmd = Command(
+            name=event.name, args="", sender=event.user, channel=event.channel, event=event,
+            reply_token=event.reply_token,
+        )  # fmt: skip
+        spec = self.shortcuts.get(event.name)
+        if spec is None:
+            log.warning("shortcut %r from %s is not one Convener declares", event.name[:100],
+                        event.platform)  # fmt: skip
+            await reply(ctx, cmd, _("I can't do that (yet). Type `help` to see what I can do."))
             return True
-        except CommandError as exc:
-            await reply(ctx, cmd, exc.message)
-            return True
-        except Exception:
-            log.exception(
-                "command %r failed (platform=%s user=%s channel=%s event=%s)",
-                spec.name,
-                event.platform,
-                event.user.id,
-                event.channel.id,
-                event.event_id,
-            )
-            await reply(ctx, cmd, _(
-                "Sorry, `{command}` failed on my side. Nothing was changed; "
-                "a facilitator can find the details in the log.", command=spec.name,
-            ))  # fmt: skip
-            return False
-        if answer:
-            await reply(ctx, cmd, answer, public=spec.public)
-        return True
+        return await run(ctx, spec, cmd)
 
     def unknown(self, words: list[str]) -> Message:
         if not words:
@@ -333,6 +436,61 @@ class Router:
             return _("I don't know `{word}`. Did you mean `{hint}`? Type `help` for the list.",
                      word=word, hint=hint)  # fmt: skip
         return _("I don't know `{word}`. Type `help` to see what I can do.", word=word)
+
+
+async def run(ctx: Context, spec: CommandSpec, cmd: Command) -> bool:
+    """Run a command (or a shortcut) and answer the person (`execute`). False if it failed on
+    Convener's side."""
+    done = await execute(ctx, spec, cmd)
+    if done.answer:
+        await reply(ctx, cmd, done.answer, public=done.public)
+    return done.ok
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What running a command came to: the answer for the person (`public`: for the
+    channel), and `ok` False when it failed on Convener's side."""
+
+    answer: Message | None
+    public: bool = False
+    ok: bool = True
+
+
+async def execute(
+    ctx: Context, spec: CommandSpec, cmd: Command, values: Values | None = None
+) -> Outcome:
+    """The one way a command (or a shortcut) runs: the permission check (`bot.roles`), its
+    arguments parsed (or `values`, parsed already: a form's fields, `bot.forms`), then the
+    handler; a person's mistake comes to one line, a failure on Convener's side to an
+    apology (and is logged). Answers nobody: the caller does."""
+    event = cmd.event
+    log.debug("command %r from %s:%s", spec.name, event.platform, event.user.id)
+    try:
+        if not roles.permits(ctx.sender.roles, spec.roles):
+            raise PermissionDenied(spec.denied())
+        cmd.values = spec.grammar.parse(cmd.args) if values is None else values
+        answer = await spec.func(ctx, cmd)
+    except UsageError as exc:
+        usage = None if isinstance(spec, ShortcutSpec) else spec.usage
+        return Outcome(lines(exc.message, usage and _("Usage: `{usage}`", usage=usage)))
+    except CommandError as exc:
+        return Outcome(exc.message)
+    except Exception:
+        log.exception(
+            "command %r failed (platform=%s user=%s channel=%s event=%s)",
+            spec.name,
+            event.platform,
+            event.user.id,
+            event.channel.id,
+            event.event_id,
+        )
+        return Outcome(_(
+            "Sorry, `{command}` failed on my side. Nothing was changed; "
+            "a facilitator can find the details in the log.", command=spec.label,
+        ), ok=False)  # fmt: skip
+    await ctx.router.after(ctx, cmd)
+    return Outcome(answer, public=spec.public)
 
 
 def _first_line(doc: str | None) -> str:

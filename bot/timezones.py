@@ -25,6 +25,18 @@ def _zones() -> dict[str, str]:
     return {zone.lower(): zone for zone in available_timezones()}
 
 
+AREAS = frozenset(
+    "Africa America Antarctica Arctic Asia Atlantic Australia Europe Indian Pacific".split()
+)
+
+
+@lru_cache(maxsize=1)
+def known() -> tuple[str, ...]:
+    """The zones a person chooses from (UTC, then each area's cities), sorted."""
+    cities = sorted(zone for zone in _zones().values() if zone.split("/", 1)[0] in AREAS)
+    return ("UTC", *cities)
+
+
 def name(text: str) -> str:
     """The IANA name a person means (any case), or UsageError with an example."""
     value = text.strip()

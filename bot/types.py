@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 
@@ -96,6 +97,31 @@ class SlashCommand(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class Shortcut(Event):
+    """One of Convener's actions chosen on a message (Slack's message shortcuts, in a
+    message's "More actions" menu): `name` is a shortcut a feature declared
+    (`Router.shortcut`), `message` the message it was chosen on as the platform shows it
+    (None when it is not one a person or bot posted). `reply_token` answers the presser
+    privately, as for a slash command."""
+
+    name: str = ""
+    message: Message | None = None
+    reply_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormSubmitted(Event):
+    """A member sent one of Convener's forms (Slack's modals): `form` is a form a feature
+    declared (`Router.form`), `values` each field's value by name as the member gave it (text,
+    or a tuple of texts for a multi-select). Handled like the commands the form stands for,
+    with the same permission checks; `reply_token` answers the member privately."""
+
+    form: str = ""
+    values: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    reply_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MemberJoined(Event):
     """Someone joined a channel."""
 
@@ -103,6 +129,12 @@ class MemberJoined(Event):
 @dataclass(frozen=True, slots=True)
 class MemberLeft(Event):
     """Someone left a channel."""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeOpened(Event):
+    """A member opened their own page of Convener in the platform (Slack's Home tab);
+    `channel` is their direct chat with the bot. Not something they posted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +151,14 @@ class ReactionAdded(Event):
 class Action:
     """A button that stands for a command: pressing it is the presser typing `command`
     (Slack draws buttons; where a platform has none, the message text already says which
-    command to type, so adapters may ignore actions)."""
+    command to type, so adapters may ignore actions).
+
+    `poll`: the actions so marked form one choice (a member picks one of them, and may change
+    it) that a platform may draw as a poll (Matrix); answering it is pressing the button."""
 
     label: Any  # a catalog message (bot.i18n), rendered in the reader's language
     command: str
+    poll: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,3 +219,45 @@ class Sent:
     private_to: UserRef | None = None
     file: OutboundFile | None = None
     extra: dict = field(default_factory=dict)
+
+
+class FieldKind(StrEnum):
+    """What a form's field takes, for the platform to draw it."""
+
+    SHORT = "short"  # a line of text
+    LONG = "long"  # a paragraph
+    SELECT = "select"  # one of its choices
+    MULTI = "multi"  # some of its choices
+    MULTI_NEW = "multi_new"  # some of its choices, and new values typed in a second box
+    DATE = "date"  # YYYY-MM-DD
+    TIME = "time"  # HH:MM
+    ZONE = "zone"  # a time zone, one of its choices
+    LANGUAGE = "language"  # a language Convener speaks, one of its choices
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One field of a form as its reader sees it, every text in their language: `choices`
+    are (value, label) pairs, `initial` what it starts with (a tuple for a multi-select),
+    `other` the label of the box for new values (`MULTI_NEW`), `limit` the most characters
+    a text takes (0: no limit of its own)."""
+
+    name: str
+    kind: FieldKind
+    label: str
+    hint: str = ""
+    optional: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    initial: str | tuple[str, ...] | None = None
+    other: str = ""
+    limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FormView:
+    """A form ready to draw (Slack's modal), in its reader's language and prefilled."""
+
+    name: str
+    title: str
+    submit: str
+    fields: tuple[FormField, ...] = ()

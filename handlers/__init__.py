@@ -1,4 +1,5 @@
-"""Feature modules, one router each."""
+"""Feature modules, one router each; the home feature collects the sections the others
+declare."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ def all_routers() -> list[Router]:
         digest,
         events,
         help,
+        home,
         knowledge,
         link,
         onboarding,
         privacy,
+        profile_home,
         profiles,
         prompts,
         questions,
@@ -24,7 +27,7 @@ def all_routers() -> list[Router]:
         welcome,
     )
 
-    return [
+    features = [
         help.router,
         admin.router,
         *(
@@ -36,4 +39,6 @@ def all_routers() -> list[Router]:
         events.router,
         calls.router,
         privacy.router,
+        profile_home.router,
     ]
+    return [*features, home.feature(features)]

@@ -17,6 +17,8 @@ Choices:
   `language policy` is an answer like any other.
 - No reminders: each question is asked once. A conversation nobody answered for
   `LAPSE_DAYS` lapses, and later direct messages are treated as usual.
+- The same questions are a form (`form onboarding`, a button on the first question on
+  Slack): sending it runs the profile's own commands and ends the conversation.
 """
 
 from __future__ import annotations
@@ -30,17 +32,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
 
-from bot import expertise, i18n, languages, members, roles, topics
+from bot import expertise, forms, i18n, languages, members, roles, topics
 from bot.commands import clean, split_words
 from bot.context import Context
 from bot.db import upsert
 from bot.errors import UsageError
+from bot.forms import Field, Form
 from bot.i18n import N_, Text, _, join, lines, n_
 from bot.i18n import Message as Said  # bot.types.Message is an inbound message
 from bot.models import Expertise, Identity, Member, Onboarding, Topic
 from bot.router import Router
 from bot.textkey import CITY_KEY_LENGTH, fold
-from bot.types import Message, UserRef
+from bot.types import Action, FieldKind, Message, UserRef
 from bot.watch import Watch, sender
 from handlers import knowledge as library
 
@@ -389,3 +392,60 @@ async def introductions(session: AsyncSession, member: Member) -> Said:
         name = candidate.member.display_name
         shown.append(_("• {name}: {reasons}", name=name, reasons=join(reasons, "; ")))
     return lines(_("People you might like to meet:"), *shown)
+
+
+# The same questions as one form (a button on the welcome on Slack): its commands save the
+# answers; sending it ends the conversation.
+
+FORM_ACTIONS = (Action(_("Answer in a form"), "form onboarding"),)
+
+
+async def _finish(ctx: Context) -> Said:
+    """The conversation ends (if it was open), with its closing: who to meet, what to read."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        member = await ctx.sender.load(session)
+        ended = await session.execute(
+            update(Onboarding)
+            .where(Onboarding.member_id == member.id, Onboarding.status == ACTIVE)
+            .values(status=DONE, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        suggestions = await introductions(session, member)
+        reading = await library.for_learning(session, member.id)
+        await session.commit()
+    if ended.rowcount:
+        ctx.unwatch(CONVERSATIONS, ctx.sender.user.platform, ctx.sender.user.id)
+    return lines(_("Thank you, that's all! Type `profile` to see your profile."), suggestions,
+                 reading or None)  # fmt: skip
+
+
+def _text_field(name: str, field: str, label: Said) -> Field:
+    return Field(name=name, kind=FieldKind.SHORT, label=label, command=f"profile {field}",
+                 to="value", optional=True, limit=members.TEXT_FIELDS[field].limit)  # fmt: skip
+
+
+router.form(Form(
+    name="onboarding",
+    title=_("Welcome"),
+    submit=_("Done"),
+    fields=(
+        _text_field("city", "city", _("Which city do you work in?")),
+        _text_field("org", "org", _("Which organisation do you work for?")),
+        _text_field("role", "role", _("What is your role there?")),
+        Field(name="timezone", kind=FieldKind.ZONE, label=_("Time zone"),
+              command="profile timezone", to="zone", optional=True),
+        Field(name="language", kind=FieldKind.LANGUAGE, label=_("Language"),
+              command="profile language", to="code", optional=True,
+              hint=_("The language I use with you.")),
+        Field(name="offers", kind=FieldKind.MULTI_NEW,
+              label=_("Which topics can you help others with?"), command="expertise add",
+              to="topics", optional=True, options=forms.topic_choices),
+        Field(name="wants", kind=FieldKind.MULTI_NEW,
+              label=_("And which topics would you like to learn more about?"),
+              command="expertise learn", to="topics", optional=True,
+              options=forms.topic_choices),
+    ),
+    prefill=forms.profile,
+    after=_finish,
+))  # fmt: skip

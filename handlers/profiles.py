@@ -7,6 +7,9 @@ profile altogether (offers and wants), so a member can tidy either with one comm
 
 `profile language <code>` sets the language Convener speaks with the member
 (`bot.languages.chosen`, as the onboarding conversation and `channel language` read one).
+
+The profile form (`form profile`; a modal on Slack) sets every field at once, prefilled; a
+topic taken off one of its lists is taken off the profile.
 """
 
 from __future__ import annotations
@@ -16,15 +19,17 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import expertise, i18n, languages, members, timezones, topics
+from bot import expertise, forms, i18n, languages, members, timezones, topics
 from bot.arguments import Rest, TopicName, TopicNames, Zone
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError, UsageError
+from bot.forms import Field, Form, Plan, Run
 from bot.i18n import N_, Message, Text, _, lines, n_
 from bot.languages import Languages
 from bot.models import Expertise, Identity, Member, Topic
 from bot.router import Router
+from bot.types import FieldKind
 
 router = Router()
 
@@ -285,3 +290,59 @@ async def experts(ctx: Context, cmd: Command) -> Message:
         *(_expert(m) for m in helpers[:MAX_EXPERTS_SHOWN]),
         n_("… and {n} more.", "… and {n} more.", more) if more > 0 else None,
     )
+
+
+# The profile form: the fields above, prefilled; a topic taken off a list is taken off the
+# profile (`expertise remove`, which takes it off both lists, or `expertise unlearn`).
+
+
+def _topic_runs(plan: Plan) -> list[Run]:
+    """The expertise commands that turn the lists the member had into those they sent."""
+    offered = {topics.key_of(n): n for n in plan.before.get("offers") or ()}
+    wanted = {topics.key_of(n): n for n in plan.before.get("wants") or ()}
+    offers = {topics.key_of(n): n for n in plan.parsed.get("offers") or ()}
+    wants = {topics.key_of(n): n for n in plan.parsed.get("wants") or ()}
+    dropped = {k: n for k, n in offered.items() if k not in offers}  # off both lists
+    changes = (
+        ("expertise remove", list(dropped.values())),
+        ("expertise unlearn", [n for k, n in wanted.items() if k not in wants | dropped]),
+        ("expertise add", [n for k, n in offers.items() if k not in offered]),
+        ("expertise learn", [n for k, n in wants.items() if k not in wanted or k in dropped]),
+    )
+    return [Run(command, {"topics": names}) for command, names in changes if names]
+
+
+def _plan(plan: Plan) -> list[Run]:
+    return [*plan.default(leave=("offers", "wants")), *_topic_runs(plan)]
+
+
+def _text_field(name: str, field: str, label: Message, hint: Message) -> Field:
+    return Field(name=name, kind=FieldKind.SHORT, label=label, hint=hint,
+                 command=f"profile {field}", to="value", optional=True, clear=CLEAR,
+                 limit=members.TEXT_FIELDS[field].limit)  # fmt: skip
+
+
+def _topics_field(name: str, command: str, label: Message) -> Field:
+    return Field(name=name, kind=FieldKind.MULTI_NEW, label=label, command=command,
+                 to="topics", optional=True, options=forms.topic_choices)  # fmt: skip
+
+
+router.form(Form(
+    name="profile",
+    title=_("Your profile"),
+    fields=(
+        _text_field("city", "city", _("City"), _("Where you work, for example Nairobi.")),
+        _text_field("org", "org", _("Organisation"), _("For example: City of Nairobi.")),
+        _text_field("role", "role", _("Role"), _("For example: Budget officer.")),
+        Field(name="timezone", kind=FieldKind.ZONE, label=_("Time zone"),
+              command="profile timezone", to="zone", optional=True, clear=CLEAR),
+        Field(name="language", kind=FieldKind.LANGUAGE, label=_("Language"),
+              command="profile language", to="code", optional=True,
+              hint=_("The language I use with you.")),
+        _topics_field("offers", "expertise add", _("Topics you can help with")),
+        _topics_field("wants", "expertise learn", _("Topics you want to learn")),
+    ),
+    prefill=forms.profile,
+    plan=_plan,
+    also=("expertise remove", "expertise unlearn"),
+))  # fmt: skip

@@ -248,7 +248,9 @@ async def welcome_newcomer(ctx: Context, event: MemberJoined) -> bool:
 
     async def send() -> None:
         await ctx.platform.send_dm(event.user, text)
-        await ctx.platform.send_dm(event.user, onboarding.opening())
+        await ctx.platform.send_dm(
+            event.user, onboarding.opening(), actions=onboarding.FORM_ACTIONS
+        )
 
     try:
         await patiently(ctx, event.user.platform, send, f"welcoming {event.user.id}", reraise=True)

@@ -66,8 +66,10 @@ __all__ = [
     "interactive_envelope",
     "load_block_actions",
     "load_event",
+    "load_home_click",
     "load_payload",
     "load_slash_command",
+    "load_view_submission",
     "new_event_id",
     "payloads_dir",
     "post_signed",
@@ -88,6 +90,8 @@ class _Delete:
 
 DELETE: Any = _Delete()
 """Pass as an override value to ``load_event`` to remove that key."""
+KEEP: Any = object()
+"""In ``load_view_submission``: a block sent as the modal was opened."""
 
 _counter = itertools.count(1)
 
@@ -215,6 +219,65 @@ def load_block_actions(
     if label is not None:
         action["text"]["text"] = label
     _apply_overrides(payload, fields)
+    return payload
+
+
+def load_home_click(value: str, action_id: str = "convener:0", *, user_id: str = "W111") -> dict:
+    """A click on a Home tab button (``interactive/block_actions_home.docs-composed.json``:
+    ``container.type`` view, no channel, no ``response_url``) on the button ``action_id``
+    whose ``value`` is ``value``, by ``user_id``; ``trigger_id`` and ``action_ts`` fresh."""
+    payload = load_payload("interactive/block_actions_home.docs-composed.json")
+    now = time.time()
+    payload["trigger_id"] = f"{int(now)}.{next(_counter)}.{uuid.uuid4().hex[:12]}"
+    payload["user"]["id"] = user_id
+    payload["actions"][0].update(action_id=action_id, value=value, action_ts=f"{now:.6f}")
+    return payload
+
+
+def _state_value(element: dict, given: Any) -> dict:
+    """One element's entry in ``view.state.values``, shaped as Slack reports each type
+    (slack-sdk ``slack_sdk.models.views.ViewStateValue``): ``given`` is text, an option's
+    value, or a list of them; ``KEEP`` sends what the element was opened with."""
+    kind = element.get("type")
+    if kind == "static_select":
+        options = element.get("options") or [
+            option for group in element.get("option_groups", []) for option in group["options"]
+        ]
+        if given is KEEP:
+            return {"type": kind, "selected_option": element.get("initial_option")}
+        chosen = next((o for o in options if o["value"] == given), None)
+        if chosen is None and given is not None:  # forged: a value the modal never offered
+            chosen = {"text": {"type": "plain_text", "text": str(given)}, "value": given}
+        return {"type": kind, "selected_option": chosen}
+    if kind == "multi_static_select":
+        if given is KEEP:
+            return {"type": kind, "selected_options": list(element.get("initial_options", []))}
+        labels = {o["value"]: o for o in element.get("options", [])}
+        chosen = [labels.get(v) or {"text": {"type": "plain_text", "text": v}, "value": v}
+                  for v in given or []]  # fmt: skip
+        return {"type": kind, "selected_options": chosen}
+    field = {"datepicker": ("selected_date", "initial_date"),
+             "timepicker": ("selected_time", "initial_time")}.get(
+        kind, ("value", "initial_value"))  # fmt: skip
+    return {"type": kind, field[0]: element.get(field[1]) if given is KEEP else given}
+
+
+def load_view_submission(view: dict, values: dict[str, Any], *, user_id: str = "W111") -> dict:
+    """The real ``view_submission`` payload (``interactive/view_submission.bolt-python.json``)
+    for ``view`` (a modal as ``views.open`` answered it) submitted by ``user_id``:
+    ``view.state.values`` holds every input block, by ``block_id`` then ``action_id``, each
+    as given in ``values`` by block id (``None``: left empty) or, when not given, as it was
+    opened. ``trigger_id`` is fresh."""
+    payload = load_payload("interactive/view_submission.bolt-python.json")
+    payload["trigger_id"] = f"{int(time.time())}.{next(_counter)}.{uuid.uuid4().hex[:12]}"
+    payload["user"].update(id=user_id)
+    state: dict[str, dict] = {}
+    for block in view.get("blocks", []):
+        element = block.get("element") if block.get("type") == "input" else None
+        if element is not None:
+            given = values.get(block["block_id"], KEEP)
+            state[block["block_id"]] = {element["action_id"]: _state_value(element, given)}
+    payload["view"] = {**payload["view"], **view, "state": {"values": state}}
     return payload
 
 
@@ -632,6 +695,23 @@ class _ScriptedError:
 _FAULT_ERRORS = {429: "ratelimited", 500: "internal_error", 503: "service_unavailable"}
 
 
+def _fits(element: dict) -> bool:
+    """A select's options within Block Kit's limits, its initial ones among them."""
+    groups = element.get("option_groups")
+    if groups is not None and not 0 < len(groups) <= 100:
+        return False
+    lists = [g.get("options", []) for g in groups] if groups else [element.get("options")]
+    if element.get("type") not in ("static_select", "multi_static_select"):
+        return True
+    if not all(isinstance(o, list) and 0 < len(o) <= 100 for o in lists):
+        return False
+    options = [option for found in lists for option in found]
+    if not all(0 < len(o["text"]["text"]) <= 75 for o in options):
+        return False
+    initial = [*element.get("initial_options", []), element.get("initial_option") or options[0]]
+    return all(option in options for option in initial)
+
+
 def _as_list(value: Any) -> list:
     """Slack list parameters arrive as JSON (list) or as a JSON string in form/query params."""
     if value is None or value == "":
@@ -735,6 +815,11 @@ class FakeSlackWebAPI:
         self.dm_channels: dict[str, str] = {}
         self.file_meta: dict[str, dict] = {}
         self.completed_uploads: list[dict] = []
+        self.home_views: dict[str, dict] = {}
+        """The Home tab each user was last shown (``views.publish``), by user id."""
+        self.views: dict[str, dict] = {}
+        """The modals opened (``views.open``, ``views.update``), by view id."""
+        self.used_triggers: set[str] = set()
         self._uploaded: dict[str, bytes] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._errors: dict[str, list[_ScriptedError]] = {}
@@ -765,6 +850,9 @@ class FakeSlackWebAPI:
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
             "apps.connections.open": self._apps_connections_open,
+            "views.publish": self._views_publish,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
         }
         # Slack accepts uploads far above aiohttp's 1 MiB default body limit.
         self._app = web.Application(client_max_size=1024**3)
@@ -1457,6 +1545,83 @@ class FakeSlackWebAPI:
         result = _web_api_example("files.completeUploadExternal")
         result["files"] = files
         return result
+
+    def _views_publish(self, call: Call) -> dict:
+        """A ``home`` view of at most 100 blocks for a user (Slack answers
+        ``invalid_arguments`` otherwise); kept in ``home_views``."""
+        user_id, view = call.params.get("user_id"), call.params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                raise _ApiError("invalid_arguments") from None
+        if not user_id or not isinstance(view, dict) or view.get("type") != "home":
+            raise _ApiError("invalid_arguments")
+        if not isinstance(view.get("blocks"), list) or len(view["blocks"]) > 100:
+            raise _ApiError("invalid_arguments")
+        result = _web_api_example("views.publish")
+        result["view"].update(view, team_id=self.team_id, app_id=self.app_id, bot_id=self.bot_id)
+        self.home_views[str(user_id)] = result["view"]
+        return result
+
+    def _modal(self, call: Call) -> dict:
+        """The ``view`` of a call, checked against Block Kit's limits as Slack checks them
+        (``invalid_arguments`` otherwise): a ``modal`` whose title and submit label have at
+        most 24 characters, at most 100 blocks with distinct ids, selects of 1 to 100
+        options (or groups of them) of at most 75 characters each, initial options among
+        them, ``private_metadata`` of at most 3,000 characters."""
+        view = call.params.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError:
+                raise _ApiError("invalid_arguments") from None
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            raise _ApiError("invalid_arguments")
+        blocks = view.get("blocks")
+        ids = [b.get("block_id") for b in blocks or [] if b.get("block_id")]
+        labels = [view.get("title", {}).get("text", ""), view.get("submit", {}).get("text", "")]
+        if (
+            not isinstance(blocks, list) or len(blocks) > 100 or len(ids) != len(set(ids))
+            or not all(0 < len(label) <= 24 for label in labels)
+            or len(view.get("private_metadata", "")) > 3000
+            or not all(_fits(b.get("element") or {}) for b in blocks)
+        ):  # fmt: skip
+            raise _ApiError("invalid_arguments")
+        return view
+
+    def _opened(self, view: dict, view_id: str) -> dict:
+        result = _web_api_example("views.open")
+        result["view"] = {
+            **result["view"], **view, "id": view_id, "root_view_id": view_id,
+            "hash": f"{int(time.time())}.{uuid.uuid4().hex[:8]}", "state": {"values": {}},
+            "team_id": self.team_id, "app_id": self.app_id, "bot_id": self.bot_id,
+        }  # fmt: skip
+        self.views[view_id] = result["view"]
+        return result
+
+    def _views_open(self, call: Call) -> dict:
+        """A modal opened with a ``trigger_id`` (each works once: ``exchanged_trigger_id``
+        the second time); kept in ``views`` under a fresh id."""
+        trigger = call.params.get("trigger_id")
+        if not trigger:
+            raise _ApiError("invalid_arguments")
+        if trigger in self.used_triggers:
+            raise _ApiError("exchanged_trigger_id")
+        view = self._modal(call)
+        self.used_triggers.add(trigger)
+        return self._opened(view, f"V{uuid.uuid4().hex[:10].upper()}")
+
+    def _views_update(self, call: Call) -> dict:
+        """A modal replaced by id (``not_found`` for an unknown one; ``hash_conflict`` when
+        a ``hash`` is given that is not the current one)."""
+        view_id = call.params.get("view_id")
+        if view_id not in self.views:
+            raise _ApiError("not_found")
+        given = call.params.get("hash")
+        if given and given != self.views[view_id]["hash"]:
+            raise _ApiError("hash_conflict")
+        return self._opened(self._modal(call), view_id)
 
     def _apps_connections_open(self, call: Call) -> dict:
         if self.socket_mode is None:

@@ -1,7 +1,8 @@
-"""Calls for expressions of interest, on every platform name: announcing, interest (changing,
-withdrawing), the 7-day and 1-day reminders and the topic DM exactly once (reruns and
-restarts), closing at the end of the day in community time, late interest refused, the list
-workbook to facilitators and coordinators, and bad input."""
+"""Calls for expressions of interest, on every platform name: announcing (with a choice to
+express interest, that a platform may draw as a poll), interest (changing, withdrawing, without
+a note), the 7-day and 1-day reminders and the topic DM exactly once (reruns and restarts),
+closing at the end of the day in community time (the choice closed once), late interest
+refused, the list workbook to facilitators and coordinators, and bad input."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from bot.cli import build
 from bot.models import Call, CallInterest
+from bot.types import Action
 from handlers.calls import jobs
 from tests.harness import BotHarness
 
@@ -279,8 +281,6 @@ async def test_bad_input_gets_a_one_line_answer(bot):
     assert "There is no call #9" in bot.last_reply_to("kofi")
     await bot.say("kofi", "!interest abc Hello")
     assert "is not a call number" in bot.last_reply_to("kofi")
-    await bot.say("kofi", "!interest 1")
-    assert "short note" in bot.last_reply_to("kofi")
     await bot.say("kofi", "!interest 1 " + "x" * 10_000)
     answer = bot.last_reply_to("kofi")
     assert "please keep it to 2,000" in answer and len(answer) < 200
@@ -291,10 +291,10 @@ async def test_bad_input_gets_a_one_line_answer(bot):
 
 async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
     await bot.say("fac", ADD)
-    await bot.say("kofi", "!interest 1")
+    await bot.say("kofi", "!interest")
     assert bot.last_reply_to("kofi") == (
-        "Add a short note on why you are interested, for example: "
-        "interest 3 I led our city's budget reform\nUsage: `interest <id> <a short note>`"
+        "Which call? For example: interest 3 I led our city's budget reform\n"
+        "Usage: `interest <id> [<a short note>]`"
     )
     await bot.say("kofi", "!interest withdraw 1 now")
     assert bot.last_reply_to("kofi") == (
@@ -312,3 +312,78 @@ async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
     assert bot.last_reply_to("kofi").startswith("Noted your interest in call #1")
     [interest] = await rows(bot, CallInterest)
     assert interest.note == '"Count me in"'  # the note as typed
+
+
+# expressing interest as one choice (a Matrix poll), closed at the deadline -------------------
+
+
+async def test_the_announcement_offers_interest_as_one_choice(bot):
+    seen: list = []
+    send = bot.platform.send
+
+    async def recording(channel, text, thread_id=None, actions=()):
+        seen.append(tuple(actions))
+        return await send(channel, text, thread_id, actions)
+
+    bot.platform.send = recording
+    await bot.say("fac", ADD)
+    assert seen == [(Action("I'm interested", "interest 1", poll=True),)]
+
+
+async def test_interest_without_a_note_keeps_the_earlier_note(bot):
+    """What a poll answer or a button types: `interest <id>` alone."""
+    await bot.say("fac", ADD)
+    await bot.slash("ama", "interest 1")
+    answer = bot.last_reply_to("ama")
+    assert answer.startswith("Noted your interest in call #1")
+    assert "Add a short note on why you are interested with `interest 1" in answer
+    await bot.say("kofi", "!interest 1 I led our city's budget reform")
+    await bot.slash("kofi", "interest 1")
+    answer = bot.last_reply_to("kofi")
+    assert answer.startswith("Updated your interest in call #1") and "Add a short" not in answer
+    await bot.say("kofi", "!interest withdraw 1")
+    await bot.slash("kofi", "interest 1")
+    assert bot.last_reply_to("kofi").startswith("Noted your interest in call #1")
+    notes = {r.member_id: (r.note, r.withdrawn_at) for r in await rows(bot, CallInterest)}
+    assert sorted(notes.values()) == [("", None), ("I led our city's budget reform", None)]
+
+
+async def test_the_choice_closes_once_at_the_deadline_not_again_after_a_restart(
+    bot, settings, clock
+):
+    closed: list = []
+
+    def record(harness: BotHarness, failures: list) -> None:
+        async def close_choices(channel, message_id):
+            closed.append((channel.id, message_id))
+            if failures:
+                raise failures.pop(0)
+
+        harness.platform.close_choices = close_choices
+
+    record(bot, [ConnectionError("the homeserver is away")])
+    await bot.say("fac", ADD)
+    (call,) = await rows(bot, Call)
+    at(bot, datetime(2026, 3, 20, 23, 59, tzinfo=UTC))
+    await follow_up(bot)
+    assert closed == []
+    at(bot, DEADLINE)
+    await follow_up(bot)  # tried, failed: the closing note goes all the same
+    assert closed == [(bot.channel().id, call.message_id)]
+    assert any("closed" in p for p in posted(bot))
+    clock.advance(minutes=1)
+    await follow_up(bot)
+    await follow_up(bot)
+    assert closed == [(bot.channel().id, call.message_id)] * 2
+    await bot.close()
+    again = await BotHarness(bot.platform_name, settings, clock).start()
+    try:
+        record(again, [])
+        clock.advance(minutes=1)
+        await follow_up(again)
+        assert len(closed) == 2
+    finally:
+        await again.close()
+    bot.app = build(settings, clock=clock, schedule=False)  # closed above; fixture closes this
+    bot.app.add_platform(bot.platform)
+    await bot.app.start(migrate=False)

@@ -1,6 +1,7 @@
-"""Learning events, on every platform name: announcing with buttons, RSVPs by command and by
-reaction, listing, reminders a day and an hour before and the start post, each exactly once
-across restarts and two processes, cancelling, attendees, and bad input."""
+"""Learning events, on every platform name: announcing with buttons (one choice, that a
+platform may draw as a poll), RSVPs by command and by reaction, listing, reminders a day and an
+hour before and the start post, each exactly once across restarts and two processes, the
+choice closed at the start or the cancellation once, cancelling, attendees, and bad input."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from bot import outbox
 from bot.cli import build
+from bot.i18n import verbatim
 from bot.models import Event, EventRsvp, Notice
 from bot.types import Action
-from handlers.events import jobs
+from handlers.events import jobs, service
 from tests.harness import BotHarness
 
 # the clock starts on Mon 2 Mar 2026 09:00 UTC; Nairobi is UTC+3
@@ -60,9 +63,9 @@ async def test_add_announces_in_the_channel_with_buttons_on_slack(bot):
     assert "`rsvp 1`" in post.text
     if bot.platform_name == "slack":
         assert post.extra["actions"] == [
-            Action("I'll come", "rsvp 1 yes"),
-            Action("Maybe", "rsvp 1 maybe"),
-            Action("Can't come", "rsvp 1 no"),
+            Action("I'll come", "rsvp 1 yes", poll=True),
+            Action("Maybe", "rsvp 1 maybe", poll=True),
+            Action("Can't come", "rsvp 1 no", poll=True),
         ]
     else:
         assert post.extra["actions"] == []
@@ -277,7 +280,7 @@ async def test_two_processes_send_each_notice_once(bot, settings, clock):
         assert len(to) == 9 and all(to.count(user) == 3 for user in set(to))
         assert len([s for s in sent if s.private_to is None and "starts now" in s.text]) == 1
         async with bot.app.db.sessions() as session:
-            assert len((await session.scalars(select(Notice))).all()) == 10
+            assert len((await session.scalars(select(Notice))).all()) == 11  # and "choices"
     finally:
         await other.close()
 
@@ -393,3 +396,122 @@ async def test_a_slash_in_a_quoted_title_is_not_a_timezone(bot):
     assert "Announced event #1" in bot.last_reply_to("fac")
     [event] = await events(bot)
     assert (event.title, event.timezone) == ("Budget 2026/27", "UTC")
+
+
+# the answers as one poll, closed at the start -----------------------------------------------
+
+
+def record_sends(harness: BotHarness) -> list[tuple[str, tuple[Action, ...]]]:
+    """Every post's text and actions, as the platform was handed them (whatever it draws)."""
+    seen: list[tuple[str, tuple[Action, ...]]] = []
+    send = harness.platform.send
+
+    async def recording(channel, text, thread_id=None, actions=()):
+        seen.append((text, tuple(actions)))
+        return await send(channel, text, thread_id, actions)
+
+    harness.platform.send = recording
+    return seen
+
+
+def record_closes(harness: BotHarness, closed: list, failures: list | None = None) -> None:
+    """`close_choices` calls land in `closed`; each exception in `failures` fails one."""
+
+    async def close_choices(channel, message_id):
+        closed.append((channel.id, message_id))
+        if failures:
+            raise failures.pop(0)
+
+    harness.platform.close_choices = close_choices
+
+
+POLL = [
+    Action("I'll come", "rsvp 1 yes", poll=True),
+    Action("Maybe", "rsvp 1 maybe", poll=True),
+    Action("Can't come", "rsvp 1 no", poll=True),
+]
+
+
+async def test_the_answers_are_offered_as_one_choice(bot):
+    seen = record_sends(bot)
+    await announce(bot)
+    [(text, actions)] = seen
+    assert "Event #1" in text and list(actions) == POLL
+
+
+async def test_a_queued_notice_keeps_its_poll_choice(bot):
+    """The outbox stores and rebuilds a notice's actions with their `poll` mark."""
+    seen = record_sends(bot)
+    actions = [*service.actions(1), Action(verbatim("Help"), "help")]
+    text = verbatim("An announcement")
+    assert await outbox.post(bot.app.services(), "event:1", "test", bot.channel(), text,
+                             actions=actions)  # fmt: skip
+    assert await bot.deliver() == 1
+    assert seen == [("An announcement", (*POLL, Action("Help", "help")))]
+
+
+async def test_changing_a_poll_answer_replaces_the_rsvp(bot):
+    """A poll answer reaches the core as the command it stands for (as a button click)."""
+    await announce(bot)
+    await bot.slash("kofi", "rsvp 1 maybe")
+    assert bot.last_reply_to("kofi").startswith("Noted: maybe for event #1")
+    await bot.slash("kofi", "rsvp 1 yes")
+    assert bot.last_reply_to("kofi").startswith("✅ You're coming to event #1")
+    assert list((await rsvps(bot)).values()) == ["yes"]
+
+
+async def test_the_answers_close_once_at_the_start_not_again_after_a_restart(bot, settings, clock):
+    closed: list = []
+    record_closes(bot, closed)
+    post = await announce(bot)
+    await bot.say("kofi", "!rsvp 1")
+    clock.advance(days=3, hours=5, minutes=59)  # Thu 05 Mar 2026 14:59 UTC: not yet
+    await remind(bot)
+    assert closed == []
+    clock.advance(minutes=1)  # 15:00 UTC: it starts
+    await remind(bot)
+    assert closed == [(bot.channel().id, post.message_id)]
+    await remind(bot)
+    await bot.close()
+    again = await BotHarness(bot.platform_name, settings, clock).start()
+    other = await BotHarness(bot.platform_name, settings, clock).start()
+    record_closes(again, closed)
+    record_closes(other, closed)
+    try:
+        clock.advance(minutes=1)
+        await asyncio.gather(remind(again), remind(other), remind(again))
+        assert len(closed) == 1
+        await again.say("ama", "!rsvp 1")  # what a late poll answer would do
+        assert "has already started" in again.last_reply_to("ama")
+    finally:
+        await again.close()
+        await other.close()
+    bot.app = build(settings, clock=clock, schedule=False)  # closed above; fixture closes this
+    bot.app.add_platform(bot.platform)
+    await bot.app.start(migrate=False)
+
+
+async def test_closing_that_fails_is_tried_again_and_the_start_still_goes(bot, clock):
+    closed: list = []
+    record_closes(bot, closed, failures=[ConnectionError("the homeserver is away")])
+    post = await announce(bot)
+    clock.advance(days=3, hours=6)
+    await remind(bot)
+    assert closed == [(bot.channel().id, post.message_id)]  # tried, and failed
+    assert [p.text for p in bot.posts_in() if "starts now" in p.text]
+    clock.advance(minutes=1)
+    await remind(bot)
+    await remind(bot)
+    assert closed == [(bot.channel().id, post.message_id)] * 2  # the second one went
+
+
+async def test_cancelling_closes_the_answers_once(bot):
+    closed: list = []
+    record_closes(bot, closed)
+    post = await announce(bot)
+    await bot.say("fac", "!event cancel 1")
+    assert closed == [(bot.channel().id, post.message_id)]
+    await remind(bot)
+    bot.clock.advance(days=3, hours=6)
+    await remind(bot)
+    assert len(closed) == 1

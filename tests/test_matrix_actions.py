@@ -39,7 +39,7 @@ async def bot_messages(person: base.Person, room_id: str) -> list[dict]:
 
 
 async def check_exactly_the_text(world, room_id: str, event_id: str) -> None:
-    """The room holds the sent event as one plain m.text with exactly the text, then the
+    """The room holds the sent event as one notice with exactly the text, then the
     sentinel the test sent after it, and nothing else from the bot mentions the actions."""
     alice, adapter = world["alice"], world["bot"].adapter
     channel = ChannelRef("matrix", room_id)
@@ -50,10 +50,11 @@ async def check_exactly_the_text(world, room_id: str, event_id: str) -> None:
     assert len(ours) == 1
     assert ours[0]["type"] == "m.room.message"
     assert ours[0]["content"] == {
-        "msgtype": "m.text",
+        "msgtype": "m.notice",
         "body": TEXT,
         "format": "org.matrix.custom.html",
         "formatted_body": to_html(TEXT),
+        "m.mentions": {},
     }
     after = [s["event_id"] for s in sent[sent.index(ours[0]) + 1 :]]
     assert after == [sentinel.message_id]  # no follow-up message for the buttons

@@ -17,6 +17,7 @@ from nio import (
     JoinResponse,
     RoomCreateResponse,
     RoomMessageFile,
+    RoomMessageNotice,
     RoomMessageText,
     SyncResponse,
 )
@@ -66,7 +67,7 @@ class Person:
                 assert isinstance(await self.client.join(room_id), JoinResponse)
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:
-                if isinstance(event, RoomMessageText | RoomMessageFile):
+                if isinstance(event, RoomMessageText | RoomMessageNotice | RoomMessageFile):
                     self.messages.append((room_id, event))
 
     async def wait_for(self, predicate, seconds: float = 20.0):

@@ -22,6 +22,7 @@ from nio import (
     MegolmEvent,
     RoomCreateResponse,
     RoomEncryptedFile,
+    RoomMessageNotice,
     RoomMessageText,
     SyncResponse,
 )
@@ -68,7 +69,7 @@ class EncryptedPerson(Person):
             assert isinstance(await client.join(room_id), JoinResponse)
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:
-                if isinstance(event, RoomMessageText | RoomEncryptedFile):
+                if isinstance(event, RoomMessageText | RoomMessageNotice | RoomEncryptedFile):
                     self.messages.append((room_id, event))
                 elif isinstance(event, MegolmEvent):
                     self.undecrypted.append(event)

@@ -214,6 +214,8 @@ def test_listeners_on_one_kind_of_event_wait_for_different_things():
     for listener in composed.listeners:
         by_type.setdefault(listener.event_type, []).append(listener)
     for event_type, listeners in by_type.items():
+        if len(listeners) == 1:  # alone on its kind (the Home tab opened): nothing to order
+            continue
         watched = [listener.watch or listener.unless for listener in listeners]
         assert None not in watched, event_type
         assert len(set(watched)) == len(watched), event_type

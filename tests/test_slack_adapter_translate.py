@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.events import SHORTCUTS, translate_command, translate_event
+from adapters.slack.events import translate_command, translate_event
 from adapters.slack.text import from_slack, to_mrkdwn, user_from_mention
 from bot import normalise
 from bot.types import MemberJoined, MemberLeft, Message, ReactionAdded, SlashCommand, UserRef
 from tests.slack_fake import DELETE, load_event, load_slash_command
 
-MANIFEST = Path(__file__).resolve().parents[1] / "slack" / "manifest.yml"
 BOT = "W23456789"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -162,26 +159,6 @@ def test_user_from_mention():
     named = user_from_mention(" <@U0ABC|ada> ")
     assert named.id == "U0ABC" and named.name == "ada"
     assert user_from_mention("@ada") is None and user_from_mention("<#C111>") is None
-
-
-def test_manifest_declares_the_commands_and_events_the_adapter_handles():
-    manifest = MANIFEST.read_text(encoding="utf-8")
-    commands = re.findall(r"^\s*- command: (/\S+)", manifest, re.M)
-    assert sorted(commands) == sorted(["/convener", *SHORTCUTS])
-    assert manifest.count("should_escape: true") == len(commands)  # mentions arrive as <@U…>
-    events = manifest.split("bot_events:")[1].split("org_deploy_enabled:")[0]
-    assert sorted(re.findall(r"^\s*- (\S+)", events, re.M)) == [
-        "app_mention",
-        "member_joined_channel",
-        "member_left_channel",
-        "message.channels",
-        "message.groups",
-        "message.im",
-        "message.mpim",
-        "reaction_added",
-    ]
-    for scope in ("chat:write", "commands", "files:write", "im:write", "users:read"):
-        assert f"- {scope}" in manifest
 
 
 # --- malformed payloads: never raise, drop what is malformed -------------------------------

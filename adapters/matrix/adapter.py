@@ -33,7 +33,10 @@ devices queried and olm sessions claimed; nio decrypts the timeline before it is
 Room keys are shared with every device of the room's members, verified or not (trust on
 first use: `ignore_unverified_devices`). Direct rooms are created encrypted; files sent into
 an encrypted room are encrypted. An event that cannot be decrypted counts as a message
-without text, is logged, and its key is requested from the sender's devices.
+without text, is logged, and its key is requested from the sender's devices. The device is
+signed by the account's own cross-signing identity, made at the first start and kept in the
+store (`crosssigning`), so that clients that share keys only with cross-signed devices
+(MSC4153) still share them with the bot.
 
 The class keeps the state and the lifecycle; the rest comes from one mixin per module:
 `session` (login and device keys), `sync` (the sync loop, invites, hand-over, backfill),
@@ -162,6 +165,7 @@ class MatrixAdapter(SessionMixin, SyncMixin, TranslationMixin, OutboundMixin, Th
         self.db = getattr(intake, "db", None)
         try:
             await self._login()
+            await self._cross_sign()  # before ready: members' clients may require it
             self._direct = await self._load_direct()
         except CONNECTION_ERRORS as exc:
             await self._close_client()

@@ -24,6 +24,7 @@ ENCRYPTED = "m.room.encrypted"  # left so only when it could not be decrypted
 KINDS = frozenset({MESSAGE, MEMBER, REACTION, ENCRYPTED})
 TEXT_TYPES = frozenset({"m.text"})
 THREAD_TYPES = frozenset({"m.text", "m.notice", "m.emote"})  # what a thread keeps as answers
+DECRYPTED = "convener.decrypted"  # on what `decrypted` made (top-level: no member can set it)
 _MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
@@ -192,17 +193,44 @@ def is_redacted(source: dict) -> bool:
 def bundled_edit(source: dict) -> dict | None:
     """The latest edit the homeserver bundled with the event (`unsigned.m.relations.m.replace`,
     spec: server-side aggregation of `m.replace`): a whole event since spec v1.7, only its
-    `event_id`, `sender` and `origin_server_ts` before. None when nothing is bundled."""
+    `event_id`, `sender` and `origin_server_ts` before; in an encrypted room, still encrypted.
+    None when nothing is bundled."""
     unsigned = source.get("unsigned")
     relations = unsigned.get("m.relations") if isinstance(unsigned, dict) else None
     edit = relations.get("m.replace") if isinstance(relations, dict) else None
     return edit if isinstance(edit, dict) else None
 
 
+def needs_lookup(edit: dict) -> bool:
+    """A bundled edit that does not say what it replaces the text with: only its id (a
+    homeserver before spec v1.7), or still encrypted (its room key unknown). The edits are
+    then asked for (`/relations/{event}/m.replace`)."""
+    return not isinstance(edit.get("content"), dict) or edit.get("type") == ENCRYPTED
+
+
+def decrypted(envelope: dict, payload: dict) -> dict | None:
+    """An encrypted event as its sender wrote it: the decrypted payload's `type` and
+    `content`, all else from the `envelope` the homeserver sent, `unsigned` included (nio's
+    decrypted event drops it, and with it the bundled edit). The relation is the envelope's
+    cleartext `m.relates_to`, as the spec has it: one inside the payload is ignored. Marked
+    `DECRYPTED`, so that an edit is held to its original's encryption. None when the payload
+    has no type or no content."""
+    kind, content = payload.get("type"), payload.get("content")
+    if not isinstance(kind, str) or not isinstance(content, dict):
+        return None
+    content = {key: value for key, value in content.items() if key != "m.relates_to"}
+    outside = envelope.get("content")
+    relates_to = outside.get("m.relates_to") if isinstance(outside, dict) else None
+    if relates_to is not None:
+        content["m.relates_to"] = relates_to
+    return {**envelope, "type": kind, "content": content, DECRYPTED: True}
+
+
 def new_content(original: dict, edit: dict) -> dict | None:
     """The `m.new_content` of `edit` if it is a valid edit of `original` (spec: validity of
-    replacement events: the same sender and type, an `m.replace` of that event, neither a
-    state event, not redacted), else None."""
+    replacement events: the same sender and type, before and after decryption, an `m.replace`
+    of that event, neither a state event, not redacted), else None. An edit still encrypted
+    is not valid: what it says is unknown."""
     content = edit.get("content")
     if not isinstance(content, dict) or is_redacted(edit):
         return None
@@ -213,7 +241,8 @@ def new_content(original: dict, edit: dict) -> dict | None:
         and is_edit(relates_to)
         and relates_to.get("event_id") == original.get("event_id")
         and edit.get("sender") == original.get("sender")
-        and edit.get("type") == original.get("type")
+        and edit.get("type") == original.get("type") != ENCRYPTED
+        and (edit.get(DECRYPTED) is True) == (original.get(DECRYPTED) is True)
         and "state_key" not in edit
         and "state_key" not in original
         and isinstance(replaced, dict)

@@ -1,7 +1,7 @@
-"""What `MatrixAdapter` sends: messages, direct rooms (created encrypted when the member's client
-does encryption, listed in `m.direct`), files, permalinks and display names, each `Platform`
-call one outbound operation that `close()` lets finish. A mixin of `MatrixAdapter`, whose
-`__init__` sets the state used here."""
+"""What `MatrixAdapter` sends: messages (and the polls that follow some, `polls`), direct rooms
+(created encrypted when the member's client does encryption, listed in `m.direct`), files,
+permalinks and display names, each `Platform` call one outbound operation that `close()` lets
+finish. A mixin of `MatrixAdapter`, whose `__init__` sets the state used here."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from nio import (
     UploadResponse,
 )
 
-from adapters.matrix import events
+from adapters.matrix import events, polls
 from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, MatrixNotReady, log
-from adapters.matrix.text import PLATFORM, to_html
+from adapters.matrix.text import PLATFORM, message_content
 from bot import moments
 from bot.platform import RateLimited, Undeliverable
 from bot.types import Action, ChannelRef, Home, OutboundFile, Sent, UserRef
@@ -83,7 +83,7 @@ def outgoing(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]
     return operation
 
 
-class OutboundMixin:
+class OutboundMixin(polls.PollsMixin):
     def _outbound(self) -> AsyncClient:
         """The client, once sending works; `MatrixNotReady` before `ready()` and, for a new
         operation, after `stop()` began (one already under way may finish)."""
@@ -130,7 +130,7 @@ class OutboundMixin:
             raise MatrixError(f"could not tell whether {room_id} is encrypted: {response}")
         client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, encrypted))
 
-    async def _send(self, room_id: str, content: dict) -> str:
+    async def _send(self, room_id: str, content: dict, kind: str = "m.room.message") -> str:
         await self._learn_room(room_id)
         room = self._outbound().rooms.get(room_id)
         # nio's key queries, claims and sharing are not safe side by side: one at a time.
@@ -140,7 +140,7 @@ class OutboundMixin:
                 await self._request(lambda client: client.keys_query())  # new members' devices
             response = await self._request(
                 lambda client: client.room_send(
-                    room_id, "m.room.message", content, ignore_unverified_devices=True
+                    room_id, kind, content, ignore_unverified_devices=True
                 )
             )
         if not isinstance(response, RoomSendResponse):
@@ -155,15 +155,11 @@ class OutboundMixin:
         thread_id: str | None = None,
         actions: Sequence[Action] = (),
     ) -> Sent:
-        """Post `text` (Markdown, also sent as HTML); `actions` are ignored: Matrix has no
-        buttons, and the text already says which command to type."""
+        """Post `text` (Markdown, also sent as HTML). Matrix has no buttons, and the text
+        already says which command to type; actions that form one choice (`Action.poll`)
+        follow a post in a room as a poll (`polls`), other actions are ignored."""
         text = moments.plain(text)  # Matrix has no way to show a time in each reader's terms
-        content: dict[str, Any] = {
-            "msgtype": "m.text",
-            "body": text,
-            "format": "org.matrix.custom.html",
-            "formatted_body": to_html(text),
-        }
+        content = message_content(text, self.settings.matrix_user_id)  # m.notice, m.mentions
         if thread_id:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -171,7 +167,11 @@ class OutboundMixin:
                 "is_falling_back": True,
                 "m.in_reply_to": {"event_id": thread_id},
             }
-        return Sent(channel, await self._send(channel.id, content), text, thread_id)
+        sent = Sent(channel, await self._send(channel.id, content), text, thread_id)
+        answers = polls.choice(actions)
+        if answers and not channel.is_direct and not thread_id:
+            await self._start_poll(channel.id, sent.message_id, text, answers)
+        return sent
 
     def dm_cost(self, user: UserRef) -> int:
         """Requests a direct message costs against Synapse's message rate (`rc_message`
@@ -180,32 +180,73 @@ class OutboundMixin:
 
     @outgoing
     async def direct_room(self, user_id: str) -> str:
-        """The member's direct room with the bot: reused, else created and listed in
-        `m.direct`. One at a time per member: rooms are handled side by side."""
+        """The member's direct room with the bot: the one recorded for them (a direct chat
+        they opened, see `_take_direct_room`, or one the bot made), unless someone else has
+        come into it; else a new one, recorded. One at a time per member: rooms are handled
+        side by side."""
         room_id = self._direct.get(user_id)
-        if room_id:
+        if room_id and self._only_us(room_id, user_id):
             return room_id
         async with self._opening.setdefault(user_id, asyncio.Lock()):
-            room_id = self._direct.get(user_id)
-            if room_id:
-                return room_id
-            encrypted = await self._encrypts(user_id)
-            initial_state = [ENCRYPTION_STATE] if encrypted else ()
-            response = await self._request(
-                lambda client: client.room_create(
-                    is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id],
-                    initial_state=initial_state,
-                )
-            )  # fmt: skip
-            if not isinstance(response, RoomCreateResponse):
-                raise _refusal(f"a direct room with {user_id}", response)
-            if encrypted:
-                self._know_direct_room(response.room_id, user_id)
-            self._direct[user_id] = response.room_id
-            await self._put(**{"m.direct": json.dumps(self._direct)})
-            await self._write_m_direct()
+            room_id = await self._recorded_direct(user_id) or await self._new_direct(user_id)
         self._opening.pop(user_id, None)
+        return room_id
+
+    def _only_us(self, room_id: str, user_id: str, seen: bool = False) -> bool:
+        """Whether nobody but the bot and the member is in the room (joined or invited) as
+        far as the sync knows; a room it has not seen is taken on trust unless `seen`, which
+        also asks for the member to be in it."""
+        client = self._outbound()
+        room = client.rooms.get(room_id)
+        if room is None:
+            return not seen
+        members = set(room.users)
+        return members <= {client.user_id, user_id} and (user_id in members or not seen)
+
+    async def _recorded_direct(self, user_id: str) -> str | None:
+        """The member's direct room as the state (where another replica may have recorded
+        one since) or this replica knows it, unless someone else is in it."""
+        stored = (await self._load_direct()).get(user_id)
+        for room_id in dict.fromkeys((stored, self._direct.get(user_id))):
+            if room_id and self._only_us(room_id, user_id):
+                self._direct[user_id] = room_id
+                return room_id
+            if room_id:
+                log.warning("%s is no longer a direct room: someone else is in it", room_id)
+        return None
+
+    async def _new_direct(self, user_id: str) -> str:
+        encrypted = await self._encrypts(user_id)
+        initial_state = [ENCRYPTION_STATE] if encrypted else ()
+        response = await self._request(
+            lambda client: client.room_create(
+                is_direct=True, preset=RoomPreset.trusted_private_chat, invite=[user_id],
+                initial_state=initial_state,
+            )
+        )  # fmt: skip
+        if not isinstance(response, RoomCreateResponse):
+            raise _refusal(f"a direct room with {user_id}", response)
+        if encrypted:
+            self._know_direct_room(response.room_id, user_id)
+        await self._remember_direct(user_id, response.room_id)
         return response.room_id
+
+    async def _remember_direct(self, user_id: str, room_id: str) -> None:
+        """Record the member's direct room here, in the state (with what other replicas
+        recorded there) and in the bot's `m.direct`, so that a restart uses it too."""
+        self._direct = {**self._direct, **await self._load_direct(), user_id: room_id}
+        await self._put(**{"m.direct": json.dumps(self._direct)})
+        await self._write_m_direct()
+
+    async def _take_direct_room(self, user_id: str, room_id: str) -> None:
+        """A direct chat the member opened with the bot (or that the bot's `m.direct` lists)
+        is their direct room from now on. If it cannot be recorded, it is used until the
+        next start, and the fault logged: the sync goes on."""
+        self._direct[user_id] = room_id
+        try:
+            await self._remember_direct(user_id, room_id)
+        except Exception as exc:
+            log.error("could not record %s as the direct room of %s: %r", room_id, user_id, exc)
 
     async def _encrypts(self, user_id: str) -> bool:
         """Whether the member's client does encryption (a device of theirs has published
@@ -327,9 +368,6 @@ class OutboundMixin:
 
     async def locale(self, user: UserRef) -> str | None:
         """Matrix has no notion of a user's language."""
-        return None
-
-    async def close_choices(self, channel: ChannelRef, message_id: str) -> None:
         return None
 
     async def publish_home(self, user: UserRef, home: Home) -> bool:

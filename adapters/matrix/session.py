@@ -1,5 +1,6 @@
 """Signing in to the homeserver and keeping the device's encryption keys: nio's client with its
-key store, a login that reuses the stored device, and the upkeep of keys after each sync.
+key store, a login that reuses the stored device, its signature by the account's own
+cross-signing identity (`crosssigning`), and the upkeep of keys after each sync.
 A mixin of `MatrixAdapter`, whose `__init__` sets the state used here."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 from nio.crypto import ENCRYPTION_ENABLED
 
+from adapters.matrix import crosssigning
 from adapters.matrix.common import MatrixError, log
 from bot import logs
 
@@ -66,6 +68,15 @@ class SessionMixin:
         await self._put(access_token=response.access_token, device_id=response.device_id)
         log.info("Matrix: logged in as %s (device %s)", response.user_id, response.device_id)
         await self._keep_keys()
+
+    async def _cross_sign(self) -> None:
+        """Sign the device with the account's own cross-signing identity, made once and kept
+        in the store directory (after `_login`, which uploads the device's keys)."""
+        if self.client is not None and self.client.olm is not None:
+            settings = self.settings
+            await crosssigning.bootstrap(
+                self.client, settings.matrix_store_dir, settings.matrix_password
+            )
 
     async def _keep_keys(self) -> None:
         """Encryption upkeep: upload the device's keys, learn members' devices, open olm

@@ -17,15 +17,39 @@ from nio import (
     SyncResponse,
 )
 
-from adapters.matrix import events
+from adapters.matrix import events, polls
 from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, for_log, log
 from adapters.matrix.events import MEMBER
+from adapters.matrix.text import USER_ID
 from bot.normalise import Malformed
 
 TIMELINE_LIMIT = 100
 BACKFILL_PAGE = 100
 MAX_BACKFILL_EVENTS = 20_000
 MAX_BACKOFF_SECONDS = 30.0
+
+
+def direct_inviter(invite_state: list, bot_id: str) -> str | None:
+    """Who invited the bot to a direct chat: the sender of the bot's invite when it says
+    `is_direct: true` (spec: m.room.member; only the invite carries it), else None. nio
+    moves a member event's content out of its `source`, into `content`."""
+    for event in invite_state:
+        source = getattr(event, "source", None)
+        if not isinstance(source, dict) or source.get("type") != MEMBER:
+            continue
+        content = source.get("content", getattr(event, "content", None))
+        sender = source.get("sender")
+        if (
+            source.get("state_key") == bot_id
+            and isinstance(content, dict)
+            and content.get("membership") == "invite"
+            and content.get("is_direct") is True
+            and isinstance(sender, str)
+            and sender != bot_id
+            and USER_ID.fullmatch(sender)
+        ):
+            return sender
+    return None
 
 
 class _Retry(Exception):
@@ -99,6 +123,7 @@ class SyncMixin:
             self._ready.set()
             try:
                 await self._accept_invites(response)
+                await self._listed_direct_rooms(response)
                 await self._keep_keys()
                 if replay:
                     await self._hand_over(response, since)
@@ -129,6 +154,9 @@ class SyncMixin:
             log.error("could not store the Matrix sync token: %r", exc)
 
     async def _accept_invites(self, response: SyncResponse) -> None:
+        """Join the rooms the bot is invited to (those of `MATRIX_ROOMS`, when set). An invite
+        marked `is_direct` (a member opening a direct chat, as Element does) makes the room
+        that member's direct room."""
         assert self.client is not None
         allowed = set(self.settings.matrix_room_list)
         for room_id, info in response.rooms.invite.items():
@@ -144,6 +172,26 @@ class SyncMixin:
             joined = await self.client.join(room_id)
             if isinstance(joined, JoinError):
                 log.error("could not join %s: %s", room_id, joined.message)
+                continue
+            inviter = direct_inviter(info.invite_state, self.settings.matrix_user_id)
+            if inviter:
+                await self._take_direct_room(inviter, room_id)
+
+    async def _listed_direct_rooms(self, response: SyncResponse) -> None:
+        """Rooms the bot's `m.direct` account data lists (written by this adapter, or by
+        another client of the bot's account): for a member with no direct room recorded, a
+        listed room the sync shows with just the two of them becomes theirs."""
+        for event in response.account_data_events:
+            content = getattr(event, "content", None)
+            if getattr(event, "type", None) != "m.direct" or not isinstance(content, dict):
+                continue
+            for user_id, rooms in content.items():
+                if user_id in self._direct or not isinstance(rooms, list):
+                    continue
+                for room_id in rooms:
+                    if isinstance(room_id, str) and self._only_us(room_id, user_id, seen=True):
+                        await self._take_direct_room(user_id, room_id)
+                        break
 
     async def _hand_over(self, response: SyncResponse, since: str | None) -> None:
         """Submit every joined room's new events in order (a limited timeline's gap first),
@@ -170,9 +218,14 @@ class SyncMixin:
         try:
             if isinstance(raw, MegolmEvent):
                 await self._undecryptable(room_id, raw)
-            event = self.translate(room_id, room, raw)
+            if polls.is_response(raw):  # the command its answer stands for, if Convener's
+                event = await self._poll_answer(room_id, room, raw)
+            else:
+                event = self.translate(room_id, room, raw)
             if event is not None:
                 await self.intake.submit(event, key=room_id)
+        except polls.Unreadable as exc:
+            raise _Retry(str(exc)) from exc
         except Exception as exc:
             log.error("could not hand over Matrix event %s in %s: %r",
                       for_log(getattr(raw, "event_id", None)), room_id, exc)  # fmt: skip

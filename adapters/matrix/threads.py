@@ -1,7 +1,9 @@
 """Reading a thread as it stands for `MatrixAdapter.thread`, with the relations API (which nio
 lacks): `/relations/{root}/m.thread` page by page, each reply with the latest edit the
-homeserver bundles (or, from an older homeserver, asked for), decrypted when its room key is
-known. A mixin of `MatrixAdapter`, whose `__init__` sets the state used here."""
+homeserver bundles (asked for when an older homeserver bundles only its id, or when it cannot
+be decrypted), decrypted when its room key is known. nio's decryption drops `unsigned`, where
+the bundled edit and redactions are: `events.decrypted` puts the event back together. A mixin
+of `MatrixAdapter`, whose `__init__` sets the state used here."""
 
 from __future__ import annotations
 
@@ -52,18 +54,23 @@ class ThreadsMixin:
         return replies
 
     def _decrypted(self, room_id: str, source: dict) -> dict:
-        """An encrypted event's decrypted JSON, when nio holds its room key; else as it is."""
+        """An encrypted event as its sender wrote it (`events.decrypted`: its bundled edit and
+        cleartext relation kept), when nio holds its room key; else as it is."""
         client = self.client
         if source.get("type") != ENCRYPTED or client is None or client.olm is None:
+            return source
+        if events.is_redacted(source):  # nothing to decrypt (nio would warn it is malformed)
             return source
         event = MegolmEvent.from_dict(source)
         if not isinstance(event, MegolmEvent):
             return source
         event.room_id = room_id
         try:
-            return client.decrypt_event(event).source
-        except Exception:  # no key: left out, like any event that is not text
+            payload = client.decrypt_event(event).source
+        except Exception:  # no key: left encrypted, which nothing reads as text or an edit
             return source
+        readable = events.decrypted(source, payload) if isinstance(payload, dict) else None
+        return readable or source
 
     async def _thread_reply(
         self,
@@ -88,11 +95,16 @@ class ThreadsMixin:
         replaced = None
         edit = events.bundled_edit(source)
         if edit is not None:
+            edit = self._decrypted(room_id, edit)
             replaced = events.new_content(source, edit)
-            if replaced is None and not isinstance(edit.get("content"), dict):
-                # A homeserver before spec v1.7 bundles only the latest edit's id: ask.
+            if replaced is None and events.needs_lookup(edit):
                 edits = await self._relations(room_id, event_id, "m.replace", MAX_THREAD_EVENTS)
-                replaced = events.latest_edit(source, edits)
+                readable = [self._decrypted(room_id, e) for e in edits]
+                replaced = events.latest_edit(source, readable)
+                if edit.get("type") == ENCRYPTED:
+                    log.warning("reply %s in %s: its latest edit cannot be decrypted; %s kept",
+                                for_log(event_id), room_id,
+                                "an earlier edit" if replaced else "its text")  # fmt: skip
         text = events.current_text(content, replaced, dropped)
         if not text.strip():
             return None

@@ -11,7 +11,7 @@ from nio import MatrixRoom
 from adapters.matrix import events
 from adapters.matrix.common import for_log, log
 from adapters.matrix.events import ENCRYPTED, MEMBER, MESSAGE, REACTION
-from adapters.matrix.text import PLATFORM, strip_mention
+from adapters.matrix.text import PLATFORM, addressed
 from bot.normalise import NAME_CHARS, Malformed
 from bot.types import ChannelRef, Event, UserRef
 
@@ -79,7 +79,7 @@ class TranslationMixin:
                 return None  # an edit is not new activity
             thread_id = events.thread_of(relates_to, dropped)
             body = events.body_of(content, dropped)
-            body, mentioned = strip_mention(body, bot_id, self._bot_name(room))
+            body, mentioned = addressed(content, body, bot_id, self._bot_name(room))
             return events.message(event_id, self._user(room, sender), channel, ts, body,
                                   thread_id, mentioned)  # fmt: skip
         if kind == REACTION:

@@ -26,6 +26,7 @@ from bot.normalise import Malformed
 from bot.types import (
     ChannelRef,
     Event,
+    HomeOpened,
     MemberJoined,
     MemberLeft,
     Message,
@@ -47,6 +48,13 @@ deletions (`message_deleted`), `message_replied` and the join/leave/topic notice
 new activity (joins arrive as `member_joined_channel`)."""
 
 _NOT_A_CHANNEL_NAME = frozenset({"directmessage", "privategroup"})
+
+EVENT_TYPES = frozenset({
+    "message", "app_mention", "member_joined_channel", "member_left_channel",
+    "reaction_added", "app_home_opened",
+})  # fmt: skip
+"""The Events API event types `translate_event` acts on (any other is not looked at): the
+app manifest subscribes to each of them and to nothing else (tests/test_slack_manifest.py)."""
 
 
 def parse_ts(value: Any, default: datetime | None = None) -> datetime:
@@ -137,6 +145,8 @@ def translate_event(body: Any, bot_user_id: str | None = None) -> Event | None:
     if not isinstance(event, dict):
         return None
     kind = event.get("type")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        return None
     try:
         if kind in ("message", "app_mention"):
             return _message(body, event, bot_user_id)
@@ -144,11 +154,27 @@ def translate_event(body: Any, bot_user_id: str | None = None) -> Event | None:
             return _membership(body, event, kind)
         if kind == "reaction_added":
             return _reaction(body, event)
+        if kind == "app_home_opened":
+            return _home_opened(body, event)
     except Malformed as exc:
         _dropped(kind, exc)
     except Exception as exc:  # a payload shaped like nothing Slack documents
         _dropped(kind, exc)
     return None
+
+
+def _home_opened(body: dict[str, Any], event: dict[str, Any]) -> HomeOpened | None:
+    """The member opened Convener's Home tab (sent at every visit, also for the Messages
+    tab, `tab: messages`, which is not acted on); `channel` is their direct chat with the
+    bot. https://api.slack.com/events/app_home_opened"""
+    if event.get("tab") != "home":
+        return None
+    return HomeOpened(
+        _ident(body.get("event_id"), "event_id"),
+        UserRef(PLATFORM, _ident(event.get("user"), "user")),
+        channel_ref(_ident(event.get("channel"), "channel"), "im"),
+        parse_ts(event.get("event_ts"), parse_ts(body.get("event_time"))),
+    )
 
 
 def _membership(body: dict[str, Any], event: dict[str, Any], kind: str) -> Event:
@@ -206,6 +232,22 @@ def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | Non
     )
     fields.warn("message", event_id)
     return translated
+
+
+def translate_message(
+    message: Any, channel_id: str, bot_user_id: str | None = None
+) -> Message | None:
+    """A message object Slack nests in another payload (the `message` a shortcut was chosen
+    on, in `channel_id`) as a `Message`, read as `translate_event` reads a `message` event;
+    None for what is not a post (a join notice...) or is malformed (one warning line).
+    Never raises."""
+    if not isinstance(message, dict):
+        return None
+    try:
+        return _message({}, {**message, "channel": channel_id}, bot_user_id)
+    except Exception as exc:  # Malformed, or shaped like nothing Slack documents
+        _dropped("message", exc)
+        return None
 
 
 def translate_reply(
@@ -331,6 +373,22 @@ def translate_action(payload: Any, now: datetime) -> SlashCommand | None:
         return None
 
 
+def _clicked_in(
+    fields: _Fields, where: dict[str, Any], container: dict[str, Any], user_id: str
+) -> ChannelRef:
+    """Where a click happened. A button on a view (the Home tab: `container.type` `view`)
+    has no channel: the answer goes to the presser's direct chat, named here by their user
+    id (Slack posts there; the adapter finds the chat's own id)."""
+    channel_id = where.get("id") or container.get("channel_id")
+    if not channel_id and container.get("type") == "view":
+        return ChannelRef(PLATFORM, user_id, None, is_direct=True)
+    channel_id = _ident(channel_id, "channel.id")
+    name = fields.line(where.get("name"), "channel.name")
+    return channel_ref(
+        channel_id, name=f"#{name}" if name and name not in _NOT_A_CHANNEL_NAME else None
+    )
+
+
 def _action(payload: Any, now: datetime) -> SlashCommand:
     if not isinstance(payload, dict) or payload.get("type") != "block_actions":
         raise Malformed("not a block_actions payload")
@@ -344,7 +402,7 @@ def _action(payload: Any, now: datetime) -> SlashCommand:
     user_id = _ident(person.get("id"), "user.id")
     where = fields.mapping(payload.get("channel"), "channel")
     container = fields.mapping(payload.get("container"), "container")
-    channel_id = _ident(where.get("id") or container.get("channel_id"), "channel.id")
+    channel = _clicked_in(fields, where, container, user_id)
     command = fields.text(action.get("value"), "actions[0].value").strip()
     if not command:
         raise Malformed("the button has no command (value)")
@@ -352,10 +410,6 @@ def _action(payload: Any, now: datetime) -> SlashCommand:
     if trigger is None:  # documented as always present; the click's time is as unique
         action_ts = _ident(action.get("action_ts"), "action_ts")
         trigger = f"{user_id}:{action_ts}"
-    name = fields.line(where.get("name"), "channel.name")
-    channel = channel_ref(
-        channel_id, name=f"#{name}" if name and name not in _NOT_A_CHANNEL_NAME else None
-    )
     user_name = fields.line(person.get("name"), "user.name") or fields.line(
         person.get("username"), "user.username"
     )

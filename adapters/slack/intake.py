@@ -27,6 +27,8 @@ from adapters.slack.events import (
     translate_command,
     translate_event,
 )
+from adapters.slack.forms import CALLBACK_PREFIX, FormsMixin
+from adapters.slack.shortcuts import translate_shortcut
 from adapters.slack.text import ACTION_PREFIX, PLATFORM
 from adapters.slack.web import log
 from bot.types import Event
@@ -42,7 +44,7 @@ FINISH_SECONDS = 1.0
 """At stop, how long answers already decided may take to be written."""
 
 
-class IntakeMixin:
+class IntakeMixin(FormsMixin):
     async def _connect_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -175,6 +177,8 @@ class IntakeMixin:
         bolt.event(re.compile(".*"))(self._on_event)
         bolt.command(re.compile(".*"))(self._on_command)
         bolt.action(re.compile(f"^{re.escape(ACTION_PREFIX)}"))(self._on_action)
+        bolt.message_shortcut(re.compile(".*"))(self._on_shortcut)
+        bolt.view_submission(re.compile(f"^{re.escape(CALLBACK_PREFIX)}"))(self._on_view)
         bolt.error(self._on_error)
         return bolt
 
@@ -212,8 +216,12 @@ class IntakeMixin:
         return await self._deliver(event)
 
     async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> BoltResponse | None:
-        """A slash command: `ack()` once it is stored (within Slack's 3 s)."""
+        """A slash command: `ack()` once it is stored (within Slack's 3 s), or once the
+        modal it opens is open (`FormsMixin`)."""
         event = translate_command(command, self.clock())
+        if event is not None and await self._open_form(event, command.get("trigger_id")):
+            await ack()
+            return None
         if event is not None:
             refused = await self._deliver(event)
             if refused is not None:
@@ -224,8 +232,25 @@ class IntakeMixin:
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
         """A click on one of Convener's buttons: the command it stands for, from whoever
         pressed it, handed over like a slash command (`ack()` once it is stored); a
-        malformed click is acknowledged after one warning line."""
+        malformed click is acknowledged after one warning line. A button that opens a form
+        opens it (`FormsMixin`)."""
         event = translate_action(body, self.clock())
+        if event is not None and await self._open_form(event, body.get("trigger_id")):
+            await ack()
+            return None
+        if event is not None:
+            refused = await self._deliver(event)
+            if refused is not None:
+                return refused
+        await ack()
+        return None
+
+    async def _on_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
+        """A message shortcut (`message_action`): the `Shortcut` it stands for, from whoever
+        chose it, handed over like a slash command (`ack()` once it is stored); a malformed
+        one is acknowledged after one warning line."""
+        bot_id = self.bot_user.id if self.bot_user else None
+        event = translate_shortcut(body, self.clock(), bot_id)
         if event is not None:
             refused = await self._deliver(event)
             if refused is not None:

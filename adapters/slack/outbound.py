@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.events import translate_reply
+from adapters.slack.home import home_blocks
 from adapters.slack.text import PLATFORM, blocks, to_mrkdwn, user_from_mention
 from adapters.slack.web import log, retry_handlers
 from bot import state
@@ -23,9 +24,11 @@ from bot.types import (
     Action,
     ChannelRef,
     Event,
+    FormSubmitted,
     Home,
     OutboundFile,
     Sent,
+    Shortcut,
     SlashCommand,
     ThreadMessage,
     UserRef,
@@ -85,12 +88,13 @@ class OutboundMixin:
         """The event with the person's and the channel's names from Slack (cached, or
         looked up for at most `names_seconds`); a slash command typed in someone else's
         direct chat (or one that cannot be checked in time) is answered ephemerally, not
-        there."""
+        there, and a click on the Home tab (a channel named by the presser's id) in their
+        direct chat."""
         user, channel = event.user, event.channel
         if user.is_bot:
             return event
         wants_channel = channel.name is None and not channel.is_direct
-        checks_dm = isinstance(event, SlashCommand) and channel.is_direct
+        checks_dm = isinstance(event, SlashCommand | Shortcut | FormSubmitted) and channel.is_direct
         user_name, channel_name, dm_id = await asyncio.gather(
             self._quick(self._user_name(user.id)),
             self._quick(self._channel_name(channel.id)) if wants_channel else _none(),
@@ -100,7 +104,9 @@ class OutboundMixin:
                        locale=self._user_locales.get(user.id) or user.locale)  # fmt: skip
         if wants_channel:
             channel = replace(channel, name=f"#{channel_name}" if channel_name else None)
-        if checks_dm and dm_id != channel.id:
+        if checks_dm and channel.id == user.id:
+            channel = replace(channel, id=dm_id or user.id)
+        elif checks_dm and dm_id != channel.id:
             channel = replace(channel, is_direct=False)
         return replace(event, user=user, channel=channel)
 
@@ -381,7 +387,15 @@ class OutboundMixin:
         return None
 
     async def publish_home(self, user: UserRef, home: Home) -> bool:
-        return False
+        """`views.publish`: the member's Home tab as Block Kit (`adapters.slack.home`), its
+        buttons carrying their commands like a message's."""
+        try:
+            await self.client.views_publish(
+                user_id=user.id, view={"type": "home", "blocks": home_blocks(home)}
+            )
+        except SlackApiError as exc:
+            raise _refusal(exc) from exc
+        return True
 
     async def display_name(self, user: UserRef) -> str:
         try:

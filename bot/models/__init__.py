@@ -9,6 +9,7 @@ did; message text is kept only when `CONVENER_STORE_MESSAGE_TEXT` is on.
 from bot.models.activity import Activity, ActivityDeadLetter, Channel, HandledEvent
 from bot.models.base import Base, BigId, UTCDateTime
 from bot.models.events import Call, CallInterest, CallTopic, Event, EventRsvp, EventTopic
+from bot.models.home import HomeTab
 from bot.models.housekeeping import AuditEntry, DigestRun, KeyValue
 from bot.models.members import Expertise, Identity, LinkCode, Member, Onboarding, Role, Topic
 from bot.models.notices import Notice
@@ -38,6 +39,7 @@ __all__ = [
     "EventTopic",
     "Expertise",
     "HandledEvent",
+    "HomeTab",
     "Identity",
     "KeyValue",
     "KnowledgeEntry",

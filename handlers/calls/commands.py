@@ -1,6 +1,7 @@
-"""`call add` (facilitators) announces a call for expressions of interest in this channel;
-`calls` lists the open ones; `interest <id> <note>` and `interest withdraw <id>` express,
-change or withdraw one's interest until the deadline."""
+"""`call add` (facilitators) announces a call for expressions of interest in this channel,
+with a choice to express interest (a button, a Matrix poll); `calls` lists the open ones;
+`interest <id> [<note>]` and `interest withdraw <id>` express, change or withdraw one's
+interest until the deadline."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 
 from sqlalchemy import delete, select, update
 
-from bot import members, roles, topics
+from bot import home, members, roles, topics
 from bot.arguments import Day, Number, Rest
 from bot.commands import Command
 from bot.context import Context
@@ -39,15 +40,13 @@ WHICH_TO_WITHDRAW = _("Which call? For example: interest withdraw 3")
 async def add(ctx: Context, cmd: Command) -> Message:
     if cmd.channel.is_direct:
         raise CommandError(_("Type this in the channel where the call should be announced."))
-    day = cmd.values.date
     zone = ctx.settings.timezone
-    deadline = service.deadline_of(day, zone)
     now = ctx.now()
-    if deadline <= now:
-        raise CommandError(
-            _("{day} has passed; choose today or a later date.", day=service.shown(day))
-        )
-    title, names = service.split_title(cmd.values.what)
+    deadline = service.open_until(cmd.values.date, zone, now)
+    if "title" in cmd.values:  # the form's fields (`handlers.calls.forms`)
+        title, names = " ".join(cmd.values.title.split()), cmd.values.topics or []
+    else:
+        title, names = service.split_title(cmd.values.what)
     async with ctx.db() as session:
         chosen = await topics.known_all(session, names)
         channel = await members.resolve_channel(session, cmd.channel)
@@ -62,6 +61,7 @@ async def add(ctx: Context, cmd: Command) -> Message:
         session.add(call)
         await session.flush()
         session.add_all(CallTopic(call_id=call.id, topic_id=t.id) for t in chosen)
+        await home.changed_for_everyone(session)
         await session.commit()
     until = service.show_day(call, zone)
     text = lines(
@@ -74,7 +74,7 @@ async def add(ctx: Context, cmd: Command) -> Message:
           "`interest withdraw {id}`, until the deadline.", id=call.id),
     )  # fmt: skip
     try:
-        posted = await ctx.platform.send(cmd.channel, text)
+        posted = await ctx.platform.send(cmd.channel, text, actions=service.actions(call.id))
     except BaseException:
         await asyncio.shield(_forget(ctx, call.id))
         raise
@@ -140,7 +140,7 @@ def _listed(call: Call, count: int, mine: bool, names: list[str] | None, zone: s
     "interest",
     args=[
         Number("id", "call", missing=WHICH_CALL),
-        Rest("note", label="<a short note>", missing=service.NO_NOTE),
+        Rest("note", label="<a short note>", optional=True),
     ],
     summary="express or change your interest in a call",
     example="interest 3 I led our city's participatory budgeting reform",
@@ -155,7 +155,7 @@ async def interest(ctx: Context, cmd: Command) -> Message:
             return service.closed_answer(call, zone)
         note = service.check_note(cmd.values.note)
         member = await session.get(Member, ctx.sender.member_id)
-        fresh = await service.express(session, call, member, note, now)
+        fresh, note = await service.express(session, call, member, note, now)
         await session.commit()
     said = {"id": call.id, "title": call.title}
     profile = " · ".join(p for p in (member.city, member.org, member.role_title) if p)
@@ -167,6 +167,8 @@ async def interest(ctx: Context, cmd: Command) -> Message:
         if profile
         else _("Your profile is empty: add your city, organisation and role with "
                "`profile city|org|role <value>` and express interest again."),
+        None if note else _("Add a short note on why you are interested with "
+                            "`interest {id} <a short note>`.", id=call.id),
         _("You can change it with `interest {id} <note>` or `interest withdraw {id}` until the "
           "end of {day}.", id=call.id, day=service.show_day(call, zone)),
         sep=" ",

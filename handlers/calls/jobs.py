@@ -1,9 +1,10 @@
 """The calls job, run by the scheduler every minute: the reminders in a call's channel 7 days
 and 1 day before its deadline, one DM to each member who offers one of its topics, and at
 the deadline the closing (a note in the channel, and the list of interest as a workbook to
-each facilitator and coordinator). Every message is queued once in the outbox
-(`bot.outbox`; the workbook, a file, is sent through `notices.once`), so it is sent exactly
-once across reruns, restarts and replicas."""
+each facilitator and coordinator), and the choice offered with the announcement closes (a
+Matrix poll ends). Every message is queued once in the outbox (`bot.outbox`; the workbook, a
+file, and the closing of the choice go through `notices.once`), so each happens exactly once
+across reruns, restarts and replicas."""
 
 from __future__ import annotations
 
@@ -156,6 +157,8 @@ async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, do
             .select_from(CallInterest)
             .where(CallInterest.call_id == call.id, CallInterest.withdrawn_at.is_(None))
         )
+    if (subject, service.CHOICES, outbox.CHANNEL) not in done:
+        await _close_choices(ctx, call, where)
     zone = ctx.settings.timezone
     sent = 0
     if (subject, "closed", outbox.CHANNEL) not in done:
@@ -201,6 +204,20 @@ async def _close(ctx: Services, call: Call, where: ChannelRef, now: datetime, do
         except Exception as exc:
             log.warning("call #%s: could not send the list to %s: %s", call.id, member_id, exc)
     return sent
+
+
+async def _close_choices(ctx: Services, call: Call, where: ChannelRef) -> None:
+    """Close the choice offered with the announcement (a Matrix poll ends), once; a failure
+    is logged and the next run tries again."""
+    platform = ctx.platforms.get(where.platform)
+    if not call.message_id or platform is None:
+        return
+    close = partial(platform.close_choices, where, call.message_id)
+    try:
+        await notices.once(ctx, service.subject(call.id), service.CHOICES, outbox.CHANNEL, close)
+    except Exception as exc:
+        log.warning("call #%s: could not close its poll (%s: %s); the next run tries again",
+                    call.id, type(exc).__name__, str(exc)[:200])  # fmt: skip
 
 
 async def _close_old(ctx: Services, now: datetime) -> None:

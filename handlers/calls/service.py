@@ -2,7 +2,9 @@
 
 A call's deadline is the end of its day in community time (midnight after it), stored in
 UTC. Interest is one row per member and call, with the member's profile as it was when they
-expressed it; it can be changed or withdrawn until the deadline, never after.
+expressed it; it can be changed or withdrawn until the deadline, never after. Its note may be
+left out (a button or a poll answer says no more than "interested"): an earlier note is then
+kept, and a first one is empty.
 """
 
 from __future__ import annotations
@@ -14,25 +16,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import timezones, topics
+from bot import home, timezones, topics
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.i18n import Day, Message, Number, _
 from bot.models import Call, CallInterest, CallTopic, Member
+from bot.types import Action
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
 LISTED = 20
+CHOICES = "choices"  # the kind of the once-only step that closes the announcement's poll
 NO_TITLE = _("What is the call about? Give it a title in quotes.")
-NO_NOTE = _(
-    "Add a short note on why you are interested, for example: "
-    "interest 3 I led our city's budget reform"
-)
 _QUOTES = {'"': '"', "“": "”", "„": "“", "«": "»", "'": "'"}
 
 
 def subject(call_id: int) -> str:
     return f"call:{call_id}"
+
+
+def actions(call_id: int) -> list[Action]:
+    """Expressing interest (without a note), as a button or a poll of one answer."""
+    return [Action(_("I'm interested"), f"interest {call_id}", poll=True)]
 
 
 def deadline_of(day: date, zone: str) -> datetime:
@@ -43,6 +48,14 @@ def deadline_of(day: date, zone: str) -> datetime:
         raise UsageError(
             _("{day} is out of range; choose a date in the coming years.", day=day.isoformat())
         ) from None
+
+
+def open_until(day: date, zone: str, now: datetime) -> datetime:
+    """The deadline of a call open until the end of `day`; CommandError when it has passed."""
+    deadline = deadline_of(day, zone)
+    if deadline <= now:
+        raise CommandError(_("{day} has passed; choose today or a later date.", day=shown(day)))
+    return deadline
 
 
 def last_day(call: Call, zone: str) -> date:
@@ -132,12 +145,15 @@ async def open_calls(session: AsyncSession, now: datetime) -> list[tuple[Call, i
 
 
 async def express(
-    session: AsyncSession, call: Call, member: Member, note: str, now: datetime
-) -> bool:
-    """Record or change a member's interest with their profile as it is now; True if new
-    (or expressed again after a withdrawal)."""
+    session: AsyncSession, call: Call, member: Member, note: str | None, now: datetime
+) -> tuple[bool, str]:
+    """Record or change a member's interest with their profile as it is now (without a
+    `note`, the earlier one is kept); (True if new or expressed again after a withdrawal,
+    the note kept)."""
     before = await session.get(CallInterest, (call.id, member.id))
     fresh = before is None or before.withdrawn_at is not None
+    if note is None:
+        note = before.note if before is not None else ""
     values = {
         "note": note,
         "city": member.city,
@@ -151,13 +167,15 @@ async def express(
         .values(call_id=call.id, member_id=member.id, **values)
         .on_conflict_do_update(index_elements=["call_id", "member_id"], set_=values)
     )
-    return fresh
+    await home.changed(session, [member.id])
+    return fresh, note
 
 
-def check_note(text: str) -> str:
-    note = text.strip()
+def check_note(text: str | None) -> str | None:
+    """The note as typed, or None when there is none."""
+    note = (text or "").strip()
     if not note:
-        raise UsageError(NO_NOTE)
+        return None
     if len(note) > MAX_NOTE:
         raise CommandError(
             _("That note is {length} characters long; please keep it to {limit} at most.",

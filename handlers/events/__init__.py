@@ -1,6 +1,8 @@
 """Learning events: announcing, signing up, reminders, starting and cancelling."""
 
 from bot.router import Router
-from handlers.events import commands, jobs, listeners
+from handlers.events import commands, forms, home, jobs, listeners
 
 router = Router().include(commands.router, listeners.router, jobs.router)
+router.include(home.router)
+router.include(forms.router)

@@ -41,7 +41,13 @@ async def add(ctx: Context, cmd: Command) -> Message:
     if cmd.channel.is_direct:
         raise CommandError(_("Type this in the channel where the event should be announced."))
     values = cmd.values
-    new = service.parse_add(values.date, values.time, values.what, ctx.settings.timezone, ctx.now())
+    if "title" in values:  # the form's fields (`handlers.events.forms`)
+        zone = values.zone or ctx.settings.timezone
+        new = service.new_event(values.date, values.time, zone, values.title,
+                                values.topics or [], ctx.now())  # fmt: skip
+    else:
+        new = service.parse_add(values.date, values.time, values.what, ctx.settings.timezone,
+                                ctx.now())  # fmt: skip
     event = await service.add(ctx, cmd.channel, ctx.sender.member_id, new)
     return _(
         "Announced event #{id} for {when}. "

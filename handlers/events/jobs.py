@@ -2,7 +2,8 @@
 an event to everyone who said yes (unless they signed up after the reminder's time), the
 start post in the event's channel and a direct message to each yes at the start (up to
 `CONVENER_PROMPT_GRACE_HOURS` late, after downtime), and a retry of any cancellation notice
-that failed. Each notice is sent once across restarts and replicas (`schedules.notices`)."""
+that failed. At the start (or the cancellation) the answers offered with the announcement
+close (a Matrix poll ends). Each is done once across restarts and replicas (`bot.notices`)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,8 @@ async def _due(ctx: Services, event: Event, now) -> int:
         "where": service.where(channel),
     }
     sent = 0
-    if event.starts_at <= now:  # it starts: one post in its channel, a message to each yes
+    if event.starts_at <= now:  # it starts: answers close, one post, a message to each yes
+        await service.close_choices(ctx, event, channel)
         start = _("🟢 Event #{id}, **{title}**, starts now.", id=event.id, title=event.title)
         if await service.post_once(ctx, event, channel, "start", start):
             sent += 1

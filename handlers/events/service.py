@@ -13,13 +13,14 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import members, moments, outbox, timezones, topics
+from bot import home, members, moments, notices, outbox, timezones, topics
 from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
@@ -31,6 +32,7 @@ from bot.watch import Watch, post_key
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
+CHOICES = "choices"  # the kind of the once-only step that closes the announcement's poll
 YES, NO, MAYBE = "yes", "no", "maybe"
 ANSWERS = (YES, NO, MAYBE)
 UTC = ZoneInfo("UTC")
@@ -60,7 +62,16 @@ def parse_add(on: date, at: str, text: str, default_zone: str, now: datetime) ->
     if found is None:
         raise UsageError(SAY_WHEN)
     zone = timezones.name(found["zone"]) if found["zone"] else default_zone
-    title = " ".join(found["title"].split())
+    new = new_event(on, at, zone, found["title"], [], now)
+    names = topics.split_names(found["topics"]) if found["topics"] is not None else []
+    return NewEvent(new.starts_at, zone, new.title, names)
+
+
+def new_event(
+    on: date, at: str, zone: str, title: str, names: list[str], now: datetime
+) -> NewEvent:
+    """An event from its parts (the form's fields): a title that fits, a moment ahead."""
+    title = " ".join(title.split())
     if not title:
         raise UsageError(_("The event needs a title, in double quotes."))
     if len(title) > MAX_TITLE:
@@ -82,7 +93,6 @@ def parse_add(on: date, at: str, text: str, default_zone: str, now: datetime) ->
                 zone=zone,
             )
         )
-    names = topics.split_names(found["topics"]) if found["topics"] is not None else []
     return NewEvent(starts_at, zone, title, names)
 
 
@@ -114,10 +124,11 @@ def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> Me
 
 
 def actions(event_id: int) -> list[Action]:
+    """The answers, as buttons or one poll (answering it again changes the answer)."""
     return [
-        Action(_("I'll come"), f"rsvp {event_id} yes"),
-        Action(_("Maybe"), f"rsvp {event_id} maybe"),
-        Action(_("Can't come"), f"rsvp {event_id} no"),
+        Action(_("I'll come"), f"rsvp {event_id} yes", poll=True),
+        Action(_("Maybe"), f"rsvp {event_id} maybe", poll=True),
+        Action(_("Can't come"), f"rsvp {event_id} no", poll=True),
     ]
 
 
@@ -155,6 +166,7 @@ async def add(ctx: Context, channel_ref_: ChannelRef, created_by: int | None, ne
         session.add(event)
         await session.flush()
         session.add_all(EventTopic(event_id=event.id, topic_id=t.id) for t in topic_rows)
+        await home.changed_for_everyone(session)
         await session.commit()
     text = announcement(event, [t.name for t in topic_rows])
     try:
@@ -286,6 +298,7 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
             .values(answer=answer, answered_at=now)
         )
         member = await session.get(Member, member_id)
+        await home.changed(session, [member_id])
         await session.commit()
     at = moment(event.starts_at, event.timezone, member.timezone if member else None)
     said = {"id": event.id, "title": event.title, "when": at}
@@ -327,6 +340,7 @@ async def cancel(ctx: Context, event_id: int) -> tuple[Event, int]:
         )
         if done.rowcount == 0:
             raise CommandError(_("Event #{id} is already cancelled.", id=event.id))
+        await home.changed_for_everyone(session)
         await session.commit()
     event.cancelled_at = now
     return event, await tell_cancelled(ctx, event)
@@ -356,6 +370,7 @@ async def tell_cancelled(ctx: Context, event: Event) -> int:
     )  # fmt: skip
     text = _("❌ Event #{id}, **{title}**, planned for {when}, is cancelled. Sorry!",
              id=event.id, title=event.title, when=at)  # fmt: skip
+    await close_choices(ctx, event, channel)
     told = 0
     for member_id in people:
         if await dm_once(ctx, event, channel, "cancel", member_id, text):
@@ -364,6 +379,21 @@ async def tell_cancelled(ctx: Context, event: Event) -> int:
 
 
 # sending once --------------------------------------------------------------------------------
+
+
+async def close_choices(ctx: Services, event: Event, channel: Channel) -> None:
+    """Close the answers offered with the announcement (a Matrix poll ends), once across
+    restarts and replicas, when the event starts or is cancelled. A failure is logged, and
+    the events job's next run tries again."""
+    platform = ctx.platforms.get(channel.platform)
+    if not event.message_id or platform is None:
+        return
+    close = partial(platform.close_choices, channel_ref(channel), event.message_id)
+    try:
+        await notices.once(ctx, subject(event.id), CHOICES, outbox.CHANNEL, close)
+    except Exception as exc:
+        log.warning("event #%s: could not close its answers (%s: %s); trying again later",
+                    event.id, type(exc).__name__, str(exc)[:200])  # fmt: skip
 
 
 async def post_once(

@@ -1,8 +1,23 @@
-"""The knowledge library: solved questions and curated resources, searchable. Other features
-use it through what this package exports: questions add what was solved and offer similar
-entries; onboarding points newcomers at what to read."""
+"""The knowledge library: solved questions, threads facilitators chose (*Add to the library*)
+and curated resources, searchable. Other features use it through what this package exports:
+questions keep what was solved and offer similar entries; onboarding points newcomers at what
+to read."""
 
-from handlers.knowledge.commands import router
+from bot.router import Router
+from handlers.knowledge import commands, shortcuts
+from handlers.knowledge.keeping import Unreadable, answers, keep
 from handlers.knowledge.library import add, for_learning, link, shown, similar
 
-__all__ = ["add", "for_learning", "link", "router", "shown", "similar"]
+router = Router().include(commands.router, shortcuts.router)
+
+__all__ = [
+    "Unreadable",
+    "add",
+    "answers",
+    "for_learning",
+    "keep",
+    "link",
+    "router",
+    "shown",
+    "similar",
+]

@@ -2,6 +2,7 @@
 scheduler's jobs that post them (`jobs`)."""
 
 from bot.router import Router
-from handlers.prompts import commands, jobs, service
+from handlers.prompts import commands, home, jobs, service
 
 router = Router().include(commands.router, jobs.router, service.router)
+router.include(home.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, or_, select, update
 
-from bot import members, notices, topics
+from bot import home, members, notices, topics
 from bot.claims import Sender
 from bot.context import Context
 from bot.errors import CommandError, UsageError
@@ -84,13 +84,25 @@ async def where_to_post(ctx: Context, channel: ChannelRef) -> ChannelRef:
 
 
 async def ask(
-    ctx: Context, sender: Sender, asked_in: ChannelRef, body: str, root: str | None = None
+    ctx: Context,
+    sender: Sender,
+    asked_in: ChannelRef,
+    body: str,
+    root: str | None = None,
+    *,
+    named_topics: bool = True,
+    topics_named: list[str] | None = None,
 ) -> Message | None:
     """Post a question, route it to experts (or the facilitators), and say so in its thread.
-    With `root`, the question is a message already in `asked_in` (an accepted offer) and its
-    thread is that message's. Returns the answer for the asker, if they need one beyond the
-    thread."""
-    text, named = split_named_topics(body)
+    With `root`, the question is a message already in `asked_in` (an accepted offer, a
+    message sent to the experts) and its thread is that message's. Topics are named after a
+    colon only in what was typed as a question (`named_topics`), or apart from it
+    (`topics_named`, a form's). Returns the answer for the asker, if they need one beyond
+    the thread."""
+    if topics_named is not None or not named_topics:
+        text, named = body.strip(), list(topics_named or ())
+    else:
+        text, named = split_named_topics(body)
     text = check_text(text)
     post_in = asked_in if root else await where_to_post(ctx, asked_in)
     chosen: dict[int, Topic] = {}
@@ -120,6 +132,7 @@ async def ask(
             session.add(question)
             await session.flush()
             session.add_all(QuestionTopic(question_id=question.id, topic_id=t) for t in chosen)
+            await home.changed(session, [sender.member_id])
             await session.commit()
         return question
 

@@ -1,4 +1,5 @@
-"""Commands: `ask`, `questions [mine|open|all]`, `solved`, `route`, `decline`, `away`, `back`."""
+"""Commands: `ask`, `questions [mine|open|all]`, `solved`, `route`, `decline`, `withdraw`,
+`away`, `back`."""
 
 from __future__ import annotations
 
@@ -16,8 +17,16 @@ from bot.errors import CommandError, UsageError
 from bot.i18n import Message, _, lines, n_
 from bot.models import Member, Question, QuestionTopic
 from bot.router import Router
-from handlers.questions import asking, escalation, offers, responses, solving, suggesting
-from handlers.questions.service import OPEN, SOLVED
+from handlers.questions import (
+    asking,
+    escalation,
+    offers,
+    responses,
+    solving,
+    suggesting,
+    withdrawing,
+)
+from handlers.questions.service import OPEN, SOLVED, WITHDRAWN
 
 router = Router()
 
@@ -72,7 +81,9 @@ async def ask(ctx: Context, cmd: Command) -> Message | None:
         offer = await offers.open_offer(ctx, ctx.sender, cmd.channel, cmd.thread_id)
     if offer is not None:
         return await offers.accept(ctx, ctx.sender, cmd.channel, offer, text)
-    return await asking.ask(ctx, ctx.sender, cmd.channel, text)
+    return await asking.ask(
+        ctx, ctx.sender, cmd.channel, text, topics_named=cmd.values.get("topics")
+    )  # a form names the topics apart (`handlers.questions.forms`)
 
 
 @router.command(
@@ -112,6 +123,8 @@ async def list_questions(ctx: Context, cmd: Command) -> Message:
 def _line(ctx: Context, question: Question, asker: str, topic_names: list[str]) -> Message:
     if question.status == SOLVED:
         status = _("solved")
+    elif question.status == WITHDRAWN:
+        status = _("withdrawn")
     elif question.first_response_at is not None:
         status = _("answered, open")
     else:
@@ -138,7 +151,7 @@ def _ago(now: datetime, then: datetime) -> Message:
 @router.command(
     "solved",
     args=[_question_id("solved"), Rest("by", default="", label="@who | entry <number>")],
-    summary="mark your question solved (a ✅ on it does too)",
+    summary="mark your question solved (or react ✅)",
     example="solved 12",
 )
 async def solved(ctx: Context, cmd: Command) -> Message:
@@ -178,6 +191,17 @@ async def decline(ctx: Context, cmd: Command) -> Message:
     if reason not in ("", "not my topic"):
         raise UsageError(_("Say `decline 12`, or `decline 12 not my topic`."))
     return await escalation.decline(ctx, cmd.values.id, ctx.sender, bool(reason))
+
+
+@router.command(
+    "withdraw",
+    args=[_question_id("withdraw")],
+    extra=_which("withdraw"),
+    summary="take back your question",
+    example="withdraw 12",
+)
+async def withdraw(ctx: Context, cmd: Command) -> Message:
+    return await withdrawing.withdraw(ctx, cmd.values.id, ctx.sender)
 
 
 @router.command(

@@ -22,8 +22,10 @@ from handlers.questions.service import (
     OPEN,
     SECOND_ROUND,
     SOLVED,
+    WITHDRAWN,
     Where,
     get,
+    not_open,
     where_is,
 )
 from handlers.questions.telling import tell_experts, tell_facilitators
@@ -39,6 +41,8 @@ async def decline(ctx: Services, question_id: int, sender: Sender, not_my_topic:
             raise CommandError(_("You weren't asked about question #{id}.", id=question_id))
         if row.status != ASKED:
             raise CommandError(_("You have already passed on question #{id}.", id=question_id))
+        if question.status == WITHDRAWN:
+            raise CommandError(not_open(question))
         if question.status == SOLVED:
             raise CommandError(
                 _("Question #{id} is already solved; thank you anyway.", id=question_id)

@@ -227,9 +227,33 @@ async def accept(
     _claimed, answer = await notices.claim_then_send(
         claim,
         lambda _offer_id: asking.ask(ctx, sender, channel, text, root=offer.message_id),
-        lambda offer_id: _reopen(ctx, offer_id),
+        lambda offer_id: reopen(ctx, offer_id),
     )
     return answer
+
+
+async def close(ctx: Services, channel: ChannelRef, message_id: str) -> int | None:
+    """Before a message becomes a question another way (*Ask the experts*): the offer made
+    on it, if one is open, taken as accepted so that ✋ on it asks nothing more; its id to
+    `reopen` if asking fails. Raises when it was accepted meanwhile (it is being asked)."""
+    async with ctx.db() as session:
+        offer_id = await session.scalar(
+            select(QuestionOffer.id).where(
+                QuestionOffer.channel_id == _channel_id(channel),
+                QuestionOffer.message_id == message_id,
+            )
+        )
+        if offer_id is None:
+            return None
+        claimed = await session.execute(
+            update(QuestionOffer)
+            .where(QuestionOffer.id == offer_id, QuestionOffer.status == OFFERED)
+            .values(status=ACCEPTED)
+        )
+        await session.commit()
+    if claimed.rowcount != 1:
+        raise CommandError(_("That message is being sent to the experts already."))
+    return offer_id
 
 
 async def _stored_text(ctx: Context, offer: QuestionOffer) -> str | None:
@@ -245,7 +269,7 @@ async def _stored_text(ctx: Context, offer: QuestionOffer) -> str | None:
         )
 
 
-async def _reopen(ctx: Context, offer_id: int) -> None:
+async def reopen(ctx: Services, offer_id: int) -> None:
     async with ctx.db() as session:
         await session.execute(
             update(QuestionOffer).where(QuestionOffer.id == offer_id).values(status=OFFERED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import aliased
 
-from bot import outbox
+from bot import home, outbox
 from bot.context import Services
 from bot.i18n import Message, _, lines
 from bot.models import Activity, Member, Question
@@ -93,6 +93,7 @@ async def _first_response(ctx: Services, question_id: int, first_ts, tell: bool)
                 where.channel.platform,
                 session=session,
             )
+        await home.changed(session, [question.asker_id])
         await session.commit()
     return True
 

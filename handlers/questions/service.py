@@ -25,7 +25,7 @@ from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
 from handlers.questions import routing
 
-OPEN, SOLVED = routing.OPEN, "solved"
+OPEN, SOLVED, WITHDRAWN = routing.OPEN, "solved", "withdrawn"
 ASKED, DECLINED, NOT_MY_TOPIC, FACILITATOR = (
     routing.ASKED,
     "declined",
@@ -67,6 +67,13 @@ async def where_is(session: AsyncSession, question: Question) -> Where:
     return Where(
         ChannelRef(channel.platform, channel.channel_id, channel.name), question.message_id
     )
+
+
+def not_open(question: Question) -> Message:
+    """Why nothing more can be done with a question that is no longer open."""
+    if question.status == WITHDRAWN:
+        return _("Question #{id} was withdrawn.", id=question.id)
+    return _("Question #{id} is already solved.", id=question.id)
 
 
 def parse_id(word: str) -> int:

@@ -3,26 +3,22 @@ that answered it; the solved question and the answers in its thread are kept in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, select, update
 
-from bot import members, roles
+from bot import home, roles
 from bot.claims import Sender
-from bot.commands import excerpt
 from bot.context import Services
 from bot.errors import CommandError
 from bot.i18n import Message, _, lines
-from bot.models import KnowledgeEntry, Member, Question, QuestionTopic
+from bot.models import KnowledgeEntry, Member, Question, QuestionExpert, QuestionTopic
 from bot.watch import post_key
 from handlers import knowledge
 from handlers.questions.responses import note_first_responses
-from handlers.questions.service import OPEN, SOLVED, THREADS, Where, get, where_is
+from handlers.questions.service import OPEN, SOLVED, THREADS, Where, get, not_open, where_is
 
 log = logging.getLogger(__name__)
-
-THREAD_SECONDS = 30
 
 
 async def solve(
@@ -64,7 +60,8 @@ async def solve(
             )
         )
         if result.rowcount != 1:
-            raise CommandError(_("Question #{id} is already solved.", id=question_id))
+            await session.refresh(question)
+            raise CommandError(not_open(question))
         if entry is not None:
             await session.execute(
                 update(KnowledgeEntry)
@@ -73,6 +70,8 @@ async def solve(
             )
         helper = await session.get(Member, credit) if credit else None
         where = await where_is(session, question)
+        told = select(QuestionExpert.member_id).where(QuestionExpert.question_id == question_id)
+        await home.changed(session, told.union(select(literal(question.asker_id))))
         await session.commit()
     if where.message_id:
         ctx.unwatch(THREADS, where.channel.platform, post_key(where.channel.id, where.message_id))
@@ -110,51 +109,34 @@ def _may_solve(question: Question, sender: Sender) -> None:
             _("Only the person who asked #{id} or a facilitator can mark it solved.",
               id=question.id)
         )  # fmt: skip
-    if question.status == SOLVED:
-        raise CommandError(_("Question #{id} is already solved.", id=question.id))
+    if question.status != OPEN:
+        raise CommandError(not_open(question))
 
 
 async def keep_in_library(ctx: Services, question: Question, where: Where) -> bool:
-    """Keep a solved question and the answers in its thread (the replies by others than the
-    asker, as they stand now: edits applied, deleted ones gone) as a knowledge entry, with
-    their authors and a link to the thread. The one place message text is kept whatever
-    CONVENER_STORE_MESSAGE_TEXT says. False when there was no answer to keep."""
+    """Keep a solved question and the answers in its thread in the library (`knowledge`),
+    with their authors and a link to the thread. False when there was no answer to keep, or
+    the thread could not be read."""
     if not where.message_id or where.channel.platform not in ctx.platforms:
         return False
     try:
-        async with asyncio.timeout(THREAD_SECONDS):  # Slack allows some apps one read a minute
-            replies = await ctx.platforms[where.channel.platform].thread(
-                where.channel, where.message_id
-            )
-    except Exception as exc:
+        answers = await knowledge.answers(
+            ctx, where.channel, where.message_id, author_id=question.asker_id
+        )
+    except knowledge.Unreadable as exc:
         log.warning("question #%s: could not read its thread to keep it: %s", question.id, exc)
         return False
+    if not answers:
+        return False
     async with ctx.db() as session:
-        asker_accounts = {
-            (u.platform, u.id) for u in await members.platform_users(session, question.asker_id)
-        }
-        answers = [
-            r for r in replies
-            if not r.user.is_bot and (r.user.platform, r.user.id) not in asker_accounts
-            and r.text.strip()
-        ]  # fmt: skip
-        if not answers:
-            return False
-        body = [question.text, ""]
-        for reply in answers:
-            author = await members.find(session, reply.user)
-            name = author.display_name if author else (reply.user.name or reply.user.id)
-            body.append(f"{name}: {' '.join(reply.text.split())}")
         topic_ids = list(
             await session.scalars(
                 select(QuestionTopic.topic_id).where(QuestionTopic.question_id == question.id)
             )
         )
-        await knowledge.add(
-            session, title=excerpt(question.text, 200), body="\n".join(body), now=ctx.now(),
-            topic_ids=topic_ids, question_id=question.id, channel_id=question.channel_id,
-            message_id=question.message_id, created_by=question.asker_id,
-            language=await ctx.languages.of_member_id(session, question.asker_id),
-        )  # fmt: skip
-        await session.commit()
+    await knowledge.keep(
+        ctx, where.channel, where.message_id, question.text, answers,
+        author_id=question.asker_id, topic_ids=topic_ids, question_id=question.id,
+        channel_id=question.channel_id,
+    )  # fmt: skip
     return True

@@ -18,7 +18,7 @@ from bot.models import Question, QuestionTopic, Topic
 from bot.types import Action
 from handlers import knowledge
 from handlers.questions import telling
-from handlers.questions.service import OPEN, Where, actions, get, where_is
+from handlers.questions.service import OPEN, Where, actions, get, not_open, where_is
 
 HOLD = timedelta(minutes=10)  # a question the library may answer waits this long for experts
 
@@ -84,7 +84,7 @@ async def release(ctx: Services, question_id: int, sender: Sender | None) -> Mes
                 _("Only the person who asked #{id} or a facilitator can route it.", id=question_id)
             )
         if question.status != OPEN:
-            raise CommandError(_("Question #{id} is already solved.", id=question_id))
+            raise CommandError(not_open(question))
         claimed = await session.execute(
             update(Question)
             .where(Question.id == question_id, Question.held_until.is_not(None))

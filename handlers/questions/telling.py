@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from bot import outbox, roles
+from bot import home, outbox, roles
 from bot.commands import excerpt
 from bot.context import Services
 from bot.db import upsert
@@ -175,6 +175,7 @@ async def _tell(
                         question.id, member_id)  # fmt: skip
             await session.rollback()
             return False
+        await home.changed(session, [member_id])
         await session.commit()
     return True
 

@@ -88,6 +88,8 @@ async def report(ctx: Context, cmd: Command) -> Message:
             detail=pull_detail(period, pseudonymous),
         )  # fmt: skip
         await session.commit()
+    if cmd.channel.is_direct:  # the answer comes in the direct chat, below the file
+        return _("The report for {period} is above.", period=period.said())
     return _("I sent you the report for {period} as a direct message.", period=period.said())
 
 

@@ -1,0 +1,64 @@
+"""The calls feature's section of a member's home: open calls, each with the member's own
+note and the button to express (or withdraw) interest."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.commands import excerpt
+from bot.context import Services
+from bot.home import Viewer
+from bot.i18n import Message, _, lines
+from bot.models import Call, CallInterest
+from bot.router import Router
+from bot.types import Action, Item, Section
+from handlers.calls import service
+
+router = Router()
+
+SHOWN = 5
+NOTE = 200
+
+
+@router.home("calls", order=40)
+async def open_calls(ctx: Services, viewer: Viewer) -> Section:
+    zone = ctx.settings.timezone
+    async with ctx.db() as session:
+        rows = await service.open_calls(session, ctx.now())
+        notes = dict(
+            (
+                await session.execute(
+                    select(CallInterest.call_id, CallInterest.note).where(
+                        CallInterest.member_id == viewer.member_id,
+                        CallInterest.withdrawn_at.is_(None),
+                    )
+                )
+            ).all()
+        )
+    items = [
+        Item(_shown(call, notes.get(call.id), zone), _buttons(call, call.id in notes))
+        for call, _count in rows[:SHOWN]
+    ]
+    if len(rows) > SHOWN:
+        items.append(Item(_("… and more: `calls` lists them all.")))
+    return Section(_("Open calls"), tuple(items), empty=_("No calls are open just now."))
+
+
+def _shown(call: Call, note: str | None, zone: str) -> Message:
+    if note is None:
+        yours = _("You haven't expressed interest yet.")
+    elif note:
+        yours = _("Your note: {note}", note=excerpt(note, NOTE))
+    else:
+        yours = _("You're interested (no note yet: `interest {id} <a short note>`).", id=call.id)
+    return lines(
+        _("**#{id} {title}**", id=call.id, title=call.title),
+        _("Open until the end of {day}.", day=service.show_day(call, zone)),
+        yours,
+    )
+
+
+def _buttons(call: Call, interested: bool) -> tuple[Action, ...]:
+    if interested:
+        return (Action(_("Withdraw"), f"interest withdraw {call.id}"),)
+    return (Action(_("Express interest"), f"interest {call.id}"),)
