@@ -37,6 +37,8 @@ from tests.slack_fake import (
     post_signed,
 )
 from tests.test_slack_adapter import ACK_SECONDS, FORM, SECRET, SlackBot
+from tests.test_slack_home import opened as home_opened
+from tests.test_slack_home import republish, view_text
 
 pytestmark = pytest.mark.slack
 
@@ -347,3 +349,18 @@ def test_the_fixture_is_read_as_slack_sends_it():
     assert read_submission({**payload, "view": {**payload["view"], "callback_id": "x"}}) is None
     for junk in (None, 1, "x", [], {"type": "view_submission"}):
         assert read_submission(junk) is None
+
+
+async def test_the_home_tabs_edit_button_saves_the_profile_and_the_tab_shows_it(slack_bot):
+    """The whole path a member takes on Slack: the Home tab, its Edit button, the modal, a
+    submission; the tab is then published again with the new profile."""
+    await slack_bot.deliver(home_opened("W111"))
+    assert "Nairobi" not in view_text(slack_bot.slack.home_views["W111"])
+    assert await interact(slack_bot, load_home_click("form profile")) is None
+    view = await opened(slack_bot)
+    submission = load_view_submission(view, {"city": "Nairobi", "org": "City of Nairobi"})
+    assert await interact(slack_bot, submission) == {"response_action": "clear"}
+
+    assert await republish(slack_bot) == 1
+    tab = view_text(slack_bot.slack.home_views["W111"])
+    assert "Nairobi" in tab and "City of Nairobi" in tab
