@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.slack import SlackAdapter
+from bot import forms
 from bot.app import Convener
 from bot.arguments import Rest
 from bot.commands import Command
@@ -105,7 +106,8 @@ def recording_router(
         seen.append(event)
         return False
 
-    routers = [recorder, *(all_routers() if handlers else [])] + ([extra] if extra else [])
+    features = [forms.router, *all_routers()] if handlers else []  # as `every_router` has them
+    routers = [recorder, *features] + ([extra] if extra else [])
     return Router().include(*routers), seen
 
 

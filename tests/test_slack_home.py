@@ -177,6 +177,23 @@ async def test_a_click_on_the_home_tab_runs_the_command(bot):
     assert "Your answer: you're coming." in view_text(bot.slack.home_views["W111"])
 
 
+async def test_a_plain_members_forged_facilitator_clicks_are_refused(bot):
+    """Buttons only facilitators see, clicked by a plain member who forged the payload: the
+    same refusal as typing the command, and nothing happens (no digest, no form opened)."""
+    await community(bot)
+    await bot.deliver(opened("W111"))
+    assert "digest" not in buttons(bot.slack.home_views["W111"])
+    sent_before = len(bot.slack.calls_to("chat.postMessage"))
+
+    await click(bot, load_home_click("digest", "convener:9", user_id="W111"))
+    await click(bot, load_home_click("form event add", "convener:8", user_id="W111"))
+
+    answers = [c.params for c in bot.slack.calls_to("chat.postMessage")][sent_before:]
+    assert [a["channel"] for a in answers] == ["DW111", "DW111"]
+    assert all(a["text"].startswith("Only facilitators can use") for a in answers), answers
+    assert bot.slack.calls_to("views.open") == []
+
+
 # the translation and the drawing, without the network ----------------------------------------
 
 
