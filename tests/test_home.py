@@ -108,7 +108,7 @@ async def test_home_is_in_the_members_language(bot):
     await bot.say("lena", "!profile language fr")
     text = await home_of(bot, "lena")
     assert "Ville\N{NO-BREAK SPACE}: Nairobi" in text  # the profile's own lines, translated
-    assert "Je participe\N{NO-BREAK SPACE}: `rsvp 1 yes`" in text  # the button's label; the command as typed
+    assert "Je participe\N{NO-BREAK SPACE}: `rsvp 1 yes`" in text  # label, command as typed
     assert "jeu. 05 mars 2026" in text  # the event's day in French
     assert "City: Nairobi" not in text
 

@@ -63,9 +63,22 @@ async def bot(settings, slack, socket_server, transport):
 async def community(bot: SlackBot) -> None:
     """A topic, an expert (Grace), an event and a call; Ada asks a question routed to Grace."""
     for text in ("topic add budgeting: budget, multi-year", EVENT, CALL):
-        await bot.command(load_slash_command(text, user_id="UFAC"))
-    await bot.command(load_slash_command("add budgeting", command="/expertise", user_id="W222"))
-    await bot.command(load_slash_command(QUESTION, command="/ask", user_id="W111"))
+        await bot.command(
+            load_slash_command(text, user_id="UFAC", response_url=bot.slack.response_url())
+        )
+    await bot.command(
+        load_slash_command(
+            "add budgeting",
+            command="/expertise",
+            user_id="W222",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            QUESTION, command="/ask", user_id="W111", response_url=bot.slack.response_url()
+        )
+    )
 
 
 def opened(user_id: str) -> dict:
@@ -149,8 +162,16 @@ async def test_a_change_on_the_home_publishes_it_again_once(bot):
     assert len(publishes(bot.slack, "W222")) == 1
     assert await republish(bot) == 0  # nothing changed
 
-    await bot.command(load_slash_command(SECOND, command="/ask", user_id="W111"))
-    await bot.command(load_slash_command("profile city Accra", user_id="W222"))
+    await bot.command(
+        load_slash_command(
+            SECOND, command="/ask", user_id="W111", response_url=bot.slack.response_url()
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            "profile city Accra", user_id="W222", response_url=bot.slack.response_url()
+        )
+    )
     assert await republish(bot) == 1  # two changes, one publish
     grace = view_text(bot.slack.home_views["W222"])
     assert "#2 from Ada" in grace and "Who has phased in a property tax" in grace

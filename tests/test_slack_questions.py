@@ -74,9 +74,26 @@ def call_for(slack: FakeSlackWebAPI, params: dict):
 
 async def test_a_question_is_routed_answered_and_solved_with_buttons(bot):
     slack = bot.slack
-    await bot.command(load_slash_command("topic add budgeting: budget, multi-year", user_id="UFAC"))
-    await bot.command(load_slash_command("add budgeting", command="/expertise", user_id="W222"))
-    await bot.command(load_slash_command(QUESTION, command="/ask", user_id="W111"))
+    await bot.command(
+        load_slash_command(
+            "topic add budgeting: budget, multi-year",
+            user_id="UFAC",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            "add budgeting",
+            command="/expertise",
+            user_id="W222",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            QUESTION, command="/ask", user_id="W111", response_url=bot.slack.response_url()
+        )
+    )
 
     root, thread = posts(slack, "C111")[-2:]
     assert "Question #1" in root["text"] and QUESTION in root["text"]
@@ -103,7 +120,9 @@ async def test_a_question_is_routed_answered_and_solved_with_buttons(bot):
             blocks=DELETE,
         )
     )
-    await bot.command(load_slash_command("questions mine", user_id="W111"))
+    await bot.command(
+        load_slash_command("questions mine", user_id="W111", response_url=bot.slack.response_url())
+    )
     told = posts(slack, "DW111")[-1]
     assert "Grace Hopper answered your question #1" in told["text"]
 
@@ -128,9 +147,24 @@ async def test_a_question_is_routed_answered_and_solved_with_buttons(bot):
 
 async def test_the_experts_not_my_topic_button_passes_it_on(bot):
     slack = bot.slack
-    await bot.command(load_slash_command("topic add budgeting", user_id="UFAC"))
-    await bot.command(load_slash_command("add budgeting", command="/expertise", user_id="W222"))
-    await bot.command(load_slash_command(QUESTION, command="/ask", user_id="W111"))
+    await bot.command(
+        load_slash_command(
+            "topic add budgeting", user_id="UFAC", response_url=bot.slack.response_url()
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            "add budgeting",
+            command="/expertise",
+            user_id="W222",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            QUESTION, command="/ask", user_id="W111", response_url=bot.slack.response_url()
+        )
+    )
     dm_call = call_for(slack, posts(slack, "DW222")[-1])
     _, not_my_topic = posted_buttons(dm_call)
     await click(
@@ -157,9 +191,21 @@ async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_respons
     prompt's thread counts as a response."""
     slack = bot.slack
     prompt = "What is one revenue idea your city tried this year?"
-    await bot.command(load_slash_command(f"add {prompt}", command="/prompt", user_id="UFAC"))
     await bot.command(
-        load_slash_command("schedule monday 09:00 UTC", command="/prompt", user_id="UFAC")
+        load_slash_command(
+            f"add {prompt}",
+            command="/prompt",
+            user_id="UFAC",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            "schedule monday 09:00 UTC",
+            command="/prompt",
+            user_id="UFAC",
+            response_url=bot.slack.response_url(),
+        )
     )
     slot = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     ctx = bot.app.services()
@@ -190,7 +236,11 @@ async def test_a_scheduled_prompt_is_posted_once_and_a_thread_reply_is_a_respons
 
 async def test_an_event_shows_its_time_in_each_readers_terms(bot):
     await bot.command(
-        load_slash_command('event add 2031-03-05 18:00 Africa/Nairobi "Deep dive"', user_id="UFAC")
+        load_slash_command(
+            'event add 2031-03-05 18:00 Africa/Nairobi "Deep dive"',
+            user_id="UFAC",
+            response_url=bot.slack.response_url(),
+        )
     )
     (announcement,) = posts(bot.slack, "C111")
     at = int(datetime(2031, 3, 5, 15, 0, tzinfo=UTC).timestamp())

@@ -174,8 +174,21 @@ def posts(slack: FakeSlackWebAPI, channel: str) -> list[dict]:
 
 async def test_ask_the_experts_makes_adas_message_a_routed_question(bot):
     slack = bot.slack
-    await bot.command(load_slash_command("topic add budgeting: budget, multi-year", user_id="UFAC"))
-    await bot.command(load_slash_command("add budgeting", command="/expertise", user_id="W222"))
+    await bot.command(
+        load_slash_command(
+            "topic add budgeting: budget, multi-year",
+            user_id="UFAC",
+            response_url=bot.slack.response_url(),
+        )
+    )
+    await bot.command(
+        load_slash_command(
+            "add budgeting",
+            command="/expertise",
+            user_id="W222",
+            response_url=bot.slack.response_url(),
+        )
+    )
     ts = slack.add_message("C111", "W111", QUESTION)
     chosen = message_action("ask_experts", user_id="UFAC", response_url=slack.response_url("fac"),
                             user="W111", text=QUESTION, ts=ts)  # fmt: skip
