@@ -210,6 +210,10 @@ async def posted(slack: FakeSlackWebAPI) -> bool:
     return any(PROMPT in str(message) for message in slack.messages.values())
 
 
+async def answered(slack: FakeSlackWebAPI, count: int) -> bool:
+    return len(slack.ephemeral) >= count
+
+
 async def poll(seconds: float, check) -> None:
     """Until `check()` is true: these replicas are other processes, seen only over HTTP."""
     async with asyncio.timeout(seconds):
@@ -246,6 +250,7 @@ async def test_the_scheduler_moves_to_the_other_replica_when_its_holder_dies(
                     f"{origin}/slack/events", json.dumps(before), "application/json", SECRET
                 )
                 assert status == 200
+            await poll(30, lambda: answered(slack, 1))  # acknowledged is not yet answered
 
             schedule_a_prompt(database_url, datetime.now(UTC).replace(second=0, microsecond=0))
             holder.kill()
