@@ -26,6 +26,9 @@ from tests import test_matrix_e2e as e2e
 from tests.matrix_homeserver import Homeserver
 from tests.test_matrix_adapter import Bot, Person, is_text
 
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = pytest.mark.one_database
+
 homeserver, world = base.homeserver, e2e.world  # an encrypted room of alice's, she facilitates
 PERIOD = "2026-03-01 to 2026-03-31"
 

@@ -26,7 +26,8 @@ from tests import test_matrix_adapter as base
 from tests.matrix_homeserver import Homeserver
 from tests.test_matrix_adapter import Bot
 
-pytestmark = pytest.mark.matrix
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = [pytest.mark.matrix, pytest.mark.one_database]
 homeserver = base.homeserver  # this module's Synapse
 
 JS = Path(__file__).resolve().parent / "js"

@@ -33,6 +33,9 @@ from tests import test_matrix_adapter as base
 from tests.test_matrix_adapter import Bot
 from tests.test_matrix_e2e import EncryptedPerson, decrypted
 
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = pytest.mark.one_database
+
 homeserver = base.homeserver  # this module's Synapse
 
 QUESTION = "How do other cities plan a multi-year capital budget?"

@@ -26,6 +26,9 @@ from bot.types import ChannelRef, Message
 from tests import test_matrix_adapter as base
 from tests.test_matrix_adapter import Person, is_text
 
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = pytest.mark.one_database
+
 homeserver, world = base.homeserver, base.world  # the fixtures, shared
 NOTIFICATIONS = "/_matrix/client/v3/notifications?limit=100"
 

@@ -46,6 +46,9 @@ from tests.harness import FakeClock
 from tests.matrix_homeserver import Homeserver
 from tests.test_matrix_adapter import Bot
 
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = pytest.mark.one_database
+
 homeserver = base.homeserver  # the module's Synapse, shared with nothing else
 START, RESPONSE, END, TEXT = polls.START, polls.RESPONSE, polls.END, polls.TEXT
 

@@ -40,7 +40,8 @@ from tests.test_slack_adapter import ACK_SECONDS, FORM, SECRET, SlackBot
 from tests.test_slack_home import opened as home_opened
 from tests.test_slack_home import republish, view_text
 
-pytestmark = pytest.mark.slack
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = [pytest.mark.slack, pytest.mark.one_database]
 
 SOON = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
 

@@ -26,7 +26,8 @@ from tests.slack_fake import (
 from tests.test_slack_actions import click
 from tests.test_slack_adapter import SlackBot
 
-pytestmark = pytest.mark.slack
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = [pytest.mark.slack, pytest.mark.one_database]
 
 QUESTION = "How do other cities plan a multi-year capital budget? : budgeting"
 SECOND = "Who has phased in a property tax reassessment? : budgeting"

@@ -33,7 +33,8 @@ from tests.slack_fake import (
 from tests.test_slack_actions import click, posted_buttons
 from tests.test_slack_adapter import SlackBot
 
-pytestmark = pytest.mark.slack
+# The adapter's surface; the database under it is tested by the handler tests on both.
+pytestmark = [pytest.mark.slack, pytest.mark.one_database]
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 BOT = "W23456789"
