@@ -38,9 +38,12 @@ async def bot_messages(person: base.Person, room_id: str) -> list[dict]:
     return [s for s in sources if s.get("sender") != person.user_id and "state_key" not in s]
 
 
-async def check_exactly_the_text(world, room_id: str, event_id: str) -> None:
-    """The room holds the sent event as one notice with exactly the text, then the
-    sentinel the test sent after it, and nothing else from the bot mentions the actions."""
+async def check_exactly_the_text(
+    world, room_id: str, event_id: str, msgtype: str = "m.notice"
+) -> None:
+    """The room holds the sent event as one message of `msgtype` with exactly the text,
+    then the sentinel the test sent after it, and nothing else from the bot mentions the
+    actions."""
     alice, adapter = world["alice"], world["bot"].adapter
     channel = ChannelRef("matrix", room_id)
     sentinel = await adapter.send(channel, "sentinel")
@@ -50,7 +53,7 @@ async def check_exactly_the_text(world, room_id: str, event_id: str) -> None:
     assert len(ours) == 1
     assert ours[0]["type"] == "m.room.message"
     assert ours[0]["content"] == {
-        "msgtype": "m.notice",
+        "msgtype": msgtype,
         "body": TEXT,
         "format": "org.matrix.custom.html",
         "formatted_body": to_html(TEXT),
@@ -92,7 +95,7 @@ async def test_send_dm_with_actions_posts_exactly_the_text(world):
     room_id, event = await alice.wait_for(lambda _r, e: e.event_id == sent.message_id)
     assert room_id == adapter._direct[alice.user_id] == sent.channel.id != world["room"]
     assert sent.private_to == user and sent.channel.is_direct and event.body == TEXT
-    await check_exactly_the_text(world, room_id, sent.message_id)
+    await check_exactly_the_text(world, room_id, sent.message_id, "m.text")  # it asks: notify
     again = await adapter.send_dm(user, "and positionally", ACTIONS)  # the same direct room
     assert again.channel.id == room_id
 

@@ -22,7 +22,7 @@ from nio import JoinResponse, MessageDirection, RoomMessageNotice, RoomMessagesR
 from adapters.matrix import MatrixAdapter
 from adapters.matrix.text import message_content, render
 from bot.settings import Settings
-from bot.types import ChannelRef, Message
+from bot.types import Action, ChannelRef, Message, UserRef
 from tests import test_matrix_adapter as base
 from tests.test_matrix_adapter import Person, is_text
 
@@ -128,6 +128,28 @@ async def test_a_member_named_is_mentioned_and_notified_alone(world):
     assert nobody.message_id not in for_bob  # a notice: no notification, name or @room
     for_carol = await highlights(hs, carol, naming.message_id)
     assert for_carol[naming.message_id] is False and nobody.message_id not in for_carol
+
+
+@pytest.mark.matrix
+async def test_a_direct_message_that_asks_to_act_notifies_and_others_do_not(world):
+    """A routed question (buttons elsewhere) must reach the expert's phone: `m.text`, which
+    the default one-to-one rule (`.m.rule.room_one_to_one`) notifies; a plain answer stays
+    a notice, which `.m.rule.suppress_notices` silences."""
+    alice, adapter = world["alice"], world["bot"].adapter
+    member = UserRef("matrix", alice.user_id, "alice")
+    quiet = await adapter.send_dm(member, "Saved: your city is Nairobi.")
+    routed = await adapter.send_dm(
+        member, "Question #4 is for you: who has phased in a property tax?",
+        actions=[Action("I can't help", "decline 4")],
+    )  # fmt: skip
+    await alice.wait_for(lambda _r, e: e.event_id == routed.message_id)
+
+    room = routed.channel.id
+    assert quiet.channel.id == room
+    asked = (await raw_event(alice, room, routed.message_id))["content"]
+    assert asked["msgtype"] == "m.text" and asked["m.mentions"] == {}
+    said = (await raw_event(alice, room, quiet.message_id))["content"]
+    assert said["msgtype"] == "m.notice"
 
 
 @pytest.mark.matrix

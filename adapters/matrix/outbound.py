@@ -158,8 +158,18 @@ class OutboundMixin(polls.PollsMixin):
         """Post `text` (Markdown, also sent as HTML). Matrix has no buttons, and the text
         already says which command to type; actions that form one choice (`Action.poll`)
         follow a post in a room as a poll (`polls`), other actions are ignored."""
+        return await self._post(channel, text, thread_id, actions)
+
+    async def _post(
+        self,
+        channel: ChannelRef,
+        text: str,
+        thread_id: str | None = None,
+        actions: Sequence[Action] = (),
+        asks: bool = False,
+    ) -> Sent:
         text = moments.plain(text)  # Matrix has no way to show a time in each reader's terms
-        content = message_content(text, self.settings.matrix_user_id)  # m.notice, m.mentions
+        content = message_content(text, self.settings.matrix_user_id, asks)  # type, mentions
         if thread_id:
             content["m.relates_to"] = {
                 "rel_type": "m.thread",
@@ -302,9 +312,11 @@ class OutboundMixin(polls.PollsMixin):
 
     @outgoing
     async def send_dm(self, user: UserRef, text: str, actions: Sequence[Action] = ()) -> Sent:
-        """Write in the member's direct room; `actions` are ignored, as in `send`."""
+        """Write in the member's direct room. Actions draw nothing, as in `send`, but a
+        message with them asks the member to act, so it notifies (`m.text`, not a notice)."""
         room_id = await self.direct_room(user.id)
-        sent = await self.send(ChannelRef(PLATFORM, room_id, user.name, is_direct=True), text)
+        where = ChannelRef(PLATFORM, room_id, user.name, is_direct=True)
+        sent = await self._post(where, text, asks=bool(actions))
         sent.private_to = user
         return sent
 

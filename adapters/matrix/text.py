@@ -99,16 +99,18 @@ def to_html(markdown: str) -> str:
     return render(markdown)[0]
 
 
-def message_content(markdown: str, sender: str) -> dict[str, Any]:
+def message_content(markdown: str, sender: str, asks: bool = False) -> dict[str, Any]:
     """The content of a message of the bot's: `m.notice` (the spec's type for automated
     senders: clients mute it and other bots do not answer it), with `m.mentions` naming
-    exactly the users it names but the sender, `{}` for nobody. A message that names someone
-    is `m.text`: the push rule `.m.rule.suppress_notices` comes before `.m.rule.is_user_mention`,
-    so a mention in a notice would notify no one."""
+    exactly the users it names but the sender, `{}` for nobody. Two kinds are `m.text`, as
+    the push rule `.m.rule.suppress_notices` (first of the defaults) would silence them: a
+    message that names someone (a mention in a notice notifies no one), and one that `asks`
+    its reader to act (a direct message with buttons elsewhere: a question routed to an
+    expert, a reminder to answer an RSVP)."""
     formatted, users = render(markdown)
     named = [user_id for user_id in users if user_id != sender]
     return {
-        "msgtype": TEXT if named else NOTICE,
+        "msgtype": TEXT if named or asks else NOTICE,
         "body": markdown,
         "format": HTML,
         "formatted_body": formatted,
