@@ -26,9 +26,8 @@ from sqlalchemy import select
 from adapters.slack.forms import CALLBACK_PREFIX, modal, read_submission
 from bot.models import Event, Identity, Member, Question
 from bot.types import FieldKind, FormField, FormView
+from tests import test_slack_adapter as base
 from tests.slack_fake import (
-    FakeSlackWebAPI,
-    FakeSocketModeServer,
     encode_payload,
     interactive_envelope,
     load_home_click,
@@ -46,37 +45,9 @@ pytestmark = [pytest.mark.slack, pytest.mark.one_database]
 SOON = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
 
 
-@pytest.fixture
-async def socket_server():
-    async with FakeSocketModeServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def slack(socket_server):
-    users = {"W111": "Ada", "W222": "Grace Hopper", "UFAC": "Fatima"}
-    async with FakeSlackWebAPI(users=users, socket_mode=socket_server) as fake:
-        fake.add_channel("C111", "practice")
-        yield fake
-
-
-@pytest.fixture(params=["http", "socket"])
-def transport(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-async def slack_bot(settings, slack, socket_server, transport):
-    running = await SlackBot(settings, slack, socket_server, transport).start()
-    yield running
-    await running.stop()
-
-
-@pytest.fixture
-async def http_bot(settings, slack, socket_server):
-    running = await SlackBot(settings, slack, socket_server, "http").start()
-    yield running
-    await running.stop()
+# Slack's side and the running bot: test_slack_adapter's fixtures, shared
+socket_server, slack, transport = base.socket_server, base.slack, base.transport
+slack_bot, http_bot = base.slack_bot, base.http_bot
 
 
 async def interact(bot: SlackBot, payload: dict) -> dict | None:

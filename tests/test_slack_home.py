@@ -16,9 +16,9 @@ from adapters.slack.text import ACTION_PREFIX
 from bot.activity import POSTING_KINDS
 from bot.models import EventRsvp
 from bot.types import Action, Home, HomeOpened, Item, Section
+from tests import test_slack_adapter as base
 from tests.slack_fake import (
     FakeSlackWebAPI,
-    FakeSocketModeServer,
     load_event,
     load_home_click,
     load_slash_command,
@@ -35,30 +35,14 @@ EVENT = 'event add 2030-03-05 18:00 Africa/Nairobi "Deep dive: property tax"'
 CALL = 'call add 2030-03-20 "Peer review panel"'
 
 
-@pytest.fixture
-async def socket_server():
-    async with FakeSocketModeServer() as server:
-        yield server
+# Slack's side and the running bot: test_slack_adapter's fixtures, shared
+socket_server, slack, transport = base.socket_server, base.slack, base.transport
+slack_bot = base.slack_bot
 
 
 @pytest.fixture
-async def slack(socket_server):
-    users = {"W111": "Ada", "W222": "Grace Hopper", "UFAC": "Fatima"}
-    async with FakeSlackWebAPI(users=users, socket_mode=socket_server) as fake:
-        fake.add_channel("C111", "practice")
-        yield fake
-
-
-@pytest.fixture(params=["http", "socket"])
-def transport(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-async def bot(settings, slack, socket_server, transport):
-    running = await SlackBot(settings, slack, socket_server, transport).start()
-    yield running
-    await running.stop()
+def bot(slack_bot):
+    return slack_bot
 
 
 async def community(bot: SlackBot) -> None:

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from adapters.slack.shortcuts import translate_shortcut
 from bot.models import KnowledgeEntry, Member, Question
 from bot.types import ChannelRef, Shortcut, UserRef
+from tests import test_slack_adapter as base
 from tests.slack_fake import (
     RESPONSE_URL,
     FakeSlackWebAPI,
-    FakeSocketModeServer,
     load_block_actions,
     load_payload,
     load_slash_command,
@@ -138,30 +138,14 @@ def test_translate_never_raises():
 # --- through the adapter and the core ----------------------------------------------------------
 
 
-@pytest.fixture
-async def socket_server():
-    async with FakeSocketModeServer() as server:
-        yield server
+# Slack's side and the running bot: test_slack_adapter's fixtures, shared
+socket_server, slack, transport = base.socket_server, base.slack, base.transport
+slack_bot = base.slack_bot
 
 
 @pytest.fixture
-async def slack(socket_server):
-    users = {"W111": "Ada", "W222": "Grace Hopper", "UFAC": "Fatima"}
-    async with FakeSlackWebAPI(users=users, socket_mode=socket_server) as fake:
-        fake.add_channel("C111", "practice")
-        yield fake
-
-
-@pytest.fixture(params=["http", "socket"])
-def transport(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-async def bot(settings, slack, socket_server, transport):
-    running = await SlackBot(settings, slack, socket_server, transport).start()
-    yield running
-    await running.stop()
+def bot(slack_bot):
+    return slack_bot
 
 
 async def rows(bot: SlackBot, model, *where) -> list:

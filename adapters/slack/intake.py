@@ -219,15 +219,7 @@ class IntakeMixin(FormsMixin):
         """A slash command: `ack()` once it is stored (within Slack's 3 s), or once the
         modal it opens is open (`FormsMixin`)."""
         event = translate_command(command, self.clock())
-        if event is not None and await self._open_form(event, command.get("trigger_id")):
-            await ack()
-            return None
-        if event is not None:
-            refused = await self._deliver(event)
-            if refused is not None:
-                return refused
-        await ack()
-        return None
+        return await self._answer(ack, event, command.get("trigger_id"))
 
     async def _on_action(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
         """A click on one of Convener's buttons: the command it stands for, from whoever
@@ -235,22 +227,24 @@ class IntakeMixin(FormsMixin):
         malformed click is acknowledged after one warning line. A button that opens a form
         opens it (`FormsMixin`)."""
         event = translate_action(body, self.clock())
-        if event is not None and await self._open_form(event, body.get("trigger_id")):
-            await ack()
-            return None
-        if event is not None:
-            refused = await self._deliver(event)
-            if refused is not None:
-                return refused
-        await ack()
-        return None
+        return await self._answer(ack, event, body.get("trigger_id"))
 
     async def _on_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> BoltResponse | None:
         """A message shortcut (`message_action`): the `Shortcut` it stands for, from whoever
         chose it, handed over like a slash command (`ack()` once it is stored); a malformed
         one is acknowledged after one warning line."""
         bot_id = self.bot_user.id if self.bot_user else None
-        event = translate_shortcut(body, self.clock(), bot_id)
+        return await self._answer(ack, translate_shortcut(body, self.clock(), bot_id))
+
+    async def _answer(
+        self, ack: AsyncAck, event: Event | None, trigger: Any = None
+    ) -> BoltResponse | None:
+        """Open the form `event` stands for (with its `trigger`), else hand `event` over,
+        then `ack()`; a refused hand-over is left unacknowledged, so Slack delivers it again.
+        None (a malformed delivery, already logged) is only acknowledged."""
+        if event is not None and trigger is not None and await self._open_form(event, trigger):
+            await ack()
+            return None
         if event is not None:
             refused = await self._deliver(event)
             if refused is not None:

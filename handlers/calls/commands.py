@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
 from bot import home, members, roles, topics
 from bot.arguments import Day, Number, Rest
@@ -101,14 +101,7 @@ async def list_calls(ctx: Context, cmd: Command) -> Message:
     zone = ctx.settings.timezone
     async with ctx.db() as session:
         rows = await service.open_calls(session, ctx.now())
-        mine = set(
-            await session.scalars(
-                select(CallInterest.call_id).where(
-                    CallInterest.member_id == ctx.sender.member_id,
-                    CallInterest.withdrawn_at.is_(None),
-                )
-            )
-        )
+        mine = await service.notes_of(session, ctx.sender.member_id)
         shown = rows[: service.LISTED]
         named = {call.id: await service.topic_names(session, call.id) for call, _count in shown}
     if not rows:

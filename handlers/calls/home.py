@@ -3,13 +3,11 @@ note and the button to express (or withdraw) interest."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.commands import excerpt
 from bot.context import Services
 from bot.home import Viewer
 from bot.i18n import Message, _, lines
-from bot.models import Call, CallInterest
+from bot.models import Call
 from bot.router import Router
 from bot.types import Action, Item, Section
 from handlers.calls import service
@@ -25,16 +23,7 @@ async def open_calls(ctx: Services, viewer: Viewer) -> Section:
     zone = ctx.settings.timezone
     async with ctx.db() as session:
         rows = await service.open_calls(session, ctx.now())
-        notes = dict(
-            (
-                await session.execute(
-                    select(CallInterest.call_id, CallInterest.note).where(
-                        CallInterest.member_id == viewer.member_id,
-                        CallInterest.withdrawn_at.is_(None),
-                    )
-                )
-            ).all()
-        )
+        notes = await service.notes_of(session, viewer.member_id)
     items = [
         Item(_shown(call, notes.get(call.id), zone), _buttons(call, call.id in notes))
         for call, _count in rows[:SHOWN]

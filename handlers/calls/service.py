@@ -144,6 +144,16 @@ async def open_calls(session: AsyncSession, now: datetime) -> list[tuple[Call, i
     return [(call, count) for call, count in rows.all()]
 
 
+async def notes_of(session: AsyncSession, member_id: int) -> dict[int, str]:
+    """The member's standing expressions of interest: call id -> their note."""
+    rows = await session.execute(
+        select(CallInterest.call_id, CallInterest.note).where(
+            CallInterest.member_id == member_id, CallInterest.withdrawn_at.is_(None)
+        )
+    )
+    return dict(rows.all())
+
+
 async def express(
     session: AsyncSession, call: Call, member: Member, note: str | None, now: datetime
 ) -> tuple[bool, str]:
