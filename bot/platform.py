@@ -99,6 +99,23 @@ class Platform(Protocol):
         """Send a file to a member by direct message."""
         ...
 
+    async def post_file(
+        self,
+        channel: ChannelRef,
+        file: OutboundFile,
+        text: str = "",
+        thread_id: str | None = None,
+    ) -> Sent:
+        """Post a file in a channel (in `thread_id`), with `text` beside it."""
+        ...
+
+    async def open_group(self, users: Sequence[UserRef], key: str) -> ChannelRef:
+        """A conversation of `users` (all on this platform) with Convener: a Slack group
+        DM, a new Matrix room with each invited, a shared view in the console. Asked again
+        with the same `key`, the platform gives the same conversation where it can (so a
+        retry makes no second room). Raises `Undeliverable` when it cannot be opened."""
+        ...
+
     def user_from_mention(self, text: str) -> UserRef | None:
         """The user a mention written in this platform's syntax refers to, if it is one."""
         ...

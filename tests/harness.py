@@ -139,6 +139,26 @@ class FakePlatform:
         self.sent.append(sent)
         return sent
 
+    async def post_file(
+        self, channel: ChannelRef, file: OutboundFile, text: str = "", thread_id=None
+    ) -> Sent:
+        self._check()
+        sent = Sent(channel, self._id(), text, thread_id, file=file)
+        self.sent.append(sent)
+        return sent
+
+    async def open_group(self, users, key: str) -> ChannelRef:
+        """Slack's group DM, a Matrix room, the console's shared view: one per `key`."""
+        self._check()
+        groups = self.__dict__.setdefault("groups", {})
+        if key not in groups:
+            members = ",".join(sorted(user.id for user in users))
+            groups[key] = (
+                ChannelRef(self.name, f"group-{len(groups) + 1}", f"group {members}"),
+                list(users),
+            )
+        return groups[key][0]
+
     async def display_name(self, user: UserRef) -> str:
         return user.name or user.id
 

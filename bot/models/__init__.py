@@ -8,9 +8,17 @@ did; message text is kept only when `CONVENER_STORE_MESSAGE_TEXT` is on.
 
 from bot.models.activity import Activity, ActivityDeadLetter, Channel, HandledEvent
 from bot.models.base import Base, BigId, UTCDateTime
+from bot.models.calendars import CalendarFeed
 from bot.models.events import Call, CallInterest, CallTopic, Event, EventRsvp, EventTopic
 from bot.models.home import HomeTab
 from bot.models.housekeeping import AuditEntry, DigestRun, KeyValue
+from bot.models.introductions import (
+    IntroGroup,
+    IntroMember,
+    IntroOptOut,
+    IntroRound,
+    IntroSchedule,
+)
 from bot.models.members import Expertise, Identity, LinkCode, Member, Onboarding, Role, Topic
 from bot.models.notices import Notice
 from bot.models.prompts import Prompt, PromptRun, PromptSchedule
@@ -29,6 +37,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BigId",
+    "CalendarFeed",
     "Call",
     "CallInterest",
     "CallTopic",
@@ -41,6 +50,11 @@ __all__ = [
     "HandledEvent",
     "HomeTab",
     "Identity",
+    "IntroGroup",
+    "IntroMember",
+    "IntroOptOut",
+    "IntroRound",
+    "IntroSchedule",
     "KeyValue",
     "KnowledgeEntry",
     "KnowledgeTopic",

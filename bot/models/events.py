@@ -13,7 +13,8 @@ from bot.models.base import Base
 
 class Event(Base):
     """A learning event (deep dive, master class, webinar, study visit) announced in a
-    channel; `starts_at` in UTC, shown in `timezone`."""
+    channel; `starts_at` in UTC, shown in `timezone`. `sequence` counts its changes (a move, a
+    cancellation), as calendar invitations' SEQUENCE."""
 
     __tablename__ = "events"
 
@@ -26,6 +27,7 @@ class Event(Base):
     created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EventTopic(Base):

@@ -18,7 +18,8 @@ class Notice(Base):
     call's DM, a routed question, a digest, a prompt. Unique by `subject` (`event:<id>`,
     `question:<id>`), `kind` and `member_id` (0 for a post in a channel), so asking twice
     queues it once; the feature named before the colon may be told when it is sent
-    (`bot.router.Router.delivered`). `actions` are its buttons (`[label, command]` pairs).
+    (`bot.router.Router.delivered`). `actions` are its buttons (`[label, command]` pairs);
+    `attachment` a file sent with it (`{"filename", "mimetype", "text"}`: an invitation).
 
     `recipient` orders delivery (`m:<member id>` or `c:<platform>:<channel id>`): a row goes
     only once every earlier row to the same recipient has. A sender claims a row until
@@ -43,6 +44,7 @@ class Notice(Base):
     thread_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str | None] = mapped_column(Text)
     actions: Mapped[list | None] = mapped_column(JSON)
+    attachment: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
