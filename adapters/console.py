@@ -2,9 +2,10 @@
 
 Input lines are `/as <name>`, `/join #<channel>`, `/react <emoji>`, `/reply <text>`,
 `/dm <text>`, `/wait <seconds>`, `/convener <command>` (like Slack's slash command), `/help`,
-`/quit`, or text posted in the current channel. Files the bot sends (reports) are written to
-`files_dir`. Bot messages print as blocks starting with
-`[#channel] convener:`, `[#channel thread] convener:` or `[DM @name] convener:`.
+`/quit`, or text posted in the current channel. Files the bot sends (reports, invitations)
+are written to `files_dir`. Bot messages print as blocks starting with
+`[#channel] convener:`, `[#channel thread] convener:` or `[DM @name] convener:`. A group
+conversation (`open_group`) is a channel its members are in, such as `#intro-alice-bob`.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class ConsoleState:
     members: dict[str, set[str]] = field(default_factory=lambda: {HOME: {FIRST_MEMBER}})
     last: dict[str, _Posted] = field(default_factory=dict)
     threads: dict[tuple[str, str], list[ThreadMessage]] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)  # `open_group`'s key -> channel
 
 
 class ConsoleAdapter:
@@ -160,7 +162,8 @@ class ConsoleAdapter:
         sent.private_to = user
         return sent
 
-    async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+    def _save(self, file: OutboundFile) -> Path:
+        """The file written under `files_dir`, by its name (numbered when taken)."""
         self.files_dir.mkdir(parents=True, exist_ok=True)
         safe = re.sub(r"[^\w.\-]", "_", file.filename) or "file"
         path = self.files_dir / safe
@@ -169,11 +172,46 @@ class ConsoleAdapter:
             n += 1
             path = self.files_dir / f"{stem}-{n}{suffix}"
         path.write_bytes(file.data)
+        return path
+
+    async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+        path = self._save(file)
         if text:
             await self.send_dm(user, text)
         ref = direct(user.id)
         self._print(f"[DM {ref.name}]", f"file {path}")
         return Sent(ref, self._next_id(), str(path), file=file)
+
+    async def post_file(
+        self,
+        channel: ChannelRef,
+        file: OutboundFile,
+        text: str = "",
+        thread_id: str | None = None,
+    ) -> Sent:
+        """Saved like `send_file`, and printed in the channel (its thread) after `text`."""
+        path = self._save(file)
+        if text:
+            await self.send(channel, text, thread_id)
+        sent = await self.send(channel, f"file {path}", thread_id)
+        sent.file = file
+        return sent
+
+    async def open_group(self, users: Sequence[UserRef], key: str) -> ChannelRef:
+        """A shared view, one per key: a channel named after the key's first word and the
+        members (`#intro-alice-bob`) that they are all in (each can `/join` it to speak)."""
+        name = self.state.groups.get(key)
+        if name is None:
+            ids = [u.id for u in users if u.id != self.bot_user.id]
+            word = re.match(r"[a-z]+", key.lower())
+            base = "-".join([word.group() if word else "group", *ids])[:60]
+            name, n = base, 1
+            while name in self.state.members:
+                n += 1
+                name = f"{base}-{n}"
+            self.state.groups[key] = name
+            self.state.members[name] = set(ids)
+        return channel(name)
 
     async def display_name(self, user: UserRef) -> str:
         return user.name or user.id

@@ -96,6 +96,12 @@ class Recorder:
     async def send_file(self, user, file, text=""):
         return self._note(user, text, None)
 
+    async def post_file(self, channel, file, text="", thread_id=None):
+        return Sent(channel, f"p{next(self._ids)}", text, thread_id)
+
+    async def open_group(self, users, key):
+        return ChannelRef(PLATFORM, f"group:{key}", f"#group-{key}")
+
     async def display_name(self, user):
         return user.id
 

@@ -1,4 +1,5 @@
-"""`/healthz` and `/metrics` over HTTP on `CONVENER_HTTP_HOST`:`CONVENER_HTTP_PORT`.
+"""`/healthz`, `/metrics` and the features' pages (`bot.pages`: members' calendar feeds) over
+HTTP on `CONVENER_HTTP_HOST`:`CONVENER_HTTP_PORT`.
 
 When Slack runs over HTTP, its adapter serves these routes beside `/slack/events` on the same
 port; otherwise `serve` starts a small server of its own. `/healthz` is 200 when the database
@@ -18,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.metrics import database_gauges
+from bot.pages import Page
 
 if TYPE_CHECKING:
     from bot.app import Convener
@@ -79,11 +81,23 @@ def routes(app: Convener) -> list[web.RouteDef]:
             body=app.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    return [web.get("/healthz", healthz), web.get("/metrics", metrics)]
+    pages = [web.get(page.path, _serve(app, page)) for page in app.router.pages]
+    return [web.get("/healthz", healthz), web.get("/metrics", metrics), *pages]
+
+
+def _serve(app: Convener, page: Page):
+    async def serve(request: web.Request) -> web.Response:
+        answer = await page.func(app.services(), request.match_info.get("name", ""))
+        return web.Response(
+            status=answer.status, body=answer.body, content_type=answer.content_type,
+            charset=answer.charset, headers=answer.headers,
+        )  # fmt: skip
+
+    return serve
 
 
 class HttpServer:
-    """The health and metrics server when no Slack HTTP endpoint carries them."""
+    """The health, metrics and pages server when no Slack HTTP endpoint carries them."""
 
     def __init__(self, app: Convener, host: str, port: int) -> None:
         self.app, self.host, self.port = app, host, port

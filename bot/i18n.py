@@ -13,6 +13,10 @@ The English text is the message id itself. A language is a catalog in `bot/local
 compiled (`make translations`), or read from its `.po` when not compiled. A language whose
 catalog is missing falls back to English, with one warning.
 
+A reader may also have a time zone of their own (`render(said, language, zone)`): a message
+that shows a time (`bot.moments.When`) asks `reader_zone()` while it is rendered, so the
+zone reaches nested messages as the language does.
+
 With `CONVENER_CATALOG_STRICT` set (the tests set it), rendering a plain string, or a message
 id missing from `bot/locale/convener.pot` (built at run time, or new since `make
 translations`), raises: no English-only text
@@ -27,6 +31,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -182,15 +187,31 @@ def pattern(message: Text, language: str) -> str:
     return translations(language).gettext(message.msgid)
 
 
-def render(said: Message | str | None, language: str) -> str:
-    """The text a reader of `language` reads."""
+_ZONE: ContextVar[str | None] = ContextVar("reader_zone", default=None)
+_SAME = object()
+
+
+def render(said: Message | str | None, language: str, zone: str | object | None = _SAME) -> str:
+    """The text a reader of `language` reads; with `zone`, a reader whose own time zone is
+    `zone` (None: they have none). Without it, the zone of the reader being rendered for."""
     if said is None:
         return ""
     if isinstance(said, str):
         if _strict():
             raise TypeError(f"not a catalog message (wrap it with `_`): {said[:80]!r}")
         return said
-    return said.render(language)
+    if zone is _SAME:
+        return said.render(language)
+    token = _ZONE.set(zone)  # type: ignore[arg-type]
+    try:
+        return said.render(language)
+    finally:
+        _ZONE.reset(token)
+
+
+def reader_zone() -> str | None:
+    """The own time zone (IANA name) of the reader a message is being rendered for, if any."""
+    return _ZONE.get()
 
 
 def _value(value: object, language: str) -> object:

@@ -62,16 +62,33 @@ class Languages:
 
     async def of_user(self, user: UserRef) -> str:
         """A platform account's member's language (one statement)."""
+        return (await self.reader_of_user(user))[0]
+
+    async def reader_of_user(self, user: UserRef) -> tuple[str, str | None]:
+        """A platform account's member's language and own time zone (one statement)."""
         async with self.db() as session:
-            chosen = await session.scalar(
-                select(Member.language)
-                .join(Identity, Identity.member_id == Member.id)
-                .where(Identity.platform == user.platform, Identity.user_id == user.id)
-            )
-        return self.of(chosen)
+            found = (
+                await session.execute(
+                    select(Member.language, Member.timezone)
+                    .join(Identity, Identity.member_id == Member.id)
+                    .where(Identity.platform == user.platform, Identity.user_id == user.id)
+                )
+            ).first()
+        return (self.of(found[0]), found[1]) if found else (self.default, None)
 
     async def of_member_id(self, session: AsyncSession, member_id: int) -> str:
-        return self.of(await session.scalar(select(Member.language).where(Member.id == member_id)))
+        return (await self.reader_of_member_id(session, member_id))[0]
+
+    async def reader_of_member_id(
+        self, session: AsyncSession, member_id: int
+    ) -> tuple[str, str | None]:
+        """A member's language and own time zone (one statement)."""
+        found = (
+            await session.execute(
+                select(Member.language, Member.timezone).where(Member.id == member_id)
+            )
+        ).first()
+        return (self.of(found[0]), found[1]) if found else (self.default, None)
 
     async def set_channel(
         self, session: AsyncSession, channel: ChannelRef, language: str | None
@@ -190,19 +207,29 @@ class Voice:
         return self.platform.bot_user
 
     async def language_of(self, user: UserRef) -> str:
+        return (await self.reader_of(user))[0]
+
+    async def reader_of(self, user: UserRef) -> tuple[str, str | None]:
+        """The language and own time zone of the person `user` is."""
         sender = self._sender
         if sender is not None and (sender.user.platform, sender.user.id) == (
             user.platform,
             user.id,
         ):
-            return self._languages.of_member(sender.member)
-        return await self._languages.of_user(user)
+            return self._languages.of_member(sender.member), sender.member.timezone
+        return await self._languages.reader_of_user(user)
 
     def language_in(self, channel: ChannelRef) -> str:
         """The language of what is said in `channel`: a direct chat's is its person's."""
+        return self.reader_in(channel)[0]
+
+    def reader_in(self, channel: ChannelRef) -> tuple[str, str | None]:
+        """The language and time zone of what is said in `channel`: a direct chat's are its
+        person's; a channel has no time zone of its own (times show the event's and UTC)."""
         if channel.is_direct and self._sender is not None:
-            return self._languages.of_member(self._sender.member)
-        return self._languages.of_channel(channel)
+            member = self._sender.member
+            return self._languages.of_member(member), member.timezone
+        return self._languages.of_channel(channel), None
 
     async def send(
         self,
@@ -211,18 +238,18 @@ class Voice:
         thread_id: str | None = None,
         actions: Sequence[Action] = (),
     ) -> Sent:
-        language = self.language_in(channel)
+        language, zone = self.reader_in(channel)
         return await self.platform.send(
-            channel, i18n.render(text, language), thread_id=thread_id,
+            channel, i18n.render(text, language, zone), thread_id=thread_id,
             actions=rendered(actions, language),
         )  # fmt: skip
 
     async def send_dm(
         self, user: UserRef, text: Message | str, actions: Sequence[Action] = ()
     ) -> Sent:
-        language = await self.language_of(user)
+        language, zone = await self.reader_of(user)
         return await self.platform.send_dm(
-            user, i18n.render(text, language), actions=rendered(actions, language)
+            user, i18n.render(text, language, zone), actions=rendered(actions, language)
         )
 
     async def send_private(
@@ -232,29 +259,42 @@ class Voice:
         channel: ChannelRef | None = None,
         reply_token: str | None = None,
     ) -> Sent:
-        language = await self.language_of(user)
+        language, zone = await self.reader_of(user)
         return await self.platform.send_private(
-            user, i18n.render(text, language), channel=channel, reply_token=reply_token
+            user, i18n.render(text, language, zone), channel=channel, reply_token=reply_token
         )
 
     async def send_file(self, user: UserRef, file: OutboundFile, text: Message | str = "") -> Sent:
-        language = await self.language_of(user)
+        language, zone = await self.reader_of(user)
         return await self.platform.send_file(
-            user, file, i18n.render(text, language) if text else ""
+            user, file, i18n.render(text, language, zone) if text else ""
+        )
+
+    async def post_file(
+        self,
+        channel: ChannelRef,
+        file: OutboundFile,
+        text: Message | str = "",
+        thread_id: str | None = None,
+    ) -> Sent:
+        language = self.language_in(channel)
+        return await self.platform.post_file(
+            channel, file, i18n.render(text, language) if text else "", thread_id=thread_id
         )
 
     async def publish_home(self, user: UserRef, home: Home) -> bool:
-        """Show `home` on the member's own page in the platform, in their language."""
+        """Show `home` on the member's own page in the platform, in their language and
+        time zone."""
         return await self.platform.publish_home(
-            user, rendered_home(home, await self.language_of(user))
+            user, rendered_home(home, *await self.reader_of(user))
         )
 
 
-def rendered_home(home: Home, language: str) -> Home:
-    """A home with every text in `language` (commands stay as typed)."""
+def rendered_home(home: Home, language: str, zone: str | None = None) -> Home:
+    """A home with every text in `language`, times in `zone` (commands stay as typed)."""
 
     def said(message: Message | str | None) -> str | None:
-        return i18n.render(message, language) if message is not None else None
+        return i18n.render(message, language, zone) if message is not None else None
 
     return Home(tuple(
         Section(

@@ -48,7 +48,7 @@ from bot.models import Identity, Notice
 from bot.models.notices import FAILED, QUEUED, SENT
 from bot.pacing import Pacer
 from bot.platform import Budget, Platform, RateLimited, Undeliverable
-from bot.types import Action, ChannelRef, UserRef
+from bot.types import Action, ChannelRef, OutboundFile, UserRef
 from bot.watch import Watch, Watches
 
 log = logging.getLogger(__name__)
@@ -126,14 +126,16 @@ async def post(
     thread_id: str | None = None,
     actions: Sequence[Action] = (),
     session: AsyncSession | None = None,
+    attachment: OutboundFile | None = None,
 ) -> bool:
     """Queue a post in `channel` (in `thread_id`) once, in the channel's language; True if
     this call queued it. With `session`, the row is written in that transaction and goes
-    once it commits."""
+    once it commits. With `attachment` (a text file such as an `.ics`), the post is that
+    file with the text beside it, and has no `actions`."""
     language = ctx.languages.of_channel(channel)
     return await _queue(
         ctx, session, subject, kind, CHANNEL,
-        **_post_row(channel, text, thread_id, actions, language),
+        **_post_row(channel, text, thread_id, actions, language, attachment),
     )  # fmt: skip
 
 
@@ -159,11 +161,13 @@ def _post_row(
     thread_id: str | None,
     actions: Sequence[Action],
     language: str,
+    attachment: OutboundFile | None = None,
 ) -> dict[str, object]:
     return {
         "recipient": channel_recipient(channel), "platform": channel.platform,
         "channel_id": channel.id, "channel_name": channel.name, "thread_id": thread_id,
         "text": i18n.render(text, language), "actions": _stored(actions, language),
+        "attachment": _stored_file(attachment, actions),
     }  # fmt: skip
 
 
@@ -177,28 +181,31 @@ async def dm(
     actions: Sequence[Action] = (),
     session: AsyncSession | None = None,
     skip_unreachable: bool = False,
+    attachment: OutboundFile | None = None,
 ) -> bool:
-    """Queue a direct message to a member once, in their language (on their account on
-    `prefer` if they have one there, else on another running platform); True if this call
-    queued it. A member with no account on a running platform gets a row marked failed, so
-    it is counted and not asked again (with `skip_unreachable`, nothing is written and False
-    returned, for a caller that asks someone else instead). With `session`, the row is
-    written in that transaction."""
+    """Queue a direct message to a member once, in their language and time zone (on their
+    account on `prefer` if they have one there, else on another running platform); True if
+    this call queued it. A member with no account on a running platform gets a row marked
+    failed, so it is counted and not asked again (with `skip_unreachable`, nothing is written
+    and False returned, for a caller that asks someone else instead). With `session`, the row
+    is written in that transaction. With `attachment` (a text file such as an `.ics`), the
+    message is that file with the text beside it, and has no `actions`."""
     if session is None:
         async with ctx.db() as own:
             queued = await dm(
-                ctx, subject, kind, member_id, text, prefer, actions, own, skip_unreachable
-            )
+                ctx, subject, kind, member_id, text, prefer, actions, own, skip_unreachable,
+                attachment,
+            )  # fmt: skip
             await own.commit()
         return queued
     user = reachable(ctx.platforms, await members.platform_users(session, member_id), prefer)
     if user is None and skip_unreachable:
         return False
-    language = await ctx.languages.of_member_id(session, member_id)
+    language, zone = await ctx.languages.reader_of_member_id(session, member_id)
     return await _queue(
         ctx, session, subject, kind, member_id, recipient=member_recipient(member_id),
-        platform=user.platform if user else None, text=i18n.render(text, language),
-        actions=_stored(actions, language),
+        platform=user.platform if user else None, text=i18n.render(text, language, zone),
+        actions=_stored(actions, language), attachment=_stored_file(attachment, actions),
         **({} if user else {"state": FAILED, "error": NO_ACCOUNT}),
     )  # fmt: skip
 
@@ -209,6 +216,22 @@ def _stored(actions: Sequence[Action], language: str) -> list[list] | None:
     return [
         [i18n.render(a.label, language), a.command, *((True,) if a.poll else ())] for a in actions
     ] or None
+
+
+def _stored_file(file: OutboundFile | None, actions: Sequence[Action]) -> dict | None:
+    """`{"filename", "mimetype", "text"}`: a notice carries a text file or buttons, not both."""
+    if file is None:
+        return None
+    if actions:
+        raise ValueError("a notice carries a file or actions, not both")
+    return {"filename": file.filename, "mimetype": file.mimetype, "text": file.data.decode()}
+
+
+def _file(stored: Mapping | None) -> OutboundFile | None:
+    if not stored:
+        return None
+    name = stored["filename"]
+    return OutboundFile(name, stored["text"].encode(), name, stored["mimetype"])
 
 
 def _action(stored: Sequence) -> Action:
@@ -271,6 +294,7 @@ class Row:
     actions: tuple[Action, ...]
     attempts: int
     user_id: str | None = None  # a direct message's addressee on `platform`
+    attachment: OutboundFile | None = None
 
 
 class Outbox:
@@ -478,11 +502,16 @@ class Outbox:
         if row.member_id == CHANNEL:
             assert row.channel_id is not None
             channel = ChannelRef(row.platform, row.channel_id, row.channel_name)
-            sent = await platform.send(channel, row.text, row.thread_id, actions=row.actions)
+            if row.attachment is not None:
+                sent = await platform.post_file(channel, row.attachment, row.text, row.thread_id)
+            else:
+                sent = await platform.send(channel, row.text, row.thread_id, actions=row.actions)
             return sent.message_id
         if row.user_id is None:
             raise Undeliverable(NO_ACCOUNT)
         user = UserRef(row.platform, row.user_id)
+        if row.attachment is not None:
+            return (await platform.send_file(user, row.attachment, row.text)).message_id
         return (await platform.send_dm(user, row.text, actions=row.actions)).message_id
 
     async def _settle(self, row: Row, *, retry_in: float, error: str | None, counts: bool) -> None:
@@ -515,7 +544,7 @@ _EARLIER = aliased(Notice)
 _ROW_COLUMNS = (
     Notice.id, Notice.subject, Notice.kind, Notice.member_id, Notice.platform,
     Notice.channel_id, Notice.channel_name, Notice.thread_id, Notice.text, Notice.actions,
-    Notice.attempts,
+    Notice.attempts, Notice.attachment,
 )  # fmt: skip
 
 
@@ -560,11 +589,11 @@ def _claim(session, token: str, limits: Mapping[str, int], now: datetime) -> lis
 
 def _row(found, addressees: Mapping[tuple[int, str], str]) -> Row:
     (id_, subject, kind, member_id, platform, channel_id, channel_name, thread_id, text,
-     actions, attempts) = found  # fmt: skip
+     actions, attempts, attachment) = found  # fmt: skip
     return Row(
         id_, subject, kind, member_id, platform, channel_id, channel_name, thread_id, text,
         tuple(_action(stored) for stored in actions or ()), attempts,
-        user_id=addressees.get((member_id, platform)),
+        user_id=addressees.get((member_id, platform)), attachment=_file(attachment),
     )  # fmt: skip
 
 

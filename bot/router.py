@@ -21,6 +21,7 @@ from bot.errors import CommandError, PermissionDenied, UsageError
 from bot.home import HomeFunc, HomePart
 from bot.i18n import Message, Text, _, join, lines
 from bot.jobs import AtStart, Daily, Every, Job, JobFunc, Slot, Weekly, When
+from bot.pages import Page, PageFunc
 from bot.patience import patiently
 from bot.settings import Settings
 from bot.types import Event, Shortcut
@@ -136,6 +137,7 @@ class Router:
     on_delivered: dict[str, OnDelivered] = field(default_factory=dict)
     home_parts: list[HomePart] = field(default_factory=list)
     after_commands: list[AfterCommand] = field(default_factory=list)
+    pages: list[Page] = field(default_factory=list)
     _by_type: dict[type, tuple[Listener, ...]] = field(default_factory=dict, repr=False)
 
     def command(
@@ -321,6 +323,21 @@ class Router:
             except Exception:
                 log.exception("after command %r: %s failed", cmd.name, hook.func.__qualname__)
 
+    def page(self, path: str) -> Callable[[PageFunc], PageFunc]:
+        """Declare a page served over HTTP (`bot.pages`): GET `path`, with one `{name}` part
+        handed to `func(services, name)`."""
+
+        def register(func: PageFunc) -> PageFunc:
+            self._add_page(Page(path, func))
+            return func
+
+        return register
+
+    def _add_page(self, page: Page) -> None:
+        if any(known.path == page.path for known in self.pages):
+            raise ValueError(f"page {page.path!r} declared twice")
+        self.pages.append(page)
+
     def include(self, *routers: Router) -> Router:
         for other in routers:
             for key, spec in other.commands.items():
@@ -341,6 +358,8 @@ class Router:
             for part in other.home_parts:
                 self._add_home(part)
             self.after_commands.extend(other.after_commands)
+            for page in other.pages:
+                self._add_page(page)
         self._by_type.clear()
         return self
 

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     slack_signing_secret: str = _env("SLACK_SIGNING_SECRET", "")
     http_port: int = _env("CONVENER_HTTP_PORT", 3000)
     http_host: str = _env("CONVENER_HTTP_HOST", "")
+    public_url: str = _env("CONVENER_PUBLIC_URL", "")
     slack_api_url: str = _env("SLACK_API_URL", "")
 
     matrix_homeserver: str = _env("MATRIX_HOMESERVER", "")
@@ -108,6 +109,21 @@ class Settings(BaseSettings):
                 + ", ".join(i18n.available())
             )
         return found
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = value.strip().rstrip("/")
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+                raise ValueError(
+                    "CONVENER_PUBLIC_URL is the address people reach Convener's HTTP server "
+                    "at, such as https://convener.example.org"
+                )
+        return value
 
     @field_validator("send_rates")
     @classmethod

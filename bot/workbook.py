@@ -45,7 +45,8 @@ ISO_DAY, ISO_MOMENT = "yyyy-MM-dd", "yyyy-MM-dd HH:mm"  # CLDR patterns
 # &N the number of pages.
 FOOTER = _("&A, page &P of &N")
 
-Column = tuple[Message | str | None, int, str | None]  # header, width, number format
+# header (a `Text` when it comes from people), width, number format
+Column = tuple["Message | str | Text | None", int, str | None]
 
 
 def new_book() -> Workbook:
@@ -158,7 +159,7 @@ class Sheet:
     """A write-only sheet: an optional title block, then a bold header that stays in view and
     is repeated on every printed page, widths, formats and an autofilter. Its name, headers,
     title lines and notes are messages, rendered in `language`; a header may be None
-    (empty)."""
+    (empty), or a `Text` from people (a city), written as text."""
 
     def __init__(
         self,
@@ -190,7 +191,10 @@ class Sheet:
         self.styles: dict[tuple[str, type], StyleArray] = {}
         header = []
         for name, _width, _fmt in columns:
-            cell = WriteOnlyCell(self.ws, value="" if name is None else render(name, language))
+            if isinstance(name, Text):
+                cell = self.cell(name)
+            else:
+                cell = WriteOnlyCell(self.ws, value="" if name is None else render(name, language))
             cell.font, cell.alignment = BOLD, HEADER
             header.append(cell)
         self.ws.append(header)

@@ -9,11 +9,13 @@ from bot.router import Router
 def all_routers() -> list[Router]:
     from handlers import (
         admin,
+        calendar,
         calls,
         digest,
         events,
         help,
         home,
+        intros,
         knowledge,
         link,
         onboarding,
@@ -37,7 +39,9 @@ def all_routers() -> list[Router]:
         digest.router,
         knowledge.router,
         events.router,
+        intros.router,
         calls.router,
+        calendar.router,
         privacy.router,
         profile_home.router,
     ]

@@ -1377,8 +1377,7 @@ class FakeSlackWebAPI:
         elif len(users) == 1:
             channel_id = users[0]
         else:
-            digest = hashlib.sha1(",".join(sorted(users)).encode()).hexdigest()[:10].upper()
-            channel_id = "G" + digest
+            return self._open_mpim(users, params)
         already_open = False
         if users and len(users) == 1:
             already_open = users[0] in self.dm_channels
@@ -1392,6 +1391,39 @@ class FakeSlackWebAPI:
             result["channel"] = full
         else:
             result = examples[0]
+            result["channel"] = full if return_im else {"id": channel_id}
+        return result
+
+    def _open_mpim(self, users: list[str], params: dict[str, Any]) -> dict:
+        """A group DM of the bot and ``users`` (2 to 8 others, each a known user), as
+        Slack opens one: the same members always get the same conversation (an mpim, ``G``
+        id, ``is_mpim``), kept in ``channels`` for ``conversations.info``; the answer is
+        shaped like ``conversations.open``'s documented ones (``{"id"}`` alone the first
+        time unless ``return_im``; the whole conversation, ``already_open``, after)."""
+        members = list(dict.fromkeys([self.bot_user_id, *users]))
+        if len(members) > 9:
+            raise _ApiError("too_many_users")
+        unknown = [u for u in members if u not in self.users]
+        if unknown:
+            raise _ApiError("user_not_found")
+        digest = hashlib.sha1(",".join(sorted(members)).encode()).hexdigest()[:10].upper()
+        channel_id = "G" + digest
+        already_open = channel_id in self.channels
+        if not already_open:
+            names = "--".join(self.users[u]["name"] for u in members)
+            self.add_channel(
+                channel_id, f"mpdm-{names}-1", is_private=True, is_channel=False,
+                is_group=False, is_mpim=True, creator=self.bot_user_id, members=members,
+                is_open=True, created=int(time.time()),
+            )  # fmt: skip
+        full = copy.deepcopy(self.channels[channel_id])
+        examples = load_payload("web_api_responses/conversations.open.docs.json")
+        if already_open:
+            result = examples[1]
+            result["channel"] = full
+        else:
+            result = examples[0]
+            return_im = str(params.get("return_im", "")).lower() in ("1", "true")
             result["channel"] = full if return_im else {"id": channel_id}
         return result
 

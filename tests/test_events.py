@@ -25,7 +25,7 @@ WHEN = "Thu 05 Mar 2026 18:00 Africa/Nairobi (15:00 UTC)"
 
 async def announce(bot: BotHarness, command: str = ADD, channel: str = "general"):
     await bot.say("fac", command, channel=channel)
-    post = bot.posts_in(channel)[-1]
+    post = posted(bot, channel)
     bot.clear()
     return post
 
@@ -34,6 +34,18 @@ async def remind(bot: BotHarness) -> int:
     queued = await jobs.remind(bot.app.services())
     await bot.deliver()
     return queued
+
+
+def said_to(bot: BotHarness, name: str) -> str | None:
+    """The last message to a member, calendar files aside (`rsvp` yes or maybe sends one)."""
+    user = bot.user(name)
+    said = [s.text for s in bot.platform.sent if s.private_to == user and s.file is None]
+    return said[-1] if said else None
+
+
+def posted(bot: BotHarness, channel: str = "general"):
+    """The last post in a channel, calendar files aside (an announcement's comes after it)."""
+    return [post for post in bot.posts_in(channel) if post.file is None][-1]
 
 
 def notices(bot: BotHarness, name: str, word: str) -> list[str]:
@@ -57,7 +69,7 @@ async def events(bot: BotHarness) -> list[Event]:
 async def test_add_announces_in_the_channel_with_buttons_on_slack(bot):
     await bot.say("fac", "!topic add budgeting")
     await bot.say("fac", ADD + " : budgeting", channel="events")
-    post = bot.posts_in("events")[-1]
+    post = posted(bot, "events")
     assert "Event #1: Deep dive: property tax" in post.text
     assert WHEN in post.text and "Topics: budgeting" in post.text
     assert "`rsvp 1`" in post.text
@@ -69,14 +81,14 @@ async def test_add_announces_in_the_channel_with_buttons_on_slack(bot):
         ]
     else:
         assert post.extra["actions"] == []
-    assert "Announced event #1" in bot.last_reply_to("fac")
+    assert "Announced event #1" in said_to(bot, "fac")
     [event] = await events(bot)
     assert event.message_id == post.message_id and event.timezone == "Africa/Nairobi"
 
 
 async def test_timezone_defaults_to_the_community_one(bot):
     await bot.say("fac", '!event add 2026-03-05 18:00 "Webinar"')
-    assert "Thu 05 Mar 2026 18:00 UTC" in bot.posts_in()[-1].text
+    assert "Thu 05 Mar 2026 18:00 UTC" in posted(bot).text
 
 
 @pytest.mark.parametrize(
@@ -95,7 +107,7 @@ async def test_timezone_defaults_to_the_community_one(bot):
 )
 async def test_bad_event_add_gets_a_short_answer_and_changes_nothing(bot, command, answer):
     await bot.say("fac", command)
-    reply = bot.last_reply_to("fac")
+    reply = said_to(bot, "fac")
     assert answer in reply and len(reply) < 500
     assert await events(bot) == []
     assert bot.posts_in() == []
@@ -104,14 +116,14 @@ async def test_bad_event_add_gets_a_short_answer_and_changes_nothing(bot, comman
 async def test_topic_did_you_mean(bot):
     await bot.say("fac", "!topic add budgeting")
     await bot.say("fac", '!event add 2026-12-31 10:00 "Talk" : budgetting tricks')
-    assert "I don't know the topic" in bot.last_reply_to("fac")
+    assert "I don't know the topic" in said_to(bot, "fac")
 
 
 async def test_only_facilitators_add_and_not_in_a_dm(bot):
     await bot.say("kofi", ADD)
-    assert "Only facilitators" in bot.last_reply_to("kofi")
+    assert "Only facilitators" in said_to(bot, "kofi")
     await bot.dm("fac", ADD[1:])
-    assert "in the channel where the event should be announced" in bot.last_reply_to("fac")
+    assert "in the channel where the event should be announced" in said_to(bot, "fac")
     assert await events(bot) == []
 
 
@@ -121,19 +133,19 @@ async def test_only_facilitators_add_and_not_in_a_dm(bot):
 async def test_rsvp_change_and_counts(bot):
     await announce(bot)
     await bot.say("kofi", "!rsvp 1")
-    answer = bot.last_reply_to("kofi")
+    answer = said_to(bot, "kofi")
     assert "You're coming to event #1" in answer and WHEN in answer
     await bot.say("ama", "!rsvp #1 maybe")
-    assert "maybe" in bot.last_reply_to("ama") and WHEN in bot.last_reply_to("ama")
+    assert "maybe" in said_to(bot, "ama") and WHEN in said_to(bot, "ama")
     await bot.say("zoe", "!rsvp 1 no")
     await bot.say("zoe", "!rsvp 1 YES")
     await bot.say("ama", "!rsvp 1 no")
     assert sorted((await rsvps(bot)).values()) == ["no", "yes", "yes"]
     await bot.say("lena", "!event 1")
-    shown = bot.last_reply_to("lena")
+    shown = said_to(bot, "lena")
     assert "2 yes · 0 maybe · 1 no" in shown and "Deep dive" in shown and WHEN in shown
     await bot.say("lena", "!events")
-    listing = bot.last_reply_to("lena")
+    listing = said_to(bot, "lena")
     assert "#1 ·" in listing and "2 coming" in listing
 
 
@@ -143,30 +155,30 @@ async def test_events_lists_upcoming_soonest_first(bot):
     await announce(bot, '!event add 2026-03-10 10:00 "Cancelled"')
     await bot.say("fac", "!event cancel 3")
     await bot.say("kofi", "!events")
-    listing = bot.last_reply_to("kofi")
+    listing = said_to(bot, "kofi")
     assert listing.index("Sooner") < listing.index("Later") and "Cancelled" not in listing
     bot.clock.advance(days=2)
     await bot.say("kofi", "!events")
-    assert "Sooner" not in bot.last_reply_to("kofi")
+    assert "Sooner" not in said_to(bot, "kofi")
 
 
 async def test_rsvp_refusals(bot):
     await bot.say("kofi", "!rsvp 9")
-    assert "There is no event #9" in bot.last_reply_to("kofi")
+    assert "There is no event #9" in said_to(bot, "kofi")
     await bot.say("kofi", "!event 9")
-    assert "There is no event #9" in bot.last_reply_to("kofi")
+    assert "There is no event #9" in said_to(bot, "kofi")
     await bot.say("kofi", "!rsvp soon")
-    assert "is not an event number" in bot.last_reply_to("kofi")
+    assert "is not an event number" in said_to(bot, "kofi")
     await announce(bot)
     await bot.say("kofi", "!rsvp 1 perhaps")
-    assert "is not an answer" in bot.last_reply_to("kofi")
+    assert "is not an answer" in said_to(bot, "kofi")
     await bot.say("fac", "!event cancel 1")
     await bot.say("kofi", "!rsvp 1")
-    assert "was cancelled" in bot.last_reply_to("kofi")
+    assert "was cancelled" in said_to(bot, "kofi")
     await announce(bot, '!event add 2026-03-02 10:00 "Soon"')
     bot.clock.advance(hours=2)
     await bot.say("kofi", "!rsvp 2")
-    assert "has already started" in bot.last_reply_to("kofi")
+    assert "has already started" in said_to(bot, "kofi")
     assert await rsvps(bot) == {}
 
 
@@ -178,7 +190,7 @@ async def test_a_reaction_on_the_announcement_is_a_yes(bot):
     emoji = {"slack": "white_check_mark", "matrix": "👍", "console": "✅"}[bot.platform_name]
     await bot.react("kofi", emoji, post.message_id)
     assert list((await rsvps(bot)).values()) == ["yes"]
-    assert "You're coming to event #1" in bot.last_reply_to("kofi")
+    assert "You're coming to event #1" in said_to(bot, "kofi")
     await bot.react("ama", "thumbsup", post.message_id)
     assert sorted((await rsvps(bot)).values()) == ["yes", "yes"]
 
@@ -280,7 +292,8 @@ async def test_two_processes_send_each_notice_once(bot, settings, clock):
         assert len(to) == 9 and all(to.count(user) == 3 for user in set(to))
         assert len([s for s in sent if s.private_to is None and "starts now" in s.text]) == 1
         async with bot.app.db.sessions() as session:
-            assert len((await session.scalars(select(Notice))).all()) == 11  # and "choices"
+            # and "choices", the announcement's calendar file and each yes's
+            assert len((await session.scalars(select(Notice))).all()) == 15
     finally:
         await other.close()
 
@@ -313,14 +326,14 @@ async def test_cancel_tells_the_channel_and_yes_and_maybe_once(bot):
     await bot.say("zoe", "!rsvp 1 no")
     bot.clear()
     await bot.say("fac", "!event cancel 1")
-    assert "told 2 people" in bot.last_reply_to("fac")
+    assert "told 2 people" in said_to(bot, "fac")
     [post] = [s.text for s in bot.posts_in("events")]
     assert "is cancelled" in post and "Deep dive" in post
     assert len(notices(bot, "kofi", "is cancelled")) == 1
     assert len(notices(bot, "ama", "is cancelled")) == 1
     assert notices(bot, "zoe", "is cancelled") == []
     await bot.say("fac", "!event cancel 1")
-    assert "already cancelled" in bot.last_reply_to("fac")
+    assert "already cancelled" in said_to(bot, "fac")
     assert await remind(bot) == 0  # nothing again, no reminders either
     bot.clock.advance(days=2, hours=6)
     assert await remind(bot) == 0
@@ -330,10 +343,10 @@ async def test_cancel_tells_the_channel_and_yes_and_maybe_once(bot):
 
 async def test_cancel_refusals(bot):
     await bot.say("fac", "!event cancel 4")
-    assert "There is no event #4" in bot.last_reply_to("fac")
+    assert "There is no event #4" in said_to(bot, "fac")
     await announce(bot)
     await bot.say("kofi", "!event cancel 1")
-    assert "Only facilitators" in bot.last_reply_to("kofi")
+    assert "Only facilitators" in said_to(bot, "kofi")
     assert (await events(bot))[0].cancelled_at is None
 
 
@@ -345,21 +358,21 @@ async def test_attendees_for_facilitators_and_coordinators_only(bot):
     await bot.say("ama", "!rsvp 1 maybe")
     await bot.say("zoe", "!rsvp 1")
     await bot.say("fac", "!event attendees 1")
-    listing = bot.last_reply_to("fac")
+    listing = said_to(bot, "fac")
     assert "2 coming, 1 maybe" in listing
     assert "kofi · Nairobi · Nairobi City County" in listing and "zoe" in listing
     assert "ama" not in listing
     await bot.say("coord", "!event attendees 1")
-    assert "2 coming" in bot.last_reply_to("coord")
+    assert "2 coming" in said_to(bot, "coord")
     await bot.say("kofi", "!event attendees 1")
-    assert "Only facilitators and coordinators" in bot.last_reply_to("kofi")
+    assert "Only facilitators and coordinators" in said_to(bot, "kofi")
     await bot.say("fac", "!event attendees 7")
-    assert "There is no event #7" in bot.last_reply_to("fac")
+    assert "There is no event #7" in said_to(bot, "fac")
 
 
 async def test_help_lists_the_event_commands(bot):
     await bot.say("kofi", "!help")
-    listing = bot.last_reply_to("kofi")
+    listing = said_to(bot, "kofi")
     assert "rsvp" in listing and "events" in listing and "event add" not in listing
 
 
@@ -367,33 +380,33 @@ async def test_declared_arguments_answer_with_the_usage_and_change_nothing(bot):
     await announce(bot)
     rsvp_usage = "\nUsage: `rsvp <id> [yes|no|maybe]`"
     await bot.say("kofi", "!rsvp 1 perhaps")
-    assert bot.last_reply_to("kofi") == (
+    assert said_to(bot, "kofi") == (
         "`perhaps` is not an answer; say yes, no or maybe." + rsvp_usage
     )
     await bot.say("kofi", "!rsvp")
-    assert bot.last_reply_to("kofi") == (
+    assert said_to(bot, "kofi") == (
         "Which event, and will you come? For example: rsvp 3 yes" + rsvp_usage
     )
     await bot.say("kofi", "!event 1 2")
-    assert bot.last_reply_to("kofi") == "Which event? For example: event 3\nUsage: `event <id>`"
+    assert said_to(bot, "kofi") == "Which event? For example: event 3\nUsage: `event <id>`"
     await bot.say("kofi", "!events soon")
-    assert bot.last_reply_to("kofi") == "Just `events`; `event <id>` shows one.\nUsage: `events`"
+    assert said_to(bot, "kofi") == "Just `events`; `event <id>` shows one.\nUsage: `events`"
     assert await rsvps(bot) == {}
     await bot.say("fac", "!event add 2026-03-05")
-    assert bot.last_reply_to("fac") == (
+    assert said_to(bot, "fac") == (
         "Say when and what, with the title in double quotes, for example: "
         'event add 2026-04-14 15:00 Africa/Nairobi "Deep dive: property tax"\n'
         'Usage: `event add <YYYY-MM-DD> <HH:MM> [Area/City] "<title>" [: topic, ...]`'
     )
     assert len(await events(bot)) == 1
     await bot.say("kofi", "!rsvp #1 MAYBE")
-    assert bot.last_reply_to("kofi").startswith("Noted: maybe for event #1")
+    assert said_to(bot, "kofi").startswith("Noted: maybe for event #1")
     assert list((await rsvps(bot)).values()) == ["maybe"]
 
 
 async def test_a_slash_in_a_quoted_title_is_not_a_timezone(bot):
     await bot.say("fac", '!event add 2026-03-05 18:00 "Budget 2026/27"')
-    assert "Announced event #1" in bot.last_reply_to("fac")
+    assert "Announced event #1" in said_to(bot, "fac")
     [event] = await events(bot)
     assert (event.title, event.timezone) == ("Budget 2026/27", "UTC")
 
@@ -454,9 +467,9 @@ async def test_changing_a_poll_answer_replaces_the_rsvp(bot):
     """A poll answer reaches the core as the command it stands for (as a button click)."""
     await announce(bot)
     await bot.slash("kofi", "rsvp 1 maybe")
-    assert bot.last_reply_to("kofi").startswith("Noted: maybe for event #1")
+    assert said_to(bot, "kofi").startswith("Noted: maybe for event #1")
     await bot.slash("kofi", "rsvp 1 yes")
-    assert bot.last_reply_to("kofi").startswith("✅ You're coming to event #1")
+    assert said_to(bot, "kofi").startswith("✅ You're coming to event #1")
     assert list((await rsvps(bot)).values()) == ["yes"]
 
 
@@ -482,7 +495,7 @@ async def test_the_answers_close_once_at_the_start_not_again_after_a_restart(bot
         await asyncio.gather(remind(again), remind(other), remind(again))
         assert len(closed) == 1
         await again.say("ama", "!rsvp 1")  # what a late poll answer would do
-        assert "has already started" in again.last_reply_to("ama")
+        assert "has already started" in said_to(again, "ama")
     finally:
         await again.close()
         await other.close()

@@ -161,6 +161,7 @@ async def test_every_sheet_has_its_rows(bot):
         "Knowledge",
         "Events",
         "Calls",
+        "Connections",
         "Definitions",
     ]
     weekly = {

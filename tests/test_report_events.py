@@ -51,7 +51,9 @@ async def test_events_and_calls_sheets_and_summary(bot):
     bot.clock.now = datetime(2026, 4, 1, tzinfo=UTC)
     book = workbook(bot, "2026-03-01", "2026-03-31")
     names = book.sheetnames
-    assert names[names.index("Knowledge") :] == ["Knowledge", "Events", "Calls", "Definitions"]
+    assert names[names.index("Knowledge") :] == [
+        "Knowledge", "Events", "Calls", "Connections", "Definitions"
+    ]  # fmt: skip
 
     events = rows(book, "Events")
     assert events[0] == EVENT_HEADER

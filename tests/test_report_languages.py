@@ -36,7 +36,8 @@ from tests.test_report import community, rows
 LANGUAGES = ["fr", "es"]
 SHEETS = [
     _("Overview"), _("Summary"), _("Weekly"), _("Charts"), _("Members"), _("Channels"),
-    _("Questions"), _("Prompts"), _("Knowledge"), _("Events"), _("Calls"), _("Definitions"),
+    _("Questions"), _("Prompts"), _("Knowledge"), _("Events"), _("Calls"), _("Connections"),
+    _("Definitions"),
 ]  # fmt: skip
 ENGLISH_SHEETS = [render(name, "en") for name in SHEETS]
 NOT_IN_A_SHEET_NAME = set("\\/?*:[]")

@@ -40,7 +40,7 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat.update": frozenset({"chat:write"}),
     "chat.getPermalink": frozenset(),
     "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
-    "conversations.open": frozenset({"im:write"}),  # direct chats only
+    "conversations.open": frozenset({"im:write", "mpim:write"}),  # direct chats, group DMs
     "conversations.replies": frozenset(
         {"channels:history", "groups:history", "im:history", "mpim:history"}
     ),

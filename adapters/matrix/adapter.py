@@ -18,8 +18,9 @@ one line and the loop goes on; a fault of the batch (the homeserver unreachable 
 fetching a gap) syncs again from the same token.
 
 State kept in the database (scope `matrix:<bot user id>`): the access token and device id
-of a password login (a restart reuses the device), the sync token, and one direct room per
-member (also written to the `m.direct` account data clients use to list direct chats).
+of a password login (a restart reuses the device), the sync token, one direct room per
+member (also written to the `m.direct` account data clients use to list direct chats), and
+the room of each group conversation (`groups`).
 
 Matrix has no buttons: the `actions` of `send` and `send_dm` are accepted and ignored (the
 text the core sends already says which command to type). `permalink` is a matrix.to link.
@@ -41,7 +42,8 @@ store (`crosssigning`), so that clients that share keys only with cross-signed d
 The class keeps the state and the lifecycle; the rest comes from one mixin per module:
 `session` (login and device keys), `sync` (the sync loop, invites, hand-over, backfill),
 `translation` (nio events into core events), `outbound` (sends, direct rooms, files,
-permalinks) and `threads` (reading a thread); `common` holds what they share.
+permalinks), `groups` (rooms for a few members) and `threads` (reading a thread); `common`
+holds what they share.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ import json
 from typing import TYPE_CHECKING
 
 from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, MatrixNotReady, log
+from adapters.matrix.groups import GroupsMixin
 from adapters.matrix.outbound import ENCRYPTION_STATE, OutboundMixin
 from adapters.matrix.session import SessionMixin
 from adapters.matrix.sync import TIMELINE_LIMIT, SyncMixin
@@ -80,7 +83,9 @@ __all__ = [
 CLOSE_GRACE_SECONDS = 5.0
 
 
-class MatrixAdapter(SessionMixin, SyncMixin, TranslationMixin, OutboundMixin, ThreadsMixin):
+class MatrixAdapter(
+    SessionMixin, SyncMixin, TranslationMixin, OutboundMixin, GroupsMixin, ThreadsMixin
+):
     name = PLATFORM
     send_budget = Budget(per_second=0.2, burst=10)
     """Synapse's default `rc_message` for a user who is not exempt; an exempt bot account

@@ -69,6 +69,17 @@ def _refusal(where: str, response: object) -> Exception:
     return MatrixError(f"Matrix refused {where}: {message or response}")
 
 
+def in_thread(thread_id: str) -> dict[str, Any]:
+    """The relation of an event sent into the thread of `thread_id`, with the reply fallback
+    clients without threads show."""
+    return {
+        "rel_type": "m.thread",
+        "event_id": thread_id,
+        "is_falling_back": True,
+        "m.in_reply_to": {"event_id": thread_id},
+    }
+
+
 _under_way: ContextVar[bool] = ContextVar("matrix_operation_under_way", default=False)
 
 
@@ -171,12 +182,7 @@ class OutboundMixin(polls.PollsMixin):
         text = moments.plain(text)  # Matrix has no way to show a time in each reader's terms
         content = message_content(text, self.settings.matrix_user_id, asks)  # type, mentions
         if thread_id:
-            content["m.relates_to"] = {
-                "rel_type": "m.thread",
-                "event_id": thread_id,
-                "is_falling_back": True,
-                "m.in_reply_to": {"event_id": thread_id},
-            }
+            content["m.relates_to"] = in_thread(thread_id)
         sent = Sent(channel, await self._send(channel.id, content), text, thread_id)
         answers = polls.choice(actions)
         if answers and not channel.is_direct and not thread_id:
@@ -258,12 +264,13 @@ class OutboundMixin(polls.PollsMixin):
         except Exception as exc:
             log.error("could not record %s as the direct room of %s: %r", room_id, user_id, exc)
 
-    async def _encrypts(self, user_id: str) -> bool:
-        """Whether the member's client does encryption (a device of theirs has published
-        keys), so that their direct room is created encrypted; False without encryption."""
+    async def _encrypts(self, *user_ids: str) -> bool:
+        """Whether each member's client does encryption (a device of theirs has published
+        keys), so that a room the bot makes for them is created encrypted; False without
+        encryption."""
         if self._outbound().olm is None:
             return False
-        body = json.dumps({"device_keys": {user_id: []}})
+        body = json.dumps({"device_keys": {user_id: [] for user_id in user_ids}})
         headers = {
             "Authorization": f"Bearer {self._outbound().access_token}",
             "Content-Type": "application/json",
@@ -275,22 +282,24 @@ class OutboundMixin(polls.PollsMixin):
             async with response:
                 answer = await response.json(content_type=None)
         except (*CONNECTION_ERRORS, ValueError) as exc:
-            log.warning("could not ask for the devices of %s: %r", user_id, exc)
+            log.warning("could not ask for the devices of %s: %r", ", ".join(user_ids), exc)
             return False
         devices = answer.get("device_keys", {}) if isinstance(answer, dict) else {}
-        return isinstance(devices, dict) and bool(devices.get(user_id))
+        return isinstance(devices, dict) and all(devices.get(u) for u in user_ids)
 
-    def _know_direct_room(self, room_id: str, user_id: str) -> None:
-        """Tell nio what it may not have synced yet of a direct room just created: that it is
-        encrypted and the member invited, so the first message is encrypted and its room key
-        shared with the member's devices. A sync may have caught the room half made (Synapse
-        sends the creation, the encryption and the invite one by one): nio would then send in
-        the clear, or share the key with the bot alone and the member could not read it."""
+    def _know_direct_room(self, room_id: str, *user_ids: str) -> None:
+        """Tell nio what it may not have synced yet of a room just created for members (a
+        direct room, a group): that it is encrypted and the members invited, so the first
+        message is encrypted and its room key shared with their devices. A sync may have
+        caught the room half made (Synapse sends the creation, the encryption and the invites
+        one by one): nio would then send in the clear, or share the key with the bot alone
+        and the members could not read it."""
         client = self._outbound()
         room = client.rooms.setdefault(room_id, MatrixRoom(room_id, client.user_id, True))
         room.encrypted = True
         client.encrypted_rooms.add(room_id)
-        room.add_member(user_id, None, None, invited=True)  # no-op when already known
+        for user_id in user_ids:
+            room.add_member(user_id, None, None, invited=True)  # no-op when already known
         if client.olm is not None:
             client.invalidate_outbound_session(room_id)  # none yet, unless shared without them
             client.olm.update_tracked_users(room)  # their devices queried before the key goes
@@ -337,9 +346,31 @@ class OutboundMixin(polls.PollsMixin):
 
     @outgoing
     async def send_file(self, user: UserRef, file: OutboundFile, text: str = "") -> Sent:
+        """Into the member's direct room, `text` first."""
         room_id = await self.direct_room(user.id)
+        channel = ChannelRef(PLATFORM, room_id, is_direct=True)
+        sent = await self._post_file(channel, file, text, None)
+        sent.private_to = user
+        return sent
+
+    @outgoing
+    async def post_file(
+        self,
+        channel: ChannelRef,
+        file: OutboundFile,
+        text: str = "",
+        thread_id: str | None = None,
+    ) -> Sent:
+        """Into a room (its thread `thread_id`), `text` first: an `m.file`, encrypted in an
+        encrypted room."""
+        return await self._post_file(channel, file, text, thread_id)
+
+    async def _post_file(
+        self, channel: ChannelRef, file: OutboundFile, text: str, thread_id: str | None
+    ) -> Sent:
+        room_id = channel.id
         if text:
-            await self.send(ChannelRef(PLATFORM, room_id, is_direct=True), text)
+            await self._post(channel, text, thread_id)
         await self._learn_room(room_id)
         room = self._outbound().rooms.get(room_id)
         encrypt = room is not None and room.encrypted
@@ -364,9 +395,10 @@ class OutboundMixin(polls.PollsMixin):
             content["file"] = {**(keys or {}), "url": uploaded.content_uri}
         else:
             content["url"] = uploaded.content_uri
+        if thread_id:
+            content["m.relates_to"] = in_thread(thread_id)
         event_id = await self._send(room_id, content)
-        channel = ChannelRef(PLATFORM, room_id, is_direct=True)
-        return Sent(channel, event_id, file.filename, private_to=user, file=file)
+        return Sent(channel, event_id, file.filename, thread_id, file=file)
 
     async def permalink(self, channel: ChannelRef, message_id: str) -> str | None:
         """`https://matrix.to/#/<room id>/<event id>?via=<server>`, both ids percent-encoded,

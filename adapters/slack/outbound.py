@@ -52,6 +52,8 @@ GONE = frozenset({
     "not_in_channel", "is_archived", "cannot_dm_bot", "user_not_visible",
 })  # fmt: skip
 """Errors after which a send can never succeed as asked."""
+GROUP_REFUSED = frozenset({"not_enough_users", "too_many_users", "users_list_not_supplied"})
+"""Errors of `conversations.open` after which that group can never be opened."""
 
 
 def _refusal(exc: SlackApiError) -> Exception:
@@ -369,6 +371,48 @@ class OutboundMixin:
         file_id = (uploaded.get("file") or {}).get("id", "")
         channel = ChannelRef(PLATFORM, channel_id, None, is_direct=True)
         return Sent(channel, file_id, text, private_to=user, file=file)
+
+    async def post_file(
+        self,
+        channel: ChannelRef,
+        file: OutboundFile,
+        text: str = "",
+        thread_id: str | None = None,
+    ) -> Sent:
+        """Upload into a channel (into a thread with `thread_id`), `text` as the file's
+        comment (`files_upload_v2`, as `send_file`)."""
+        try:
+            async with self.client.in_flight(self.client.session):
+                uploaded = await self.client.files_upload_v2(
+                    channel=channel.id,
+                    thread_ts=thread_id,
+                    content=file.data,
+                    filename=file.filename,
+                    title=file.title or file.filename,
+                    initial_comment=to_mrkdwn(text) if text else None,
+                )
+        except SlackApiError as exc:
+            raise _refusal(exc) from exc
+        file_id = (uploaded.get("file") or {}).get("id", "")
+        return Sent(channel, file_id, text, thread_id, file=file)
+
+    async def open_group(self, users: Sequence[UserRef], key: str) -> ChannelRef:
+        """`conversations.open` with the members' ids: a group DM of them and Convener (an
+        mpim; Slack gives the same one for the same people, so `key` is not kept). With one
+        member, their direct chat."""
+        bot_id = self.bot_user.id if self.bot_user else None
+        ids = list(dict.fromkeys(user.id for user in users if user.id != bot_id))
+        if not ids:
+            raise Undeliverable("Slack: a group needs at least one member")
+        try:
+            opened = await self.client.conversations_open(users=",".join(ids))
+        except SlackApiError as exc:
+            refusal = _refusal(exc)
+            if exc.response.get("error") in GROUP_REFUSED:
+                refusal = Undeliverable(f"Slack: {exc.response.get('error')}")
+            raise refusal from exc
+        channel_id = opened["channel"]["id"]
+        return ChannelRef(PLATFORM, channel_id, None, is_direct=len(ids) == 1)
 
     def user_from_mention(self, text: str) -> UserRef | None:
         return user_from_mention(text)

@@ -84,9 +84,9 @@ async def add(ctx: Context, cmd: Command) -> Message:
         )
         await session.commit()
     return _(
-        "Announced call #{id} here; it closes at the end of {day} ({zone}), and the "
-        "facilitators and coordinators then get the list of who is interested.",
-        id=call.id, day=until, zone=zone,
+        "Announced call #{id} here; it is open until {deadline}, and the facilitators and "
+        "coordinators then get the list of who is interested.",
+        id=call.id, deadline=service.deadline(call, zone),
     )  # fmt: skip
 
 
@@ -116,16 +116,17 @@ async def list_calls(ctx: Context, cmd: Command) -> Message:
 
 
 def _listed(call: Call, count: int, mine: bool, names: list[str] | None, zone: str) -> Message:
-    """`• #3 Panel · until the end of Fri 20 Mar 2026 · 2 interested (you included) · budgeting`"""
+    """`• #3 Panel · until the end of Fri 20 Mar 2026 (UTC) · 2 interested (you included) ·
+    budgeting`"""
     if mine:
         interested = n_("{n} interested (you included)", "{n} interested (you included)", count)
     else:
         interested = n_("{n} interested", "{n} interested", count)
-    said = {"id": call.id, "title": call.title, "day": service.show_day(call, zone)}
+    said = {"id": call.id, "title": call.title, "deadline": service.deadline(call, zone)}
     if names:
-        return _("• #{id} {title} · until the end of {day} · {interested} · {topics}",
+        return _("• #{id} {title} · until {deadline} · {interested} · {topics}",
                  interested=interested, topics=", ".join(names), **said)  # fmt: skip
-    return _("• #{id} {title} · until the end of {day} · {interested}",
+    return _("• #{id} {title} · until {deadline} · {interested}",
              interested=interested, **said)  # fmt: skip
 
 
@@ -162,8 +163,8 @@ async def interest(ctx: Context, cmd: Command) -> Message:
                "`profile city|org|role <value>` and express interest again."),
         None if note else _("Add a short note on why you are interested with "
                             "`interest {id} <a short note>`.", id=call.id),
-        _("You can change it with `interest {id} <note>` or `interest withdraw {id}` until the "
-          "end of {day}.", id=call.id, day=service.show_day(call, zone)),
+        _("You can change it with `interest {id} <note>` or `interest withdraw {id}` until "
+          "{deadline}.", id=call.id, deadline=service.deadline(call, zone)),
         sep=" ",
     )  # fmt: skip
 

@@ -42,7 +42,7 @@ def _shown(call: Call, note: str | None, zone: str) -> Message:
         yours = _("You're interested (no note yet: `interest {id} <a short note>`).", id=call.id)
     return lines(
         _("**#{id} {title}**", id=call.id, title=call.title),
-        _("Open until the end of {day}.", day=service.show_day(call, zone)),
+        _("Open until {deadline}.", deadline=service.deadline(call, zone)),
         yours,
     )
 

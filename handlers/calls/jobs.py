@@ -89,12 +89,12 @@ async def _remind(ctx: Services, call: Call, where: ChannelRef, now: datetime, d
 
 
 def _reminder(call: Call, kind: str, zone: str) -> Message:
-    said = {"id": call.id, "title": call.title, "day": service.show_day(call, zone), "zone": zone}
+    said = {"id": call.id, "title": call.title, "deadline": service.deadline(call, zone)}
     if kind == "1d":
-        return _("⏰ **Call #{id}: {title}** closes in one day, at the end of {day} ({zone}). "
+        return _("⏰ **Call #{id}: {title}** closes in one day: it is open until {deadline}. "
                  "Express interest with `interest {id} <a short note>`; type `calls` to see "
                  "every open call.", **said)  # fmt: skip
-    return _("⏰ **Call #{id}: {title}** closes in one week, at the end of {day} ({zone}). "
+    return _("⏰ **Call #{id}: {title}** closes in one week: it is open until {deadline}. "
              "Express interest with `interest {id} <a short note>`; type `calls` to see "
              "every open call.", **said)  # fmt: skip
 
@@ -123,10 +123,10 @@ async def _topic_dms(ctx: Services, call: Call, where: ChannelRef, done) -> int:
         names = await service.topic_names(session, call.id)
     zone = ctx.settings.timezone
     text = _(
-        "A call that matches what you offer ({topics}): **#{id} {title}**, open until the end "
-        "of {day} ({zone}). If it is for you, answer `interest {id} <a short note>`.",
+        "A call that matches what you offer ({topics}): **#{id} {title}**, open until "
+        "{deadline}. If it is for you, answer `interest {id} <a short note>`.",
         topics=", ".join(names), id=call.id, title=call.title,
-        day=service.show_day(call, zone), zone=zone,
+        deadline=service.deadline(call, zone),
     )  # fmt: skip
     sent = 0
     for member_id in offering:

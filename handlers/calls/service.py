@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import home, timezones, topics
+from bot import home, moments, timezones, topics
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
 from bot.i18n import Day, Message, Number, _
@@ -70,6 +70,12 @@ def shown(day: date) -> Message:
 
 def show_day(call: Call, zone: str) -> Message:
     return shown(last_day(call, zone))
+
+
+def deadline(call: Call, zone: str) -> Message:
+    """The call's deadline for its reader: the end of its day in `zone` (community time),
+    or the same instant in the reader's own zone (`bot.moments.Deadline`)."""
+    return moments.Deadline(call.deadline, zone)
 
 
 def is_open(call: Call, now: datetime) -> bool:

@@ -1,5 +1,5 @@
 """Learning events: `events`, `event <id>`, `rsvp <id> [yes|no|maybe]` for everyone;
-`event add`, `event cancel` for facilitators; `event attendees` for facilitators and
+`event add`, `event move`, `event cancel` for facilitators; `event attendees` for facilitators and
 coordinators."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import roles
-from bot.arguments import Choice, Day, Number, Rest, Time
+from bot.arguments import Choice, Day, Number, Rest, Time, Zone
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
@@ -23,6 +23,7 @@ LISTED = 20
 WHICH_EVENT = _("Which event? For example: event 3")
 WILL_YOU_COME = _("Which event, and will you come? For example: rsvp 3 yes")
 WHICH_TO_CANCEL = _("Which event? For example: event cancel 3")
+WHERE_TO_MOVE = _("Which event, and when? For example: event move 3 2026-04-15 15:00")
 WHICH_ATTENDEES = _("Which event? For example: event attendees 3")
 
 
@@ -112,7 +113,6 @@ async def show(ctx: Context, cmd: Command) -> Message:
         counts = (await service.counts(session, [event.id]))[event.id]
         names = await service.topic_names(session, event.id)
         mine = await session.get(EventRsvp, (event.id, ctx.sender.member_id))
-        member = await session.get(Member, ctx.sender.member_id) if ctx.sender.member_id else None
     if event.cancelled_at is not None:
         status = _("This event was cancelled.")
     elif event.starts_at <= ctx.now():
@@ -121,7 +121,7 @@ async def show(ctx: Context, cmd: Command) -> Message:
         status = _your_answer(mine.answer, event.id)
     else:
         status = _("Sign up with `rsvp {id}`.", id=event.id)
-    when = service.moment(event.starts_at, event.timezone, member and member.timezone)
+    when = service.moment(event.starts_at, event.timezone)
     return lines(
         _("**Event #{id}: {title}**", id=event.id, title=event.title),
         _("When: {when}", when=when),
@@ -154,6 +154,32 @@ def _your_answer(answer: str, event_id: int) -> Message:
 async def rsvp(ctx: Context, cmd: Command) -> Message:
     values = cmd.values
     return await service.rsvp(ctx, values.id, ctx.sender.member_id, values.answer)
+
+
+@router.command(
+    "event move",
+    args=[
+        Number("id", "event", missing=WHERE_TO_MOVE),
+        Day(missing=WHERE_TO_MOVE),
+        Time(missing=WHERE_TO_MOVE),
+        Zone(optional=True),
+    ],
+    extra=WHERE_TO_MOVE,
+    summary="move an event to another time (in its own zone unless one is given)",
+    example="event move 3 2026-04-15 15:00 Africa/Nairobi",
+    roles=FACILITATORS,
+)
+async def move(ctx: Context, cmd: Command) -> Message:
+    values = cmd.values
+    event, told = await service.move(ctx, values.id, values.date, values.time, values.zone)
+    return n_(
+        "Moved event #{id} ({title}) to {when}; sent the update to {n} person who answered "
+        "yes or maybe.",
+        "Moved event #{id} ({title}) to {when}; sent the update to {n} people who answered "
+        "yes or maybe.",
+        told, id=event.id, title=event.title,
+        when=service.moment(event.starts_at, event.timezone),
+    )  # fmt: skip
 
 
 @router.command(

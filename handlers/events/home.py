@@ -37,7 +37,7 @@ async def upcoming(ctx: Services, viewer: Viewer) -> Section:
             )
         ).all()
     items = [
-        Item(_shown(event, answer, viewer.timezone), tuple(service.actions(event.id)))
+        Item(_shown(event, answer), tuple(service.actions(event.id)))
         for event, answer in rows[:SHOWN]
     ]
     if len(rows) > SHOWN:
@@ -45,9 +45,9 @@ async def upcoming(ctx: Services, viewer: Viewer) -> Section:
     return Section(_("Upcoming events"), tuple(items), empty=_("No events are coming up."))
 
 
-def _shown(event: Event, answer: str | None, zone: str | None) -> Message:
+def _shown(event: Event, answer: str | None) -> Message:
     return lines(
         _("**#{id} {title}**", id=event.id, title=event.title),
-        service.moment(event.starts_at, event.timezone, zone),
+        service.moment(event.starts_at, event.timezone),
         ANSWERED.get(answer or "", _("You haven't answered yet.")),
     )

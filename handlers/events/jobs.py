@@ -86,6 +86,8 @@ async def _due(ctx: Services, event: Event, now) -> int:
         if due > now:
             continue
         text = _reminder(kind, said)
+        if event.sequence:  # a moved event's reminders are due again, at its new time
+            kind = f"{kind}.{event.sequence}"
         for member_id, answered_at in yes:
             if answered_at > due:  # signed up after this reminder's time
                 continue

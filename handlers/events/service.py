@@ -1,9 +1,11 @@
-"""Learning events: announcing, answers (RSVPs), cancelling, and the notices around them.
-The commands, the reaction listener and the reminders job call these.
+"""Learning events: announcing, answers (RSVPs), moving, cancelling, and the notices around
+them. The commands, the reaction listener and the reminders job call these.
 
 Every notice (a reminder, the start post, a cancellation) is queued in the outbox
 (`bot.outbox`) with subject `event:<id>`, so it is sent exactly once across restarts and
-replicas, in turn with everything else the bot sends.
+replicas, in turn with everything else the bot sends. Calendar files go the same way
+(`handlers.events.invitations`): the announcement's, each yes or maybe's, and after a move or
+a cancellation an update with a higher SEQUENCE to everyone who said yes or maybe.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from bot import home, members, moments, notices, outbox, timezones, topics
+from bot import home, ical, members, moments, notices, outbox, timezones, topics
 from bot.context import Context, Services
 from bot.db import upsert
 from bot.errors import CommandError, UsageError
-from bot.i18n import Day, Message, _, lines
-from bot.models import Channel, Event, EventRsvp, EventTopic, Member
+from bot.i18n import Message, _, lines
+from bot.models import Channel, Event, EventRsvp, EventTopic
 from bot.types import Action, ChannelRef
 from bot.watch import Watch, post_key
+from handlers.events.invitations import invitation
+from handlers.events.invitations import where as where  # the commands and jobs use it here
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ MAX_TITLE = 200
 CHOICES = "choices"  # the kind of the once-only step that closes the announcement's poll
 YES, NO, MAYBE = "yes", "no", "maybe"
 ANSWERS = (YES, NO, MAYBE)
+ANSWERED = (YES, MAYBE)  # who gets the event's calendar invitations and updates
 UTC = ZoneInfo("UTC")
 
 SAY_WHEN = _(
@@ -78,6 +83,11 @@ def new_event(
         raise CommandError(
             _("That title is too long (at most {limit} characters).", limit=MAX_TITLE)
         )
+    return NewEvent(starts(on, at, zone, now), zone, title, names)
+
+
+def starts(on: date, at: str, zone: str, now: datetime) -> datetime:
+    """The UTC instant of a day and time in `zone`, which must be ahead of `now`."""
     try:
         starts_at = timezones.local_moment(on, at, zone)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
@@ -93,34 +103,13 @@ def new_event(
                 zone=zone,
             )
         )
-    return NewEvent(starts_at, zone, title, names)
+    return starts_at
 
 
-def moment(starts_at: datetime, zone: str, member_zone: str | None = None) -> Message:
-    """`Tue 14 Apr 2026 15:00 Africa/Nairobi (12:00 UTC)`, and the member's own time when
-    they have a different timezone; on Slack, each reader sees it in their own time."""
-    when = Day(starts_at.astimezone(ZoneInfo(zone)), "EEE dd MMM y HH:mm")
-    utc = Day(starts_at.astimezone(UTC), "HH:mm")
-    own = None
-    if member_zone and member_zone not in (zone, "UTC"):
-        try:
-            own = Day(starts_at.astimezone(ZoneInfo(member_zone)), "EEE HH:mm")
-        except (ValueError, KeyError, OSError):
-            pass
-    # Translators: {when} is a day and time, {zone} a time zone's name (Africa/Nairobi),
-    # {utc} a time, {own} a weekday and time in the reader's zone {own_zone}.
-    if own is None:
-        if zone == "UTC":
-            text = _("{when} {zone}", when=when, zone=zone)
-        else:
-            text = _("{when} {zone} ({utc} UTC)", when=when, zone=zone, utc=utc)
-    elif zone == "UTC":
-        text = _("{when} {zone}, {own} your time ({own_zone})",
-                 when=when, zone=zone, own=own, own_zone=member_zone)  # fmt: skip
-    else:
-        text = _("{when} {zone} ({utc} UTC), {own} your time ({own_zone})",
-                 when=when, zone=zone, utc=utc, own=own, own_zone=member_zone)  # fmt: skip
-    return moments.Moment(starts_at, text)
+def moment(starts_at: datetime, zone: str) -> Message:
+    """`Tue 14 Apr 2026 15:00 Africa/Nairobi (12:00 UTC)`, or the time in the reader's own
+    zone when they have one (`bot.moments.When`)."""
+    return moments.When(starts_at, zone)
 
 
 def actions(event_id: int) -> list[Action]:
@@ -138,10 +127,6 @@ def subject(event_id: int) -> str:
 
 def channel_ref(channel: Channel) -> ChannelRef:
     return ChannelRef(channel.platform, channel.channel_id, channel.name, channel.is_direct)
-
-
-def where(channel: Channel) -> str:
-    return channel.name or channel.channel_id
 
 
 # announcing ---------------------------------------------------------------------------------
@@ -181,6 +166,9 @@ async def add(ctx: Context, channel_ref_: ChannelRef, created_by: int | None, ne
         await session.commit()
     ctx.watch(ANNOUNCEMENTS, channel_ref_.platform, post_key(channel_ref_.id, posted.message_id))
     event.message_id = posted.message_id
+    file = invitation(event, channel, ctx.settings, now, ical.PUBLISH)
+    text = _("📅 Event #{id} for your calendar: open this file to add it.", id=event.id)
+    await outbox.post(ctx, subject(event.id), "invite", channel_ref_, text, attachment=file)
     return event
 
 
@@ -297,10 +285,11 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
             )
             .values(answer=answer, answered_at=now)
         )
-        member = await session.get(Member, member_id)
         await home.changed(session, [member_id])
+        if answer in ANSWERED:
+            await _invite(ctx, session, event, member_id, now)
         await session.commit()
-    at = moment(event.starts_at, event.timezone, member.timezone if member else None)
+    at = moment(event.starts_at, event.timezone)
     said = {"id": event.id, "title": event.title, "when": at}
     if answer == YES:
         left = event.starts_at - now
@@ -318,6 +307,90 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
     return _("Noted: you can't come to event #{id}, **{title}**, on {when}.", **said)
 
 
+async def _invite(
+    ctx: Services, session: AsyncSession, event: Event, member_id: int, now: datetime
+) -> None:
+    """A member's calendar invitation (REQUEST) by direct message, queued once per version of
+    the event in the transaction of their answer."""
+    channel = await session.get(Channel, event.channel_id)
+    text = _("📅 Event #{id}, **{title}**, for your calendar: open this file to add it.",
+             id=event.id, title=event.title)  # fmt: skip
+    file = invitation(event, channel, ctx.settings, now, ical.REQUEST)
+    await outbox.dm(ctx, subject(event.id), f"rsvp{event.sequence}", member_id, text,
+                    channel.platform, session=session, attachment=file)  # fmt: skip
+
+
+# moving --------------------------------------------------------------------------------------
+
+
+async def move(
+    ctx: Context, event_id: int, on: date, at: str, zone: str | None
+) -> tuple[Event, int]:
+    """Move an event that has not started (in its own zone unless `zone` is given), post it in
+    its channel once, and send everyone who said yes or maybe the update (REQUEST, a higher
+    SEQUENCE), all in one transaction. (event, people told)."""
+    now = ctx.now()
+    async with ctx.db() as session:
+        event = await get(session, event_id)
+        if event.cancelled_at is not None:
+            raise CommandError(_("Event #{id} was cancelled; it can't be moved.", id=event.id))
+        if event.starts_at <= now:
+            raise CommandError(
+                _("Event #{id} has already started; it can't be moved.", id=event.id)
+            )
+        zone = zone or event.timezone
+        starts_at = starts(on, at, zone, now)
+        if starts_at == event.starts_at and zone == event.timezone:
+            raise CommandError(_("Event #{id} is already at that time.", id=event.id))
+        was = moment(event.starts_at, event.timezone)
+        sequence = await session.scalar(
+            update(Event)
+            .where(
+                Event.id == event.id,
+                Event.sequence == event.sequence,
+                Event.cancelled_at.is_(None),
+            )
+            .values(starts_at=starts_at, timezone=zone, sequence=Event.sequence + 1)
+            .returning(Event.sequence)
+        )
+        if sequence is None:
+            raise CommandError(
+                _("Event #{id} changed meanwhile; see it with `event {id}`.", id=event.id)
+            )
+        event.starts_at, event.timezone, event.sequence = starts_at, zone, sequence
+        channel = await session.get(Channel, event.channel_id)
+        said = {"id": event.id, "title": event.title, "was": was,
+                "when": moment(event.starts_at, event.timezone)}  # fmt: skip
+        kind = f"move{sequence}"
+        file = invitation(event, channel, ctx.settings, now, ical.PUBLISH)
+        await outbox.post(
+            ctx, subject(event.id), kind, channel_ref(channel),
+            _("🕑 Event #{id}, **{title}**, has moved to {when} (it was {was}).", **said),
+            session=session, attachment=file,
+        )  # fmt: skip
+        text = _("🕑 Event #{id}, **{title}**, which you answered, has moved to {when} "
+                 "(it was {was}). This file updates your calendar.", **said)  # fmt: skip
+        file = invitation(event, channel, ctx.settings, now, ical.REQUEST)
+        told = 0
+        for member_id in await _answered(session, event.id):
+            told += await outbox.dm(ctx, subject(event.id), kind, member_id, text,
+                                    channel.platform, session=session, attachment=file)  # fmt: skip
+        await home.changed_for_everyone(session)
+        await session.commit()
+    return event, told
+
+
+async def _answered(session: AsyncSession, event_id: int) -> list[int]:
+    """Who said yes or maybe."""
+    return list(
+        await session.scalars(
+            select(EventRsvp.member_id)
+            .where(EventRsvp.event_id == event_id, EventRsvp.answer.in_(ANSWERED))
+            .order_by(EventRsvp.member_id)
+        )
+    )
+
+
 # cancelling ----------------------------------------------------------------------------------
 
 
@@ -333,47 +406,43 @@ async def cancel(ctx: Context, event_id: int) -> tuple[Event, int]:
             raise CommandError(
                 _("Event #{id} has already started; it can't be cancelled.", id=event.id)
             )
-        done = await session.execute(
+        sequence = await session.scalar(
             update(Event)
             .where(Event.id == event.id, Event.cancelled_at.is_(None))
-            .values(cancelled_at=now)
+            .values(cancelled_at=now, sequence=Event.sequence + 1)
+            .returning(Event.sequence)
         )
-        if done.rowcount == 0:
+        if sequence is None:
             raise CommandError(_("Event #{id} is already cancelled.", id=event.id))
         await home.changed_for_everyone(session)
         await session.commit()
-    event.cancelled_at = now
+    event.cancelled_at, event.sequence = now, sequence
     return event, await tell_cancelled(ctx, event)
 
 
 async def tell_cancelled(ctx: Context, event: Event) -> int:
     """The cancellation post in the event's channel and a direct message to everyone who
-    said yes or maybe, each once (the reminders job calls this again, so a notice that
-    failed is retried); how many people this call told."""
+    said yes or maybe, each once and each with the cancellation for their calendar (CANCEL)
+    (the reminders job calls this again, so a notice that failed is retried); how many
+    people this call told."""
     async with ctx.db() as session:
         channel = await session.get(Channel, event.channel_id)
-        people = list(
-            await session.scalars(
-                select(EventRsvp.member_id)
-                .where(EventRsvp.event_id == event.id, EventRsvp.answer.in_((YES, MAYBE)))
-                .order_by(EventRsvp.member_id)
-            )
-        )
+        people = await _answered(session, event.id)
     at = moment(event.starts_at, event.timezone)
-    await post_once(
-        ctx,
-        event,
-        channel,
-        "cancel",
+    file = invitation(event, channel, ctx.settings, ctx.now(), ical.CANCEL)
+    await outbox.post(
+        ctx, subject(event.id), "cancel", channel_ref(channel),
         _("❌ Event #{id}, **{title}** ({when}), is cancelled.",
           id=event.id, title=event.title, when=at),
+        attachment=file,
     )  # fmt: skip
     text = _("❌ Event #{id}, **{title}**, planned for {when}, is cancelled. Sorry!",
              id=event.id, title=event.title, when=at)  # fmt: skip
     await close_choices(ctx, event, channel)
     told = 0
     for member_id in people:
-        if await dm_once(ctx, event, channel, "cancel", member_id, text):
+        if await outbox.dm(ctx, subject(event.id), "cancel", member_id, text,
+                           channel.platform, attachment=file):  # fmt: skip
             told += 1
     return told
 

@@ -112,6 +112,33 @@ DEFINITIONS = [
           "interests not withdrawn, by the city and organisation the member gave when "
           "expressing interest (unknown when not given)."),
     ),
+    (
+        _("Connections"),
+        _("Who learns from whom, city by city: rows are the city of the member who helped, "
+          "columns the city of the member helped, each cell the exchanges in the period. An "
+          "exchange is one member helping another in one conversation: the answer credited "
+          "when a question was solved in the period, the first response to a question asked "
+          "in the period, or a reply in the period in a thread another member started; a "
+          "member who did several of these in one thread for the same member counts once. An "
+          "introduction counts when either member of a pair answered that they met (the "
+          "first yes given in the period), once in each direction (both learn), each pair of "
+          "a trio on its own, with the city each had when introduced. Other cities are as "
+          "members give them now, compared without case or extra spaces; members without a "
+          "city are left out. In a pseudonymous report the cities shown as other are one row "
+          "and one column."),
+    ),
+    (
+        _("City pairs connected"),
+        _("Pairs of different cities (in either direction) with at least one exchange in the "
+          "period, as the Connections sheet shows them: in a pseudonymous report, counted "
+          "after rare cities are merged into other."),
+    ),
+    (
+        _("Share of answers across cities"),
+        _("Of the answers credited on questions solved in the period between two members who "
+          "both gave a city, those where the two cities differ (by the cities they gave, in "
+          "a pseudonymous report too)."),
+    ),
     (_("Status: new"), _("First joined in the period.")),
     (_("Status: active"), _("Posted, replied or reacted in the period.")),
     (_("Status: quiet"), _("Not active in the period, but posted in the 90 days before it ends.")),

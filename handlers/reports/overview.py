@@ -12,7 +12,7 @@ from openpyxl.worksheet.pagebreak import Break
 
 from bot.i18n import Message, _
 from bot.workbook import Sheet, print_setup, sheet_title
-from handlers.reports import queries
+from handlers.reports import connections, queries
 from handlers.reports.period import Period
 
 if TYPE_CHECKING:
@@ -50,8 +50,10 @@ FIGURES = {
     "signups": _("Event sign-ups"),
     "calls": _("Calls"),
     "interests": _("Expressions of interest"),
+    "cities": _("City pairs connected"),
+    "crossed": _("Share of answers across cities"),
 }
-SHARES = {"unanswered_24h", "unanswered_72h"}
+SHARES = {"unanswered_24h", "unanswered_72h", "crossed"}
 HOURS = {"median_hours", "p90_hours"}
 
 # The Overview's figures, named for a board.
@@ -67,6 +69,7 @@ OVERVIEW = [
     ("signups", _("Event sign-ups")),
     ("calls", _("Calls for expressions of interest")),
     ("interests", _("Expressions of interest")),
+    ("cities", _("Cities connected (pairs of cities)")),
 ]
 
 # Translators: the vertical axis of the workbook's charts (a number of members).
@@ -118,6 +121,8 @@ def figures(report: Writer, period: Period) -> dict[str, float | str | None]:
         "signups": events["yes"],
         "calls": calls["calls"],
         "interests": calls["interests"],
+        "cities": connections.table(report, period).pairs,
+        "crossed": connections.crossing(report, period).share,
     }
 
 

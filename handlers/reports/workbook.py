@@ -1,7 +1,8 @@
 """The engagement workbook: `Writer` holds what every sheet needs (the connection, the
 period, the timezone, pseudonyms, the language) and writes the sheets in order, streamed
 through the core writer (`bot.workbook`). The overview pages are in overview.py, the detail
-sheets in sheets.py, the definitions in definitions.py.
+sheets in sheets.py, the city-by-city Connections in connections.py, the definitions in
+definitions.py.
 
 The workbook is in the language of whoever pulls it: every word is a catalog message
 (`bot.i18n`) rendered in `language` as its cell or sheet is written; dates written as text and
@@ -22,7 +23,7 @@ from sqlalchemy import Connection
 
 from bot.i18n import ENGLISH, Day, Message, _, n_, render
 from bot.workbook import Column, Sheet, Text, cell_format, day_pattern, new_book
-from handlers.reports import definitions, overview, queries, sheets
+from handlers.reports import connections, definitions, overview, queries, sheets
 from handlers.reports.definitions import SHARED_BY
 from handlers.reports.period import Period
 
@@ -56,6 +57,7 @@ class Writer:
             else None
         )
         self.book = new_book()
+        self.cache: dict[tuple[str, Period], object] = {}  # figures a sheet shares with another
 
     def say(self, message: Message) -> str:
         """A message in the workbook's language."""
@@ -130,5 +132,6 @@ class Writer:
         sheets.knowledge(self)
         sheets.events(self)
         sheets.calls(self)
+        connections.connections(self)
         definitions.definitions(self)
         self.book.save(target)

@@ -113,3 +113,4 @@ def downgrade() -> None:
     op.drop_index("ix_intro_rounds_follow_up_at", table_name="intro_rounds")
     op.drop_index("ix_intro_rounds_started_at", table_name="intro_rounds")
     op.drop_table("intro_rounds")
+    op.drop_table("intro_schedule")

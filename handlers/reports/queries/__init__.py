@@ -5,7 +5,8 @@ rows, in one pass over them). Every function takes a synchronous SQLAlchemy `Con
 Bots are excluded everywhere. "Posting" means the activity kinds message, reply, reaction.
 The queries are grouped by figure family: activity (summary counts, weeks, channels),
 membership (members, new members, retention, shared profile values), threads (questions
-and prompts), library (knowledge), events_calls; common.py holds what they share.
+and prompts), library (knowledge), events_calls, connections (exchanges between cities);
+common.py holds what they share.
 """
 
 from handlers.reports.queries.activity import (
@@ -25,6 +26,7 @@ from handlers.reports.queries.common import (
     tally,
     week_start,
 )
+from handlers.reports.queries.connections import answer_cities, exchanges
 from handlers.reports.queries.events_calls import call_figures, calls, event_figures, events
 from handlers.reports.queries.library import knowledge
 from handlers.reports.queries.membership import (
@@ -55,11 +57,13 @@ __all__ = [
     "QUASI_IDENTIFIERS",
     "ResponseTimes",
     "activity_figures",
+    "answer_cities",
     "call_figures",
     "calls",
     "channels",
     "event_figures",
     "events",
+    "exchanges",
     "human",
     "in_period",
     "joined_list",

@@ -1,6 +1,7 @@
 """What the report's queries share: the tables, the exclusion of bots, period and date
 arithmetic in SQL on SQLite and PostgreSQL, when each member joined, the first response to
-each question, the replies to prompts, and `tally` for counts by city or organisation."""
+each question (and who gave it), the replies to prompts, and `tally` for counts by city or
+organisation."""
 
 from __future__ import annotations
 
@@ -124,6 +125,23 @@ def first_responses(period: Period) -> Subquery:
         .select_from(Q.join(A, responds_to_question()))
         .where(in_period(Q.c.asked_at, period), human(A.c.member_id))
         .group_by(Q.c.id)
+        .subquery()
+    )
+
+
+def first_responders(period: Period) -> Subquery:
+    """Per question asked in the period: who gave its first response (`first_responses`;
+    of two replies at the same instant, the member with the lower id)."""
+    first = first_responses(period)
+    return (
+        select(first.c.question_id, func.min(A.c.member_id).label("responder_id"))
+        .select_from(
+            first.join(Q, Q.c.id == first.c.question_id).join(
+                A, and_(responds_to_question(), A.c.ts == first.c.first_ts)
+            )
+        )
+        .where(human(A.c.member_id))
+        .group_by(first.c.question_id)
         .subquery()
     )
 
