@@ -7,7 +7,6 @@ a feed exists and that `calendar reset` gives a new address."""
 
 from __future__ import annotations
 
-from bot.arguments import Choice
 from bot.commands import Command
 from bot.context import Context
 from bot.errors import CommandError
@@ -40,15 +39,12 @@ def _given(url: str) -> Message:
 
 @router.command(
     "calendar",
-    args=[Choice("reset", ("reset",), optional=True)],
     extra=_("Just `calendar`, or `calendar reset` for a new address."),
-    summary="your private calendar feed of events and call deadlines (reset: a new address)",
+    summary="your private calendar feed of events and call deadlines",
     example="calendar",
 )
 async def calendar(ctx: Context, cmd: Command) -> Message:
     url = _address_needed(ctx)
-    if cmd.values.reset:
-        return await _reset(ctx, url)
     async with ctx.db() as session:
         token = await service.issue(session, ctx.sender.member_id, ctx.now(), replace=False)
         made = None if token else await service.since(session, ctx.sender.member_id)
@@ -62,7 +58,13 @@ async def calendar(ctx: Context, cmd: Command) -> Message:
     )  # fmt: skip
 
 
-async def _reset(ctx: Context, url: str) -> Message:
+@router.command(
+    "calendar reset",
+    summary="a new address for your calendar feed; the old one stops working",
+    example="calendar reset",
+)
+async def reset(ctx: Context, cmd: Command) -> Message:
+    url = _address_needed(ctx)
     async with ctx.db() as session:
         token = await service.issue(session, ctx.sender.member_id, ctx.now(), replace=True)
         await session.commit()
