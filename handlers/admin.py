@@ -176,7 +176,7 @@ async def show_audit(ctx: Context, cmd: Command) -> Message:
 @router.command(
     "channel language",
     args=[Rest("code", optional=True, label="<code>|default")],
-    summary="the language I speak in this channel (`default`: the community's)",
+    summary="the language I speak in this channel",
     example="channel language fr",
     roles=[roles.FACILITATOR],
 )

@@ -33,7 +33,7 @@ WHICH_TO_WITHDRAW = _("Which call? For example: interest withdraw 3")
         Day(missing=SAY_WHEN),
         Rest("what", label='"<title>" [: topic, ...]', missing=service.NO_TITLE),
     ],
-    summary="announce a call for interest here, open to the end of that day",
+    summary="announce a call for interest here",
     example='call add 2026-04-30 "Peer review panel on budget transparency": budgeting',
     roles=FACILITATORS,
 )

@@ -15,7 +15,7 @@ router = Router()
 @router.command(
     "digest",
     extra=_("Just `digest`."),
-    summary="the weekly digest, now: new and silent members, overdue questions, prompts",
+    summary="the weekly digest, now",
     example="digest",
     roles=[roles.FACILITATOR],
 )

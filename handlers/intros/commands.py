@@ -149,7 +149,7 @@ async def now(ctx: Context, cmd: Command) -> Message:
     "met",
     args=[Choice("answer", ("yes", "no"), missing=MET_OR_NOT)],
     extra=MET_OR_NOT,
-    summary="say whether you met the member(s) you were introduced to",
+    summary="answer \"did you meet?\" after an introduction",
     example="met yes",
 )
 async def met(ctx: Context, cmd: Command) -> Message:

@@ -26,7 +26,7 @@ WHAT_TO_LOOK_FOR = _("What should I look for? For example: search budget forecas
 @router.command(
     "search",
     args=[Rest("words", missing=WHAT_TO_LOOK_FOR)],
-    summary="solved questions and resources that match, best first",
+    summary="solved questions and resources",
     example="search multi-year budget",
 )
 async def search(ctx: Context, cmd: Command) -> Message:

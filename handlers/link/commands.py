@@ -110,7 +110,7 @@ async def link_cancel(ctx: Context, cmd: Command) -> Message:
     "unlink",
     args=[Mention(missing=ONE_OF_EACH), Word("platform", missing=ONE_OF_EACH)],
     extra=ONE_OF_EACH,
-    summary="split a member's account on one platform off into a member of its own",
+    summary="undo a link",
     example="unlink @amina slack",
     roles=[roles.FACILITATOR],
 )

@@ -71,7 +71,7 @@ class _Question(Rest):
 @router.command(
     "ask",
     args=[_Question()],
-    summary="ask the community; I find members who know the topic",
+    summary="ask the community",
     example="ask How do other cities plan a multi-year capital budget?",
 )
 async def ask(ctx: Context, cmd: Command) -> Message | None:
@@ -90,7 +90,7 @@ async def ask(ctx: Context, cmd: Command) -> Message | None:
     "questions",
     args=[Choice("which", ("mine", "open", "all"), what="list of questions", default="open")],
     extra=WHICH_LIST,
-    summary="questions and their status (open ones by default)",
+    summary="questions and their status",
 )
 async def list_questions(ctx: Context, cmd: Command) -> Message:
     which = cmd.values.which
@@ -172,7 +172,7 @@ async def solved(ctx: Context, cmd: Command) -> Message:
     "route",
     args=[_question_id("route")],
     extra=_which("route"),
-    summary="ask the experts now, when the library did not answer",
+    summary="ask the experts now",
     example="route 12",
 )
 async def route(ctx: Context, cmd: Command) -> Message:
@@ -207,7 +207,7 @@ async def withdraw(ctx: Context, cmd: Command) -> Message:
 @router.command(
     "away",
     args=[Rest("until", default="", label="until YYYY-MM-DD")],
-    summary="pause routed questions (until `back` or a date)",
+    summary="pause routed questions",
     example="away until 2026-12-24",
 )
 async def away(ctx: Context, cmd: Command) -> Message:

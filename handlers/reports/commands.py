@@ -56,7 +56,7 @@ class ReportWords(Rest):
 @router.command(
     "report",
     args=[ReportWords()],
-    summary="the engagement workbook (default: the last 30 days), sent to you directly",
+    summary="the engagement workbook, sent to you directly",
     example="report 2026-01-01 2026-03-31 pseudonymous",
     roles=WHO,
 )
