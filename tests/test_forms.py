@@ -209,7 +209,8 @@ async def test_event_add_form_announces_and_a_past_moment_is_an_error_on_the_dat
                  topics=("budgeting",))  # fmt: skip
     (event,) = await rows(bot, Event)
     assert event.title == "Deep dive: property tax" and event.timezone == "Africa/Nairobi"
-    post = bot.posts_in("events")[-1]
+    post, invitation = bot.posts_in("events")[-2:]
+    assert invitation.file is not None and invitation.file.filename.endswith(".ics")
     assert "Event #1: Deep dive: property tax" in post.text and "Topics: budgeting" in post.text
     assert "Announced event #1" in bot.last_reply_to("fac")
 

@@ -91,7 +91,7 @@ async def test_each_members_times_are_in_their_language(bot):
     await bot.say("jin", "!profile language fr")
     await bot.say("fac", "!intros now")
     text = group_posts(bot)[0].text
-    assert "(Asia/Seoul): mer. 04 mars 15:00" in text
+    assert "(Asia/Seoul)\xa0: mer. 04 mars 15:00" in text
     assert "(Africa/Nairobi): Wed 04 Mar 09:00" in text
 
 
