@@ -149,7 +149,7 @@ async def now(ctx: Context, cmd: Command) -> Message:
     "met",
     args=[Choice("answer", ("yes", "no"), missing=MET_OR_NOT)],
     extra=MET_OR_NOT,
-    summary="answer \"did you meet?\" after an introduction",
+    summary='answer "did you meet?" after an introduction',
     example="met yes",
 )
 async def met(ctx: Context, cmd: Command) -> Message:

@@ -31,6 +31,8 @@ from bot.models import (
     Call,
     Event,
     Identity,
+    IntroRound,
+    IntroSchedule,
     KnowledgeEntry,
     LinkCode,
     Member,
@@ -62,6 +64,8 @@ PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     AuditEntry.__table__.c.actor_id,
     AuditEntry.__table__.c.subject_id,
     LinkCode.__table__.c.claimed_by,
+    IntroSchedule.__table__.c.updated_by,
+    IntroRound.__table__.c.started_by,
 )
 
 _PROFILE_FIELDS = ("city", "org", "role_title", "timezone", "language")
