@@ -46,8 +46,25 @@ def vevent(event: Event, channel: Channel, settings: Settings, now: datetime) ->
 def invitation(
     event: Event, channel: Channel, settings: Settings, now: datetime, method: str
 ) -> OutboundFile:
-    """The event's `.ics` file for `method` (`bot.ical.PUBLISH`, `REQUEST` or `CANCEL`)."""
-    data = ical.calendar(
-        [vevent(event, channel, settings, now)], [(event.timezone, event.starts_at)], method
-    )
+    """The event's `.ics` file for `method` (`bot.ical.PUBLISH`, `REQUEST` or `CANCEL`).
+
+    Every member's file about one version of an event is the same (there are no attendees),
+    so a burst of answers (a hundred 👍 on an announcement) builds it once a minute: DTSTAMP
+    is the minute it was made."""
+    stamp = now.replace(second=0, microsecond=0)
+    key = (event.id, event.sequence, event.cancelled_at is not None, event.title,
+           event.starts_at, event.timezone, where(channel), method, stamp,
+           settings.public_url, settings.community_name)  # fmt: skip
+    data = _built.get(key)
+    if data is None:
+        data = ical.calendar(
+            [vevent(event, channel, settings, stamp)], [(event.timezone, event.starts_at)], method
+        )
+        if len(_built) >= BUILT:
+            _built.pop(next(iter(_built)))
+        _built[key] = data
     return OutboundFile(f"event-{event.id}.ics", data, event.title, ical.MIMETYPE)
+
+
+BUILT = 64
+_built: dict[tuple, bytes] = {}

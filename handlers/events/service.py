@@ -270,6 +270,11 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
             raise CommandError(
                 _("Event #{id} ({title}) has already started.", id=event.id, title=event.title)
             )
+        previous = await session.scalar(
+            select(EventRsvp.answer).where(
+                EventRsvp.event_id == event.id, EventRsvp.member_id == member_id
+            )
+        )
         # the same answer again keeps its time, so a reminder already due stays due
         await session.execute(
             upsert(session, EventRsvp)
@@ -285,10 +290,14 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
             )
             .values(answer=answer, answered_at=now)
         )
-        await home.changed(session, [member_id])
-        if answer in ANSWERED:
-            await _invite(ctx, session, event, member_id, now)
+        if previous != answer:
+            await home.changed(session, [member_id])
+        channel = None
+        if answer in ANSWERED and previous not in ANSWERED:
+            channel = await session.get(Channel, event.channel_id)
         await session.commit()
+    if channel is not None:
+        await _invite(ctx, event, channel, now)
     at = moment(event.starts_at, event.timezone)
     said = {"id": event.id, "title": event.title, "when": at}
     if answer == YES:
@@ -307,17 +316,13 @@ async def rsvp(ctx: Context, event_id: int, member_id: int, answer: str) -> Mess
     return _("Noted: you can't come to event #{id}, **{title}**, on {when}.", **said)
 
 
-async def _invite(
-    ctx: Services, session: AsyncSession, event: Event, member_id: int, now: datetime
-) -> None:
-    """A member's calendar invitation (REQUEST) by direct message, queued once per version of
-    the event in the transaction of their answer."""
-    channel = await session.get(Channel, event.channel_id)
+async def _invite(ctx: Context, event: Event, channel: Channel, now: datetime) -> None:
+    """The calendar invitation (REQUEST) that comes with a yes or maybe, as part of the
+    answer to the member (so, like the answer, at once and once: the answer's claim)."""
     text = _("📅 Event #{id}, **{title}**, for your calendar: open this file to add it.",
              id=event.id, title=event.title)  # fmt: skip
     file = invitation(event, channel, ctx.settings, now, ical.REQUEST)
-    await outbox.dm(ctx, subject(event.id), f"rsvp{event.sequence}", member_id, text,
-                    channel.platform, session=session, attachment=file)  # fmt: skip
+    await ctx.platform.send_file(ctx.sender.user, file, text)
 
 
 # moving --------------------------------------------------------------------------------------
