@@ -307,3 +307,25 @@ async def test_an_ordinary_reaction_or_reply_is_not_an_answer(bot):
     await reply(bot, "jin", "yes", post)
     assert set((await met(bot)).values()) == {None}
     assert service.FOLLOW_UPS is not None
+
+
+async def test_mydata_holds_ones_introductions_answers_and_leaving(bot):
+    import io
+
+    from openpyxl import load_workbook
+
+    await community(bot, "amina", "jin")
+    await bot.say("fac", "!intros now")
+    await bot.say("jin", "!met yes")
+    await bot.say("jin", "!intros off")
+    await bot.say("jin", "!mydata")
+    [sent] = bot.files_to("jin")
+    book = load_workbook(io.BytesIO(sent.data), read_only=True)
+    rows = list(book["Introductions"].iter_rows(values_only=True))
+    assert rows[0] == ("Introduction", "Introduced (UTC)", "With", "City", "Met",
+                       "Answered (UTC)")  # fmt: skip
+    [(_, introduced, with_, city, met, answered)] = rows[1:]
+    assert (with_, city, met) == ("amina", "Seoul, Korea", "yes") and introduced <= answered
+    profile = {row[0]: row[1:] for row in book["Profile"].iter_rows(values_only=True)}
+    assert profile["Left introductions (UTC)"][0] is not None
+    assert not any(profile["Calendar feed since (UTC)"])

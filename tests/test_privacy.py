@@ -98,7 +98,8 @@ async def test_mydata_sends_every_section(bot):
     assert sent.filename.endswith(".xlsx") and sent.mimetype == XLSX
     book = sheets(sent.data)
     assert list(book) == ["Profile", "Identities", "Expertise", "Onboarding", "Questions",
-                          "Library", "Events", "Calls", "Roles", "Activity"]  # fmt: skip
+                          "Library", "Events", "Calls", "Introductions", "Roles",
+                          "Activity"]  # fmt: skip
     profile = dict(book["Profile"][1:])
     assert profile["Display name"] == "amina"
     assert (profile["City"], profile["Organisation"]) == ("Nairobi", "City of Nairobi")

@@ -14,12 +14,17 @@ from sqlalchemy.orm import Session
 from bot.i18n import ENGLISH, Message, _, render
 from bot.models import (
     Activity,
+    CalendarFeed,
     Call,
     CallInterest,
     Event,
     EventRsvp,
     Expertise,
     Identity,
+    IntroGroup,
+    IntroMember,
+    IntroOptOut,
+    IntroRound,
     KnowledgeEntry,
     Member,
     Onboarding,
@@ -73,7 +78,11 @@ def sections(session: Session, member_id: int) -> list[Section]:
     mine = Member.id == member_id
     return [
         (_("Profile"), [_("Field"), _("Value")],
-         profile(session.scalars(select(Member).where(mine)).one())),
+         profile(session.scalars(select(Member).where(mine)).one(),
+                 session.scalar(select(IntroOptOut.opted_out_at)
+                                .where(IntroOptOut.member_id == member_id)),
+                 session.scalar(select(CalendarFeed.created_at)
+                                .where(CalendarFeed.member_id == member_id)))),
         (_("Identities"), [PLATFORM, USER_ID, DISPLAY_NAME], rows(
             select(Identity.platform, Identity.user_id, Identity.display_name)
             .where(Identity.member_id == member_id).order_by(Identity.platform, Identity.user_id)
@@ -109,6 +118,8 @@ def sections(session: Session, member_id: int) -> list[Section]:
             .join(CallInterest, CallInterest.call_id == Call.id)
             .where(CallInterest.member_id == member_id).order_by(Call.id)
         )),
+        (_("Introductions"), [_("Introduction"), _("Introduced (UTC)"), _("With"), CITY,
+                              _("Met"), _("Answered (UTC)")], introductions(session, member_id)),
         (_("Roles"), [ROLE, _("Granted (UTC)"), _("Source")], rows(
             select(Role.role, Role.granted_at, Role.source)
             .where(Role.member_id == member_id).order_by(Role.role)
@@ -117,7 +128,8 @@ def sections(session: Session, member_id: int) -> list[Section]:
     ]  # fmt: skip
 
 
-def profile(member: Member) -> list[tuple]:
+def profile(member: Member, opted_out: datetime | None = None,
+            feed: datetime | None = None) -> list[tuple]:  # fmt: skip
     return [
         (DISPLAY_NAME, member.display_name),
         (CITY, member.city),
@@ -130,6 +142,35 @@ def profile(member: Member) -> list[tuple]:
         (_("Welcomed (UTC)"), member.welcomed_at),
         (_("Away"), _("yes") if member.is_away else _("no")),
         (_("Away until (UTC)"), member.away_until),
+        (_("Left introductions (UTC)"), opted_out),
+        (_("Calendar feed since (UTC)"), feed),
+    ]
+
+
+def introductions(session: Session, member_id: int) -> list[tuple]:
+    """The member's introductions: when, to whom (their names), the member's city then and
+    their answer to "did you meet?"."""
+    mine = session.execute(
+        select(IntroMember.group_id, IntroRound.started_at, IntroMember.city, IntroMember.met,
+               IntroMember.answered_at)
+        .join(IntroGroup, IntroGroup.id == IntroMember.group_id)
+        .join(IntroRound, IntroRound.id == IntroGroup.round_id)
+        .where(IntroMember.member_id == member_id)
+        .order_by(IntroRound.started_at, IntroMember.group_id)
+    ).all()  # fmt: skip
+    others: dict[int, list[str]] = {}
+    for group_id, name in session.execute(
+        select(IntroMember.group_id, Member.display_name)
+        .join(Member, Member.id == IntroMember.member_id)
+        .where(IntroMember.group_id.in_([row[0] for row in mine]),
+               IntroMember.member_id != member_id)
+        .order_by(IntroMember.group_id, Member.id)
+    ):  # fmt: skip
+        others.setdefault(group_id, []).append(name)
+    met = {True: _("yes"), False: _("no"), None: None}
+    return [
+        (group_id, at, ", ".join(others.get(group_id, [])), city, met[answer], answered)
+        for group_id, at, city, answer, answered in mine
     ]
 
 
