@@ -5,7 +5,6 @@ rows; the scheduler picks new schedules up within a minute (`jobs.sync`)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -16,6 +15,7 @@ from bot.context import Context
 from bot.errors import CommandError
 from bot.i18n import Day, Message, _, lines, n_
 from bot.models import Channel, Prompt, PromptSchedule
+from bot.moments import When
 from bot.router import Router
 from handlers.prompts import service
 
@@ -158,9 +158,8 @@ def _every(row: PromptSchedule) -> Message:
 
 
 def _local(moment: datetime, zone: str) -> Message:
-    local = moment.astimezone(ZoneInfo(zone))
-    return _("{moment} {zone} ({utc} UTC)", moment=Day(local, "EEE dd MMM y HH:mm"), zone=zone,
-             utc=Day(moment.astimezone(ZoneInfo("UTC")), "HH:mm"))  # fmt: skip
+    """A slot in the reader's own zone when they have one, else the schedule's and UTC."""
+    return When(moment, zone)
 
 
 @router.command(
