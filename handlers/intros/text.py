@@ -78,7 +78,7 @@ def follow_up_actions() -> list[Action]:
 
 def no_city() -> Message:
     return _(
-        "Introductions between cities are on, but your profile has no city, so I can't "
-        "introduce you to someone from another city yet. Add yours with `profile city <name>` "
+        "I introduce members of different cities to each other, but your profile has no city, "
+        "so I can't introduce you to someone from another city yet. Add yours with `profile city <name>` "
         "(for example: profile city Nairobi, Kenya)."
     )
