@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from bot.db import upgrade
 from bot.models import Base
@@ -55,10 +56,18 @@ def postgres_database() -> Iterator[str]:
 
 
 def _truncate(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    """Empty every table and restart every id at 1. DELETE, dependents first, rather than
+    TRUNCATE: on tables holding a test's few rows it is several times faster."""
+    engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(
+            text(
+                "SELECT setval(quote_ident(sequence_name), 1, false)"
+                " FROM information_schema.sequences WHERE sequence_schema = current_schema()"
+            )
+        )
     engine.dispose()
 
 
