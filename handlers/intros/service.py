@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, cast, exists, literal, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from bot.models import (
     Notice,
     Topic,
 )
+from bot.moments import own_zone
 from bot.platform import Platform, Undeliverable
 from bot.router import Router
 from bot.types import ChannelRef, UserRef
@@ -250,10 +251,11 @@ async def run_round(
 async def groups_in(ctx: Services, round_id: int) -> int:
     """How many groups a round made."""
     async with ctx.db() as session:
-        return len(
-            list(
-                await session.scalars(select(IntroGroup.id).where(IntroGroup.round_id == round_id))
+        return (
+            await session.scalar(
+                select(func.count()).select_from(IntroGroup).where(IntroGroup.round_id == round_id)
             )
+            or 0
         )
 
 
@@ -271,22 +273,15 @@ async def _people(
     people, accounts = [], {}
     for member in rows:
         said = await expertise.expertise_of(session, member.id)
+        zone = member.timezone if own_zone(member.timezone) else ctx.settings.timezone
         people.append(text.Person(
             member.id, member.display_name or str(member.id), member.city, member.org,
-            member.role_title, _zone(member.timezone, ctx.settings.timezone),
+            member.role_title, zone,
             ctx.languages.of_member(member), tuple(said[expertise.OFFERS]),
             tuple(said[expertise.WANTS]),
         ))  # fmt: skip
         accounts[member.id] = await members.platform_users(session, member.id)
     return people, accounts
-
-
-def _zone(zone: str | None, default: str) -> str:
-    try:
-        ZoneInfo(zone or default)
-        return zone or default
-    except (ValueError, KeyError, OSError):
-        return default
 
 
 def shared_platform(

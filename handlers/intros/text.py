@@ -79,6 +79,6 @@ def follow_up_actions() -> list[Action]:
 def no_city() -> Message:
     return _(
         "I introduce members of different cities to each other, but your profile has no city, "
-        "so I can't introduce you to someone from another city yet. Add yours with `profile city <name>` "
-        "(for example: profile city Nairobi, Kenya)."
+        "so I can't introduce you to someone from another city yet. Add yours with "
+        "`profile city <name>` (for example: profile city Nairobi, Kenya)."
     )
