@@ -64,6 +64,24 @@ def kind_of(event: Event, is_command: bool = False) -> str:
     return "command"
 
 
+def row_values(event: Event, kind: str, store_text: bool) -> tuple:
+    """An event's activity row (`_COLUMNS` but the channel, which is resolved when written):
+    the text only with `store_text`, and `asks` for a message in a channel, not in a thread,
+    ending with a question mark (it may be offered to experts)."""
+    text = getattr(event, "text", None)
+    return (
+        event.ts,
+        kind,
+        event.platform,
+        event.event_id,
+        getattr(event, "message_id", None) or None,
+        getattr(event, "thread_id", None),
+        len(text) if text else 0,
+        text if (text and store_text) else None,
+        kind == "message" and text.rstrip().endswith("?"),
+    )
+
+
 class Recent:
     """A bounded set that forgets its oldest members first."""
 
@@ -155,7 +173,6 @@ class ActivityLog:
         if key in self._seen:
             return False
         self._seen.add(key)
-        text = getattr(event, "text", None)
         kind = kind or kind_of(event)
         self._recorded += 1
         self._latest[(event.platform, event.user.id)] = self._recorded
@@ -164,24 +181,8 @@ class ActivityLog:
             self._new_users[user_key] = event.user
         if channel_key not in self._channel_ids:
             self._new_channels[channel_key] = event.channel
-        self._rows.append(
-            (
-                self._recorded,
-                event.user,
-                event.channel,
-                (
-                    event.ts,
-                    kind,
-                    event.platform,
-                    event.event_id,
-                    getattr(event, "message_id", None) or None,
-                    getattr(event, "thread_id", None),
-                    len(text) if text else 0,
-                    text if (text and self.settings.store_message_text) else None,
-                    kind == "message" and text.rstrip().endswith("?"),  # may be offered to experts
-                ),
-            )
-        )
+        values = row_values(event, kind, self.settings.store_message_text)
+        self._rows.append((self._recorded, event.user, event.channel, values))
         buffered = len(self._rows)
         if buffered % YIELD_EVERY == 0:
             self._due = True
@@ -288,7 +289,7 @@ class ActivityLog:
 
     async def _write(self, batch: list[Row]) -> int:
         batch = await self._resolve(batch)
-        sql, ts_param = _insert_sql(self.db.engine.dialect.name)
+        sql, ts_param = insert_sql(self.db.engine.dialect.name)
         channels = self._channel_ids
         rows = [
             (ts_param(values[0]), channels[(channel.platform, channel.id)], *values[1:],
@@ -489,7 +490,7 @@ def _run_insert(session: Session, sql: str, rows: str) -> None:
 
 
 @functools.cache
-def _insert_sql(dialect: str) -> tuple[str, Callable[[datetime], str]]:
+def insert_sql(dialect: str) -> tuple[str, Callable[[datetime], str]]:
     """The batch insert over a JSON array of rows (each `_COLUMNS`, then the platform and
     user id): the member comes from the identity, in order, and event ids already stored
     are ignored.

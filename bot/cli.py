@@ -307,6 +307,63 @@ def write_report_file(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def import_history(settings: Settings, args: argparse.Namespace) -> int:
+    """`convener import slack|matrix`: bring the community's past in (`bot.history`). Bad
+    input is one line and exit status 1, found before anything is written."""
+    from bot import history
+
+    name = f"convener import {args.platform}"
+    if args.platform == "slack":
+        from adapters.slack.export import Export
+
+        try:
+            checked = sum(1 for _ in Export(args.source).units())
+        except history.BadInput as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return 1
+        log.info("%s: %d files read and checked", name, checked)
+        export = Export(args.source)
+        units, total = export.units, export.total
+    else:
+        from adapters.matrix.history import RoomHistory
+
+        if missing := settings.missing("matrix"):
+            print(f"{name}: needs {', '.join(missing)} (see bot.env.example)", file=sys.stderr)
+            return 1
+        room = RoomHistory(settings, args.source, since=args.since)
+        units, total = room.units, 0
+    upgrade(settings.database_url)
+    meter = history.Meter(total, sys.stderr) if sys.stderr.isatty() and total else None
+    try:
+        summary = asyncio.run(
+            _import(settings, units, meter, dry_run=args.dry_run, since=args.since,
+                    until=args.until)
+        )  # fmt: skip
+    except history.BadInput as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{name}: stopped; what was written stays. Run the same command again to go on.",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    finally:
+        if meter is not None:
+            meter.close()
+    print("\n".join(summary.lines()))
+    return 0
+
+
+async def _import(settings: Settings, units, meter, **options):
+    from bot import history
+
+    db = Database(settings.database_url)
+    try:
+        importer = history.Importer(db, settings, utc_now, progress=meter, **options)
+        return await importer.run(units())
+    finally:
+        await db.dispose()
+
+
 async def _serve_health(http: health.HttpServer, console_only: bool) -> None:
     """Start the health server; trying Convener in the console goes on without it."""
     try:
@@ -354,6 +411,15 @@ def language_code(text: str) -> str:
             f"{text!r} is not a language Convener speaks ({', '.join(i18n.available())})"
         )
     return found
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2024-05-31") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -409,6 +475,23 @@ def parser() -> argparse.ArgumentParser:
                           help="only report what is missing or untranslated")  # fmt: skip
     catalogs.add_argument("--compile-only", action="store_true",
                           help="only compile the catalogs as they are")  # fmt: skip
+    imports = sub.add_parser(
+        "import",
+        help="bring in the community's past (a Slack export, a Matrix room's history)",
+        description="Import members, channels and activity from before Convener was "
+        "installed; answered threads found become library candidates. Importing again adds "
+        "nothing twice; an import cut short resumes where it stopped.",
+    )
+    imports.add_argument("platform", choices=["slack", "matrix"])
+    imports.add_argument("source", metavar="EXPORT.zip | FOLDER | ROOM",
+                         help="slack: the export's zip or folder (also slackdump's); matrix: "
+                         "a room id or alias the bot has joined")  # fmt: skip
+    imports.add_argument("--dry-run", action="store_true",
+                         help="show what would be imported; write nothing")  # fmt: skip
+    imports.add_argument("--since", type=_day, metavar="YYYY-MM-DD",
+                         help="only what happened on or after this day (UTC)")  # fmt: skip
+    imports.add_argument("--until", type=_day, metavar="YYYY-MM-DD",
+                         help="only what happened on or before this day (UTC)")  # fmt: skip
     demo = sub.add_parser(
         "demo",
         help="build a sample community to try the workbook and the bot on",
@@ -439,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return write_report_file(settings, args)
     if args.command == "demo":
         return make_demo(settings, args.fresh)
+    if args.command == "import":
+        return import_history(settings, args)
     names = choose_adapters(settings, args.adapter)
     for name in names:
         if missing := settings.missing(name):

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import re
 
+SOLVED = frozenset(
+    {"white_check_mark", "heavy_check_mark", "ballot_box_with_check", "✅", "✔", "☑"}
+)
+"""The reactions that mark a question answered, as `name()` gives them."""
+
 _TONE = re.compile("[\U0001f3fb-\U0001f3ff\ufe0f]")
 
 

@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import func, select
 
-from bot.activity import _insert_sql
+from bot.activity import insert_sql
 from bot.models import Activity, Member
 from tests.harness import BotHarness
 from tests.test_link import OtherPlatform, code_in
@@ -42,7 +42,7 @@ async def test_a_write_under_way_when_the_merge_begins_lands_on_the_survivor(set
     a_other, b_other = OtherPlatform(a), OtherPlatform(b)
     try:
         await _link_claimed(a, b, a_other, b_other)
-        sql, ts = _insert_sql(b.app.db.engine.dialect.name)
+        sql, ts = insert_sql(b.app.db.engine.dialect.name)
         other = b_other.user("dana")
         row = (ts(clock()), 1, "direct", other.platform, "in-flight", None, None, 5, None,
                False, other.platform, other.id)  # fmt: skip

@@ -248,7 +248,8 @@ async def test_every_event_kind_reaches_the_core(slack_bot):
     assert activity[direct.event_id] == "direct"
     assert activity[bodies["join"]["event_id"]] == "join"
     assert activity[bodies["leave"]["event_id"]] == "leave"
-    assert activity[bodies["reaction"]["event_id"]] == "reaction"
+    assert activity[reaction.event_id] == "reaction"
+    assert reaction.event_id == "react:C111:1599529504.000400:W111:heart_eyes"
 
 
 async def test_edits_deletions_and_bots_are_not_activity(slack_bot):

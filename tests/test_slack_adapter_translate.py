@@ -106,7 +106,8 @@ def test_member_joined_and_left():
 def test_reaction_added():
     body = load_event("reaction_added.bolt-python", reaction="white_check_mark::skin-tone-2")
     event = translate_event(body, BOT)
-    assert isinstance(event, ReactionAdded) and event.event_id == body["event_id"]
+    assert isinstance(event, ReactionAdded)
+    assert event.event_id == "react:C111:1599529504.000400:W111:white_check_mark::skin-tone-2"
     assert (event.message_id, event.emoji) == ("1599529504.000400", "white_check_mark")
     assert (event.user.id, event.channel.id) == ("W111", "C111")
     on_file = load_event("reaction_added.bolt-python", item={"type": "file", "file": "F1"})

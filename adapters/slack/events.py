@@ -1,12 +1,13 @@
 """Slack's payloads as core events: pure functions over the dicts Slack delivers.
 
 Dedupe keys: Events API events keep the envelope's `event_id` (a retry carries the same one),
-except messages. Slack sends a `message` *and* an `app_mention` event, with different
-`event_id`s, for one message that mentions the bot; both translate to the same `Message`
-keyed by the message itself (`msg:<channel>:<ts>`), so whichever arrives first is handled
-and the other is a duplicate, in one process or across replicas. Slash commands have no
-event id: their `trigger_id` is unique per invocation, and so is a button click's (a
-`block_actions` payload Slack delivers again carries the same one).
+except messages and reactions, keyed by what they are so that an export of the same history
+matches them (`message_key`, `reaction_key`). Slack sends a `message` *and* an
+`app_mention` event, with different `event_id`s, for one message that mentions the bot;
+both translate to the same `Message` keyed by the message itself (`msg:<channel>:<ts>`), so
+whichever arrives first is handled and the other is a duplicate, in one process or across
+replicas. Slash commands have no event id: their `trigger_id` is unique per invocation, and
+so is a button click's (a `block_actions` payload Slack delivers again carries the same one).
 
 The boundary: nothing here raises, whatever the payload holds. A malformed optional field
 (a `thread_ts` that is an object, a profile name that is a list) is left out; an event whose
@@ -196,16 +197,31 @@ def _reaction(body: dict[str, Any], event: dict[str, Any]) -> ReactionAdded | No
     reaction = normalise.line(event.get("reaction"), normalise.EMOJI_CHARS * 2, "reaction")
     if not reaction:
         raise Malformed("reaction is missing")
+    user = _ident(event.get("user"), "user")
+    channel = _ident(item.get("channel"), "item.channel")
+    message_id = fields.optional_ident(item.get("ts"), "item.ts") or ""
     translated = ReactionAdded(
-        event_id,
-        UserRef(PLATFORM, _ident(event.get("user"), "user")),
-        channel_ref(_ident(item.get("channel"), "item.channel")),
+        reaction_key(channel, message_id, user, reaction) if message_id else event_id,
+        UserRef(PLATFORM, user),
+        channel_ref(channel),
         parse_ts(event.get("event_ts") or body.get("event_time")),
-        message_id=fields.optional_ident(item.get("ts"), "item.ts") or "",
+        message_id=message_id,
         emoji=reaction.split("::", 1)[0],
     )
     fields.warn("reaction_added", event_id)
     return translated
+
+
+def message_key(channel: str, ts: str) -> str:
+    """A message's event id: the message itself, whichever delivery (or export) carried it."""
+    return f"msg:{channel}:{ts}"
+
+
+def reaction_key(channel: str, ts: str, user: str, reaction: str) -> str:
+    """A reaction's event id: who reacted with what to which message. An export lists
+    reactions without the delivery's id, so both are keyed by what the reaction is (a
+    reaction taken away and given again is one)."""
+    return f"react:{channel}:{ts}:{user}:{reaction}"
 
 
 def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None):
@@ -219,7 +235,7 @@ def _message(body: dict[str, Any], event: dict[str, Any], bot_user_id: str | Non
     user_id = _ident(event.get("user") or event.get("bot_id"), "user")
     raw, mentions_bot = strip_leading_mention(fields.text(event.get("text")), bot_user_id)
     thread_ts = fields.optional_ident(event.get("thread_ts"), "thread_ts")
-    event_id = f"msg:{channel}:{ts}"
+    event_id = message_key(channel, ts)
     translated = Message(
         event_id,
         UserRef(PLATFORM, user_id, _author_name(fields, event, is_bot), is_bot=is_bot),

@@ -12,6 +12,7 @@ from bot.models.calendars import CalendarFeed
 from bot.models.events import Call, CallInterest, CallTopic, Event, EventRsvp, EventTopic
 from bot.models.home import HomeTab
 from bot.models.housekeeping import AuditEntry, DigestRun, KeyValue
+from bot.models.imports import ImportedUnit, LibraryCandidate
 from bot.models.introductions import (
     IntroGroup,
     IntroMember,
@@ -50,6 +51,7 @@ __all__ = [
     "HandledEvent",
     "HomeTab",
     "Identity",
+    "ImportedUnit",
     "IntroGroup",
     "IntroMember",
     "IntroOptOut",
@@ -58,6 +60,7 @@ __all__ = [
     "KeyValue",
     "KnowledgeEntry",
     "KnowledgeTopic",
+    "LibraryCandidate",
     "LinkCode",
     "Member",
     "Notice",

@@ -14,7 +14,6 @@ from handlers.questions import offers, service, solving
 
 router = Router()
 
-SOLVED_EMOJI = {"white_check_mark", "heavy_check_mark", "ballot_box_with_check", "✅", "✔", "☑"}
 ACCEPT_EMOJI = {"raised_hand", "hand", "✋"}
 
 
@@ -23,7 +22,7 @@ def _accept(event: ReactionAdded) -> bool:
 
 
 def _solved(event: ReactionAdded) -> bool:
-    return emoji.name(event.emoji) in SOLVED_EMOJI
+    return emoji.name(event.emoji) in emoji.SOLVED
 
 
 @router.on(ReactionAdded, when=_accept, watch=offers.OFFERS)
