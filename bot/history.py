@@ -149,6 +149,8 @@ class Importer:
         self.now = now
         self.summary = Summary(dry_run=dry_run)
         self.start, self.end = period(since, until)
+        days = settings.retention_days
+        self.kept_from = now() - timedelta(days=days) if days else None
         self.progress = progress
         self.finder = answered.Finder()
         self._members: dict[tuple[str, str], int] = {}
@@ -174,6 +176,10 @@ class Importer:
             return
         events = [e for e in unit.events if self._in_period(e)]
         outside = len(unit.events) - len(events)
+        old = 0
+        if self.kept_from is not None:
+            young = [e for e in events if e.ts >= self.kept_from]
+            old, events = len(events) - len(young), young
         kept = [e for e in events if not e.user.is_bot]
         for event in kept:
             self.finder.see(event)
@@ -183,7 +189,8 @@ class Importer:
         if self.summary.dry_run:
             done = await self.db.read(self._dry, unit, kept, threads)
         else:
-            done = await self.db.unit(self._write, unit, kept, threads)
+            whole = not outside and not old
+            done = await self.db.unit(self._write, unit, kept, threads, whole)
         summary = self.summary
         summary.units += 1
         messages = sum(1 for e in events if kind_of(e) in ("message", "reply", "direct"))
@@ -194,6 +201,11 @@ class Importer:
             summary.skipped.update(unit.skipped)
             if outside:
                 summary.skipped["outside the period"] += outside
+            if old:
+                summary.skipped[
+                    f"older than CONVENER_RETENTION_DAYS ({self.settings.retention_days} days; "
+                    "retention would delete them)"
+                ] += old
             if unit.events and (bots := len(events) - len(kept)):
                 summary.skipped["posts by bots"] += bots
             for event in kept:
@@ -212,9 +224,16 @@ class Importer:
     # writing ---------------------------------------------------------------------------------
 
     def _write(
-        self, session: Session, unit: Unit, events: list[Event], threads: list[answered.Thread]
+        self,
+        session: Session,
+        unit: Unit,
+        events: list[Event],
+        threads: list[answered.Thread],
+        whole: bool = True,
     ) -> bool:
-        """Write one unit in one transaction; True if it was written before (nothing done)."""
+        """Write one unit in one transaction; True if it was written before (nothing done).
+        A unit cut by the period or the retention is not recorded as imported: another run
+        without the limit reads it again."""
         if session.get(ImportedUnit, unit.key) is not None:
             session.rollback()
             return True
@@ -236,12 +255,13 @@ class Importer:
                 added[kind] += max(result.rowcount, 0)
         self._stamp_joins(session, rows)
         candidates = self._candidates(session, threads)
-        session.add(
-            ImportedUnit(
-                key=unit.key, platform=unit.platform, path=unit.path[:512],
-                rows=sum(added.values()), imported_at=self.now(),
-            )
-        )  # fmt: skip
+        if whole:
+            session.add(
+                ImportedUnit(
+                    key=unit.key, platform=unit.platform, path=unit.path[:512],
+                    rows=sum(added.values()), imported_at=self.now(),
+                )
+            )  # fmt: skip
         session.commit()
         self._count_members(new_members)
         self.summary.rows.update(added)

@@ -3,11 +3,13 @@ library candidates, once, whatever is retried or cut short; bad input changes no
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -20,6 +22,8 @@ from bot.cli import main
 from bot.db import Database, sync_url
 from bot.models import Activity, Channel, Identity, LibraryCandidate, Member
 from bot.settings import Settings
+from handlers.reports.build import write_report
+from handlers.reports.period import parse_period
 from tests import slack_export
 from tests.harness import FakeClock
 
@@ -223,6 +227,21 @@ async def test_since_and_until_limit_the_period(settings, tmp_path):
     summary = await run_import(settings, path, since=date(2024, 3, 5), until=date(2024, 3, 5))
     assert summary.rows == Counter({"message": 2, "reply": 1, "leave": 1})
     assert summary.skipped["outside the period"] == 12  # the first day's events, bots' too
+    everything_else = await run_import(settings, path)  # the first day was not marked done
+    assert everything_else.rows == EXPECTED - summary.rows
+
+
+async def test_history_older_than_the_retention_is_left_out(settings, tmp_path):
+    shorter = settings.model_copy(update={"retention_days": 365})
+    clock = FakeClock(datetime(2025, 3, 5, 0, 0, tzinfo=UTC))  # 2024-03-05 is kept, not the 4th
+    summary = await run_import(shorter, slack_export.write(tmp_path), clock)
+    assert summary.rows == Counter({"message": 2, "reply": 1, "leave": 1})
+    assert (
+        summary.skipped[
+            "older than CONVENER_RETENTION_DAYS (365 days; retention would delete them)"
+        ]
+        == 12
+    )
 
 
 async def test_an_import_cut_short_resumes_to_the_same_rows(settings, tmp_path, monkeypatch):
@@ -230,10 +249,10 @@ async def test_an_import_cut_short_resumes_to_the_same_rows(settings, tmp_path, 
     written = []
     original = history.Importer._write
 
-    def crash_after_two(self, session, unit, events, threads):
+    def crash_after_two(self, session, unit, events, threads, whole=True):
         if len(written) == 2:
             raise KeyboardInterrupt
-        done = original(self, session, unit, events, threads)
+        done = original(self, session, unit, events, threads, whole)
         written.append(unit.path)
         return done
 
@@ -283,6 +302,7 @@ def test_the_same_export_into_a_fresh_database_gives_the_same_rows(tmp_path, sql
 
 def cli(capsys, settings: Settings, monkeypatch, *args: str) -> tuple[int, str, str]:
     monkeypatch.setenv("CONVENER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CONVENER_RETENTION_DAYS", "0")  # the export is from 2024
     for key in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "MATRIX_HOMESERVER"):
         monkeypatch.delenv(key, raising=False)
     code = main(["import", *args])
@@ -362,3 +382,32 @@ def test_slackdump_layout_by_channel_id(tmp_path):
     assert day.path == "C02BUDGET/2024-03-05.json"
     assert day.events[0].channel.name == "#budget-forecasting"
     assert json.loads(json.dumps(day.events[0].event_id)) == "msg:C02BUDGET:1709636400.000100"
+
+
+async def test_the_workbook_covers_the_imported_period(settings, tmp_path):
+    await run_import(settings, slack_export.write(tmp_path))
+    buffer = io.BytesIO()
+    period = parse_period(["2024-03-01", "2024-03-31"], date(2026, 3, 2), "UTC")
+    write_report(
+        sync_url(settings.database_url), period, buffer, now=datetime(2026, 3, 2, tzinfo=UTC),
+        timezone="UTC", pseudonymous=False, community="Municipal Finance Practice",
+    )  # fmt: skip
+    buffer.seek(0)
+    sheet = load_workbook(buffer)["Summary"]
+    summary = {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if row}
+    assert summary["Posting-active members"] == 4
+    assert summary["New members"] == 4
+    assert (summary["Messages"], summary["Replies"], summary["Reactions"]) == (5, 3, 3)
+
+
+def test_the_progress_line_shows_rate_share_and_time_left():
+    stream = io.StringIO()
+    now = [100.0]
+    meter = history.Meter(1000, stream, clock=lambda: now[0])
+    now[0] = 102.0
+    meter(history.Unit("slack", "general/2024-03-04.json", "x", size=250), 5000)
+    assert stream.getvalue() == (
+        "\r[######                  ]  25% 5,000 messages, 2,500/s, 0:06 left  "
+    )
+    meter.close()
+    assert stream.getvalue().endswith("\n")
