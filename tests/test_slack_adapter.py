@@ -564,3 +564,40 @@ async def test_a_refused_send_is_told_to_the_core_as_what_it_is(http_bot):
     http_bot.slack.api_error_next("chat.postMessage", "account_inactive")
     with pytest.raises(Undeliverable, match="account_inactive"):
         await http_bot.adapter.send_dm(ada, "hello")
+
+
+# --- history imported from an export -------------------------------------------------------
+
+
+async def test_what_an_export_brought_in_is_not_logged_again_when_delivered_live(
+    slack_bot, settings, tmp_path
+):
+    """The same message and reaction, once in an export (the message object Slack delivered,
+    without the envelope) and once delivered live over the wire: one row each."""
+    from adapters.slack.export import Export
+    from bot.history import Importer
+    from tests import slack_export
+    from tests.harness import FakeClock
+
+    live_message = load_event("message_channel.bolt-python")
+    live_reaction = load_event("reaction_added.bolt-python")
+    posted = {k: v for k, v in live_message["event"].items()
+              if k not in ("channel", "channel_type", "event_ts")}  # fmt: skip
+    reacted = live_reaction["event"]
+    earlier = {
+        "type": "message", "ts": reacted["item"]["ts"], "user": reacted["item_user"],
+        "text": "Our budget calendar",
+        "reactions": [{"name": reacted["reaction"], "users": [reacted["user"]], "count": 1}],
+    }  # fmt: skip
+    path = slack_export.write_files(tmp_path, {
+        "users.json": [], "channels.json": [{"id": "C111", "name": "practice"}],
+        "practice/2020-09-08.json": [earlier], "practice/2021-01-10.json": [posted],
+    })  # fmt: skip
+    keep_all = settings.model_copy(update={"retention_days": 0})
+    summary = await Importer(slack_bot.app.db, keep_all, FakeClock()).run(Export(path).units())
+    assert summary.rows == {"message": 2, "reaction": 1}
+    before = await slack_bot.activity()
+    await slack_bot.deliver(live_message)
+    await slack_bot.deliver(live_reaction)
+    assert len(slack_bot.seen) == 2  # both reached the core
+    assert await slack_bot.activity() == before

@@ -411,3 +411,23 @@ def test_the_progress_line_shows_rate_share_and_time_left():
     )
     meter.close()
     assert stream.getvalue().endswith("\n")
+
+
+async def test_a_join_seen_live_is_not_imported_again(settings, tmp_path, clock):
+    """Slack's live join (`member_joined_channel`, its own event id) and the export's join
+    notice are the same join: within two minutes of each other, one row."""
+    db = Database(settings.database_url)
+    log = ActivityLog(db, settings, clock)
+    live = translate_event({
+        "type": "event_callback", "event_id": "Ev0JOIN", "event_time": 1709542801,
+        "event": {"type": "member_joined_channel", "user": "U01AMINA",
+                  "channel": "C01GENERAL", "channel_type": "C", "team": "T01",
+                  "event_ts": "1709542801.000300"},
+    })  # fmt: skip
+    assert log.record(live)
+    await log.close()
+    await db.dispose()
+    summary = await run_import(settings, slack_export.write(tmp_path))
+    assert summary.rows["join"] == 1  # Jae-won's; Amina's was seen live
+    kinds = Counter(r[1] for r in rows(settings))
+    assert kinds["join"] == 2
