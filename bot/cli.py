@@ -317,12 +317,15 @@ def import_history(settings: Settings, args: argparse.Namespace) -> int:
         from adapters.slack.export import Export
 
         try:
-            checked = sum(1 for _ in Export(args.source).units())
+            export = Export(args.source)
+            checking = history.Meter(export.total, sys.stderr, "checked")
+            for unit in export.units():
+                if sys.stderr.isatty():
+                    checking(unit, unit.messages)
+            checking.close()
         except history.BadInput as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return 1
-        log.info("%s: %d files read and checked", name, checked)
-        export = Export(args.source)
         units, total = export.units, export.total
     else:
         from adapters.matrix.history import RoomHistory

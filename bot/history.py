@@ -43,7 +43,7 @@ from bot.models import (
 )
 from bot.settings import Settings
 from bot.textkey import NAME_KEY_LENGTH, fold
-from bot.types import ChannelRef, Event, UserRef
+from bot.types import ChannelRef, Event, Message, UserRef
 
 SAME_JOIN = timedelta(minutes=2)
 CHUNK = 2000
@@ -73,6 +73,10 @@ class Unit:
     channels: list[ChannelRef] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     size: int = 0
+
+    @property
+    def messages(self) -> int:
+        return sum(1 for e in self.events if isinstance(e, Message))
 
     @property
     def key(self) -> str:
@@ -542,9 +546,13 @@ class Meter:
     and the time left (by bytes, which an export knows up front)."""
 
     def __init__(
-        self, total: int, stream: TextIO, clock: Callable[[], float] = time.monotonic
+        self,
+        total: int,
+        stream: TextIO,
+        doing: str = "imported",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.total, self.stream, self.clock = total, stream, clock
+        self.total, self.stream, self.clock, self.doing = total, stream, clock, doing
         self.started = self._shown = clock()
         self.read = self.messages = 0
 
@@ -565,7 +573,7 @@ class Meter:
         bar = "#" * int(share * width)
         minutes, seconds = divmod(int(left), 60)
         return (
-            f"[{bar:<{width}}] {share:4.0%} {self.messages:,} messages, "
+            f"[{bar:<{width}}] {share:4.0%} {self.messages:,} messages {self.doing}, "
             f"{self.messages / spent:,.0f}/s, {minutes}:{seconds:02d} left  "
         )
 

@@ -407,7 +407,7 @@ def test_the_progress_line_shows_rate_share_and_time_left():
     now[0] = 102.0
     meter(history.Unit("slack", "general/2024-03-04.json", "x", size=250), 5000)
     assert stream.getvalue() == (
-        "\r[######                  ]  25% 5,000 messages, 2,500/s, 0:06 left  "
+        "\r[######                  ]  25% 5,000 messages imported, 2,500/s, 0:06 left  "
     )
     meter.close()
     assert stream.getvalue().endswith("\n")
