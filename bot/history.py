@@ -578,6 +578,9 @@ class Meter:
         )
 
     def close(self) -> None:
+        """The last line, at 100%: every file is read (some, such as `channels.json`, without
+        a unit of their own)."""
         if self.read:
+            self.read = self.total
             self.stream.write("\r" + self.line(self.clock()).replace("left", "   ") + "\n")
             self.stream.flush()

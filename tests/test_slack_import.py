@@ -431,3 +431,11 @@ async def test_a_join_seen_live_is_not_imported_again(settings, tmp_path, clock)
     assert summary.rows["join"] == 1  # Jae-won's; Amina's was seen live
     kinds = Counter(r[1] for r in rows(settings))
     assert kinds["join"] == 2
+
+
+def test_an_export_read_twice_reads_the_same(tmp_path):
+    export = Export(slack_export.write(tmp_path))
+    first, second = list(export.units()), list(export.units())
+    assert [(u.path, u.digest, len(u.events), u.skipped) for u in first] == [
+        (u.path, u.digest, len(u.events), u.skipped) for u in second
+    ]

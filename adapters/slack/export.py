@@ -129,7 +129,7 @@ class Export:
         self.bots: set[str] = {SLACKBOT}
         self.names: dict[str, str] = {}
         self.channels: dict[str, ChannelRef] = {}
-        self.private: list[str] = []
+        self.private: set[str] = set()
 
     @property
     def total(self) -> int:
@@ -207,7 +207,7 @@ class Export:
                 found, _ = _json(self.source, listing)
                 for chat in found if isinstance(found, list) else []:
                     if isinstance(chat, dict):
-                        self.private.extend(
+                        self.private.update(
                             v for v in (chat.get("name"), chat.get("id")) if isinstance(v, str)
                         )
 
