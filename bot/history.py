@@ -16,6 +16,7 @@ Memory holds the members and channels seen and the recent question-like threads
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -30,13 +31,14 @@ from sqlalchemy.orm import Session
 
 from bot import answered, members, timezones
 from bot.activity import insert_sql, kind_of, row_values
-from bot.db import Database
+from bot.db import Database, upsert
 from bot.errors import UsageError
 from bot.models import (
     Activity,
     Channel,
     Identity,
     ImportedUnit,
+    KeyValue,
     KnowledgeEntry,
     LibraryCandidate,
     Member,
@@ -47,6 +49,29 @@ from bot.types import ChannelRef, Event, Message, UserRef
 
 SAME_JOIN = timedelta(minutes=2)
 CHUNK = 2000
+ERASED = "erased accounts"
+"""The `kv` scope holding a fingerprint of each platform account whose member asked to be
+forgotten, so that importing an old export does not bring their past back."""
+
+
+def account_key(platform: str, user_id: str) -> str:
+    """An account's fingerprint among the erased (SHA-256 of platform and user id)."""
+    return hashlib.sha256(f"{platform}\0{user_id}".encode()).hexdigest()
+
+
+def remember_erased(session: Session, accounts: Iterable[UserRef], now: datetime) -> None:
+    """Note accounts whose member was erased (part of the erasure's transaction)."""
+    rows = [
+        {"scope": ERASED, "key": account_key(u.platform, u.id), "value": "", "updated_at": now}
+        for u in accounts
+    ]
+    if rows:
+        statement = upsert(session, KeyValue)
+        session.execute(statement.on_conflict_do_nothing(), rows)
+
+
+def _erased(session: Session) -> set[str]:
+    return set(session.scalars(select(KeyValue.key).where(KeyValue.scope == ERASED)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +143,7 @@ class Summary:
             f"activity: {would} {kinds} ({sum(self.rows.values()):,} rows; "
             f"{self.already:,} already there)",
             f"period covered: {period}",
-            f"files: {self.units:,} read, {self.units_before:,} imported before",
+            f"files or pages: {self.units:,} read, {self.units_before:,} imported before",
             f"library candidates: {self.candidates:,} (facilitators: `library candidates`)",
         ]
         if self.skipped:
@@ -162,11 +187,14 @@ class Importer:
         self._channels: dict[tuple[str, str], int] = {}
         self._named: dict[tuple[str, str], ChannelRef] = {}
         self._offered: set[tuple[str, str, str]] = set()
+        self._forgotten: set[str] | None = None
 
     async def run(self, units: Iterable[Unit] | AsyncIterable[Unit]) -> Summary:
         if isinstance(units, AsyncIterable):
-            async for unit in units:
-                await self.write(unit)
+            closing = contextlib.aclosing if hasattr(units, "aclose") else contextlib.nullcontext
+            async with closing(units):  # a reader cut short closes its connection now
+                async for unit in units:
+                    await self.write(unit)
         else:
             for unit in units:
                 await self.write(unit)
@@ -184,7 +212,17 @@ class Importer:
         if self.kept_from is not None:
             young = [e for e in events if e.ts >= self.kept_from]
             old, events = len(events) - len(young), young
+        if self._forgotten is None:
+            self._forgotten = await self.db.read(_erased)
         kept = [e for e in events if not e.user.is_bot]
+        forgotten = len(kept)
+        if self._forgotten:
+            kept = [e for e in kept if account_key(e.platform, e.user.id) not in self._forgotten]
+            unit.profiles = [
+                p for p in unit.profiles
+                if account_key(p.user.platform, p.user.id) not in self._forgotten
+            ]  # fmt: skip
+        forgotten -= len(kept)
         for event in kept:
             self.finder.see(event)
         threads = self.finder.changed()
@@ -210,8 +248,10 @@ class Importer:
                     f"older than CONVENER_RETENTION_DAYS ({self.settings.retention_days} days; "
                     "retention would delete them)"
                 ] += old
-            if unit.events and (bots := len(events) - len(kept)):
+            if unit.events and (bots := len(events) - len(kept) - forgotten):
                 summary.skipped["posts by bots"] += bots
+            if forgotten:
+                summary.skipped["by members who asked to be forgotten"] += forgotten
             for event in kept:
                 if summary.first is None or event.ts < summary.first:
                     summary.first = event.ts

@@ -439,3 +439,30 @@ def test_an_export_read_twice_reads_the_same(tmp_path):
     assert [(u.path, u.digest, len(u.events), u.skipped) for u in first] == [
         (u.path, u.digest, len(u.events), u.skipped) for u in second
     ]
+
+
+async def test_a_member_who_asked_to_be_forgotten_stays_forgotten_on_import(settings, tmp_path):
+    from handlers.privacy.erase import erase
+
+    path = slack_export.write(tmp_path)
+    await run_import(settings, path)
+    engine = create_engine(sync_url(settings.database_url), poolclass=NullPool)
+    with Session(engine) as session:
+        amina = session.scalar(select(Identity.member_id).where(Identity.user_id == "U01AMINA"))
+        erase(session, amina, datetime(2026, 3, 2, tzinfo=UTC))
+        session.execute(text("DELETE FROM imported_units"))  # as if from a new export
+        session.commit()
+    before = everything(settings)
+    summary = await run_import(settings, path)
+    assert summary.skipped["by members who asked to be forgotten"] == 4
+    assert summary.members_new == 0 and sum(summary.rows.values()) == 0
+    after = everything(settings)
+    assert {k: after[k] for k in ("members", "identities", "activity")} == {
+        k: before[k] for k in ("members", "identities", "activity")
+    }
+    with Session(engine) as session:
+        names = set(session.scalars(select(Member.display_name)))
+        assert not {"Amina", "Amina Wanjiru"} & names
+        assert session.scalar(select(func.count()).select_from(LibraryCandidate).where(
+            LibraryCandidate.question.is_not(None))) == 0  # fmt: skip
+    engine.dispose()

@@ -34,6 +34,7 @@ from bot.models import (
     IntroRound,
     IntroSchedule,
     KnowledgeEntry,
+    LibraryCandidate,
     LinkCode,
     Member,
     Notice,
@@ -66,6 +67,8 @@ PLAIN_MEMBER_COLUMNS: tuple[Column, ...] = (
     LinkCode.__table__.c.claimed_by,
     IntroSchedule.__table__.c.updated_by,
     IntroRound.__table__.c.started_by,
+    LibraryCandidate.__table__.c.asked_by,
+    LibraryCandidate.__table__.c.decided_by,
 )
 
 _PROFILE_FIELDS = ("city", "org", "role_title", "timezone", "language")
@@ -344,6 +347,20 @@ async def _move_references(session: AsyncSession, keep_id: int, gone_id: int) ->
             )
             await session.execute(delete(table).where(column == gone_id, clash))
         await session.execute(update(table).where(column == gone_id).values({column: keep_id}))
+    await _move_candidate_answers(session, keep_id, gone_id)
+
+
+async def _move_candidate_answers(session: AsyncSession, keep_id: int, gone_id: int) -> None:
+    """Answers in waiting library candidates name their author by member id inside JSON."""
+    waiting = await session.scalars(
+        select(LibraryCandidate).where(LibraryCandidate.answers.is_not(None))
+    )
+    for candidate in waiting:
+        answers = candidate.answers or []
+        if any(a.get("member_id") == gone_id for a in answers):
+            candidate.answers = [
+                {**a, "member_id": keep_id} if a.get("member_id") == gone_id else a for a in answers
+            ]
 
 
 def _earliest(*values: datetime | None) -> datetime | None:

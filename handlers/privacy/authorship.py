@@ -1,11 +1,13 @@
 """Which parts of the library a member wrote.
 
-A kept question's body is the question, a blank line, then one line per answer,
-`<author's display name>: <answer on one line>` (handlers/questions/service.py,
-keep_in_library). An answer is attributed to a member when its line starts with one of the
-member's names (their display name, an account's name or user id) and the member replied in
-that entry's thread (the activity log), so a namesake's answers elsewhere are left alone.
-A name the member had before renaming is not known, so answers kept under it are not found.
+A kept question's body is the question, a blank line, then one line per answer, `<author's
+display name>: <answer on one line>` (handlers/knowledge/keeping.py); a thread kept without
+a question (chosen by a facilitator, or a library candidate from imported history) has the
+same shape, its first paragraph standing for the question. An answer is attributed to a
+member when its line starts with one of the member's names (their display name, an account's
+name or user id) and the member replied in that entry's thread (the activity log), so a
+namesake's answers elsewhere are left alone. A name the member had before renaming is not
+known, so answers kept under it are not found.
 """
 
 from __future__ import annotations
@@ -38,13 +40,18 @@ def answers_by(session: Session, member_id: int) -> list[tuple[KnowledgeEntry, d
     )
     rows = session.execute(
         select(KnowledgeEntry, Question.text)
-        .join(Question, Question.id == KnowledgeEntry.question_id)
+        .outerjoin(Question, Question.id == KnowledgeEntry.question_id)
         .where(replied, KnowledgeEntry.created_by.is_distinct_from(member_id))
         .order_by(KnowledgeEntry.id)
     )
     found = []
     for entry, question in rows:
-        first_answer = question.count("\n") + 2  # the question's lines, then a blank one
+        if question is not None:
+            first_answer = question.count("\n") + 2  # the question's lines, then a blank one
+        elif "\n\n" in entry.body:  # a thread kept without a question: its first paragraph
+            first_answer = entry.body.split("\n\n", 1)[0].count("\n") + 2
+        else:
+            continue
         lines = entry.body.split("\n")
         mine = {
             n: lines[n][len(prefix) :]

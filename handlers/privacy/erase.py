@@ -3,8 +3,10 @@
 What goes: the profile (a neutral name instead; the language too), every platform account's
 link to the member, expertise, onboarding, link codes, roles, offers to route their messages,
 the notes and profile snapshots of their expressions of interest, the text of their questions
-and of their logged activity, the library entries they created, and their answers kept in
-other entries.
+and of their logged activity, the library entries they created, their answers kept in other
+entries, and their words in library candidates (a candidate they asked is dropped, and so is
+one left with no answer). A fingerprint of each account stays (`bot.history.ERASED`), so
+importing an old export does not bring their past back.
 What stays: the member row, nameless, with its activity rows (metadata only), event sign-ups
 and expressions of interest (without text), so the community's counts stay right.
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, null, select, update
 from sqlalchemy.orm import Session
 
-from bot import activity, audit
+from bot import activity, audit, history
 from bot.errors import CommandError
 from bot.i18n import _
 from bot.models import (
@@ -25,6 +27,7 @@ from bot.models import (
     Expertise,
     Identity,
     KnowledgeEntry,
+    LibraryCandidate,
     LinkCode,
     Member,
     Onboarding,
@@ -66,6 +69,7 @@ def erase(session: Session, member_id: int, now: datetime) -> list[UserRef]:
     )
     session.execute(delete(KnowledgeEntry).where(KnowledgeEntry.created_by == member_id))
     session.execute(update(Question).where(Question.asker_id == member_id).values(text=ERASED))
+    _erase_candidates(session, member_id, now)
     session.execute(update(Activity).where(Activity.member_id == member_id).values(text=None))
     session.execute(
         update(CallInterest)
@@ -79,9 +83,42 @@ def erase(session: Session, member_id: int, now: datetime) -> list[UserRef]:
         for i in session.scalars(select(Identity).where(Identity.member_id == member_id))
     ]
     session.execute(delete(Identity).where(Identity.member_id == member_id))
+    history.remember_erased(session, accounts, now)
     member.display_name = FORMER_MEMBER
     member.city = member.org = member.role_title = member.timezone = member.language = None
     member.is_away, member.away_until, member.erased_at = False, None, now
     audit.record(session, audit.FORGET, now, actor_id=member_id, subject_id=member_id)
     session.commit()
     return accounts
+
+
+def _erase_candidates(session: Session, member_id: int, now: datetime) -> None:
+    """The member's words in library candidates: a candidate they asked is dropped with its
+    text; their answers leave the others, and a candidate left with none is dropped."""
+    dropped = {"question": null(), "answers": null()}
+    session.execute(
+        update(LibraryCandidate)
+        .where(LibraryCandidate.asked_by == member_id, LibraryCandidate.status == "open")
+        .values(status="dropped", decided_at=now, **dropped)
+    )
+    session.execute(
+        update(LibraryCandidate).where(LibraryCandidate.asked_by == member_id).values(**dropped)
+    )
+    held = session.execute(
+        select(LibraryCandidate.id, LibraryCandidate.status, LibraryCandidate.answers).where(
+            LibraryCandidate.answers.is_not(None)
+        )
+    ).all()
+    for candidate_id, status, answers in held:
+        left = [a for a in answers or [] if a.get("member_id") != member_id]
+        if len(left) == len(answers or []):
+            continue
+        if left:
+            values: dict = {"answers": left}
+        elif status == "open":
+            values = {"status": "dropped", "decided_at": now, **dropped}
+        else:
+            values = dropped
+        session.execute(
+            update(LibraryCandidate).where(LibraryCandidate.id == candidate_id).values(**values)
+        )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.commands import excerpt
 from bot.i18n import ENGLISH, Message, _, render
 from bot.models import (
     Activity,
@@ -26,6 +27,7 @@ from bot.models import (
     IntroOptOut,
     IntroRound,
     KnowledgeEntry,
+    LibraryCandidate,
     Member,
     Onboarding,
     Question,
@@ -187,7 +189,28 @@ def library(session: Session, member_id: int) -> list[tuple]:
     answers: list[tuple] = []
     for entry, mine in answers_by(session, member_id):
         answers += [(entry.id, _("your answer"), entry.title, None, text) for text in mine.values()]
-    return created + answers
+    return created + answers + candidates(session, member_id)
+
+
+def candidates(session: Session, member_id: int) -> list[tuple]:
+    """What the member wrote in threads offered to the library from imported history and not
+    decided yet (no entry: none is made until a facilitator keeps one)."""
+    found: list[tuple] = []
+    for candidate in session.scalars(
+        select(LibraryCandidate)
+        .where(LibraryCandidate.question.is_not(None))
+        .order_by(LibraryCandidate.id)
+    ):
+        title = excerpt(candidate.question, 200)
+        if candidate.asked_by == member_id:
+            found.append((None, _("your question, offered to the library"), title, None,
+                          candidate.question))  # fmt: skip
+        found += [
+            (None, _("your answer, offered to the library"), title, None, answer["text"])
+            for answer in candidate.answers or []
+            if answer.get("member_id") == member_id
+        ]
+    return found
 
 
 def activity(session: Session, member_id: int) -> list[tuple]:
