@@ -27,7 +27,7 @@ from typing import IO
 from benchmarks.common import MARKER, WORK
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["ingest", "latency", "outbox", "report", "routing", "scheduler", "search"]
+MODULES = ["importing", "ingest", "latency", "outbox", "report", "routing", "scheduler", "search"]
 QUICK_ENV = {"BENCH_QUICK": "1", "BENCH_REPORT_SIZES": "10000,100000"}
 BESIDE_IN_QUICK = {"scheduler"}  # waits for a wall-clock minute: runs beside the others
 TIMEOUT = {False: 900.0, True: 300.0}  # seconds for one benchmark (full, quick)
