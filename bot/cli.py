@@ -319,9 +319,9 @@ def import_history(settings: Settings, args: argparse.Namespace) -> int:
         try:
             export = Export(args.source)
             checking = history.Meter(export.total, sys.stderr, "checked")
-            for unit in export.units():
+            for size, messages in export.check():
                 if sys.stderr.isatty():
-                    checking(unit, unit.messages)
+                    checking.advance(size, messages)
             checking.close()
         except history.BadInput as exc:
             print(f"{name}: {exc}", file=sys.stderr)

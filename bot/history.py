@@ -16,17 +16,19 @@ Memory holds the members and channels seen and the recent question-like threads
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TextIO
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import answered, members, timezones
@@ -45,10 +47,11 @@ from bot.models import (
 )
 from bot.settings import Settings
 from bot.textkey import NAME_KEY_LENGTH, fold
-from bot.types import ChannelRef, Event, Message, UserRef
+from bot.types import ChannelRef, Event, UserRef
 
 SAME_JOIN = timedelta(minutes=2)
 CHUNK = 2000
+CHECKPOINT = 20_000  # pages (80 MB): SQLite's 1,000 made a checkpoint of every few files
 ERASED = "erased accounts"
 """The `kv` scope holding a fingerprint of each platform account whose member asked to be
 forgotten, so that importing an old export does not bring their past back."""
@@ -100,10 +103,6 @@ class Unit:
     size: int = 0
 
     @property
-    def messages(self) -> int:
-        return sum(1 for e in self.events if isinstance(e, Message))
-
-    @property
     def key(self) -> str:
         return hashlib.sha256(f"{self.platform}\0{self.path}\0{self.digest}".encode()).hexdigest()
 
@@ -152,6 +151,40 @@ class Summary:
         return found
 
 
+async def read_ahead(units: Iterable[Unit], depth: int = 2) -> AsyncIterator[Unit]:
+    """The units, read on a thread of their own up to `depth` ahead, so that reading the
+    next file goes on while the last one is written. What reading raises is raised here."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Unit | BaseException | None] = asyncio.Queue(depth)
+    stop = threading.Event()
+
+    def hand(item: Unit | BaseException | None) -> None:
+        if not stop.is_set():
+            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+    def read() -> None:
+        try:
+            for unit in units:
+                if stop.is_set():
+                    return
+                hand(unit)
+            hand(None)
+        except BaseException as exc:  # handed over: the importer's caller sees it
+            hand(exc)
+
+    reader = threading.Thread(target=read, name="history-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while not queue.empty():  # a reader waiting to hand a unit over may finish
+            queue.get_nowait()
+
+
 def period(since: date | None, until: date | None) -> tuple[datetime | None, datetime | None]:
     """`--since` / `--until` (inclusive days, UTC) as instants: [start, end)."""
     start = datetime.combine(since, datetime.min.time(), UTC) if since else None
@@ -188,15 +221,14 @@ class Importer:
         self._named: dict[tuple[str, str], ChannelRef] = {}
         self._offered: set[tuple[str, str, str]] = set()
         self._forgotten: set[str] | None = None
+        self._joins_live_from: datetime | None = None
+        self.started = now()
 
     async def run(self, units: Iterable[Unit] | AsyncIterable[Unit]) -> Summary:
-        if isinstance(units, AsyncIterable):
-            closing = contextlib.aclosing if hasattr(units, "aclose") else contextlib.nullcontext
-            async with closing(units):  # a reader cut short closes its connection now
-                async for unit in units:
-                    await self.write(unit)
-        else:
-            for unit in units:
+        ahead = units if isinstance(units, AsyncIterable) else read_ahead(units)
+        closing = contextlib.aclosing if hasattr(ahead, "aclose") else contextlib.nullcontext
+        async with closing(ahead):  # a reader cut short closes its files or connection now
+            async for unit in ahead:
                 await self.write(unit)
         return self.summary
 
@@ -281,6 +313,8 @@ class Importer:
         if session.get(ImportedUnit, unit.key) is not None:
             session.rollback()
             return True
+        if session.get_bind().dialect.name == "sqlite":  # checkpoint the log less often
+            session.connection().exec_driver_sql(f"PRAGMA wal_autocheckpoint={CHECKPOINT}")
         new_members = self._resolve_members(session, unit, events, threads)
         self._resolve_channels(session, unit, events)
         rows = self._rows(events)
@@ -307,14 +341,14 @@ class Importer:
                 )
             )  # fmt: skip
         session.commit()
-        self._count_members(new_members)
+        self._count_members(*new_members)
         self.summary.rows.update(added)
         self.summary.already += len(events) - sum(added.values())
         self.summary.candidates += candidates
         return False
 
-    def _count_members(self, new: set[tuple[str, str]]) -> None:
-        for key in self._members:
+    def _count_members(self, seen: Iterable[tuple[str, str]], new: set[tuple[str, str]]) -> None:
+        for key in seen:
             if key not in self._counted:
                 self._counted.add(key)
                 if key in new:
@@ -338,26 +372,28 @@ class Importer:
 
     def _resolve_members(
         self, session: Session, unit: Unit, events: list[Event], threads: list[answered.Thread]
-    ) -> set[tuple[str, str]]:
+    ) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
         """Member ids for everyone in the unit, creating the unknown; profiles applied (a
         new member takes the export's fields, a known one only fills what is empty). The
-        keys of the members created."""
+        keys of the unit's people and of the members created."""
         wanted = self._people(unit, events, threads)
         profiles = {(p.user.platform, p.user.id): p for p in unit.profiles}
         unknown = {k: u for k, u in wanted.items() if k not in self._members or k in profiles}
         found = _identities(session, unknown)
-        created: set[tuple[str, str]] = set()
+        made: dict[tuple[str, str], Member] = {}
         for key, user in unknown.items():
             if key not in found:
                 member, is_new = members.create(session, user, self.now())
                 found[key] = member.id
                 if is_new:
-                    created.add(key)
+                    made[key] = member
         for key, profile in profiles.items():
             if key in found and not profile.user.is_bot:
-                _apply(session, found[key], profile, fresh=key in created)
+                member = made.get(key) or session.get(Member, found[key])
+                if member is not None:
+                    _apply(member, profile, fresh=key in made)
         self._members.update(found)
-        return created
+        return list(wanted), set(made)
 
     def _resolve_channels(self, session: Session, unit: Unit, events: list[Event]) -> None:
         wanted = {(c.platform, c.id): c for c in unit.channels}
@@ -392,10 +428,11 @@ class Importer:
     def _without_seen_joins(self, session: Session, rows: list[tuple]) -> list[tuple]:
         """Leave out joins and leaves already stored under another id (seen live)."""
         moves = [r for r in rows if r[2] in ("join", "leave")]
-        if not moves:
+        if not moves or max(r[0] for r in moves) < self._live_from(session) - SAME_JOIN:
             return rows
         stored = session.execute(
             select(Activity.member_id, Activity.channel_id, Activity.kind, Activity.ts).where(
+                Activity.member_id.in_({self._members[(r[-2], r[-1])] for r in moves}),
                 Activity.kind.in_(("join", "leave")),
                 Activity.channel_id.in_({r[1] for r in moves}),
                 Activity.ts >= min(r[0] for r in moves) - SAME_JOIN,
@@ -417,6 +454,21 @@ class Importer:
 
         return [r for r in rows if not already(r)]
 
+    def _live_from(self, session: Session) -> datetime:
+        """The earliest join or leave stored under a live delivery's id (the imports' own
+        start `join:`/`leave:`), or this import's start: before it, no join needs looking
+        for."""
+        if self._joins_live_from is None:
+            first = session.scalar(
+                select(func.min(Activity.ts)).where(
+                    Activity.kind.in_(("join", "leave")),
+                    Activity.event_id.not_like("join:%"),
+                    Activity.event_id.not_like("leave:%"),
+                )
+            )
+            self._joins_live_from = min(first, self.started) if first else self.started
+        return self._joins_live_from
+
     def _stamp_joins(self, session: Session, rows: list[tuple]) -> None:
         """A member's first join seen in the past is when they joined; they are not welcomed
         as newcomers later (they were here before Convener)."""
@@ -426,65 +478,82 @@ class Importer:
                 member_id = self._members[(row[-2], row[-1])]
                 if member_id not in first or row[0] < first[member_id]:
                     first[member_id] = row[0]
-        for member_id, ts in first.items():
-            session.execute(
-                update(Member)
-                .where(Member.id == member_id)
-                .where(or_(Member.joined_at.is_(None), Member.joined_at > ts))
-                .values(joined_at=ts)
-            )
-            session.execute(
-                update(Member)
-                .where(Member.id == member_id, Member.welcomed_at.is_(None))
-                .values(welcomed_at=ts)
-            )
+        if not first:
+            return
+        stamps = [{"member": member_id, "ts": ts} for member_id, ts in first.items()]
+        table = Member.__table__
+        member, ts = bindparam("member"), bindparam("ts", type_=table.c.joined_at.type)
+        session.execute(
+            update(table)
+            .where(table.c.id == member)
+            .where(or_(table.c.joined_at.is_(None), table.c.joined_at > ts))
+            .values(joined_at=ts),
+            stamps,
+        )
+        session.execute(
+            update(table)
+            .where(table.c.id == member, table.c.welcomed_at.is_(None))
+            .values(welcomed_at=ts),
+            stamps,
+        )
 
     def _candidates(self, session: Session, threads: list[answered.Thread]) -> int:
         """Offer answered threads to the library (new ones; an open one gains its new
         answers; one kept, dropped or already in the library is left alone)."""
-        found = 0
-        now = self.now()
+        wanted = {}
         for thread in threads:
             channel_id = self._channels.get(thread.channel_key)
-            if channel_id is None:
-                continue
-            kept = session.scalar(
-                select(KnowledgeEntry.id).where(
-                    KnowledgeEntry.channel_id == channel_id,
-                    KnowledgeEntry.message_id == thread.message_id,
+            if channel_id is not None:
+                wanted[(channel_id, thread.message_id)] = thread
+        if not wanted:
+            return 0
+        channels = {c for c, _ in wanted}
+        ids = [m for _, m in wanted]
+        kept = {
+            (channel_id, message_id)
+            for channel_id, message_id in session.execute(
+                select(KnowledgeEntry.channel_id, KnowledgeEntry.message_id).where(
+                    KnowledgeEntry.channel_id.in_(channels), KnowledgeEntry.message_id.in_(ids)
                 )
             )
-            if kept is not None:
-                continue
-            held = session.execute(
-                select(LibraryCandidate.id, LibraryCandidate.status, LibraryCandidate.question)
-                .where(LibraryCandidate.channel_id == channel_id,
-                       LibraryCandidate.message_id == thread.message_id)
-            ).first()  # fmt: skip
-            if held is not None and (held.status != "open" or held.question is None):
+        }
+        held = {
+            (row.channel_id, row.message_id): row
+            for row in session.execute(
+                select(LibraryCandidate.id, LibraryCandidate.channel_id,
+                       LibraryCandidate.message_id, LibraryCandidate.status,
+                       LibraryCandidate.question)
+                .where(LibraryCandidate.channel_id.in_(channels),
+                       LibraryCandidate.message_id.in_(ids))
+            )
+        }  # fmt: skip
+        now, new = self.now(), []
+        for key, thread in wanted.items():
+            if key in kept:
                 continue
             answers = [
                 {"member_id": self._members[(u.platform, u.id)], "text": text}
                 for u, text in thread.answers
             ]
             signal = thread.signal or "thanks"
-            if held is not None:
-                session.execute(
-                    update(LibraryCandidate)
-                    .where(LibraryCandidate.id == held.id)
-                    .values(answers=answers, signal=signal)
-                )
+            if key in held:
+                row = held[key]
+                if row.status == "open" and row.question is not None:
+                    session.execute(
+                        update(LibraryCandidate)
+                        .where(LibraryCandidate.id == row.id)
+                        .values(answers=answers, signal=signal)
+                    )
                 continue
-            session.add(
-                LibraryCandidate(
-                    channel_id=channel_id, message_id=thread.message_id,
-                    asked_by=self._members[(thread.asker.platform, thread.asker.id)],
-                    asked_at=thread.asked_at, question=thread.question[:4000], answers=answers,
-                    signal=signal, found_at=now, status="open",
-                )
-            )  # fmt: skip
-            found += 1
-        return found
+            new.append({
+                "channel_id": key[0], "message_id": key[1],
+                "asked_by": self._members[(thread.asker.platform, thread.asker.id)],
+                "asked_at": thread.asked_at, "question": thread.question[:4000],
+                "answers": answers, "signal": signal, "found_at": now, "status": "open",
+            })  # fmt: skip
+        if new:
+            session.execute(insert(LibraryCandidate), new)
+        return len(new)
 
     # a dry run -------------------------------------------------------------------------------
 
@@ -498,7 +567,7 @@ class Importer:
         found = _identities(session, unknown)
         for key in unknown:
             self._members[key] = found.get(key, 0)
-        self._count_members({k for k in unknown if k not in found})
+        self._count_members(unknown, {k for k in unknown if k not in found})
         for event in events:
             key = (event.channel.platform, event.channel.id)
             if key not in self._channels:
@@ -559,11 +628,10 @@ def _identities(
     return found
 
 
-def _apply(session: Session, member_id: int, profile: Profile, *, fresh: bool) -> None:
+def _apply(member: Member, profile: Profile, *, fresh: bool) -> None:
     """The export's profile fields: all of them for a member it created, and for a member
     Convener knew only those still empty (what a member set stands)."""
-    member = session.get(Member, member_id)
-    if member is None or member.erased_at is not None:
+    if member.erased_at is not None:
         return
     zone = None
     if profile.timezone:
@@ -597,7 +665,10 @@ class Meter:
         self.read = self.messages = 0
 
     def __call__(self, unit: Unit, messages: int) -> None:
-        self.read += unit.size
+        self.advance(unit.size, messages)
+
+    def advance(self, size: int, messages: int) -> None:
+        self.read += size
         self.messages += messages
         now = self.clock()
         if now - self._shown >= 0.25:
