@@ -38,7 +38,6 @@ from bot.errors import UsageError
 from bot.models import (
     Activity,
     Channel,
-    Identity,
     ImportedUnit,
     KeyValue,
     KnowledgeEntry,
@@ -379,7 +378,7 @@ class Importer:
         wanted = self._people(unit, events, threads)
         profiles = {(p.user.platform, p.user.id): p for p in unit.profiles}
         unknown = {k: u for k, u in wanted.items() if k not in self._members or k in profiles}
-        found = _identities(session, unknown)
+        found = members.member_ids(session, unknown)
         made: dict[tuple[str, str], Member] = {}
         for key, user in unknown.items():
             if key not in found:
@@ -564,7 +563,7 @@ class Importer:
             return True
         wanted = self._people(unit, events, [])
         unknown = {k: u for k, u in wanted.items() if k not in self._members}
-        found = _identities(session, unknown)
+        found = members.member_ids(session, unknown)
         for key in unknown:
             self._members[key] = found.get(key, 0)
         self._count_members(unknown, {k for k in unknown if k not in found})
@@ -608,24 +607,6 @@ class Importer:
             )
             self.summary.candidates += not offered
         return False
-
-
-def _identities(
-    session: Session, wanted: dict[tuple[str, str], UserRef]
-) -> dict[tuple[str, str], int]:
-    found: dict[tuple[str, str], int] = {}
-    by_platform: dict[str, list[str]] = {}
-    for platform, user_id in wanted:
-        by_platform.setdefault(platform, []).append(user_id)
-    for platform, ids in by_platform.items():
-        for at in range(0, len(ids), 500):
-            rows = session.execute(
-                select(Identity.user_id, Identity.member_id).where(
-                    Identity.platform == platform, Identity.user_id.in_(ids[at : at + 500])
-                )
-            )
-            found.update({(platform, user_id): member_id for user_id, member_id in rows})
-    return found
 
 
 def _apply(member: Member, profile: Profile, *, fresh: bool) -> None:

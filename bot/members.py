@@ -216,13 +216,19 @@ async def resolve_many(
 async def _member_ids(
     session: AsyncSession, wanted: dict[tuple[str, str], UserRef]
 ) -> dict[tuple[str, str], int]:
+    return await session.run_sync(member_ids, wanted)
+
+
+def member_ids(session: Session, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """The member ids of the (platform, user id) accounts Convener knows, in a few queries.
+    Synchronous, for units of work."""
     found: dict[tuple[str, str], int] = {}
     by_platform: dict[str, list[str]] = {}
     for platform, user_id in wanted:
         by_platform.setdefault(platform, []).append(user_id)
     for platform, ids in by_platform.items():
         for start in range(0, len(ids), 500):
-            rows = await session.execute(
+            rows = session.execute(
                 select(Identity.user_id, Identity.member_id).where(
                     Identity.platform == platform, Identity.user_id.in_(ids[start : start + 500])
                 )
