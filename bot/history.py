@@ -10,8 +10,14 @@ event already seen live adds nothing. Joins are the exception the platforms forc
 join and the export's join notice carry different ids, so an imported join within two minutes
 of a stored one for the same member and channel is the same join.
 
-Memory holds the members and channels seen and the recent question-like threads
-(`bot.answered`), never the history itself.
+Left out, and counted in the summary: bots, what happened outside `--since`/`--until` or
+before the retention period (the nightly retention would delete it), and the accounts of
+members who asked to be forgotten (`remember_erased`), so an old export does not bring them
+back.
+
+Memory holds the members and channels seen, the recent question-like threads
+(`bot.answered`) and the next units, read ahead on a thread of their own (`read_ahead`),
+never the history itself.
 """
 
 from __future__ import annotations
