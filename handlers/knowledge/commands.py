@@ -47,7 +47,12 @@ async def search(ctx: Context, cmd: Command) -> Message:
 async def line(ctx: Context, hit: library.Hit) -> Message:
     """One result: number, title, excerpt, topics and a link."""
     entry = hit.entry
-    where = await library.link(ctx, entry) or _("question #{id}", id=entry.question_id)
+    where = await library.link(ctx, entry)
+    if where is None:  # no link: the question's number, or the thread's channel
+        if entry.question_id is not None:
+            where = _("question #{id}", id=entry.question_id)
+        else:
+            where = await library.place(ctx, entry) or ""
     said = {"id": entry.id, "title": entry.title, "where": where}
     excerpt = hit.excerpt if hit.excerpt and hit.excerpt != entry.title else None
     topics_ = ", ".join(hit.topics)

@@ -228,14 +228,25 @@ async def link(ctx: Context, entry: KnowledgeEntry) -> str | None:
     """Where an entry is read: a resource's URL, or a link to a kept question's thread."""
     if entry.url:
         return entry.url
-    if entry.channel_id is None:
-        return None
-    async with ctx.db() as session:
-        channel = await session.get(Channel, entry.channel_id)
+    channel = await _channel(ctx, entry)
     if channel is None:
         return None
     ref = ChannelRef(channel.platform, channel.channel_id, channel.name)
     return await ctx.permalink(ref, entry.message_id)
+
+
+async def place(ctx: Context, entry: KnowledgeEntry) -> str | None:
+    """The name of the channel a kept thread is in, for when no link can be given (a
+    platform that is not running, or has no links)."""
+    channel = await _channel(ctx, entry)
+    return (channel.name or channel.channel_id) if channel is not None else None
+
+
+async def _channel(ctx: Context, entry: KnowledgeEntry) -> Channel | None:
+    if entry.channel_id is None:
+        return None
+    async with ctx.db() as session:
+        return await session.get(Channel, entry.channel_id)
 
 
 async def shown(session: AsyncSession, hits: list[Hit]) -> None:
