@@ -133,6 +133,7 @@ class Summary:
     units_before: int = 0
     candidates: int = 0
     messages: int = 0
+    deleted: int = 0
 
     def lines(self) -> list[str]:
         would = "would add" if self.dry_run else "added"
@@ -143,11 +144,13 @@ class Summary:
         found = [
             f"{'dry run: nothing written. ' if self.dry_run else ''}"
             f"members: {self.members_new:,} new, {self.members_matched:,} matched; "
-            f"channels: {self.channels:,}",
+            f"channels: {self.channels:,}"
+            + (f"; deleted accounts: {self.deleted:,} (their past kept)" if self.deleted else ""),
             f"activity: {would} {kinds} ({sum(self.rows.values()):,} rows; "
             f"{self.already:,} already there)",
             f"period covered: {period}",
-            f"files or pages: {self.units:,} read, {self.units_before:,} imported before",
+            f"files or pages: {self.units:,} read ({self.messages:,} messages), "
+            f"{self.units_before:,} imported before",
             f"library candidates: {self.candidates:,} (facilitators: `library candidates`)",
         ]
         if self.skipped:
@@ -347,6 +350,7 @@ class Importer:
             )  # fmt: skip
         session.commit()
         self._count_members(*new_members)
+        self.summary.deleted += sum(1 for p in unit.profiles if p.deleted)
         self.summary.rows.update(added)
         self.summary.already += len(events) - sum(added.values())
         self.summary.candidates += candidates

@@ -314,7 +314,8 @@ def test_the_command_prints_a_summary(capsys, settings, tmp_path, monkeypatch):
     path = slack_export.write(tmp_path, zipped=True)
     code, out, err = cli(capsys, settings, monkeypatch, "slack", str(path))
     assert code == 0, err
-    assert "members: 4 new, 0 matched; channels: 2" in out
+    assert "members: 4 new, 0 matched; channels: 2; deleted accounts: 1 (their past kept)" in out
+    assert "files or pages: 4 read (9 messages), 0 imported before" in out
     assert "added 3 join" not in out and "2 join, 1 leave, 5 message, 3 reaction, 3 reply" in out
     assert "period covered: 2024-03-04 to 2024-03-05" in out
     assert "library candidates: 1" in out
