@@ -13,11 +13,6 @@ from datetime import datetime, timedelta
 from bot import emoji
 from bot.types import Event, Message, ReactionAdded, UserRef
 
-SOLVED = frozenset(
-    {"white_check_mark", "heavy_check_mark", "ballot_box_with_check", "✅", "✔", "☑"}
-)
-"""The reactions that mark a question answered (as `✅` does for live questions)."""
-
 REMEMBER = timedelta(days=90)
 MOST_OPEN = 5000
 MOST_ANSWERS = 20

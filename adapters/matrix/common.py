@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import aiohttp
+from nio import AsyncClient
 
 log = logging.getLogger("adapters.matrix.adapter")
 """One logger for the whole adapter, named after the module it was first written in, so that
@@ -22,6 +23,19 @@ class MatrixError(RuntimeError):
 
 class MatrixNotReady(MatrixError):
     """An outbound operation before the adapter is ready (or after it stopped)."""
+
+
+async def get_json(client: AsyncClient, path: str) -> tuple[int, Any]:
+    """GET a client-server API path with the client's token: the HTTP status and the JSON
+    answer (None when it is not JSON). A lost connection raises one of `CONNECTION_ERRORS`."""
+    headers = {"Authorization": f"Bearer {client.access_token}"}
+    response = await client.send("GET", path, headers=headers)
+    async with response:
+        try:
+            body = await response.json(content_type=None)
+        except ValueError:
+            body = None
+        return response.status, body
 
 
 def for_log(value: Any) -> str:

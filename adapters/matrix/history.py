@@ -46,7 +46,7 @@ from nio.events import Event as NioEvent
 
 from adapters.matrix import events
 from adapters.matrix.adapter import MatrixAdapter
-from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, log
+from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, get_json, log
 from adapters.matrix.events import ENCRYPTED, MESSAGE
 from adapters.matrix.text import PLATFORM, addressed
 from bot.db import Database
@@ -369,27 +369,22 @@ async def _get(client: AsyncClient, path: str) -> dict:
     """GET a client-server API path: its JSON object. A lost connection, a server fault or
     "slow down" is tried again, waiting longer each time (`RETRIES` times); any other
     refusal raises `_Refused`, and giving up `MatrixError`."""
-    headers = {"Authorization": f"Bearer {client.access_token}"}
     wait = 1.0
     why = ""
     for attempt in range(RETRIES + 1):
         if attempt:
             await asyncio.sleep(wait)
             wait = min(wait * 2, MAX_WAIT_SECONDS)
-        status = 0
         try:
-            response = await client.send("GET", path, headers=headers)
-            async with response:
-                status = response.status
-                body = await response.json(content_type=None)
+            status, body = await get_json(client, path)
         except CONNECTION_ERRORS as exc:
             why = repr(exc)
             continue
-        except ValueError:
+        if body is None:
             why = f"HTTP {status}, not JSON"
             if status >= 500:
                 continue
-            raise _Refused(status, "", "not JSON") from None
+            raise _Refused(status, "", "not JSON")
         if status == 200 and isinstance(body, dict):
             return body
         found = body if isinstance(body, dict) else {}

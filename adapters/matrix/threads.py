@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 from nio import MatrixRoom, MegolmEvent
 
 from adapters.matrix import events
-from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, for_log, log
+from adapters.matrix.common import CONNECTION_ERRORS, MatrixError, for_log, get_json, log
 from adapters.matrix.events import ENCRYPTED, MESSAGE
 from adapters.matrix.outbound import outgoing
 from adapters.matrix.text import PLATFORM
@@ -148,17 +148,12 @@ class ThreadsMixin:
 
     async def _get_json(self, path: str, what: str) -> dict:
         """GET a client-server API path; the answer's JSON object, or `MatrixError`."""
-        headers = {"Authorization": f"Bearer {self._outbound().access_token}"}
-        status = None
         try:
-            response = await self._request(lambda client: client.send("GET", path, headers=headers))
-            async with response:
-                status = response.status
-                body = await response.json(content_type=None)
+            status, body = await self._request(lambda client: get_json(client, path))
         except CONNECTION_ERRORS as exc:
             raise MatrixError(f"could not fetch {what}: {exc!r}") from exc
-        except ValueError as exc:  # not JSON
-            raise MatrixError(f"could not read {what} (HTTP {status})") from exc
+        if body is None:  # not JSON
+            raise MatrixError(f"could not read {what} (HTTP {status})")
         if status != 200 or not isinstance(body, dict):
             why = body.get("errcode") if isinstance(body, dict) else None
             raise MatrixError(f"could not fetch {what}: HTTP {status} {for_log(why or '')}")

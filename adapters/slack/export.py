@@ -75,6 +75,11 @@ class _Source:
         self.root = str(PurePosixPath(roots[0]).parent)
         self.root = "" if self.root == "." else self.root + "/"
 
+    @property
+    def total(self) -> int:
+        """What the export's JSON files weigh, in bytes."""
+        return sum(self._sizes.values())
+
     def has(self, name: str) -> bool:
         return self.root + name in self._sizes
 
@@ -135,7 +140,7 @@ class Export:
     @property
     def total(self) -> int:
         """What the export weighs (bytes of JSON), for progress."""
-        return sum(self.source._sizes.values())
+        return self.source.total
 
     def check(self) -> Iterator[tuple[int, int]]:
         """Read every file once, as `units` would, to find bad input before anything is
